@@ -1,0 +1,27 @@
+// examples/b2t.hpp — a placement written outside the library: B2T (Takase et al., 2022,
+// "B2T Connection: Serving Stability and Performance in Deep Transformers").
+//
+// B2T is Post-LN plus one extra residual connection per layer, from the layer's input to the
+// input of its last norm, bypassing every norm of the layer but that one:
+//
+//   h  = N₁(x + Attn(x))
+//   x' = N₂(h + MLP(h) + x)
+//
+// Everything mixln needs to know is declared here: the norm around each sub-layer (their
+// weight names), and that the MLP's sum takes the layer input. The schedule then derives
+// the fused boundaries (add → norm, add + skip → norm) and their backward passes.
+#pragma once
+
+#include <mixln/mixln.hpp>
+
+namespace b2t {
+
+template <class Block>
+struct B2T : mixln::placement<Block> {
+  static constexpr const char* name = "B2T";
+  static constexpr mixln::SubLayerNorms attn{.post = "post_attention_layernorm"};
+  static constexpr mixln::SubLayerNorms mlp{.post = "post_feedforward_layernorm",
+                                            .skip_from_layer_input = true};
+};
+
+}  // namespace b2t

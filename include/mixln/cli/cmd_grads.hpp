@@ -1,0 +1,86 @@
+// mixln/cli/cmd_grads.hpp — `grads` and `grad-norms`: one forward/backward on a batch file.
+#pragma once
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "../io/atomic_file.hpp"
+#include "../io/model_io.hpp"
+#include "args.hpp"
+#include "engine_types.hpp"
+#include "model_source.hpp"
+
+namespace mixln::cli {
+
+inline std::vector<Option> grads_options() {
+  auto o = model_options();
+  o.push_back({"batch", true, "B.safetensors: input_ids and labels, [B, T]"});
+  o.push_back({"out", true, "G.safetensors: the loss and every parameter's gradient"});
+  return o;
+}
+inline std::vector<Option> grad_norms_options() {
+  auto o = model_options();
+  o.push_back({"batch", true, "B.safetensors: input_ids and labels, [B, T]"});
+  o.push_back({"out", true, "F.csv: layer,grad_norm"});
+  return o;
+}
+
+// Loads the model and the batch, runs forward/backward; returns the loss.
+template <class E>
+double forward_backward_on_file(E& e, const Args& a) {
+  const std::string batch_path = a.required("batch");
+  a.required("out");
+  load_model(e, a);
+  const Batch b = load_batch(batch_path, E::V);
+  int n_labels = 0;
+  e.zero_grad();
+  const double loss =
+      e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, /*backward=*/true, &n_labels);
+  if (n_labels == 0) throw file_error(batch_path, "every label is -100: there is no loss to differentiate");
+  if (!std::isfinite(loss)) throw Error("the loss is " + std::to_string(loss) + " (not finite)");
+  std::printf("{\"loss\": %.8g, \"tokens\": %d}\n", loss, n_labels);
+  return loss;
+}
+
+template <class Net>
+int run_grads(const Args& a) {
+  CpuEngine<Net> e;
+  const double loss = forward_backward_on_file(e, a);
+  save_params(e.layout(), std::span<const float>(e.grads()), a.required("out"),
+              {{"loss", float(loss)}});
+  return 0;
+}
+
+// L2 norm of all gradients of each layer.
+template <class E>
+std::vector<double> layer_grad_norms(const E& e) {
+  std::vector<double> sq(E::L, 0.0);
+  const auto g = e.grads();
+  for (auto& p : e.layout().params) {
+    if (p.layer < 0) continue;
+    double s = 0;
+    for (std::size_t i = 0; i < p.count; ++i) s += double(g[p.offset + i]) * g[p.offset + i];
+    sq[p.layer] += s;
+  }
+  for (auto& v : sq) v = std::sqrt(v);
+  return sq;
+}
+
+template <class Net>
+int run_grad_norms(const Args& a) {
+  CpuEngine<Net> e;
+  forward_backward_on_file(e, a);
+  std::string csv = "layer,grad_norm\n";
+  const auto norms = layer_grad_norms(e);
+  char line[64];
+  for (int l = 0; l < int(norms.size()); ++l) {
+    std::snprintf(line, sizeof line, "%d,%.9g\n", l, norms[l]);
+    csv += line;
+  }
+  write_file_atomic(a.required("out"), csv);
+  return 0;
+}
+
+}  // namespace mixln::cli

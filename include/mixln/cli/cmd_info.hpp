@@ -1,0 +1,90 @@
+// mixln/cli/cmd_info.hpp — `info`: the layer plan, the parameter count, the memory plan.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "../schedule/plan.hpp"
+#include "args.hpp"
+#include "engine_types.hpp"
+
+namespace mixln::cli {
+
+inline std::vector<Option> info_options() {
+  return {{"batch", true, "B: sequences per batch for the memory plan (8)"},
+          {"seq", true, "T: tokens per sequence for the memory plan (256)"},
+          {"slots", false, "list every activation slot of the plan"}};
+}
+
+inline std::string with_commas(std::size_t n) {
+  std::string s = std::to_string(n);
+  for (int i = int(s.size()) - 3; i > 0; i -= 3) s.insert(std::size_t(i), ",");
+  return s;
+}
+
+// "PostLN×2, PreLN×6"
+template <class Net>
+std::string stack_summary() {
+  std::string out;
+  const auto& names = Net::placement_names;
+  for (std::size_t i = 0; i < names.size();) {
+    std::size_t j = i;
+    while (j < names.size() && std::string(names[j]) == names[i]) ++j;
+    out += (out.empty() ? "" : ", ") + std::string(names[i]) + " x" + std::to_string(j - i);
+    i = j;
+  }
+  return out;
+}
+
+template <class Net>
+int run_info(const Args& a) {
+  using E = CpuEngine<Net>;
+  using Cfg = typename Net::config;
+  const int B = int(a.integer("batch", 8, 1)), T = int(a.integer("seq", 256, 1));
+  std::printf("model: %d layers, vocab %zu, hidden %zu, intermediate %zu, heads %zu (head dim %zu)\n",
+              Net::num_layers, Cfg::vocab_size, Cfg::hidden_size, Cfg::intermediate_size,
+              Cfg::num_heads, Cfg::head_dim);
+  std::printf("stack: %s\n\n", stack_summary<Net>().c_str());
+
+  const auto kinds = boundary_kinds<Net>();
+  std::printf("layer plan (the fused op at the boundary before each sub-layer):\n");
+  std::printf("  %5s  %-12s  %-28s  %s\n", "layer", "placement", "before attention",
+              "before MLP");
+  for (int l = 0; l < Net::num_layers; ++l)
+    std::printf("  %5d  %-12s  %-28s  %s\n", l, Net::placement_names[l],
+                describe(kinds[2 * l]).c_str(), describe(kinds[2 * l + 1]).c_str());
+  std::printf("  final  %-12s  %s\n\n", "model.norm", describe(kinds[2 * Net::num_layers]).c_str());
+
+  const ParamLayout layout = make_param_layout<Net>();
+  std::size_t in_layers = 0;
+  for (auto& p : layout.params)
+    if (p.layer >= 0) in_layers += p.count;
+  std::printf("parameters: %s (%s in layers, %s embedding, %s lm_head, %zu final norm)\n\n",
+              with_commas(layout.total).c_str(), with_commas(in_layers).c_str(),
+              with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(),
+              with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(), Cfg::hidden_size);
+
+  const ActivationPlan plan = E::plan(B, T);
+  if (a.flag("slots")) {
+    std::printf("activation slots for batch %d x seq %d:\n", B, T);
+    for (auto& s : plan.slots)
+      std::printf("  %-28s %-22s %10s%s\n", s.name.c_str(), format_shape(s.shape).c_str(),
+                  format_bytes(double(s.count * plan.elem_bytes)).c_str(),
+                  s.backward ? "  (backward)" : "");
+    std::printf("\n");
+  }
+  const double pbytes = double(layout.total) * sizeof(float);
+  const double fwd = double(plan.forward_bytes()), all = double(plan.bytes());
+  std::printf("memory plan for batch %d x seq %d (fp32, one arena of %zu slots):\n", B, T,
+              plan.slots.size());
+  std::printf("  %-34s %12s\n", "parameters", format_bytes(pbytes).c_str());
+  std::printf("  %-34s %12s\n", "gradients", format_bytes(pbytes).c_str());
+  std::printf("  %-34s %12s\n", "Adam moments (training)", format_bytes(2 * pbytes).c_str());
+  std::printf("  %-34s %12s\n", "activations kept for backward", format_bytes(fwd).c_str());
+  std::printf("  %-34s %12s\n", "backward scratch", format_bytes(all - fwd).c_str());
+  std::printf("  %-34s %12s\n", "total", format_bytes(4 * pbytes + all).c_str());
+  return 0;
+}
+
+}  // namespace mixln::cli

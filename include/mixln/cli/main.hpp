@@ -1,0 +1,86 @@
+// mixln/cli/main.hpp — `mixln::cli::main<Net>`: the same trainer command line for every model.
+//
+//   int main(int argc, char** argv) { return mixln::cli::main<Net>(argc, argv); }
+//
+// Subcommands (DESIGN.md section 6) live one per header in cli/cmd_*.hpp. Any mixln::Error
+// is printed as one line `error: ...` with exit status 1; a bad command line exits with 2.
+#pragma once
+
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "../error.hpp"
+#include "args.hpp"
+#include "cmd_grads.hpp"
+#include "cmd_info.hpp"
+
+namespace mixln::cli {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  std::vector<Option> (*options)();
+  int (*run)(const Args&);
+};
+
+template <class Net>
+std::vector<Command> commands() {
+  return {
+      {"info", "layer plan, parameter count and memory plan", info_options, run_info<Net>},
+      {"grads", "one forward/backward on a batch; writes the loss and every gradient",
+       grads_options, run_grads<Net>},
+      {"grad-norms", "per-layer gradient L2 norms of one batch, as CSV", grad_norms_options,
+       run_grad_norms<Net>},
+  };
+}
+
+inline void print_options(const std::vector<Option>& opts) {
+  for (auto& o : opts)
+    std::printf("  --%-16s %s\n", (o.name + (o.takes_value ? " X" : "")).c_str(), o.help.c_str());
+}
+
+template <class Net>
+int main(int argc, char** argv) {
+  const std::string prog = argc > 0 ? argv[0] : "trainer";
+  const auto cmds = commands<Net>();
+  auto usage = [&] {
+    std::printf("usage: %s <subcommand> [flags]\n\nsubcommands:\n", prog.c_str());
+    for (auto& c : cmds) std::printf("  %-12s %s\n", c.name, c.summary);
+    std::printf("\n'%s <subcommand> --help' lists the flags of one.\n", prog.c_str());
+  };
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
+    usage();
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string sub = argv[1];
+  for (auto& c : cmds) {
+    if (sub != c.name) continue;
+    const auto opts = c.options();
+    for (int i = 2; i < argc; ++i)
+      if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+        std::printf("usage: %s %s [flags]\n%s\n\nflags:\n", prog.c_str(), c.name, c.summary);
+        print_options(opts);
+        return 0;
+      }
+    try {
+      Args args(sub, opts, argc, argv, 2);
+      return c.run(args);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    } catch (const std::bad_alloc&) {
+      std::fprintf(stderr, "error: out of memory\n");
+      return 1;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "error: %s\n", e.what());
+      return 1;
+    }
+  }
+  std::fprintf(stderr, "error: unknown subcommand '%s' (run '%s --help')\n", sub.c_str(),
+               prog.c_str());
+  return 2;
+}
+
+}  // namespace mixln::cli

@@ -1,0 +1,109 @@
+// mixln/cpu/attention.hpp — RoPE and causal multi-head attention on the CPU.
+//
+// Layouts (C = H·D):
+//   qkv   [B, T, 3C]   q | k | v of each token; head h occupies columns h·D .. h·D+D of each
+//   probs [B, H, T, T] softmax probabilities, row t live for j ≤ t, zero beyond
+//   out   [B, T, C]    heads side by side, ready for o_proj
+// Each (b, h) pair is independent and runs on its own thread; its GEMMs see strided views
+// (leading dimension 3C or C) and never copy.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <vector>
+
+#include "../config.hpp"
+#include "../math/rope.hpp"
+#include "../math/row.hpp"
+#include "../math/softmax.hpp"
+#include "gemm.hpp"
+
+namespace mixln::cpu {
+
+// cos/sin tables [T, D/2] for positions 0..T-1 (θ computed in double, stored as T).
+template <class T>
+void rope_tables(int seq, int head_dim, T* cos_out, T* sin_out) {
+  const int half = head_dim / 2;
+  for (int t = 0; t < seq; ++t)
+    for (int i = 0; i < half; ++i) {
+      const double inv_freq = 1.0 / std::pow(kRopeTheta, double(2 * i) / head_dim);
+      const double ang = double(t) * double(float(inv_freq));
+      cos_out[t * half + i] = T(std::cos(ang));
+      sin_out[t * half + i] = T(std::sin(ang));
+    }
+}
+
+// Rotates q and k of every head in place (backward: rotates dq and dk back).
+template <bool Backward, class T>
+void rope_apply(int B, int seq, int H, int D, T* qkv, const T* cos_t, const T* sin_t) {
+  const int C = H * D, half = D / 2;
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < B * seq; ++r) {
+    const int t = r % seq;
+    T* row = qkv + std::size_t(r) * 3 * C;
+    const T* cs = cos_t + std::size_t(t) * half;
+    const T* sn = sin_t + std::size_t(t) * half;
+    for (int h = 0; h < 2 * H; ++h) {  // q heads, then k heads (they are adjacent)
+      if constexpr (Backward)
+        rope_rotate_backward(row + h * D, cs, sn, half);
+      else
+        rope_rotate(row + h * D, cs, sn, half);
+    }
+  }
+}
+
+template <class T>
+void attention_forward(int B, int seq, int H, int D, const T* qkv, T* probs, T* out) {
+  const int C = H * D;
+  const T scale = T(1) / std::sqrt(T(D));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h) {
+      const T* q = qkv + std::size_t(b) * seq * 3 * C + h * D;  // [T, D], ld 3C
+      const T* k = q + C;
+      const T* v = q + 2 * C;
+      T* p = probs + (std::size_t(b) * H + h) * seq * seq;  // [T, T]
+      gemm(false, true, seq, seq, D, scale, q, 3 * C, k, 3 * C, T(0), p, seq);
+      for (int t = 0; t < seq; ++t) {
+        T* row = p + std::size_t(t) * seq;
+        causal_softmax_row(SerialRow{t + 1}, row, t + 1);
+        std::fill(row + t + 1, row + seq, T(0));
+      }
+      gemm(false, false, seq, D, seq, T(1), p, seq, v, 3 * C, T(0),
+           out + std::size_t(b) * seq * C + h * D, C);
+    }
+}
+
+// dqkv [B, T, 3C] (=) from dout [B, T, C]; dprobs [B, H, T, T] is scratch.
+template <class T>
+void attention_backward(int B, int seq, int H, int D, const T* qkv, const T* probs,
+                        const T* dout, T* dprobs, T* dqkv) {
+  const int C = H * D;
+  const T scale = T(1) / std::sqrt(T(D));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h) {
+      const std::size_t base = std::size_t(b) * seq * 3 * C + h * D;
+      const T* q = qkv + base;
+      const T* k = q + C;
+      const T* v = q + 2 * C;
+      T* dq = dqkv + base;
+      T* dk = dq + C;
+      T* dv = dq + 2 * C;
+      const T* p = probs + (std::size_t(b) * H + h) * seq * seq;
+      T* dp = dprobs + (std::size_t(b) * H + h) * seq * seq;
+      const T* dO = dout + std::size_t(b) * seq * C + h * D;
+      gemm(true, false, seq, D, seq, T(1), p, seq, dO, C, T(0), dv, 3 * C);   // dV = Pᵀ dO
+      gemm(false, true, seq, seq, D, T(1), dO, C, v, 3 * C, T(0), dp, seq);   // dP = dO Vᵀ
+      for (int t = 0; t < seq; ++t) {
+        T* row = dp + std::size_t(t) * seq;
+        causal_softmax_backward_row(SerialRow{t + 1}, p + std::size_t(t) * seq, row);
+        std::fill(row + t + 1, row + seq, T(0));
+      }
+      gemm(false, false, seq, D, seq, scale, dp, seq, k, 3 * C, T(0), dq, 3 * C);  // dQ
+      gemm(true, false, seq, D, seq, scale, dp, seq, q, 3 * C, T(0), dk, 3 * C);   // dK
+    }
+}
+
+}  // namespace mixln::cpu

@@ -1,0 +1,76 @@
+// mixln/cpu/backend.hpp — the CPU backend: fp32 (or fp64 for tests), OpenBLAS, OpenMP.
+//
+// A backend is a tag type with the ops the schedule (schedule/engine.hpp) calls; the CUDA
+// backend offers the same names over device memory.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "../buffer.hpp"
+#include "attention.hpp"
+#include "boundary.hpp"
+#include "cross_entropy.hpp"
+#include "embedding.hpp"
+#include "gemm.hpp"
+#include "mlp.hpp"
+
+namespace mixln::cpu {
+
+template <class T>
+struct Backend {
+  using scalar = T;
+  template <class U>
+  using buffer = AlignedBuffer<U>;
+  static constexpr const char* name = "cpu";
+
+  static void zero(T* p, std::size_t n) { std::memset(p, 0, n * sizeof(T)); }
+
+  static void embedding_forward(int rows, int C, const std::int32_t* tok, const T* table, T* out) {
+    cpu::embedding_forward(rows, C, tok, table, out);
+  }
+  static void embedding_backward(int rows, int C, const std::int32_t* tok, const T* dout, T* dt) {
+    cpu::embedding_backward(rows, C, tok, dout, dt);
+  }
+  template <BoundaryKind K>
+  static void boundary_forward(int rows, int n, const BoundaryBuffers<T>& b) {
+    cpu::boundary_forward<K>(rows, n, b);
+  }
+  template <BoundaryKind K>
+  static void boundary_backward(int rows, int n, const BoundaryBuffers<T>& b,
+                                const BoundaryGradBuffers<T>& g) {
+    cpu::boundary_backward<K>(rows, n, b, g);
+  }
+  static void linear_forward(int M, int N, int K, const T* x, const T* W, T* y) {
+    cpu::linear_forward(M, N, K, x, W, y);
+  }
+  static void linear_backward(int M, int N, int K, const T* dy, const T* x, const T* W, T* dx,
+                              T* dW) {
+    cpu::linear_backward(M, N, K, dy, x, W, dx, dW);
+  }
+  static void rope_tables(int seq, int D, T* cs, T* sn) { cpu::rope_tables(seq, D, cs, sn); }
+  template <bool Backward>
+  static void rope(int B, int seq, int H, int D, T* qkv, const T* cs, const T* sn) {
+    cpu::rope_apply<Backward>(B, seq, H, D, qkv, cs, sn);
+  }
+  static void attention_forward(int B, int seq, int H, int D, const T* qkv, T* probs, T* out) {
+    cpu::attention_forward(B, seq, H, D, qkv, probs, out);
+  }
+  static void attention_backward(int B, int seq, int H, int D, const T* qkv, const T* probs,
+                                 const T* dout, T* dprobs, T* dqkv) {
+    cpu::attention_backward(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
+  }
+  static void swiglu_forward(int rows, int I, const T* gu, T* act) {
+    cpu::swiglu_forward(rows, I, gu, act);
+  }
+  static void swiglu_backward(int rows, int I, const T* gu, const T* dact, T* dgu) {
+    cpu::swiglu_backward(rows, I, gu, dact, dgu);
+  }
+  static double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels,
+                              int n_labels, bool grad, T* row_loss) {
+    return cpu::cross_entropy(rows, V, logits, labels, n_labels, grad, row_loss);
+  }
+};
+
+}  // namespace mixln::cpu

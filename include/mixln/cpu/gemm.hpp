@@ -1,0 +1,38 @@
+// mixln/cpu/gemm.hpp — row-major GEMM through CBLAS (OpenBLAS), in float and double.
+//
+//   C[M, N] = alpha · op(A) · op(B) + beta · C,   op(X) = X or Xᵀ, leading dimensions explicit
+//
+// With the OpenMP build of OpenBLAS, a call made inside an OpenMP parallel region runs on the
+// calling thread only, so per-head GEMMs can be issued from a parallel loop.
+#pragma once
+
+#include <cblas.h>
+
+namespace mixln::cpu {
+
+inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
+              N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+inline void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
+                 const double* B, int ldb, double beta, double* C, int ldc) {
+  cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
+              N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// y[M, N] = x[M, K] · W[N, K]ᵀ   (nn.Linear without bias, W stored [out, in])
+template <class T>
+void linear_forward(int M, int N, int K, const T* x, const T* W, T* y) {
+  gemm(false, true, M, N, K, T(1), x, K, W, K, T(0), y, N);
+}
+
+// dx[M, K] = dy[M, N] · W[N, K]   (=),   dW[N, K] += dy[M, N]ᵀ · x[M, K]
+template <class T>
+void linear_backward(int M, int N, int K, const T* dy, const T* x, const T* W, T* dx, T* dW) {
+  gemm(false, false, M, K, N, T(1), dy, N, W, K, T(0), dx, K);
+  gemm(true, false, N, K, M, T(1), dy, N, x, K, T(1), dW, K);
+}
+
+}  // namespace mixln::cpu

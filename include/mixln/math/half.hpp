@@ -1,0 +1,51 @@
+// mixln/math/half.hpp — bfloat16 and IEEE half bit conversions (portable, host and device).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "../config.hpp"
+
+namespace mixln {
+
+MIXLN_HD std::uint32_t float_bits(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+MIXLN_HD float bits_float(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+MIXLN_HD float bf16_to_float(std::uint16_t h) { return bits_float(std::uint32_t(h) << 16); }
+
+// Round to nearest even; NaN stays NaN.
+MIXLN_HD std::uint16_t float_to_bf16(float f) {
+  const std::uint32_t u = float_bits(f);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return std::uint16_t((u >> 16) | 0x40);
+  const std::uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
+  return std::uint16_t((u + rounding) >> 16);
+}
+
+MIXLN_HD float f16_to_float(std::uint16_t h) {
+  const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
+  std::uint32_t exp = (h >> 10) & 0x1fu;
+  std::uint32_t man = h & 0x3ffu;
+  if (exp == 0x1f) return bits_float(sign | 0x7f800000u | (man << 13));  // inf / nan
+  if (exp == 0) {
+    if (man == 0) return bits_float(sign);
+    // subnormal: normalise
+    int e = -1;
+    do {
+      ++e;
+      man <<= 1;
+    } while (!(man & 0x400u));
+    man &= 0x3ffu;
+    return bits_float(sign | (std::uint32_t(127 - 15 - e) << 23) | (man << 13));
+  }
+  return bits_float(sign | ((exp + (127 - 15)) << 23) | (man << 13));
+}
+
+}  // namespace mixln

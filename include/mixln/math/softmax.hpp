@@ -1,0 +1,34 @@
+// mixln/math/softmax.hpp — the causal softmax of one attention row.
+//
+// Row t of a [T, T] score matrix attends to j ≤ t: p_j = exp(s_j − m) / Σ exp(s_k − m) for
+// j ≤ t and p_j = 0 beyond. The backward: ds_j = p_j · (dp_j − Σ_k p_k dp_k).
+#pragma once
+
+#include <cmath>
+
+#include "../config.hpp"
+
+namespace mixln {
+
+// In place over s[0, n); `len` = t + 1 entries are live, the rest become 0.
+template <class Row, class T>
+MIXLN_HD void causal_softmax_row(const Row& row, T* s, int len) {
+  using std::exp;
+  const T m = row.max([&](int j) { return j < len ? s[j] : s[0]; });
+  const T z = row.sum([&](int j) {
+    const T e = j < len ? exp(s[j] - m) : T(0);
+    s[j] = e;
+    return e;
+  });
+  const T inv = T(1) / z;
+  row.each([&](int j) { s[j] *= inv; });
+}
+
+// dp (in place) becomes ds, given the probabilities p of the forward.
+template <class Row, class T>
+MIXLN_HD void causal_softmax_backward_row(const Row& row, const T* p, T* dp) {
+  const T dot = row.sum([&](int j) { return p[j] * dp[j]; });
+  row.each([&](int j) { dp[j] = p[j] * (dp[j] - dot); });
+}
+
+}  // namespace mixln

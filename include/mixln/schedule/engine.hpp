@@ -1,0 +1,331 @@
+// mixln/schedule/engine.hpp — the forward and backward pass a Model type compiles to.
+//
+// The schedule is a compile-time walk over the 2L sub-layers and 2L+1 boundaries of the
+// model (schedule/layers.hpp); each step is a direct call into the backend, with the
+// boundary's fused kernel chosen by its BoundaryKind. For Mix-LN on 4 layers (1 Post, 3 Pre)
+// the forward is, written out:
+//
+//   embed → [embed | norm]                       boundary 0
+//   attn₀ → [add → norm]                         boundary 1   (Post→Post)
+//   mlp₀  → [add → norm | norm → h]              boundary 2   (Post→Pre: two norms, one pass)
+//   attn₁ → [add | norm → h]                     boundary 3   (Pre→Pre)
+//   ...
+//   mlp₃  → [add | final norm → h] → lm_head → cross-entropy
+//
+// Memory: parameters and gradients are one buffer each (schedule/param_layout.hpp); every
+// activation lives in one arena carved by `plan(B, T)` (schedule/plan.hpp).
+// Invariants: activations are written (=), parameter gradients accumulate (+=) until
+// zero_grad(), so several micro-batches can be summed.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../buffer.hpp"
+#include "../cpu/boundary.hpp"
+#include "../cpu/cross_entropy.hpp"
+#include "layers.hpp"
+#include "param_layout.hpp"
+#include "plan.hpp"
+
+namespace mixln {
+
+template <class Net, class Backend>
+class Engine {
+ public:
+  using T = typename Backend::scalar;
+  using Cfg = typename Net::config;
+  static constexpr int L = Net::num_layers;
+  static constexpr int kSubLayers = 2 * L;
+  static constexpr int kBoundaries = 2 * L + 1;
+  static constexpr int V = int(Cfg::vocab_size), C = int(Cfg::hidden_size),
+                       I = int(Cfg::intermediate_size), H = int(Cfg::num_heads),
+                       D = int(Cfg::head_dim);
+
+  Engine() : layout_(make_param_layout<Net>()), params_(layout_.total), grads_(layout_.total) {}
+
+  const ParamLayout& layout() const { return layout_; }
+  std::span<T> params() { return params_.span(); }
+  std::span<const T> params() const { return params_.span(); }
+  std::span<T> grads() { return grads_.span(); }
+  std::span<const T> grads() const { return grads_.span(); }
+  void zero_grad() { grads_.zero(); }
+
+  int batch() const { return B_; }
+  int seq() const { return T_; }
+
+  // Slot indices of a plan; -1 where the model has no such tensor.
+  struct Slots {
+    std::array<int, kBoundaries> y{}, s{}, h{}, f{}, stats{};
+    std::array<int, L> qkv{}, probs{}, att{}, gu{}, act{};
+    int branch = -1, logits = -1, row_loss = -1, rope_cos = -1, rope_sin = -1;
+    int dstream = -1, dh = -1, df = -1, dqkv = -1, datt = -1, dprobs = -1, dgu = -1,
+        dact = -1, dskip = -1, partials = -1;
+  };
+
+  // The activation plan for a batch of B sequences of T tokens.
+  static ActivationPlan plan(int B, int Tn, Slots* slots_out = nullptr) {
+    ActivationPlan p;
+    p.elem_bytes = sizeof(T);
+    Slots sl;
+    const std::size_t R = std::size_t(B) * Tn, c = C, i2 = 2 * std::size_t(I);
+    const std::size_t b = B, t = Tn, h = H;
+    for_each_boundary([&]<int k>() {
+      constexpr BoundaryKind K = boundary_kind<Net, k>();
+      const std::string n = "boundary" + std::to_string(k) + ".";
+      sl.f[k] = K.branch_norm ? p.add(n + "f", {R, c}) : -1;
+      sl.s[k] = K.end_norm ? p.add(n + "s", {R, c}) : -1;
+      sl.y[k] = p.add(n + "y", {R, c});
+      sl.h[k] = K.start_norm ? p.add(n + "h", {R, c}) : -1;
+      sl.stats[k] = p.add(n + "rstd", {R, 3});
+      if (k < kSubLayers) {
+        const int layer = k / 2;
+        const std::string ln = "layer" + std::to_string(layer) + ".";
+        if (k % 2 == 0) {
+          sl.qkv[layer] = p.add(ln + "qkv", {R, 3 * c});
+          sl.probs[layer] = p.add(ln + "attn_probs", {b, h, t, t});
+          sl.att[layer] = p.add(ln + "attn_out", {R, c});
+        } else {
+          sl.gu[layer] = p.add(ln + "gate_up", {R, i2});
+          sl.act[layer] = p.add(ln + "swiglu", {R, std::size_t(I)});
+        }
+      }
+    });
+    sl.branch = p.add("branch_out", {R, c});
+    sl.logits = p.add("logits", {R, std::size_t(V)});
+    sl.row_loss = p.add("row_loss", {R});
+    sl.rope_cos = p.add("rope_cos", {t, std::size_t(D / 2)});
+    sl.rope_sin = p.add("rope_sin", {t, std::size_t(D / 2)});
+    sl.dstream = p.add("grad.stream", {R, c}, true);
+    sl.dh = p.add("grad.h", {R, c}, true);
+    sl.df = p.add("grad.branch", {R, c}, true);
+    sl.dqkv = p.add("grad.qkv", {R, 3 * c}, true);
+    sl.datt = p.add("grad.attn_out", {R, c}, true);
+    sl.dprobs = p.add("grad.attn_probs", {b, h, t, t}, true);
+    sl.dgu = p.add("grad.gate_up", {R, i2}, true);
+    sl.dact = p.add("grad.swiglu", {R, std::size_t(I)}, true);
+    if constexpr (has_skip<Net>()) sl.dskip = p.add("grad.skip", {R, c}, true);
+    sl.partials = p.add("grad.norm_partials",
+                        {std::size_t(cpu::row_chunks(int(R))), 4, c}, true);
+    if (slots_out) *slots_out = sl;
+    return p;
+  }
+
+  // Sizes the arena for [B, T] batches (no-op when unchanged).
+  void reserve(int B, int Tn) {
+    if (B <= 0 || Tn <= 0) throw std::invalid_argument("batch and sequence length must be positive");
+    if (B == B_ && Tn == T_) return;
+    plan_ = plan(B, Tn, &slots_);
+    arena_.resize(0);
+    arena_.resize(plan_.total);
+    B_ = B, T_ = Tn;
+    Backend::rope_tables(Tn, D, at(slots_.rope_cos), at(slots_.rope_sin));
+  }
+  const ActivationPlan& activation_plan() const { return plan_; }
+
+  // Forward pass over tokens/labels [B, T]; returns the mean loss over labels ≠ −100 (and
+  // n_labels, their count). With `backward`, also accumulates every parameter's gradient.
+  double step(const std::int32_t* tokens, const std::int32_t* labels, int B, int Tn,
+              bool backward, int* n_labels_out = nullptr) {
+    reserve(B, Tn);
+    const int R = B * Tn;
+    tokens_ = tokens;
+    const int n_labels = cpu::count_labels(R, labels);
+    if (n_labels_out) *n_labels_out = n_labels;
+    forward_layers();
+    T* logits = at(slots_.logits);
+    Backend::linear_forward(R, V, C, h_in(kSubLayers), P(layout_.head), logits);
+    const double total = Backend::cross_entropy(R, V, logits, labels, n_labels, backward,
+                                                at(slots_.row_loss));
+    if (backward) backward_layers();
+    return n_labels ? total / n_labels : 0.0;
+  }
+
+  // The stream y entering layer l (l = L: the last layer's output, before the final norm),
+  // valid after a forward pass: [B·T, C].
+  const T* layer_input(int l) const { return at(slots_.y[2 * l]); }
+  // Per-token losses of the last forward pass: [B·T] (0 where the label is −100).
+  const T* row_losses() const { return at(slots_.row_loss); }
+
+ private:
+  template <class F>
+  static void for_each_boundary(F&& f) {
+    [&]<int... k>(std::integer_sequence<int, k...>) {
+      (f.template operator()<k>(), ...);
+    }(std::make_integer_sequence<int, kBoundaries>{});
+  }
+
+  T* at(int slot) { return slot < 0 ? nullptr : arena_.data() + plan_.slots[slot].offset; }
+  const T* at(int slot) const {
+    return slot < 0 ? nullptr : arena_.data() + plan_.slots[slot].offset;
+  }
+  T* P(std::size_t off) { return params_.data() + off; }
+  T* G(std::size_t off) { return grads_.data() + off; }
+
+  // Input of sub-layer k (k = 2L: of lm_head): h of boundary k, or its y if it has no norm.
+  T* h_in(int k) { return slots_.h[k] >= 0 ? at(slots_.h[k]) : at(slots_.y[k]); }
+
+  // Norm-weight offsets and scalars of boundary k.
+  template <int k>
+  void boundary_weights(std::size_t& wb, std::size_t& we, std::size_t& ws, T& a, T& c) const {
+    constexpr BoundaryKind K = boundary_kind<Net, k>();
+    wb = we = ws = 0;
+    a = c = T(1);
+    if constexpr (k > 0) {
+      constexpr int end_layer = (k - 1) / 2, base = (k - 1) % 2 == 0 ? 0 : 3;
+      using PE = typename Net::template layer<end_layer>;
+      const auto& lo = layout_.layers[end_layer];
+      if constexpr (K.branch_norm) wb = lo.norm[base + 1];
+      if constexpr (K.end_norm) we = lo.norm[base + 2];
+      a = T(PE::residual_scale(L));
+    }
+    if constexpr (k < kSubLayers) {
+      constexpr int start_layer = k / 2;
+      using PS = typename Net::template layer<start_layer>;
+      if constexpr (K.start_norm) ws = layout_.layers[start_layer].norm[k % 2 == 0 ? 0 : 3];
+      c = T(PS::pre_scale(start_layer, L));
+    } else {
+      ws = layout_.final_norm;
+    }
+  }
+
+  template <int k>
+  cpu::BoundaryBuffers<T> boundary_buffers() {
+    constexpr BoundaryKind K = boundary_kind<Net, k>();
+    cpu::BoundaryBuffers<T> b;
+    std::size_t wb, we, ws;
+    boundary_weights<k>(wb, we, ws, b.a, b.c);
+    b.y = at(slots_.y[k]);
+    if constexpr (k == 0) {
+      b.f = b.y;  // the embedding was written straight into y
+    } else {
+      b.x = at(slots_.y[k - 1]);
+      b.f = K.branch_norm ? at(slots_.f[k]) : at(slots_.branch);
+      if constexpr (K.skip) b.x0 = at(slots_.y[k - 2]);  // the stream entering this layer
+    }
+    b.s = at(slots_.s[k]);
+    b.h = at(slots_.h[k]);
+    b.stats = at(slots_.stats[k]);
+    if constexpr (K.branch_norm) b.wb = P(wb);
+    if constexpr (K.end_norm) b.we = P(we);
+    if constexpr (K.start_norm) b.ws = P(ws);
+    return b;
+  }
+
+  // Where sub-layer k writes its branch output: boundary k+1 keeps it if it normalises it.
+  T* branch_out(int k) {
+    return slots_.f[k + 1] >= 0 ? at(slots_.f[k + 1]) : at(slots_.branch);
+  }
+
+  template <int k>
+  void sublayer_forward() {
+    constexpr int layer = k / 2;
+    const auto& lo = layout_.layers[layer];
+    const int R = B_ * T_;
+    T* h = h_in(k);
+    if constexpr (k % 2 == 0) {  // causal self-attention
+      T* qkv = at(slots_.qkv[layer]);
+      T* att = at(slots_.att[layer]);
+      Backend::linear_forward(R, 3 * C, C, h, P(lo.qkv), qkv);
+      Backend::template rope<false>(B_, T_, H, D, qkv, at(slots_.rope_cos), at(slots_.rope_sin));
+      Backend::attention_forward(B_, T_, H, D, qkv, at(slots_.probs[layer]), att);
+      Backend::linear_forward(R, C, C, att, P(lo.o), branch_out(k));
+    } else {  // SwiGLU MLP
+      T* gu = at(slots_.gu[layer]);
+      T* act = at(slots_.act[layer]);
+      Backend::linear_forward(R, 2 * I, C, h, P(lo.gate_up), gu);
+      Backend::swiglu_forward(R, I, gu, act);
+      Backend::linear_forward(R, C, I, act, P(lo.down), branch_out(k));
+    }
+  }
+
+  // Sub-layer k backward: grad of its branch output (slot df) → grad of its input h (slot dh).
+  template <int k>
+  void sublayer_backward() {
+    constexpr int layer = k / 2;
+    const auto& lo = layout_.layers[layer];
+    const int R = B_ * T_;
+    T* h = h_in(k);
+    T* df = at(slots_.df);
+    T* dh = at(slots_.dh);
+    if constexpr (k % 2 == 0) {
+      T* qkv = at(slots_.qkv[layer]);
+      T* datt = at(slots_.datt);
+      T* dqkv = at(slots_.dqkv);
+      Backend::linear_backward(R, C, C, df, at(slots_.att[layer]), P(lo.o), datt, G(lo.o));
+      Backend::attention_backward(B_, T_, H, D, qkv, at(slots_.probs[layer]), datt,
+                                  at(slots_.dprobs), dqkv);
+      Backend::template rope<true>(B_, T_, H, D, dqkv, at(slots_.rope_cos), at(slots_.rope_sin));
+      Backend::linear_backward(R, 3 * C, C, dqkv, h, P(lo.qkv), dh, G(lo.qkv));
+    } else {
+      T* dact = at(slots_.dact);
+      T* dgu = at(slots_.dgu);
+      T* gu = at(slots_.gu[layer]);
+      Backend::linear_backward(R, C, I, df, at(slots_.act[layer]), P(lo.down), dact, G(lo.down));
+      Backend::swiglu_backward(R, I, gu, dact, dgu);
+      Backend::linear_backward(R, 2 * I, C, dgu, h, P(lo.gate_up), dh, G(lo.gate_up));
+    }
+  }
+
+  template <int k>
+  void boundary_forward() {
+    Backend::template boundary_forward<boundary_kind<Net, k>()>(B_ * T_, C, boundary_buffers<k>());
+  }
+
+  template <int k>
+  void boundary_backward() {
+    constexpr BoundaryKind K = boundary_kind<Net, k>();
+    std::size_t wb, we, ws;
+    T a, c;
+    boundary_weights<k>(wb, we, ws, a, c);
+    cpu::BoundaryGradBuffers<T> g;
+    g.dy_ext = g.dx = at(slots_.dstream);
+    g.dskip_in = g.dskip_out = at(slots_.dskip);
+    g.dh = at(slots_.dh);
+    g.df = at(slots_.df);
+    if constexpr (K.branch_norm) g.dwb = G(wb);
+    if constexpr (K.end_norm) g.dwe = G(we);
+    if constexpr (K.start_norm) g.dws = G(ws);
+    g.partials = at(slots_.partials);
+    Backend::template boundary_backward<K>(B_ * T_, C, boundary_buffers<k>(), g);
+  }
+
+  void forward_layers() {
+    const int R = B_ * T_;
+    Backend::embedding_forward(R, C, tokens_, P(layout_.embed), at(slots_.y[0]));
+    boundary_forward<0>();
+    [&]<int... k>(std::integer_sequence<int, k...>) {
+      ((sublayer_forward<k>(), boundary_forward<k + 1>()), ...);
+    }(std::make_integer_sequence<int, kSubLayers>{});
+  }
+
+  void backward_layers() {
+    const int R = B_ * T_;
+    // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
+    Backend::linear_backward(R, V, C, at(slots_.logits), h_in(kSubLayers), P(layout_.head),
+                             at(slots_.dh), G(layout_.head));
+    Backend::zero(at(slots_.dstream), std::size_t(R) * C);
+    [&]<int... j>(std::integer_sequence<int, j...>) {
+      ((boundary_backward<kSubLayers - j>(), sublayer_backward<kSubLayers - 1 - j>()), ...);
+    }(std::make_integer_sequence<int, kSubLayers>{});
+    boundary_backward<0>();
+    // boundary 0 has no residual: its branch gradient is the embedding output's gradient.
+    Backend::embedding_backward(R, C, tokens_, at(slots_.df), G(layout_.embed));
+  }
+
+  ParamLayout layout_;
+  AlignedBuffer<T> params_, grads_;
+  ActivationPlan plan_;
+  Slots slots_;
+  AlignedBuffer<T> arena_;
+  int B_ = 0, T_ = 0;
+  const std::int32_t* tokens_ = nullptr;
+};
+
+}  // namespace mixln

@@ -1,0 +1,65 @@
+// mixln/schedule/plan.hpp — one allocation for all activations, carved into named slots.
+//
+// A plan is a list of (name, shape) slots with 64-byte aligned offsets, built once from the
+// model type and the runtime batch shape; `info` prints it, the engine allocates its total.
+#pragma once
+
+#include <cstddef>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace mixln {
+
+struct ActivationPlan {
+  struct Slot {
+    std::string name;
+    std::vector<std::size_t> shape;
+    std::size_t offset = 0;  // in elements
+    std::size_t count = 0;   // elements
+    bool backward = false;   // needed only by the backward pass
+  };
+  std::size_t elem_bytes = 4;
+  std::vector<Slot> slots;
+  std::size_t total = 0;  // elements, including alignment padding
+
+  int add(std::string name, std::vector<std::size_t> shape, bool backward = false) {
+    Slot s;
+    s.name = std::move(name);
+    s.shape = std::move(shape);
+    s.count = 1;
+    for (auto d : s.shape) s.count *= d;
+    const std::size_t align = 64 / elem_bytes;
+    total = (total + align - 1) / align * align;
+    s.offset = total;
+    s.backward = backward;
+    total += s.count;
+    slots.push_back(std::move(s));
+    return int(slots.size()) - 1;
+  }
+
+  std::size_t bytes() const { return total * elem_bytes; }
+  std::size_t forward_bytes() const {
+    std::size_t n = 0;
+    for (auto& s : slots)
+      if (!s.backward) n += s.count;
+    return n * elem_bytes;
+  }
+};
+
+inline std::string format_shape(const std::vector<std::size_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+inline std::string format_bytes(double b) {
+  const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024 && u < 4) b /= 1024, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+  return buf;
+}
+
+}  // namespace mixln

@@ -1,0 +1,8 @@
+// expect: placement: a placement must define `static constexpr const char* name` and `static constexpr SubLayerNorms attn, mlp`
+#include <mixln/mixln.hpp>
+using namespace mixln;
+using Cfg = LlamaConfig<vocab<512>, hidden<64>, intermediate<172>, heads<4>>;
+template <class B>
+struct Empty : placement<B> {};
+using Net = Model<Cfg, Stack<Empty<LlamaBlock<Cfg>>, 2>>;
+int main() { return Net::num_layers; }

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Golden data for mixln's model tests, from an independent PyTorch reference.
+
+The reference below is a plain, unfused transcription of DESIGN.md sections 2-3 (RMSNorm,
+rotate_half RoPE, causal attention, SwiGLU, the five placements and B2T), computed in float64.
+For each case it writes, under tests/golden/<case>/:
+  weights.safetensors   parameters (BF16, so both sides read exactly the same values)
+  batch.safetensors     input_ids and labels [B, T] (I64 or I32), some labels -100
+  grads.safetensors     'loss' [1] and every parameter's gradient (F32)
+
+Run with Debian's python3-torch:  /usr/bin/python3 tests/golden/make_golden.py
+"""
+import json
+import math
+import os
+import struct
+import sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+# Norm names of each placement, per sub-layer: (pre, branch, post, skip_from_layer_input).
+PLACEMENTS = {
+    "PreLN": {"attn": ("input_layernorm", None, None, False),
+              "mlp": ("post_attention_layernorm", None, None, False)},
+    "PostLN": {"attn": (None, None, "post_attention_layernorm", False),
+               "mlp": (None, None, "post_feedforward_layernorm", False)},
+    "DeepNorm": {"attn": (None, None, "post_attention_layernorm", False),
+                 "mlp": (None, None, "post_feedforward_layernorm", False)},
+    "SandwichLN": {"attn": ("input_layernorm", "post_attention_layernorm", None, False),
+                   "mlp": ("pre_feedforward_layernorm", "post_feedforward_layernorm", None, False)},
+    "LNS": {"attn": ("input_layernorm", None, None, False),
+            "mlp": ("post_attention_layernorm", None, None, False)},
+    # B2T (Takase et al.), the user-defined placement of examples/b2t.cpp.
+    "B2T": {"attn": (None, None, "post_attention_layernorm", False),
+            "mlp": (None, None, "post_feedforward_layernorm", True)},
+}
+LINEARS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+           "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+
+
+def residual_scale(placement, L):
+    return (2.0 * L) ** 0.25 if placement == "DeepNorm" else 1.0
+
+
+def pre_scale(placement, layer):
+    return 1.0 / math.sqrt(layer + 1) if placement == "LNS" else 1.0
+
+
+def rmsnorm(x, w, eps=1e-6):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+def rope(x):  # x: [B, H, T, D]
+    T, D = x.shape[-2], x.shape[-1]
+    inv_freq = 1.0 / (10000.0 ** (torch.arange(0, D, 2, dtype=torch.float64) / D))
+    freqs = torch.outer(torch.arange(T, dtype=torch.float64), inv_freq)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    return x * emb.cos() + rotate_half(x) * emb.sin()
+
+
+def attention(h, p, prefix, H):
+    B, T, C = h.shape
+    D = C // H
+
+    def proj(name):
+        return (h @ p[prefix + "self_attn." + name + ".weight"].T).view(B, T, H, D).transpose(1, 2)
+
+    q, k, v = rope(proj("q_proj")), rope(proj("k_proj")), proj("v_proj")
+    scores = q @ k.transpose(-1, -2) / math.sqrt(D)
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+    probs = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
+    out = (probs @ v).transpose(1, 2).reshape(B, T, C)
+    return out @ p[prefix + "self_attn.o_proj.weight"].T
+
+
+def mlp(h, p, prefix):
+    g = h @ p[prefix + "mlp.gate_proj.weight"].T
+    u = h @ p[prefix + "mlp.up_proj.weight"].T
+    return (torch.nn.functional.silu(g) * u) @ p[prefix + "mlp.down_proj.weight"].T
+
+
+def forward(p, layers, cfg, ids, labels):
+    L = len(layers)
+    x = p["model.embed_tokens.weight"][ids]
+    for i, placement in enumerate(layers):
+        prefix = f"model.layers.{i}."
+        x_in = x
+        a = residual_scale(placement, L)
+        for sub in ("attn", "mlp"):
+            pre, branch, post, skip = PLACEMENTS[placement][sub]
+            h = x
+            if pre:
+                h = rmsnorm(x, p[prefix + pre + ".weight"]) * pre_scale(placement, i)
+            f = attention(h, p, prefix, cfg["heads"]) if sub == "attn" else mlp(h, p, prefix)
+            if branch:
+                f = rmsnorm(f, p[prefix + branch + ".weight"])
+            s = a * x + f
+            if skip:
+                s = s + x_in
+            x = rmsnorm(s, p[prefix + post + ".weight"]) if post else s
+    x = rmsnorm(x, p["model.norm.weight"])
+    logits = x @ p["lm_head.weight"].T
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                             labels.reshape(-1), ignore_index=-100)
+
+
+def param_shapes(layers, cfg):
+    V, C, I = cfg["vocab"], cfg["hidden"], cfg["intermediate"]
+    shapes = {"model.embed_tokens.weight": (V, C)}
+    for i, placement in enumerate(layers):
+        prefix = f"model.layers.{i}."
+        for name in LINEARS:
+            rows, cols = {"mlp.gate_proj": (I, C), "mlp.up_proj": (I, C),
+                          "mlp.down_proj": (C, I)}.get(name, (C, C))
+            shapes[prefix + name + ".weight"] = (rows, cols)
+        for sub in ("attn", "mlp"):
+            for norm in PLACEMENTS[placement][sub][:3]:
+                if norm:
+                    shapes[prefix + norm + ".weight"] = (C,)
+    shapes["model.norm.weight"] = (C,)
+    shapes["lm_head.weight"] = (V, C)
+    return shapes
+
+
+def write_safetensors(path, tensors):
+    """tensors: list of (name, dtype string, torch tensor already in that dtype's torch type)."""
+    header, blobs, off = {}, [], 0
+    for name, dtype, t in tensors:
+        t = t.contiguous()
+        if dtype == "BF16":
+            raw = t.to(torch.bfloat16).view(torch.int16).numpy().tobytes()
+        elif dtype == "F32":
+            raw = t.to(torch.float32).numpy().tobytes()
+        elif dtype == "I64":
+            raw = t.to(torch.int64).numpy().tobytes()
+        elif dtype == "I32":
+            raw = t.to(torch.int32).numpy().tobytes()
+        else:
+            raise ValueError(dtype)
+        header[name] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def make_case(name, layers, cfg, batch, seq, seed, int_dtype):
+    gen = torch.Generator().manual_seed(seed)
+    shapes = param_shapes(layers, cfg)
+    params = {}
+    for pname, shape in shapes.items():
+        if len(shape) == 1:  # norm weights around 1, so their gradients matter
+            w = 1.0 + 0.2 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        else:
+            std = 0.5 if "embed" in pname else 0.15
+            w = std * torch.randn(shape, generator=gen, dtype=torch.float64)
+        # round to bf16 so that the stored weights are exactly what both sides compute with
+        params[pname] = w.to(torch.bfloat16).to(torch.float64).requires_grad_(True)
+    V = cfg["vocab"]
+    ids = torch.randint(0, V, (batch, seq), generator=gen)
+    labels = torch.randint(0, V, (batch, seq), generator=gen)
+    labels[0, 0] = -100
+    labels[-1, seq // 2] = -100
+    loss = forward(params, layers, cfg, ids, labels)
+    loss.backward()
+
+    out = os.path.join(HERE, name)
+    os.makedirs(out, exist_ok=True)
+    write_safetensors(os.path.join(out, "weights.safetensors"),
+                      [(n, "BF16", params[n].detach()) for n in shapes])
+    write_safetensors(os.path.join(out, "batch.safetensors"),
+                      [("input_ids", int_dtype, ids), ("labels", int_dtype, labels)])
+    write_safetensors(os.path.join(out, "grads.safetensors"),
+                      [("loss", "F32", loss.detach().reshape(1))] +
+                      [(n, "F32", params[n].grad) for n in shapes])
+    print(f"{name}: {len(layers)} layers, loss {loss.item():.6f}")
+
+
+GOLDEN = {"vocab": 64, "hidden": 32, "intermediate": 80, "heads": 2}
+TINY = {"vocab": 512, "hidden": 64, "intermediate": 172, "heads": 4}
+
+
+def main():
+    torch.set_num_threads(1)
+    cases = [
+        ("preln", ["PreLN"] * 4),
+        ("postln", ["PostLN"] * 4),
+        ("mixln", ["PostLN"] * 1 + ["PreLN"] * 3),  # MixLN<B, 4, 1/4>
+        ("deepnorm", ["DeepNorm"] * 4),
+        ("sandwich", ["SandwichLN"] * 4),
+        ("lns", ["LNS"] * 4),
+        ("b2t", ["B2T"] * 4),
+        ("mixed", ["PreLN"] * 2 + ["PostLN"] * 3 + ["PreLN"] * 3),  # Stack<PreLN,2,PostLN,3,PreLN,3>
+        ("zoo", ["SandwichLN", "DeepNorm", "PostLN", "LNS", "B2T", "PreLN"]),
+    ]
+    for i, (name, layers) in enumerate(cases):
+        make_case(name, layers, GOLDEN, batch=2, seq=12, seed=100 + i,
+                  int_dtype="I32" if i % 2 else "I64")
+    # The tiny Mix-LN trainer (2 Post-LN + 6 Pre-LN), checked through its command line.
+    make_case("tiny_mixln", ["PostLN"] * 2 + ["PreLN"] * 6, TINY, batch=2, seq=16, seed=7,
+              int_dtype="I64")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

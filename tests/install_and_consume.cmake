@@ -1,0 +1,28 @@
+# Installs the build tree's package into a temporary prefix, builds tests/consumer against it
+# with find_package(mixln), and runs the consumer's trainer on golden data.
+file(REMOVE_RECURSE ${WORK_DIR})
+set(prefix ${WORK_DIR}/prefix)
+function(run)
+  execute_process(COMMAND ${ARGV} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "failed (${rc}): ${ARGV}\n${out}\n${err}")
+  endif()
+  set(last_output "${out}" PARENT_SCOPE)
+endfunction()
+run(${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix})
+if(NOT EXISTS ${prefix}/include/mixln/mixln.hpp)
+  message(FATAL_ERROR "headers were not installed")
+endif()
+run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix}
+    -DCMAKE_BUILD_TYPE=Release)
+run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
+run(${WORK_DIR}/build/my_trainer info)
+if(NOT last_output MATCHES "SandwichLN x1, PostLN x2, LNS x3")
+  message(FATAL_ERROR "unexpected info output:\n${last_output}")
+endif()
+run(${WORK_DIR}/build/my_trainer grads --seed 1 --batch ${GOLDEN_DIR}/tiny_mixln/batch.safetensors
+    --out ${WORK_DIR}/grads.safetensors)
+if(NOT EXISTS ${WORK_DIR}/grads.safetensors)
+  message(FATAL_ERROR "the consumer's trainer wrote no gradients")
+endif()
+message("installed package builds and runs a consumer project")

@@ -1,0 +1,20 @@
+# cmake -DCOMMAND=<list> -DEXIT=<code> -DMATCH=<regex> -P run_expect.cmake
+# COMMAND is a |-separated list. Runs it; fails unless it exits with EXIT and its stdout+stderr matches MATCH.
+string(REPLACE "|" ";" COMMAND "${COMMAND}")
+execute_process(COMMAND ${COMMAND} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(all "${out}${err}")
+message("${all}")
+if(NOT "${rc}" STREQUAL "${EXIT}")
+  message(FATAL_ERROR "exit status ${rc}, expected ${EXIT}")
+endif()
+if(MATCH AND NOT all MATCHES "${MATCH}")
+  message(FATAL_ERROR "output does not match: ${MATCH}")
+endif()
+if(NOT "${EXIT}" STREQUAL "0")
+  # an error must be reported as exactly one line on stderr
+  string(REGEX MATCHALL "\n" lines "${err}")
+  list(LENGTH lines n)
+  if(NOT n EQUAL 1)
+    message(FATAL_ERROR "expected one error line on stderr, got ${n}")
+  endif()
+endif()

@@ -1,0 +1,148 @@
+// Whole-model tests: loss and every gradient against the PyTorch reference
+// (tests/golden/make_golden.py) for every placement and for mixed stacks, in fp32 and fp64;
+// the fp64 model against finite differences; determinism.
+#include <doctest/doctest.h>
+
+#include <mixln/mixln.hpp>
+
+#include "b2t.hpp"
+#include "configs.hpp"
+#include "fd.hpp"
+
+using namespace mixln;
+
+namespace {
+
+using Cfg = LlamaConfig<vocab<64>, hidden<32>, intermediate<80>, heads<2>>;
+using B = LlamaBlock<Cfg>;
+
+std::string golden(const std::string& c, const char* file) {
+  return std::string(MIXLN_GOLDEN_DIR) + "/" + c + "/" + file;
+}
+
+// Per-tensor relative error ||g − ref|| / ||ref|| of every gradient, and of the loss.
+template <class Net, class T>
+void check_against_golden(const std::string& name, double tol) {
+  Engine<Net, cpu::Backend<T>> e;
+  load_params(e.layout(), e.params(), golden(name, "weights.safetensors"));
+  const Batch b = load_batch(golden(name, "batch.safetensors"), Net::config::vocab_size);
+  e.zero_grad();
+  const double loss = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, true);
+  safetensors::File ref(golden(name, "grads.safetensors"));
+  float ref_loss = 0;
+  ref.read_float("loss", {1}, &ref_loss);
+  INFO(name << " (" << (sizeof(T) == 4 ? "fp32" : "fp64") << ")");
+  CHECK(std::abs(loss - ref_loss) / std::abs(ref_loss) <= tol);
+  double worst = 0;
+  std::string worst_name;
+  for (auto& p : e.layout().params) {
+    std::vector<double> r(p.count);
+    ref.read_float(p.name, p.shape, r.data());
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < p.count; ++i) {
+      const double g = double(e.grads()[p.offset + i]);
+      num += (g - r[i]) * (g - r[i]);
+      den += r[i] * r[i];
+    }
+    const double rel = std::sqrt(num / std::max(den, 1e-300));
+    if (rel > worst) worst = rel, worst_name = p.name;
+  }
+  INFO("worst tensor " << worst_name << ": relative error " << worst);
+  CHECK(worst <= tol);
+}
+
+template <class Net>
+void check_case(const std::string& name) {
+  check_against_golden<Net, float>(name, 1e-3);
+  check_against_golden<Net, double>(name, 1e-5);
+}
+
+}  // namespace
+
+TEST_CASE("golden: Pre-LN") { check_case<Model<Cfg, Stack<PreLN<B>, 4>>>("preln"); }
+TEST_CASE("golden: Post-LN") { check_case<Model<Cfg, Stack<PostLN<B>, 4>>>("postln"); }
+TEST_CASE("golden: Mix-LN (1 Post-LN + 3 Pre-LN)") { check_case<Model<Cfg, MixLN<B, 4>>>("mixln"); }
+TEST_CASE("golden: DeepNorm") { check_case<Model<Cfg, Stack<DeepNorm<B>, 4>>>("deepnorm"); }
+TEST_CASE("golden: Sandwich-LN") { check_case<Model<Cfg, Stack<SandwichLN<B>, 4>>>("sandwich"); }
+TEST_CASE("golden: LayerNorm Scaling") { check_case<Model<Cfg, Stack<LNS<B>, 4>>>("lns"); }
+TEST_CASE("golden: B2T, a placement defined outside the library") {
+  check_case<Model<Cfg, Stack<b2t::B2T<B>, 4>>>("b2t");
+}
+TEST_CASE("golden: Stack<PreLN, 2, PostLN, 3, PreLN, 3>") {
+  check_case<Model<Cfg, Stack<PreLN<B>, 2, PostLN<B>, 3, PreLN<B>, 3>>>("mixed");
+}
+TEST_CASE("golden: every placement in one stack") {
+  check_case<Model<Cfg, Stack<SandwichLN<B>, 1, DeepNorm<B>, 1, PostLN<B>, 1, LNS<B>, 1,
+                              b2t::B2T<B>, 1, PreLN<B>, 1>>>("zoo");
+}
+TEST_CASE("golden: the tiny Mix-LN trainer's model") {
+  using Net = examples::tiny::mixln;
+  Engine<Net, cpu::Backend<float>> e;
+  load_params(e.layout(), e.params(), golden("tiny_mixln", "weights.safetensors"));
+  const Batch b = load_batch(golden("tiny_mixln", "batch.safetensors"), 512);
+  const double loss = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, true);
+  safetensors::File ref(golden("tiny_mixln", "grads.safetensors"));
+  float ref_loss = 0;
+  ref.read_float("loss", {1}, &ref_loss);
+  CHECK(loss == doctest::Approx(ref_loss).epsilon(1e-4));
+}
+
+TEST_CASE("fp64 model: sampled gradients of every tensor match finite differences") {
+  using Net = Model<Cfg, Stack<SandwichLN<B>, 1, PostLN<B>, 1, b2t::B2T<B>, 1, LNS<B>, 1>>;
+  Engine<Net, cpu::Backend<double>> e;
+  init_params(e.layout(), Net::num_layers, e.params(), {.seed = 11, .std = 0.2});
+  std::mt19937_64 g(9);
+  for (auto& p : e.layout().params)  // norms away from 1, so their gradients are generic
+    if (p.kind == ParamKind::norm)
+      for (std::size_t i = 0; i < p.count; ++i) e.params()[p.offset + i] += 0.1 * (double(g() % 100) / 50 - 1);
+  const int Bn = 2, T = 6;
+  std::vector<std::int32_t> tok(Bn * T), lab(Bn * T);
+  for (int i = 0; i < Bn * T; ++i) tok[i] = int(g() % 64), lab[i] = int(g() % 64);
+  lab[3] = -100;
+  e.zero_grad();
+  e.step(tok.data(), lab.data(), Bn, T, true);
+  const std::vector<double> grads(e.grads().begin(), e.grads().end());
+  auto loss = [&] { return e.step(tok.data(), lab.data(), Bn, T, false); };
+  for (auto& p : e.layout().params) {
+    std::vector<std::size_t> idx;
+    for (int k = 0; k < 4; ++k) idx.push_back(g() % p.count);
+    double scale = 1e-4;
+    for (std::size_t i = 0; i < p.count; ++i) scale = std::max(scale, std::abs(grads[p.offset + i]));
+    for (auto i : idx) {
+      double& w = e.params()[p.offset + i];
+      const double w0 = w, h = 1e-5;
+      w = w0 + h;
+      const double lp = loss();
+      w = w0 - h;
+      const double lm = loss();
+      w = w0;
+      INFO(p.name << "[" << i << "]");
+      CHECK(std::abs((lp - lm) / (2 * h) - grads[p.offset + i]) / scale <= 1e-5);
+    }
+  }
+}
+
+TEST_CASE("a step is bitwise reproducible, gradients accumulate, loss-only equals training loss") {
+  using Net = examples::tiny::mixln;
+  Engine<Net, cpu::Backend<float>> e;
+  init_params(e.layout(), Net::num_layers, e.params(), {.seed = 1});
+  const int Bn = 2, T = 16;
+  std::vector<std::int32_t> tok(Bn * T), lab(Bn * T);
+  for (int i = 0; i < Bn * T; ++i) tok[i] = (i * 37) % 512, lab[i] = (i * 91 + 5) % 512;
+  e.zero_grad();
+  const double l1 = e.step(tok.data(), lab.data(), Bn, T, true);
+  const std::vector<float> g1(e.grads().begin(), e.grads().end());
+  e.zero_grad();
+  const double l2 = e.step(tok.data(), lab.data(), Bn, T, true);
+  const std::vector<float> g2(e.grads().begin(), e.grads().end());
+  CHECK(l1 == l2);
+  CHECK(g1 == g2);
+  e.step(tok.data(), lab.data(), Bn, T, true);  // no zero_grad: += another copy
+  bool doubled = true;
+  for (std::size_t i = 0; i < g1.size(); ++i)
+    doubled = doubled && std::abs(e.grads()[i] - 2 * g1[i]) <= 1e-6f * (1 + std::abs(g1[i]));
+  CHECK(doubled);
+  CHECK(e.step(tok.data(), lab.data(), Bn, T, false) == l1);
+  // a different shape replans the arena and still works
+  CHECK(std::isfinite(e.step(tok.data(), lab.data(), 1, T, false)));
+}

@@ -1,0 +1,89 @@
+// golden_check — compares mixln's outputs with golden data, for the command-line tests.
+//
+//   golden_check compare OUT.safetensors REF.safetensors RTOL
+//       every tensor of REF is in OUT with the same shape and ||out − ref|| / ||ref|| ≤ RTOL
+//   golden_check layer-norms REF_GRADS.safetensors NORMS.csv RTOL
+//       the CSV `layer,grad_norm` matches the per-layer norms of the reference gradients
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mixln/io/safetensors.hpp>
+#include <string>
+#include <vector>
+
+using namespace mixln;
+
+static std::vector<double> read(const safetensors::File& f, const safetensors::TensorInfo& t) {
+  std::vector<double> v(t.numel());
+  f.read_float(t.name, t.shape, v.data());
+  return v;
+}
+
+static int compare(const std::string& out_path, const std::string& ref_path, double rtol) {
+  safetensors::File out(out_path), ref(ref_path);
+  int bad = 0;
+  for (auto& t : ref.tensors()) {
+    const auto* o = out.find(t.name);
+    if (!o || o->shape != t.shape) {
+      std::printf("%s: missing or wrong shape\n", t.name.c_str());
+      ++bad;
+      continue;
+    }
+    const auto a = read(out, *o), b = read(ref, t);
+    double num = 0, den = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) num += (a[i] - b[i]) * (a[i] - b[i]), den += b[i] * b[i];
+    const double rel = std::sqrt(num / std::max(den, 1e-300));
+    if (!(rel <= rtol)) {
+      std::printf("%s: relative error %.3g > %.3g\n", t.name.c_str(), rel, rtol);
+      ++bad;
+    }
+  }
+  if (bad) return 1;
+  std::printf("all %zu tensors within relative error %g\n", ref.tensors().size(), rtol);
+  return 0;
+}
+
+static int layer_norms(const std::string& ref_path, const std::string& csv, double rtol) {
+  safetensors::File ref(ref_path);
+  std::map<int, double> sq;
+  for (auto& t : ref.tensors()) {
+    if (t.name.rfind("model.layers.", 0) != 0) continue;
+    const int layer = std::stoi(t.name.substr(13));
+    for (double v : read(ref, t)) sq[layer] += v * v;
+  }
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  if (line != "layer,grad_norm") {
+    std::printf("%s: header is '%s'\n", csv.c_str(), line.c_str());
+    return 1;
+  }
+  int n = 0, bad = 0;
+  while (std::getline(in, line)) {
+    const auto comma = line.find(',');
+    const int layer = std::stoi(line.substr(0, comma));
+    const double got = std::stod(line.substr(comma + 1)), want = std::sqrt(sq[layer]);
+    if (!(std::abs(got - want) <= rtol * want)) {
+      std::printf("layer %d: %.6g, expected %.6g\n", layer, got, want);
+      ++bad;
+    }
+    ++n;
+  }
+  if (bad || n != int(sq.size())) return 1;
+  std::printf("%d layers within relative error %g\n", n, rtol);
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  try {
+    const std::string cmd = argc > 1 ? argv[1] : "";
+    if (cmd == "compare" && argc == 5) return compare(argv[2], argv[3], std::stod(argv[4]));
+    if (cmd == "layer-norms" && argc == 5) return layer_norms(argv[2], argv[3], std::stod(argv[4]));
+    std::fprintf(stderr, "usage: golden_check compare OUT REF RTOL | layer-norms REF CSV RTOL\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+}
