@@ -32,7 +32,7 @@ template <class E>
 double forward_backward_on_file(E& e, const Args& a) {
   const std::string batch_path = a.required("batch");
   a.required("out");
-  load_model(e, a);
+  load_model<typename E::model_type>(e, a);
   const Batch b = load_batch(batch_path, E::V);
   int n_labels = 0;
   e.zero_grad();

@@ -13,8 +13,11 @@
 
 #include "../error.hpp"
 #include "args.hpp"
+#include "cmd_export.hpp"
+#include "cmd_generate.hpp"
 #include "cmd_grads.hpp"
 #include "cmd_info.hpp"
+#include "cmd_train.hpp"
 
 namespace mixln::cli {
 
@@ -33,6 +36,11 @@ std::vector<Command> commands() {
        grads_options, run_grads<Net>},
       {"grad-norms", "per-layer gradient L2 norms of one batch, as CSV", grad_norms_options,
        run_grad_norms<Net>},
+      {"train", "train on token shards from mixln-prepare", train_options, run_train<Net>},
+      {"eval", "validation loss and perplexity", eval_options, run_eval<Net>},
+      {"generate", "sample text from a model", generate_options, run_generate<Net>},
+      {"export-hf", "write a Hugging Face folder (config.json + model.safetensors)",
+       export_options, run_export_hf<Net>},
   };
 }
 

@@ -68,8 +68,8 @@ struct Backend {
     cpu::swiglu_backward(rows, I, gu, dact, dgu);
   }
   static double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels,
-                              int n_labels, bool grad, T* row_loss) {
-    return cpu::cross_entropy(rows, V, logits, labels, n_labels, grad, row_loss);
+                              int grad_divisor, bool grad, T* row_loss) {
+    return cpu::cross_entropy(rows, V, logits, labels, grad_divisor, grad, row_loss);
   }
 };
 

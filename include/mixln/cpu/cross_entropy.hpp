@@ -17,11 +17,11 @@ inline int count_labels(int rows, const std::int32_t* labels) {
 }
 
 // Sum of the row losses (accumulated in double, in row order). With `grad`, the logits are
-// replaced by d(mean loss)/d(logits), the mean being over the `n_labels` counted rows.
+// replaced by d(sum of row losses / grad_divisor)/d(logits).
 template <class T>
-double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels, int n_labels,
+double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor,
                      bool grad, T* row_loss /* [rows] */) {
-  const T scale = n_labels > 0 ? T(1) / T(n_labels) : T(0);
+  const T scale = grad_divisor > 0 ? T(1) / T(grad_divisor) : T(0);
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; ++r) {
     T* z = logits + std::size_t(r) * V;

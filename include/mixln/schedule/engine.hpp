@@ -40,6 +40,7 @@ template <class Net, class Backend>
 class Engine {
  public:
   using T = typename Backend::scalar;
+  using model_type = Net;
   using Cfg = typename Net::config;
   static constexpr int L = Net::num_layers;
   static constexpr int kSubLayers = 2 * L;
@@ -130,9 +131,12 @@ class Engine {
   const ActivationPlan& activation_plan() const { return plan_; }
 
   // Forward pass over tokens/labels [B, T]; returns the mean loss over labels ≠ −100 (and
-  // n_labels, their count). With `backward`, also accumulates every parameter's gradient.
+  // n_labels, their count). With `backward`, also accumulates every parameter's gradient of
+  // (sum of this batch's token losses) / grad_divisor — by default the batch's own label
+  // count, i.e. the gradient of the mean; a trainer accumulating micro-batches passes the
+  // label count of the whole global batch.
   double step(const std::int32_t* tokens, const std::int32_t* labels, int B, int Tn,
-              bool backward, int* n_labels_out = nullptr) {
+              bool backward, int* n_labels_out = nullptr, int grad_divisor = 0) {
     reserve(B, Tn);
     const int R = B * Tn;
     tokens_ = tokens;
@@ -141,10 +145,24 @@ class Engine {
     forward_layers();
     T* logits = at(slots_.logits);
     Backend::linear_forward(R, V, C, h_in(kSubLayers), P(layout_.head), logits);
-    const double total = Backend::cross_entropy(R, V, logits, labels, n_labels, backward,
-                                                at(slots_.row_loss));
+    const double total = Backend::cross_entropy(R, V, logits, labels,
+                                                grad_divisor > 0 ? grad_divisor : n_labels,
+                                                backward, at(slots_.row_loss));
     if (backward) backward_layers();
     return n_labels ? total / n_labels : 0.0;
+  }
+
+  // Forward pass without labels; returns the logits of the last position of each sequence,
+  // [B, V] (valid until the next call). For sampling.
+  const T* last_logits(const std::int32_t* tokens, int B, int Tn) {
+    reserve(B, Tn);
+    tokens_ = tokens;
+    forward_layers();
+    T* logits = at(slots_.logits);
+    for (int b = 0; b < B; ++b)
+      Backend::linear_forward(1, V, C, h_in(kSubLayers) + (std::size_t(b) * Tn + Tn - 1) * C,
+                              P(layout_.head), logits + std::size_t(b) * V);
+    return logits;
   }
 
   // The stream y entering layer l (l = L: the last layer's output, before the final norm),

@@ -1,0 +1,109 @@
+// mixln/cli/cmd_train.hpp — `train` and `eval`.
+#pragma once
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "../train/trainer.hpp"
+#include "args.hpp"
+#include "engine_types.hpp"
+#include "model_source.hpp"
+
+namespace mixln::cli {
+
+inline std::vector<Option> train_options() {
+  return {
+      {"data", true, "DIR: made by mixln-prepare (train.bin, val.bin, tokenizer.model)"},
+      {"out", true, "RUN_DIR: log.jsonl, config.json and checkpoints go here"},
+      {"steps", true, "N: optimizer steps"},
+      {"batch", true, "B: sequences per micro-batch"},
+      {"seq", true, "T: tokens per sequence"},
+      {"lr", true, "X: peak learning rate"},
+      {"warmup-frac", true, "fraction of steps of linear warm-up (0.1)"},
+      {"min-lr-frac", true, "cosine decay floor as a fraction of the peak (0.1)"},
+      {"clip", true, "clip gradients to this global norm (0: off)"},
+      {"accum", true, "micro-batches per step (1): global batch = B x accum"},
+      {"seed", true, "S: init and data order (0)"},
+      {"ckpt-every", true, "N: checkpoint every N steps (0: only at the end)"},
+      {"eval-every", true, "N: evaluate every N steps (0: only at the end)"},
+      {"eval-tokens", true, "N: validation tokens per evaluation (65536)"},
+      {"resume", false, "continue the run in --out from its latest checkpoint"},
+      {"stop-at", true, "STEP: end this invocation after STEP steps (checkpointed), for preemptible jobs"},
+      {"optimizer", true, "adamw (decoupled decay) or adam (L2 in the gradient) (adamw)"},
+      {"beta1", true, "Adam beta1 (0.9)"},
+      {"beta2", true, "Adam beta2 (0.999)"},
+      {"eps", true, "Adam epsilon (1e-8)"},
+      {"weight-decay", true, "on matrices, not norms (0)"},
+      {"scaled-init", false, "o_proj, down_proj ~ N(0, 0.02/sqrt(2L))"},
+      {"keep", true, "checkpoints to keep (2)"},
+      {"quiet", false, "no progress output"},
+  };
+}
+
+inline TrainOptions train_options_from(const Args& a) {
+  TrainOptions o;
+  o.data = a.required("data");
+  o.out = a.required("out");
+  o.steps = a.required_integer("steps", 1);
+  o.batch = int(a.required_integer("batch", 1));
+  o.seq = int(a.required_integer("seq", 1));
+  o.lr = a.real("lr", 0);
+  if (!a.has("lr")) throw Error("'train' needs --lr");
+  o.warmup_frac = a.real("warmup-frac", 0.1);
+  o.min_lr_frac = a.real("min-lr-frac", 0.1);
+  o.clip = a.real("clip", 0);
+  o.accum = int(a.integer("accum", 1, 1));
+  o.seed = std::uint64_t(a.integer("seed", 0, 0));
+  o.ckpt_every = a.integer("ckpt-every", 0, 0);
+  o.eval_every = a.integer("eval-every", 0, 0);
+  o.eval_tokens = a.integer("eval-tokens", 65536, 1);
+  o.resume = a.flag("resume");
+  o.stop_at = a.integer("stop-at", 0, 1);
+  const std::string opt = a.str("optimizer", "adamw");
+  if (opt != "adamw" && opt != "adam") throw Error("--optimizer: '" + opt + "' is neither adamw nor adam");
+  o.opt.decoupled = opt == "adamw";
+  o.opt.beta1 = float(a.real("beta1", 0.9));
+  o.opt.beta2 = float(a.real("beta2", 0.999));
+  o.opt.eps = float(a.real("eps", 1e-8));
+  o.opt.weight_decay = float(a.real("weight-decay", 0));
+  if (o.opt.beta1 < 0 || o.opt.beta1 >= 1 || o.opt.beta2 < 0 || o.opt.beta2 >= 1)
+    throw Error("--beta1 and --beta2 must lie in [0, 1)");
+  o.scaled_init = a.flag("scaled-init");
+  o.keep = int(a.integer("keep", 2, 1));
+  o.quiet = a.flag("quiet");
+  return o;
+}
+
+template <class Net>
+int run_train(const Args& a) {
+  Trainer<Net> t(train_options_from(a));
+  t.run();
+  return 0;
+}
+
+inline std::vector<Option> eval_options() {
+  auto o = model_options();
+  o.push_back({"data", true, "DIR: made by mixln-prepare; its val split is read"});
+  o.push_back({"eval-tokens", true, "N: validation tokens (65536; all if fewer)"});
+  o.push_back({"batch", true, "B: sequences per forward pass (8)"});
+  o.push_back({"seq", true, "T: tokens per sequence (the run's, with --ckpt; else 256)"});
+  return o;
+}
+
+template <class Net>
+int run_eval(const Args& a) {
+  CpuEngine<Net> e;
+  const nlohmann::json st = load_model<Net>(e, a);
+  const std::string data = a.required("data");
+  int seq = 256;
+  if (st.contains("train")) seq = st["train"].value("seq", 256);
+  seq = int(a.integer("seq", seq, 1));
+  TokenStream val(find_shards(data, "val"));
+  const EvalResult r = evaluate(e, val, a.integer("eval-tokens", 65536, 1), int(a.integer("batch", 8, 1)), seq);
+  std::printf("{\"val_loss\": %.6f, \"val_ppl\": %.4f, \"tokens\": %llu}\n", r.loss, r.ppl,
+              (unsigned long long)r.tokens);
+  return 0;
+}
+
+}  // namespace mixln::cli

@@ -1,0 +1,266 @@
+// mixln/train/trainer.hpp — the training loop, evaluation, and checkpoint save/restore.
+//
+// One optimizer step: `accum` micro-batches of `batch` sequences of `seq` tokens, gradients
+// summed as the gradient of the mean loss over the whole global batch; optional clipping by
+// global norm; AdamW with the warm-up + cosine schedule. The run is a pure function of its
+// settings and seed: the same command on the same machine and thread count gives the same
+// losses bit for bit, and so does a run killed and resumed from a checkpoint.
+#pragma once
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "../cpu/backend.hpp"
+#include "../data/loader.hpp"
+#include "../data/shards.hpp"
+#include "../dsl/model.hpp"
+#include "../error.hpp"
+#include "../init.hpp"
+#include "../io/model_io.hpp"
+#include "../schedule/engine.hpp"
+#include "checkpoint.hpp"
+#include "lr_schedule.hpp"
+#include "optimizer.hpp"
+#include "run_log.hpp"
+
+namespace mixln {
+
+// What identifies a model type in checkpoints and exports.
+template <class Net>
+nlohmann::json model_signature() {
+  using Cfg = typename Net::config;
+  std::vector<std::string> placements(Net::placement_names.begin(), Net::placement_names.end());
+  return {{"vocab_size", Cfg::vocab_size},         {"hidden_size", Cfg::hidden_size},
+          {"intermediate_size", Cfg::intermediate_size}, {"num_heads", Cfg::num_heads},
+          {"num_layers", Net::num_layers},         {"placements", placements}};
+}
+
+struct TrainOptions {
+  std::string data, out;
+  long long steps = 0;
+  int batch = 0, seq = 0, accum = 1;
+  double lr = 0, warmup_frac = 0.1, min_lr_frac = 0.1, clip = 0;
+  std::uint64_t seed = 0;
+  long long ckpt_every = 0, eval_every = 0, eval_tokens = 65536, stop_at = 0;
+  bool resume = false, scaled_init = false, quiet = false;
+  int keep = 2;
+  OptimizerOptions opt;
+
+  // The settings that define a run; a resumed run must repeat them.
+  nlohmann::json run_settings() const {
+    return {{"steps", steps},         {"batch", batch},
+            {"seq", seq},             {"accum", accum},
+            {"lr", lr},               {"warmup_frac", warmup_frac},
+            {"min_lr_frac", min_lr_frac}, {"clip", clip},
+            {"seed", seed},           {"beta1", opt.beta1},
+            {"beta2", opt.beta2},     {"eps", opt.eps},
+            {"weight_decay", opt.weight_decay}, {"optimizer", opt.decoupled ? "adamw" : "adam"},
+            {"scaled_init", scaled_init}};
+  }
+};
+
+struct EvalResult {
+  double loss = 0, ppl = 0;
+  std::uint64_t tokens = 0;
+};
+
+// Mean loss over the first ⌈eval_tokens / T⌉ validation windows (all of them if fewer).
+template <class E>
+EvalResult evaluate(E& e, const TokenStream& val, long long eval_tokens, int B, int T) {
+  WindowLoader loader(val, T, 0, /*shuffle=*/false, "validation split");
+  const std::uint64_t want = std::uint64_t((eval_tokens + T - 1) / T);
+  const std::uint64_t n = std::min<std::uint64_t>(std::max<std::uint64_t>(want, 1), loader.windows());
+  std::vector<std::int32_t> tok(std::size_t(B) * T), lab(std::size_t(B) * T);
+  double sum = 0;
+  std::uint64_t count = 0;
+  for (std::uint64_t s = 0; s < n; s += std::uint64_t(B)) {
+    const int b = int(std::min<std::uint64_t>(std::uint64_t(B), n - s));
+    loader.fill(s, b, tok.data(), lab.data());
+    int labels = 0;
+    const double mean = e.step(tok.data(), lab.data(), b, T, false, &labels);
+    sum += mean * labels;
+    count += std::uint64_t(labels);
+  }
+  EvalResult r;
+  r.tokens = count;
+  r.loss = count ? sum / double(count) : 0.0;
+  r.ppl = std::exp(r.loss);
+  return r;
+}
+
+// Loads parameters from the latest checkpoint of a run (checked against the model type).
+template <class Net, class T>
+nlohmann::json load_run_params(const ParamLayout& layout, std::span<T> params, const std::string& run_dir) {
+  const std::string dir = latest_checkpoint(run_dir);
+  if (dir.empty()) throw file_error(run_dir, "holds no checkpoint (no 'latest' file)");
+  nlohmann::json st = verify_checkpoint(dir);
+  if (st.contains("model") && st["model"] != model_signature<Net>())
+    throw file_error(dir, "is a checkpoint of another model: " + st["model"].dump());
+  load_params(layout, params, (std::filesystem::path(dir) / "model.safetensors").string());
+  return st;
+}
+
+template <class Net>
+class Trainer {
+ public:
+  using E = Engine<Net, cpu::Backend<float>>;
+
+  explicit Trainer(TrainOptions o) : o_(std::move(o)) { validate(); }
+
+  // Runs (or resumes) the training; returns the final validation result (tokens = 0 if none).
+  EvalResult run() {
+    namespace fs = std::filesystem;
+    TokenStream train(find_shards(o_.data, "train")), val(find_shards(o_.data, "val"));
+    check_vocab(train, "train");
+    WindowLoader loader(train, o_.seq, o_.seed, /*shuffle=*/true, "training split");
+    E e;
+    AdamW<float> adam(e.layout(), o_.opt);
+    const LrSchedule sched{o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac};
+
+    long long step = 0;
+    std::uint64_t sequence = 0;
+    const std::string existing = fs::exists(o_.out) ? latest_checkpoint(o_.out) : "";
+    if (o_.resume) {
+      if (existing.empty()) throw file_error(o_.out, "has no checkpoint to --resume from");
+      const nlohmann::json st = restore(existing, e, adam);
+      step = st.at("step").get<long long>();
+      sequence = st.at("data_sequence").get<std::uint64_t>();
+    } else {
+      if (!existing.empty())
+        throw file_error(o_.out, "already holds a run (checkpoint " + fs::path(existing).filename().string() +
+                                     "); pass --resume to continue it, or choose another --out");
+      fs::create_directories(o_.out);
+      init_params(e.layout(), Net::num_layers, e.params(), {.seed = o_.seed, .scaled_init = o_.scaled_init});
+      write_file_atomic((fs::path(o_.out) / "config.json").string(),
+                        nlohmann::json{{"model", model_signature<Net>()},
+                                       {"train", o_.run_settings()},
+                                       {"data", fs::absolute(o_.data).string()}}
+                                .dump(2) + "\n");
+    }
+    RunLog log((fs::path(o_.out) / "log.jsonl").string(), o_.resume ? step : -1);
+    Progress progress(o_.steps, o_.quiet);
+    if (o_.resume) progress.message("resuming " + o_.out + " at step " + std::to_string(step));
+
+    const int B = o_.batch, T = o_.seq;
+    std::vector<std::int32_t> tok(std::size_t(B) * T), lab(std::size_t(B) * T);
+    const long long tokens_per_step = (long long)B * T * o_.accum;
+    const long long last = o_.stop_at > 0 ? std::min(o_.stop_at, o_.steps) : o_.steps;
+    EvalResult final_eval;
+    std::string last_ckpt = existing;
+    const auto t_start = std::chrono::steady_clock::now();
+    const long long first = step;
+    while (step < last) {
+      const auto t0 = std::chrono::steady_clock::now();
+      e.zero_grad();
+      double loss_sum = 0;
+      for (int a = 0; a < o_.accum; ++a) {
+        loader.fill(sequence, B, tok.data(), lab.data());
+        sequence += std::uint64_t(B);
+        int n = 0;
+        loss_sum += e.step(tok.data(), lab.data(), B, T, true, &n, int(tokens_per_step)) * n;
+      }
+      const double loss = loss_sum / double(tokens_per_step);
+      const double gnorm = clip_grad_norm(e.grads(), o_.clip);
+      if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
+        const std::string what = !std::isfinite(loss) ? "the loss is " + std::to_string(loss)
+                                                      : "the gradient norm is " + std::to_string(gnorm);
+        throw Error(what + " at step " + std::to_string(step + 1) +
+                    "; training stopped before updating the weights" +
+                    (last_ckpt.empty() ? " (no checkpoint was written yet)"
+                                       : " (the last good checkpoint is " + last_ckpt + ")"));
+      }
+      const double lr = sched.at(step);
+      adam.step(e.params(), e.grads(), float(lr), step + 1);
+      ++step;
+      const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+      const double tok_s = double(tokens_per_step) / dt;
+      log.write({{"step", step}, {"loss", loss}, {"lr", lr}, {"tok_s", tok_s}, {"grad_norm", gnorm}});
+      progress.step(step, loss, lr, tok_s, elapsed / double(step - first) * double(last - step));
+      const bool at_end = step == last;
+      if ((o_.eval_every > 0 && step % o_.eval_every == 0) || (at_end && step == o_.steps)) {
+        final_eval = evaluate(e, val, o_.eval_tokens, B, T);
+        log.write({{"step", step}, {"val_loss", final_eval.loss}, {"val_ppl", final_eval.ppl},
+                   {"tokens", final_eval.tokens}});
+        char buf[128];
+        std::snprintf(buf, sizeof buf, "step %lld: val_loss %.4f, val_ppl %.2f (%llu tokens)", step,
+                      final_eval.loss, final_eval.ppl, (unsigned long long)final_eval.tokens);
+        progress.message(buf);
+      }
+      if ((o_.ckpt_every > 0 && step % o_.ckpt_every == 0) || at_end)
+        last_ckpt = save(e, adam, step, sequence);
+    }
+    progress.done();
+    return final_eval;
+  }
+
+ private:
+  void validate() const {
+    if (o_.data.empty()) throw Error("'train' needs --data DIR");
+    if (o_.out.empty()) throw Error("'train' needs --out RUN_DIR");
+    if (o_.steps <= 0) throw Error("--steps must be positive");
+    if (o_.batch <= 0) throw Error("--batch must be positive");
+    if (o_.seq <= 0) throw Error("--seq must be positive");
+    if (o_.accum <= 0) throw Error("--accum must be positive");
+    if (!(o_.lr > 0)) throw Error("--lr must be positive");
+    if (o_.warmup_frac < 0 || o_.warmup_frac > 1) throw Error("--warmup-frac must lie in [0, 1]");
+    if (o_.min_lr_frac < 0 || o_.min_lr_frac > 1) throw Error("--min-lr-frac must lie in [0, 1]");
+    if (o_.clip < 0) throw Error("--clip must be >= 0 (0: off)");
+    if (o_.eval_tokens <= 0) throw Error("--eval-tokens must be positive");
+    if ((long long)o_.batch * o_.seq * o_.accum > 2147483647ll) throw Error("--batch × --seq × --accum is too large");
+  }
+
+  void check_vocab(const TokenStream& s, const char* split) const {
+    const int v = s.info(0).vocab_size;
+    if (v > 0 && std::size_t(v) != Net::config::vocab_size)
+      throw file_error(o_.data, std::string(split) + " shards were made with vocab " + std::to_string(v) +
+                                    ", but the model's vocab is " + std::to_string(Net::config::vocab_size));
+  }
+
+  std::string save(E& e, AdamW<float>& adam, long long step, std::uint64_t sequence) {
+    nlohmann::json st = {{"format", "mixln-checkpoint-1"},
+                         {"data_sequence", sequence},
+                         {"tokens", (long long)sequence * o_.seq},
+                         {"model", model_signature<Net>()},
+                         {"train", o_.run_settings()}};
+    return save_checkpoint(
+        o_.out, step, st, {"model.safetensors", "optimizer.safetensors"},
+        [&](const std::string& dir) {
+          save_params(e.layout(), std::span<const float>(e.params()), dir + "/model.safetensors");
+          safetensors::Writer w;
+          for (auto& p : e.layout().params) {
+            w.add("exp_avg." + p.name, p.shape, adam.exp_avg().data() + p.offset);
+            w.add("exp_avg_sq." + p.name, p.shape, adam.exp_avg_sq().data() + p.offset);
+          }
+          w.write(dir + "/optimizer.safetensors");
+        },
+        o_.keep);
+  }
+
+  nlohmann::json restore(const std::string& dir, E& e, AdamW<float>& adam) {
+    nlohmann::json st = verify_checkpoint(dir);
+    if (st.value("model", nlohmann::json()) != model_signature<Net>())
+      throw file_error(dir, "is a checkpoint of another model: " + st.value("model", nlohmann::json()).dump());
+    const nlohmann::json want = o_.run_settings(), have = st.value("train", nlohmann::json::object());
+    for (auto it = want.begin(); it != want.end(); ++it)
+      if (have.value(it.key(), nlohmann::json()) != it.value())
+        throw Error("--resume: --" + it.key() + " is " + it.value().dump() + " but the run in " + o_.out +
+                    " was started with " + have.value(it.key(), nlohmann::json()).dump());
+    load_params(e.layout(), e.params(), dir + "/model.safetensors");
+    safetensors::File f(dir + "/optimizer.safetensors");
+    for (auto& p : e.layout().params) {
+      f.read_float("exp_avg." + p.name, p.shape, adam.exp_avg().data() + p.offset);
+      f.read_float("exp_avg_sq." + p.name, p.shape, adam.exp_avg_sq().data() + p.offset);
+    }
+    return st;
+  }
+
+  TrainOptions o_;
+};
+
+}  // namespace mixln
