@@ -44,7 +44,7 @@ class RunLog {
   ~RunLog() {
     if (f_) std::fclose(f_);
   }
-  void write(const nlohmann::json& j) {
+  void write(const nlohmann::ordered_json& j) {
     const std::string s = j.dump() + "\n";
     std::fwrite(s.data(), 1, s.size(), f_);
     std::fflush(f_);

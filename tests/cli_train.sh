@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The training command line end to end, on the licence texts Debian ships:
+#   mixln-prepare → train → (SIGKILL, --resume: the same losses bit for bit) → eval →
+#   generate → export-hf, and the errors of bad invocations.
+# usage: cli_train.sh BIN_DIR WORK_DIR
+set -euo pipefail
+bin=$1
+work=$2
+rm -rf "$work"
+mkdir -p "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+texts=()
+for f in /usr/share/common-licenses/*; do [[ -f $f && ! -L $f ]] && texts+=("$f"); done
+
+"$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data" --val-frac 0.2 > "$work/prepare.json"
+grep -q '"train_tokens"' "$work/prepare.json" || fail "mixln-prepare printed no summary"
+for f in tokenizer.model train.bin train.bin.json val.bin val.bin.json; do
+  [[ -s $work/data/$f ]] || fail "mixln-prepare did not write $f"
+done
+
+run=(--data "$work/data" --steps 300 --batch 4 --seq 32 --lr 3e-3 --seed 5 --ckpt-every 20 --eval-every 100 --eval-tokens 2048 --quiet)
+# uninterrupted
+"$bin/tiny_mixln" train "${run[@]}" --out "$work/a"
+# killed with SIGKILL after its first checkpoints, then resumed
+"$bin/tiny_mixln" train "${run[@]}" --out "$work/b" &
+pid=$!
+for _ in $(seq 1 2000); do
+  if [[ -f $work/b/latest ]] && [[ $(cat "$work/b/latest") > ckpt-00000040 ]]; then break; fi
+  sleep 0.01
+done
+if kill -9 "$pid" 2>/dev/null; then
+  killed=$(cat "$work/b/latest")
+  wait "$pid" || true
+  echo "killed at $(grep -c '"loss"' "$work/b/log.jsonl") logged steps, latest checkpoint $killed"
+else
+  wait "$pid" || true
+  echo "warning: the run ended before it could be killed; resuming a finished run instead"
+fi
+"$bin/tiny_mixln" train "${run[@]}" --out "$work/b" --resume
+strip() { grep -E '"(loss|val_loss)"' "$1" | sed -E 's/,"tok_s":[^,}]*//'; }
+diff <(strip "$work/a/log.jsonl") <(strip "$work/b/log.jsonl") > /dev/null || fail "resumed run's log differs"
+cmp "$work/a/ckpt-00000300/model.safetensors" "$work/b/ckpt-00000300/model.safetensors" || fail "final weights differ"
+echo "killed + resumed run: identical losses and weights"
+
+# eval of the checkpoint equals the run's last evaluation
+"$bin/tiny_mixln" eval --ckpt "$work/a" --data "$work/data" --eval-tokens 2048 --batch 4 > "$work/eval.json"
+want=$(grep '"val_ppl"' "$work/a/log.jsonl" | tail -n 1 | sed -E 's/.*"val_ppl":([0-9.eE+-]+).*/\1/')
+got=$(sed -E 's/.*"val_ppl": ([0-9.eE+-]+).*/\1/' "$work/eval.json")
+awk -v a="$want" -v b="$got" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= 1e-3 * a) }' ||
+  fail "eval ppl $got differs from the run's $want"
+awk -v p="$got" 'BEGIN { exit !(p < 100) }' || fail "val ppl $got is not far below 512"
+echo "eval: val_ppl $got"
+
+# generate: the prompt, then decoded text
+"$bin/tiny_mixln" generate --ckpt "$work/a" --data "$work/data" --prompt "The license" --tokens 24 --seed 1 > "$work/gen.txt"
+grep -q '^The license' "$work/gen.txt" || fail "generate did not continue the prompt"
+[[ $(wc -c < "$work/gen.txt") -gt 20 ]] || fail "generate wrote almost nothing"
+"$bin/tiny_mixln" generate --ckpt "$work/a" --data "$work/data" --prompt "The license" --tokens 24 --seed 1 | cmp - "$work/gen.txt" ||
+  fail "generate is not reproducible with the same seed"
+echo "generate: $(head -c 120 "$work/gen.txt")"
+
+# export-hf: a Pre-LN stack is a Llama; Mix-LN says what it is
+"$bin/tiny_preln" export-hf --seed 1 --out "$work/hf_pre" --data "$work/data" > /dev/null
+grep -q '"LlamaForCausalLM"' "$work/hf_pre/config.json" || fail "Pre-LN export is not LlamaForCausalLM"
+grep -q '"num_hidden_layers": 8' "$work/hf_pre/config.json" || fail "export config lacks num_hidden_layers"
+[[ -s $work/hf_pre/model.safetensors && -s $work/hf_pre/tokenizer.model ]] || fail "export files missing"
+"$bin/tiny_mixln" export-hf --ckpt "$work/a" --out "$work/hf_mix" 2> "$work/export.err" > /dev/null
+grep -q '"MixlnForCausalLM"' "$work/hf_mix/config.json" || fail "Mix-LN export does not say MixlnForCausalLM"
+grep -q '"PostLN"' "$work/hf_mix/config.json" || fail "export config lacks the placements"
+"$bin/tiny_mixln" grads --weights "$work/hf_mix/model.safetensors" --batch "$(dirname "$0")/golden/tiny_mixln/batch.safetensors" \
+  --out "$work/g.safetensors" > /dev/null || fail "the exported weights do not load back"
+echo "export-hf: ok"
+
+# bad invocations: one error line, non-zero exit, nothing written
+expect_error() {
+  local pattern=$1
+  shift
+  if "$@" > "$work/out.txt" 2> "$work/err.txt"; then fail "succeeded: $*"; fi
+  grep -q -- "$pattern" "$work/err.txt" || fail "error of '$*' lacks '$pattern': $(cat "$work/err.txt")"
+  [[ $(wc -l < "$work/err.txt") -eq 1 ]] || fail "more than one error line: $(cat "$work/err.txt")"
+}
+expect_error "already holds a run" "$bin/tiny_mixln" train "${run[@]}" --out "$work/a"
+expect_error "has no checkpoint to --resume" "$bin/tiny_mixln" train "${run[@]}" --out "$work/c" --resume
+expect_error "no train.bin" "$bin/tiny_mixln" train --data "$work/nowhere" --out "$work/d" --steps 5 --batch 2 --seq 8 --lr 1e-3
+expect_error "needs --lr" "$bin/tiny_mixln" train --data "$work/data" --out "$work/d" --steps 5 --batch 2 --seq 8
+expect_error "vocab 512, but the model's vocab is 4096" "$bin/small_mixln" train --data "$work/data" --out "$work/d" --steps 5 --batch 2 --seq 8 --lr 1e-3
+expect_error "holds no checkpoint" "$bin/tiny_mixln" eval --ckpt "$work/d" --data "$work/data"
+expect_error "is a checkpoint of another model" "$bin/tiny_preln" eval --ckpt "$work/a" --data "$work/data"
+expect_error "needs --vocab" "$bin/mixln-prepare" --text "${texts[0]}" --out "$work/e"
+[[ ! -e $work/d/latest && ! -e $work/e/train.bin ]] || fail "a failed command left files behind"
+echo "all training command-line checks passed"
