@@ -46,7 +46,12 @@ done
 } > "$out/results.md"
 
 plots=()
-for p in $PLACEMENTS; do plots+=("'$out/$p/loss.dat' using 1:2 with lines title '$p'"); done
+colors=("#1f77b4" "#d62728" "#2ca02c" "#9467bd" "#ff7f0e" "#8c564b")
+i=0
+for p in $PLACEMENTS; do
+  plots+=("'$out/$p/loss.dat' using 1:2 with lines lw 1.5 lc rgb '${colors[$((i % 6))]}' title '$p'")
+  i=$((i + 1))
+done
 gnuplot <<GP
 set terminal pngcairo size 900,560
 set output '$out/loss.png'

@@ -70,10 +70,10 @@ nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
   return j;
 }
 
-template <class Net>
+template <class Net, class Backend>
 int run_export_hf(const Args& a) {
   namespace fs = std::filesystem;
-  CpuEngine<Net> e;
+  Engine<Net, Backend> e;
   const nlohmann::json st = load_model<Net>(e, a);
   const std::string out = a.required("out");
   const std::string dtype = a.str("dtype", "float32");
@@ -87,7 +87,7 @@ int run_export_hf(const Args& a) {
     if (!fs::exists(tokenizer)) throw file_error(tokenizer, "cannot open");
   }
   fs::create_directories(out);
-  save_params(e.layout(), std::span<const float>(e.params()), (fs::path(out) / "model.safetensors").string(), {},
+  save_params(e.layout(), std::span<const typename Backend::scalar>(e.params()), (fs::path(out) / "model.safetensors").string(), {},
               dtype == "bfloat16" ? safetensors::DType::BF16 : safetensors::DType::F32);
   const auto cfg = hf_config<Net>(max_pos, dtype);
   write_file_atomic((fs::path(out) / "config.json").string(), cfg.dump(2) + "\n");

@@ -46,9 +46,9 @@ inline int sample_token(const float* logits, int V, double temperature, int top_
   return idx[k - 1];
 }
 
-template <class Net>
+template <class Net, class Backend>
 int run_generate(const Args& a) {
-  CpuEngine<Net> e;
+  Engine<Net, Backend> e;
   const nlohmann::json st = load_model<Net>(e, a, /*allow_seed=*/false);
   const std::string data = a.required("data");
   Tokenizer tok((std::filesystem::path(data) / "tokenizer.model").string());
@@ -71,8 +71,8 @@ int run_generate(const Args& a) {
   for (int i = 0; i < n; ++i) {
     const std::size_t start = ids.size() > std::size_t(context) ? ids.size() - context : 0;
     window.assign(ids.begin() + long(start), ids.end());
-    const float* logits = e.last_logits(window.data(), 1, int(window.size()));
-    const int next = sample_token(logits, int(Net::config::vocab_size), temperature, top_k, rng);
+    const auto logits = e.last_logits(window.data(), 1, int(window.size()));
+    const int next = sample_token(logits.data(), int(Net::config::vocab_size), temperature, top_k, rng);
     if (next == tok.eos_id()) break;
     ids.push_back(next);
   }

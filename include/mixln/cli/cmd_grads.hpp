@@ -38,17 +38,18 @@ double forward_backward_on_file(E& e, const Args& a) {
   e.zero_grad();
   const double loss =
       e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, /*backward=*/true, &n_labels);
+  e.sync_to_host();
   if (n_labels == 0) throw file_error(batch_path, "every label is -100: there is no loss to differentiate");
   if (!std::isfinite(loss)) throw Error("the loss is " + std::to_string(loss) + " (not finite)");
   std::printf("{\"loss\": %.8g, \"tokens\": %d}\n", loss, n_labels);
   return loss;
 }
 
-template <class Net>
+template <class Net, class Backend>
 int run_grads(const Args& a) {
-  CpuEngine<Net> e;
+  Engine<Net, Backend> e;
   const double loss = forward_backward_on_file(e, a);
-  save_params(e.layout(), std::span<const float>(e.grads()), a.required("out"),
+  save_params(e.layout(), std::span<const typename Backend::scalar>(e.grads()), a.required("out"),
               {{"loss", float(loss)}});
   return 0;
 }
@@ -68,9 +69,9 @@ std::vector<double> layer_grad_norms(const E& e) {
   return sq;
 }
 
-template <class Net>
+template <class Net, class Backend>
 int run_grad_norms(const Args& a) {
-  CpuEngine<Net> e;
+  Engine<Net, Backend> e;
   forward_backward_on_file(e, a);
   std::string csv = "layer,grad_norm\n";
   const auto norms = layer_grad_norms(e);

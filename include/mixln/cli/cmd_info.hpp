@@ -37,9 +37,9 @@ std::string stack_summary() {
   return out;
 }
 
-template <class Net>
+template <class Net, class Backend>
 int run_info(const Args& a) {
-  using E = CpuEngine<Net>;
+  using E = Engine<Net, Backend>;
   using Cfg = typename Net::config;
   const int B = int(a.integer("batch", 8, 1)), T = int(a.integer("seq", 256, 1));
   std::printf("model: %d layers, vocab %zu, hidden %zu, intermediate %zu, heads %zu (head dim %zu)\n",
@@ -76,8 +76,8 @@ int run_info(const Args& a) {
   }
   const double pbytes = double(layout.total) * sizeof(float);
   const double fwd = double(plan.forward_bytes()), all = double(plan.bytes());
-  std::printf("memory plan for batch %d x seq %d (fp32, one arena of %zu slots):\n", B, T,
-              plan.slots.size());
+  std::printf("memory plan for batch %d x seq %d on %s (fp32, one arena of %zu slots):\n", B, T,
+              Backend::name, plan.slots.size());
   std::printf("  %-34s %12s\n", "parameters", format_bytes(pbytes).c_str());
   std::printf("  %-34s %12s\n", "gradients", format_bytes(pbytes).c_str());
   std::printf("  %-34s %12s\n", "Adam moments (training)", format_bytes(2 * pbytes).c_str());

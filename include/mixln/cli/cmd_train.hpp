@@ -75,9 +75,9 @@ inline TrainOptions train_options_from(const Args& a) {
   return o;
 }
 
-template <class Net>
+template <class Net, class Backend>
 int run_train(const Args& a) {
-  Trainer<Net> t(train_options_from(a));
+  Trainer<Net, Backend> t(train_options_from(a));
   t.run();
   return 0;
 }
@@ -91,9 +91,9 @@ inline std::vector<Option> eval_options() {
   return o;
 }
 
-template <class Net>
+template <class Net, class Backend>
 int run_eval(const Args& a) {
-  CpuEngine<Net> e;
+  Engine<Net, Backend> e;
   const nlohmann::json st = load_model<Net>(e, a);
   const std::string data = a.required("data");
   int seq = 256;

@@ -1,13 +1,10 @@
-// mixln/cli/engine_types.hpp — which engine the trainer runs for a model type.
+// mixln/cli/engine_types.hpp — engine helpers shared by the subcommands.
 #pragma once
 
 #include "../cpu/backend.hpp"
 #include "../schedule/engine.hpp"
 
 namespace mixln::cli {
-
-template <class Net>
-using CpuEngine = Engine<Net, cpu::Backend<float>>;
 
 // Boundary kinds of a model, as a runtime array (for printing).
 template <class Net>

@@ -21,6 +21,14 @@
 
 namespace mixln::cli {
 
+// Flags a backend adds to every subcommand, and what it does with them before one runs
+// (cli/cuda.hpp specialises this for the CUDA backend).
+template <class Backend>
+struct BackendCli {
+  static std::vector<Option> options() { return {}; }
+  static void configure(const std::string& /*subcommand*/, const Args& /*args*/) {}
+};
+
 struct Command {
   const char* name;
   const char* summary;
@@ -28,19 +36,19 @@ struct Command {
   int (*run)(const Args&);
 };
 
-template <class Net>
+template <class Net, class Backend>
 std::vector<Command> commands() {
   return {
-      {"info", "layer plan, parameter count and memory plan", info_options, run_info<Net>},
+      {"info", "layer plan, parameter count and memory plan", info_options, run_info<Net, Backend>},
       {"grads", "one forward/backward on a batch; writes the loss and every gradient",
-       grads_options, run_grads<Net>},
+       grads_options, run_grads<Net, Backend>},
       {"grad-norms", "per-layer gradient L2 norms of one batch, as CSV", grad_norms_options,
-       run_grad_norms<Net>},
-      {"train", "train on token shards from mixln-prepare", train_options, run_train<Net>},
-      {"eval", "validation loss and perplexity", eval_options, run_eval<Net>},
-      {"generate", "sample text from a model", generate_options, run_generate<Net>},
+       run_grad_norms<Net, Backend>},
+      {"train", "train on token shards from mixln-prepare", train_options, run_train<Net, Backend>},
+      {"eval", "validation loss and perplexity", eval_options, run_eval<Net, Backend>},
+      {"generate", "sample text from a model", generate_options, run_generate<Net, Backend>},
       {"export-hf", "write a Hugging Face folder (config.json + model.safetensors)",
-       export_options, run_export_hf<Net>},
+       export_options, run_export_hf<Net, Backend>},
   };
 }
 
@@ -49,10 +57,11 @@ inline void print_options(const std::vector<Option>& opts) {
     std::printf("  --%-16s %s\n", (o.name + (o.takes_value ? " X" : "")).c_str(), o.help.c_str());
 }
 
-template <class Net>
+// Backend: cpu::Backend<float> (the default) or cuda::Backend (the `_cuda` trainers).
+template <class Net, class Backend = cpu::Backend<float>>
 int main(int argc, char** argv) {
   const std::string prog = argc > 0 ? argv[0] : "trainer";
-  const auto cmds = commands<Net>();
+  const auto cmds = commands<Net, Backend>();
   auto usage = [&] {
     std::printf("usage: %s <subcommand> [flags]\n\nsubcommands:\n", prog.c_str());
     for (auto& c : cmds) std::printf("  %-12s %s\n", c.name, c.summary);
@@ -65,7 +74,8 @@ int main(int argc, char** argv) {
   const std::string sub = argv[1];
   for (auto& c : cmds) {
     if (sub != c.name) continue;
-    const auto opts = c.options();
+    auto opts = c.options();
+    for (auto& o : BackendCli<Backend>::options()) opts.push_back(o);
     for (int i = 2; i < argc; ++i)
       if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
         std::printf("usage: %s %s [flags]\n%s\n\nflags:\n", prog.c_str(), c.name, c.summary);
@@ -74,6 +84,7 @@ int main(int argc, char** argv) {
       }
     try {
       Args args(sub, opts, argc, argv, 2);
+      BackendCli<Backend>::configure(sub, args);
       return c.run(args);
     } catch (const Error& e) {
       std::fprintf(stderr, "error: %s\n", e.what());

@@ -34,16 +34,19 @@ nlohmann::json load_model(Engine& e, const Args& a, bool allow_seed = true) {
                                          : "--weights FILE.safetensors or --ckpt RUN_DIR";
   if (given == 0) throw Error("give the model as " + choices);
   if (given > 1) throw Error("give only one of " + choices);
+  nlohmann::json state = nlohmann::json::object();
   if (a.has("weights")) {
     load_params(e.layout(), e.params(), a.required("weights"));
-    return nlohmann::json::object();
+  } else if (a.has("ckpt")) {
+    state = load_run_params<Net>(e.layout(), e.params(), a.required("ckpt"));
+  } else {
+    InitOptions opt;
+    opt.seed = std::uint64_t(a.integer("seed", 0, 0));
+    opt.scaled_init = a.flag("scaled-init");
+    init_params(e.layout(), Engine::L, e.params(), opt);
   }
-  if (a.has("ckpt")) return load_run_params<Net>(e.layout(), e.params(), a.required("ckpt"));
-  InitOptions opt;
-  opt.seed = std::uint64_t(a.integer("seed", 0, 0));
-  opt.scaled_init = a.flag("scaled-init");
-  init_params(e.layout(), Engine::L, e.params(), opt);
-  return nlohmann::json::object();
+  e.sync_to_device();
+  return state;
 }
 
 }  // namespace mixln::cli

@@ -8,7 +8,11 @@
 #include <cstdint>
 #include <cstring>
 
+#include <cmath>
+#include <vector>
+
 #include "../buffer.hpp"
+#include "../math/adamw.hpp"
 #include "attention.hpp"
 #include "boundary.hpp"
 #include "cross_entropy.hpp"
@@ -24,8 +28,17 @@ struct Backend {
   template <class U>
   using buffer = AlignedBuffer<U>;
   static constexpr const char* name = "cpu";
+  static constexpr bool host_memory = true;
 
   static void zero(T* p, std::size_t n) { std::memset(p, 0, n * sizeof(T)); }
+  template <class U>
+  static void copy_to_device(U* dst, const U* src, std::size_t n) { std::memcpy(dst, src, n * sizeof(U)); }
+  template <class U>
+  static void copy_to_host(U* dst, const U* src, std::size_t n) { std::memcpy(dst, src, n * sizeof(U)); }
+  // Host data the ops read (tokens, labels): on the CPU, used where it is.
+  static const std::int32_t* stage(buffer<std::int32_t>&, const std::int32_t* host, std::size_t) {
+    return host;
+  }
 
   static void embedding_forward(int rows, int C, const std::int32_t* tok, const T* table, T* out) {
     cpu::embedding_forward(rows, C, tok, table, out);
@@ -70,6 +83,32 @@ struct Backend {
   static double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels,
                               int grad_divisor, bool grad, T* row_loss) {
     return cpu::cross_entropy(rows, V, logits, labels, grad_divisor, grad, row_loss);
+  }
+
+  // --- optimizer support ---------------------------------------------------------------------
+  static void adam_update(T* p, const T* g, T* m, T* v, std::size_t n, const AdamHyper& h, bool decay) {
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < n; ++i) mixln::adam_update(p[i], g[i], m[i], v[i], h, decay);
+  }
+  // Σ x² in double, in a fixed order (chunks summed in sequence).
+  static double sum_squares(const T* x, std::size_t n) {
+    constexpr std::size_t kChunk = 1 << 14;
+    const std::size_t chunks = (n + kChunk - 1) / kChunk;
+    std::vector<double> part(chunks, 0.0);
+#pragma omp parallel for schedule(static)
+    for (std::size_t c = 0; c < chunks; ++c) {
+      double s = 0;
+      const std::size_t end = std::min(n, (c + 1) * kChunk);
+      for (std::size_t i = c * kChunk; i < end; ++i) s += double(x[i]) * double(x[i]);
+      part[c] = s;
+    }
+    double total = 0;
+    for (double s : part) total += s;
+    return total;
+  }
+  static void scale(T* x, std::size_t n, T s) {
+#pragma omp parallel for schedule(static)
+    for (std::size_t i = 0; i < n; ++i) x[i] *= s;
   }
 };
 

@@ -9,28 +9,14 @@
 
 #include "../math/boundary.hpp"
 #include "../math/row.hpp"
+#include "../schedule/boundary_args.hpp"
 
 namespace mixln::cpu {
 
-inline constexpr int kRowsPerChunk = 32;
-
-inline int row_chunks(int rows) { return (rows + kRowsPerChunk - 1) / kRowsPerChunk; }
-
-// Pointers to whole [rows, n] buffers; nullptr where the kind has no such tensor.
-template <class T>
-struct BoundaryBuffers {
-  const T* x = nullptr;   // [rows, n]
-  const T* f = nullptr;   // [rows, n]
-  const T* x0 = nullptr;  // [rows, n]
-  T* s = nullptr;         // [rows, n]
-  T* y = nullptr;         // [rows, n]
-  T* h = nullptr;         // [rows, n]
-  T* stats = nullptr;     // [rows, 3]: rb, re, rs
-  const T* wb = nullptr;  // [n]
-  const T* we = nullptr;
-  const T* ws = nullptr;
-  T a = 1, c = 1;
-};
+using mixln::BoundaryBuffers;
+using mixln::BoundaryGradBuffers;
+using mixln::row_chunks;
+using mixln::kRowsPerChunk;
 
 template <BoundaryKind K, class T>
 void boundary_forward(int rows, int n, const BoundaryBuffers<T>& b) {
@@ -53,20 +39,6 @@ void boundary_forward(int rows, int n, const BoundaryBuffers<T>& b) {
     stats[0] = st.rb, stats[1] = st.re, stats[2] = st.rs;
   }
 }
-
-template <class T>
-struct BoundaryGradBuffers {
-  const T* dy_ext = nullptr;    // [rows, n]
-  const T* dskip_in = nullptr;  // [rows, n]
-  const T* dh = nullptr;        // [rows, n]
-  T* dx = nullptr;              // [rows, n], may alias dy_ext
-  T* dskip_out = nullptr;       // [rows, n], may alias dskip_in
-  T* df = nullptr;              // [rows, n]
-  T* dwb = nullptr;             // [n] +=
-  T* dwe = nullptr;
-  T* dws = nullptr;
-  T* partials = nullptr;        // [row_chunks(rows), 4, n] scratch: 3 weight grads + a tmp row
-};
 
 template <BoundaryKind K, class T>
 void boundary_backward(int rows, int n, const BoundaryBuffers<T>& b,

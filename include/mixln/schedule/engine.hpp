@@ -16,6 +16,10 @@
 // activation lives in one arena carved by `plan(B, T)` (schedule/plan.hpp).
 // Invariants: activations are written (=), parameter gradients accumulate (+=) until
 // zero_grad(), so several micro-batches can be summed.
+//
+// Backends: the engine runs on any backend with the ops of cpu::Backend. On a device backend
+// (CUDA) parameters and gradients live on the device and params()/grads() are host mirrors:
+// call sync_to_device() after writing params(), sync_to_host() before reading either.
 #pragma once
 
 #include <array>
@@ -27,9 +31,10 @@
 #include <utility>
 #include <vector>
 
-#include "../buffer.hpp"
-#include "../cpu/boundary.hpp"
-#include "../cpu/cross_entropy.hpp"
+#include "../config.hpp"
+
+#include "../mirrored_buffer.hpp"
+#include "boundary_args.hpp"
 #include "layers.hpp"
 #include "param_layout.hpp"
 #include "plan.hpp"
@@ -49,14 +54,25 @@ class Engine {
                        I = int(Cfg::intermediate_size), H = int(Cfg::num_heads),
                        D = int(Cfg::head_dim);
 
-  Engine() : layout_(make_param_layout<Net>()), params_(layout_.total), grads_(layout_.total) {}
+  Engine() : layout_(make_param_layout<Net>()), params_(layout_.total), grads_(layout_.total) {
+    grads_.zero();
+  }
 
   const ParamLayout& layout() const { return layout_; }
-  std::span<T> params() { return params_.span(); }
-  std::span<const T> params() const { return params_.span(); }
-  std::span<T> grads() { return grads_.span(); }
-  std::span<const T> grads() const { return grads_.span(); }
+  // Host views of the parameters and gradients (see the note on backends above).
+  std::span<T> params() { return params_.host(); }
+  std::span<const T> params() const { return params_.host(); }
+  std::span<T> grads() { return grads_.host(); }
+  std::span<const T> grads() const { return grads_.host(); }
+  void sync_to_device() { params_.to_device(); }
+  void sync_to_host() {
+    params_.to_host();
+    grads_.to_host();
+  }
   void zero_grad() { grads_.zero(); }
+  // The backend's own parameter and gradient buffers (for the optimizer).
+  T* device_params() { return params_.device(); }
+  T* device_grads() { return grads_.device(); }
 
   int batch() const { return B_; }
   int seq() const { return T_; }
@@ -112,8 +128,7 @@ class Engine {
     sl.dgu = p.add("grad.gate_up", {R, i2}, true);
     sl.dact = p.add("grad.swiglu", {R, std::size_t(I)}, true);
     if constexpr (has_skip<Net>()) sl.dskip = p.add("grad.skip", {R, c}, true);
-    sl.partials = p.add("grad.norm_partials",
-                        {std::size_t(cpu::row_chunks(int(R))), 4, c}, true);
+    sl.partials = p.add("grad.norm_partials", {std::size_t(row_chunks(int(R))), 4, c}, true);
     if (slots_out) *slots_out = sl;
     return p;
   }
@@ -125,6 +140,8 @@ class Engine {
     plan_ = plan(B, Tn, &slots_);
     arena_.resize(0);
     arena_.resize(plan_.total);
+    tokens_buf_.resize(std::size_t(B) * Tn);
+    labels_buf_.resize(std::size_t(B) * Tn);
     B_ = B, T_ = Tn;
     Backend::rope_tables(Tn, D, at(slots_.rope_cos), at(slots_.rope_sin));
   }
@@ -139,13 +156,14 @@ class Engine {
               bool backward, int* n_labels_out = nullptr, int grad_divisor = 0) {
     reserve(B, Tn);
     const int R = B * Tn;
-    tokens_ = tokens;
-    const int n_labels = cpu::count_labels(R, labels);
+    tokens_ = Backend::stage(tokens_buf_, tokens, std::size_t(R));
+    int n_labels = 0;
+    for (int r = 0; r < R; ++r) n_labels += labels[r] != kIgnoreIndex;
     if (n_labels_out) *n_labels_out = n_labels;
     forward_layers();
     T* logits = at(slots_.logits);
     Backend::linear_forward(R, V, C, h_in(kSubLayers), P(layout_.head), logits);
-    const double total = Backend::cross_entropy(R, V, logits, labels,
+    const double total = Backend::cross_entropy(R, V, logits, Backend::stage(labels_buf_, labels, std::size_t(R)),
                                                 grad_divisor > 0 ? grad_divisor : n_labels,
                                                 backward, at(slots_.row_loss));
     if (backward) backward_layers();
@@ -153,23 +171,25 @@ class Engine {
   }
 
   // Forward pass without labels; returns the logits of the last position of each sequence,
-  // [B, V] (valid until the next call). For sampling.
-  const T* last_logits(const std::int32_t* tokens, int B, int Tn) {
+  // [B, V], on the host. For sampling.
+  std::vector<T> last_logits(const std::int32_t* tokens, int B, int Tn) {
     reserve(B, Tn);
-    tokens_ = tokens;
+    tokens_ = Backend::stage(tokens_buf_, tokens, std::size_t(B) * Tn);
     forward_layers();
     T* logits = at(slots_.logits);
     for (int b = 0; b < B; ++b)
       Backend::linear_forward(1, V, C, h_in(kSubLayers) + (std::size_t(b) * Tn + Tn - 1) * C,
                               P(layout_.head), logits + std::size_t(b) * V);
-    return logits;
+    std::vector<T> out(std::size_t(B) * V);
+    Backend::copy_to_host(out.data(), logits, out.size());
+    return out;
   }
 
-  // The stream y entering layer l (l = L: the last layer's output, before the final norm),
-  // valid after a forward pass: [B·T, C].
-  const T* layer_input(int l) const { return at(slots_.y[2 * l]); }
-  // Per-token losses of the last forward pass: [B·T] (0 where the label is −100).
-  const T* row_losses() const { return at(slots_.row_loss); }
+  // Copies the stream y entering layer l (l = L: the last layer's output, before the final
+  // norm) of the last forward pass to the host: [B·T, C].
+  void layer_input(int l, T* host_out) const {
+    Backend::copy_to_host(host_out, at(slots_.y[2 * l]), std::size_t(B_) * T_ * C);
+  }
 
  private:
   template <class F>
@@ -183,8 +203,8 @@ class Engine {
   const T* at(int slot) const {
     return slot < 0 ? nullptr : arena_.data() + plan_.slots[slot].offset;
   }
-  T* P(std::size_t off) { return params_.data() + off; }
-  T* G(std::size_t off) { return grads_.data() + off; }
+  T* P(std::size_t off) { return params_.device() + off; }
+  T* G(std::size_t off) { return grads_.device() + off; }
 
   // Input of sub-layer k (k = 2L: of lm_head): h of boundary k, or its y if it has no norm.
   T* h_in(int k) { return slots_.h[k] >= 0 ? at(slots_.h[k]) : at(slots_.y[k]); }
@@ -214,9 +234,9 @@ class Engine {
   }
 
   template <int k>
-  cpu::BoundaryBuffers<T> boundary_buffers() {
+  BoundaryBuffers<T> boundary_buffers() {
     constexpr BoundaryKind K = boundary_kind<Net, k>();
-    cpu::BoundaryBuffers<T> b;
+    BoundaryBuffers<T> b;
     std::size_t wb, we, ws;
     boundary_weights<k>(wb, we, ws, b.a, b.c);
     b.y = at(slots_.y[k]);
@@ -302,7 +322,7 @@ class Engine {
     std::size_t wb, we, ws;
     T a, c;
     boundary_weights<k>(wb, we, ws, a, c);
-    cpu::BoundaryGradBuffers<T> g;
+    BoundaryGradBuffers<T> g;
     g.dy_ext = g.dx = at(slots_.dstream);
     g.dskip_in = g.dskip_out = at(slots_.dskip);
     g.dh = at(slots_.dh);
@@ -338,10 +358,11 @@ class Engine {
   }
 
   ParamLayout layout_;
-  AlignedBuffer<T> params_, grads_;
+  MirroredBuffer<Backend, T> params_, grads_;
   ActivationPlan plan_;
   Slots slots_;
-  AlignedBuffer<T> arena_;
+  typename Backend::template buffer<T> arena_;
+  typename Backend::template buffer<std::int32_t> tokens_buf_, labels_buf_;
   int B_ = 0, T_ = 0;
   const std::int32_t* tokens_ = nullptr;
 };

@@ -1,9 +1,10 @@
-// mixln/train/optimizer.hpp — Adam/AdamW over the flat parameter buffer, with gradient
-// clipping by global norm.
+// mixln/train/optimizer.hpp — Adam/AdamW over the flat parameter buffer, and gradient
+// clipping by global norm, on any backend.
 //
 // Weight decay (when non-zero) applies to matrices — embeddings, linears, lm_head — and not
 // to norm weights, as is usual for transformers. The paper's setting is Adam(0.9, 0.999)
-// with no decay.
+// with no decay. The moments live in the backend's memory; exp_avg()/exp_avg_sq() are host
+// views (mirrors on a device backend: sync_to_host() / sync_to_device()).
 #pragma once
 
 #include <cmath>
@@ -11,8 +12,8 @@
 #include <span>
 #include <vector>
 
-#include "../buffer.hpp"
 #include "../math/adamw.hpp"
+#include "../mirrored_buffer.hpp"
 #include "../schedule/param_layout.hpp"
 
 namespace mixln {
@@ -22,34 +23,38 @@ struct OptimizerOptions {
   bool decoupled = true;
 };
 
-template <class T>
+template <class Backend>
 class AdamW {
  public:
+  using T = typename Backend::scalar;
+
   AdamW(const ParamLayout& layout, OptimizerOptions opt) : opt_(opt), m_(layout.total), v_(layout.total) {
-    for (auto& p : layout.params)
-      ranges_.push_back({p.offset, p.count, p.kind != ParamKind::norm});
+    m_.zero();
+    v_.zero();
+    for (auto& p : layout.params) ranges_.push_back({p.offset, p.count, p.kind != ParamKind::norm});
   }
 
-  // One update with learning rate lr; `t` is the 1-based step count (bias correction).
-  void step(std::span<T> params, std::span<const T> grads, float lr, long long t) {
-    AdamHyper h{lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, opt_.decoupled,
-                float(1.0 - std::pow(double(opt_.beta1), double(t))),
-                float(1.0 - std::pow(double(opt_.beta2), double(t)))};
-    T* p = params.data();
-    const T* g = grads.data();
-    T* m = m_.data();
-    T* v = v_.data();
-    for (const auto& r : ranges_) {
-      const std::size_t end = r.offset + r.count;
-#pragma omp parallel for schedule(static)
-      for (std::size_t i = r.offset; i < end; ++i) adam_update(p[i], g[i], m[i], v[i], h, r.decay);
-    }
+  // One update with learning rate lr of the backend's params from its grads; `t` is the
+  // 1-based step count (bias correction).
+  void step(T* params, const T* grads, float lr, long long t) {
+    const AdamHyper h{lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, opt_.decoupled,
+                      float(1.0 - std::pow(double(opt_.beta1), double(t))),
+                      float(1.0 - std::pow(double(opt_.beta2), double(t)))};
+    for (const auto& r : ranges_)
+      Backend::adam_update(params + r.offset, grads + r.offset, m_.device() + r.offset,
+                           v_.device() + r.offset, r.count, h, r.decay);
   }
 
-  std::span<T> exp_avg() { return m_.span(); }
-  std::span<T> exp_avg_sq() { return v_.span(); }
-  std::span<const T> exp_avg() const { return m_.span(); }
-  std::span<const T> exp_avg_sq() const { return v_.span(); }
+  std::span<T> exp_avg() { return m_.host(); }
+  std::span<T> exp_avg_sq() { return v_.host(); }
+  void sync_to_host() {
+    m_.to_host();
+    v_.to_host();
+  }
+  void sync_to_device() {
+    m_.to_device();
+    v_.to_device();
+  }
   const OptimizerOptions& options() const { return opt_; }
 
  private:
@@ -58,38 +63,17 @@ class AdamW {
     bool decay;
   };
   OptimizerOptions opt_;
-  AlignedBuffer<T> m_, v_;
+  MirroredBuffer<Backend, T> m_, v_;
   std::vector<Range> ranges_;
 };
 
-// L2 norm of the whole gradient (accumulated in double, in a fixed order).
-template <class T>
-double global_grad_norm(std::span<const T> g) {
-  constexpr std::size_t kChunk = 1 << 14;
-  const std::size_t chunks = (g.size() + kChunk - 1) / kChunk;
-  std::vector<double> part(chunks, 0.0);
-#pragma omp parallel for schedule(static)
-  for (std::size_t c = 0; c < chunks; ++c) {
-    double s = 0;
-    const std::size_t end = std::min(g.size(), (c + 1) * kChunk);
-    for (std::size_t i = c * kChunk; i < end; ++i) s += double(g[i]) * double(g[i]);
-    part[c] = s;
-  }
-  double total = 0;
-  for (double s : part) total += s;
-  return std::sqrt(total);
-}
-
-// Scales g so that its norm is at most max_norm (no-op when max_norm ≤ 0); returns the norm
-// before clipping.
-template <class T>
-double clip_grad_norm(std::span<T> g, double max_norm) {
-  const double norm = global_grad_norm(std::span<const T>(g));
-  if (max_norm > 0 && norm > max_norm) {
-    const T s = T(max_norm / (norm + 1e-6));
-#pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < g.size(); ++i) g[i] *= s;
-  }
+// Scales g in place so that its L2 norm is at most max_norm (no-op when max_norm ≤ 0);
+// returns the norm before clipping.
+template <class Backend>
+double clip_grad_norm(typename Backend::scalar* g, std::size_t n, double max_norm) {
+  using T = typename Backend::scalar;
+  const double norm = std::sqrt(Backend::sum_squares(g, n));
+  if (max_norm > 0 && norm > max_norm) Backend::scale(g, n, T(max_norm / (norm + 1e-6)));
   return norm;
 }
 

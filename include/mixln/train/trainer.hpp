@@ -105,10 +105,10 @@ nlohmann::json load_run_params(const ParamLayout& layout, std::span<T> params, c
   return st;
 }
 
-template <class Net>
+template <class Net, class Backend = cpu::Backend<float>>
 class Trainer {
  public:
-  using E = Engine<Net, cpu::Backend<float>>;
+  using E = Engine<Net, Backend>;
 
   explicit Trainer(TrainOptions o) : o_(std::move(o)) { validate(); }
 
@@ -119,7 +119,7 @@ class Trainer {
     check_vocab(train, "train");
     WindowLoader loader(train, o_.seq, o_.seed, /*shuffle=*/true, "training split");
     E e;
-    AdamW<float> adam(e.layout(), o_.opt);
+    AdamW<Backend> adam(e.layout(), o_.opt);
     const LrSchedule sched{o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac};
 
     long long step = 0;
@@ -136,6 +136,7 @@ class Trainer {
                                      "); pass --resume to continue it, or choose another --out");
       fs::create_directories(o_.out);
       init_params(e.layout(), Net::num_layers, e.params(), {.seed = o_.seed, .scaled_init = o_.scaled_init});
+      e.sync_to_device();
       write_file_atomic((fs::path(o_.out) / "config.json").string(),
                         nlohmann::json{{"model", model_signature<Net>()},
                                        {"train", o_.run_settings()},
@@ -165,7 +166,7 @@ class Trainer {
         loss_sum += e.step(tok.data(), lab.data(), B, T, true, &n, int(tokens_per_step)) * n;
       }
       const double loss = loss_sum / double(tokens_per_step);
-      const double gnorm = clip_grad_norm(e.grads(), o_.clip);
+      const double gnorm = clip_grad_norm<Backend>(e.device_grads(), e.layout().total, o_.clip);
       if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
         const std::string what = !std::isfinite(loss) ? "the loss is " + std::to_string(loss)
                                                       : "the gradient norm is " + std::to_string(gnorm);
@@ -175,7 +176,7 @@ class Trainer {
                                        : " (the last good checkpoint is " + last_ckpt + ")"));
       }
       const double lr = sched.at(step);
-      adam.step(e.params(), e.grads(), float(lr), step + 1);
+      adam.step(e.device_params(), e.device_grads(), float(lr), step + 1);
       ++step;
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -222,7 +223,9 @@ class Trainer {
                                     ", but the model's vocab is " + std::to_string(Net::config::vocab_size));
   }
 
-  std::string save(E& e, AdamW<float>& adam, long long step, std::uint64_t sequence) {
+  std::string save(E& e, AdamW<Backend>& adam, long long step, std::uint64_t sequence) {
+    e.sync_to_host();
+    adam.sync_to_host();
     nlohmann::json st = {{"format", "mixln-checkpoint-1"},
                          {"data_sequence", sequence},
                          {"tokens", (long long)sequence * o_.seq},
@@ -231,7 +234,7 @@ class Trainer {
     return save_checkpoint(
         o_.out, step, st, {"model.safetensors", "optimizer.safetensors"},
         [&](const std::string& dir) {
-          save_params(e.layout(), std::span<const float>(e.params()), dir + "/model.safetensors");
+          save_params(e.layout(), std::span<const typename E::T>(e.params()), dir + "/model.safetensors");
           safetensors::Writer w;
           for (auto& p : e.layout().params) {
             w.add("exp_avg." + p.name, p.shape, adam.exp_avg().data() + p.offset);
@@ -242,7 +245,7 @@ class Trainer {
         o_.keep);
   }
 
-  nlohmann::json restore(const std::string& dir, E& e, AdamW<float>& adam) {
+  nlohmann::json restore(const std::string& dir, E& e, AdamW<Backend>& adam) {
     nlohmann::json st = verify_checkpoint(dir);
     if (st.value("model", nlohmann::json()) != model_signature<Net>())
       throw file_error(dir, "is a checkpoint of another model: " + st.value("model", nlohmann::json()).dump());
@@ -257,6 +260,8 @@ class Trainer {
       f.read_float("exp_avg." + p.name, p.shape, adam.exp_avg().data() + p.offset);
       f.read_float("exp_avg_sq." + p.name, p.shape, adam.exp_avg_sq().data() + p.offset);
     }
+    e.sync_to_device();
+    adam.sync_to_device();
     return st;
   }
 

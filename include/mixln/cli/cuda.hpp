@@ -1,0 +1,34 @@
+// mixln/cli/cuda.hpp — the trainer command line on the CUDA backend.
+//
+//   int main(int argc, char** argv) { return mixln::cli::main<Net, mixln::cuda::Backend>(argc, argv); }
+//
+// adds `--precision bf16|tf32|fp32` (GEMM inputs; bf16 by default) to every subcommand, and
+// refuses to compute without a GPU with one clear line. `info` needs no GPU.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "../cuda/backend.hpp"
+#include "main.hpp"
+
+namespace mixln::cli {
+
+template <>
+struct BackendCli<cuda::Backend> {
+  static std::vector<Option> options() {
+    return {{"precision", true, "GEMM inputs on the GPU: bf16 (fp32 accumulation), tf32 or fp32 (bf16)"}};
+  }
+  static void configure(const std::string& subcommand, const Args& a) {
+    try {
+      cuda::set_gemm_precision(cuda::parse_precision(a.str("precision", "bf16")));
+    } catch (const std::invalid_argument& e) {
+      throw Error(e.what());
+    }
+    if (subcommand != "info" && cuda::device_count() == 0)
+      throw Error("no CUDA device found (cudaGetDeviceCount reports none); run the CPU trainer "
+                  "(the same name without _cuda) instead");
+  }
+};
+
+}  // namespace mixln::cli

@@ -1,0 +1,205 @@
+// mixln/cuda/backend.hpp — the CUDA backend, as seen from host code.
+//
+// This header needs no CUDA headers and compiles with the host compiler: the schedule
+// (schedule/engine.hpp, which uses Boost.Hana) stays in host translation units and reaches
+// the GPU only through the non-template launch wrappers declared here and defined in
+// cuda/ops.cu (compiled once by nvcc into the `mixln::cuda` library). Per-row and
+// per-element arithmetic is the shared `math/` code the CPU backend runs and the tests check.
+//
+// Precision: fp32 master weights, gradients, moments and activations; GEMMs take bf16
+// inputs with fp32 accumulation by default (DESIGN.md section 3), or TF32, or full fp32
+// (set_gemm_precision). Norm, softmax and loss statistics are fp32.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "../math/adamw.hpp"
+#include "../math/boundary.hpp"
+#include "../schedule/boundary_args.hpp"
+
+namespace mixln::cuda {
+
+// --- runtime (ops.cu) -------------------------------------------------------------------------
+int device_count();  // 0 when there is no GPU or no driver; never throws
+std::string device_name();
+void* device_malloc(std::size_t bytes);
+void device_free(void* p) noexcept;
+void memset_zero(void* p, std::size_t bytes);
+void copy_h2d(void* dst, const void* src, std::size_t bytes);
+void copy_d2h(void* dst, const void* src, std::size_t bytes);
+void synchronize();
+
+enum class GemmPrecision { fp32, tf32, bf16 };
+void set_gemm_precision(GemmPrecision p);
+GemmPrecision gemm_precision();
+inline GemmPrecision parse_precision(const std::string& s) {
+  if (s == "fp32") return GemmPrecision::fp32;
+  if (s == "tf32") return GemmPrecision::tf32;
+  if (s == "bf16") return GemmPrecision::bf16;
+  throw std::invalid_argument("--precision: '" + s + "' is none of fp32, tf32, bf16");
+}
+
+// An owning device allocation of n elements.
+template <class T>
+class DeviceBuffer {
+ public:
+  DeviceBuffer() = default;
+  explicit DeviceBuffer(std::size_t n) { resize(n); }
+  DeviceBuffer(DeviceBuffer&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  DeviceBuffer& operator=(DeviceBuffer&& o) noexcept {
+    std::swap(p_, o.p_);
+    std::swap(n_, o.n_);
+    return *this;
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() { device_free(p_); }
+
+  void resize(std::size_t n) {
+    if (n == n_) return;
+    device_free(p_);
+    p_ = nullptr;
+    n_ = 0;
+    if (n) {
+      p_ = static_cast<T*>(device_malloc(n * sizeof(T)));
+      n_ = n;
+    }
+  }
+  void zero() {
+    if (n_) memset_zero(p_, n_ * sizeof(T));
+  }
+  T* data() { return p_; }
+  const T* data() const { return p_; }
+  std::size_t size() const { return n_; }
+
+ private:
+  T* p_ = nullptr;
+  std::size_t n_ = 0;
+};
+
+// --- launch wrappers (ops.cu) -----------------------------------------------------------------
+// Each mirrors the CPU op of the same name (cpu/*.hpp); pointers are device pointers.
+void embedding_forward(int rows, int C, const std::int32_t* tok, const float* table, float* out);
+void embedding_backward(int rows, int C, const std::int32_t* tok, const float* dout, float* dtable);
+// One instantiation per BoundaryKind (bits: residual 1, branch_norm 2, end_norm 4,
+// start_norm 8, skip 16, skip_grad_in 32), all 64 compiled in ops.cu.
+template <int Bits>
+void boundary_forward(int rows, int n, const BoundaryBuffers<float>& b);
+template <int Bits>
+void boundary_backward(int rows, int n, const BoundaryBuffers<float>& b, const BoundaryGradBuffers<float>& g);
+// Row-major C = alpha·op(A)·op(B) + beta·C through cuBLAS, in the current GEMM precision.
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+          int ldb, float beta, float* C, int ldc);
+void rope_tables(int seq, int head_dim, float* cos_out, float* sin_out);
+void rope(bool backward, int B, int seq, int H, int D, float* qkv, const float* cs, const float* sn);
+void attention_forward(int B, int seq, int H, int D, const float* qkv, float* probs, float* out);
+void attention_backward(int B, int seq, int H, int D, const float* qkv, const float* probs,
+                        const float* dout, float* dprobs, float* dqkv);
+void swiglu_forward(int rows, int I, const float* gu, float* act);
+void swiglu_backward(int rows, int I, const float* gu, const float* dact, float* dgu);
+double cross_entropy(int rows, int V, float* logits, const std::int32_t* labels, int grad_divisor, bool grad,
+                     float* row_loss);
+void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, const AdamHyper& h, bool decay);
+double sum_squares(const float* x, std::size_t n);
+void scale(float* x, std::size_t n, float s);
+// Bytes of bf16 staging for GEMM inputs in bf16 mode, for a step of R = B·T rows: the largest
+// A operand (the [R, V] logits gradient) and the largest B operand.
+inline std::size_t gemm_scratch_bytes(std::size_t R, std::size_t C, std::size_t I, std::size_t V,
+                                      std::size_t H, std::size_t T) {
+  auto mx = [](std::size_t a, std::size_t b) { return a > b ? a : b; };
+  const std::size_t a = mx(mx(R * V, R * 2 * I), mx(R * 3 * C, H * T * T));
+  const std::size_t b = mx(mx(V * C, 2 * I * C), mx(R * 3 * C, R * C));
+  return 2 * (a + b);
+}
+
+constexpr int kind_bits(const BoundaryKind& K) {
+  return int(K.residual) | int(K.branch_norm) << 1 | int(K.end_norm) << 2 | int(K.start_norm) << 3 |
+         int(K.skip) << 4 | int(K.skip_grad_in) << 5;
+}
+constexpr BoundaryKind kind_of_bits(int bits) {
+  return {.residual = bool(bits & 1),
+          .branch_norm = bool(bits & 2),
+          .end_norm = bool(bits & 4),
+          .start_norm = bool(bits & 8),
+          .skip = bool(bits & 16),
+          .skip_grad_in = bool(bits & 32)};
+}
+
+// The backend tag the engine is instantiated with: Engine<Net, cuda::Backend>.
+struct Backend {
+  using scalar = float;
+  template <class U>
+  using buffer = DeviceBuffer<U>;
+  static constexpr const char* name = "cuda";
+  static constexpr bool host_memory = false;
+
+  static void zero(float* p, std::size_t n) { memset_zero(p, n * sizeof(float)); }
+  template <class U>
+  static void copy_to_device(U* dst, const U* src, std::size_t n) { copy_h2d(dst, src, n * sizeof(U)); }
+  template <class U>
+  static void copy_to_host(U* dst, const U* src, std::size_t n) { copy_d2h(dst, src, n * sizeof(U)); }
+  static const std::int32_t* stage(DeviceBuffer<std::int32_t>& buf, const std::int32_t* host, std::size_t n) {
+    buf.resize(n);
+    copy_h2d(buf.data(), host, n * sizeof(std::int32_t));
+    return buf.data();
+  }
+
+  static void embedding_forward(int rows, int C, const std::int32_t* tok, const float* table, float* out) {
+    cuda::embedding_forward(rows, C, tok, table, out);
+  }
+  static void embedding_backward(int rows, int C, const std::int32_t* tok, const float* dout, float* dt) {
+    cuda::embedding_backward(rows, C, tok, dout, dt);
+  }
+  // The kind is a compile-time value: it names the kernel instantiation, nothing branches.
+  template <BoundaryKind K>
+  static void boundary_forward(int rows, int n, const BoundaryBuffers<float>& b) {
+    cuda::boundary_forward<kind_bits(K)>(rows, n, b);
+  }
+  template <BoundaryKind K>
+  static void boundary_backward(int rows, int n, const BoundaryBuffers<float>& b,
+                                const BoundaryGradBuffers<float>& g) {
+    cuda::boundary_backward<kind_bits(K)>(rows, n, b, g);
+  }
+  // y[M, N] = x[M, K] · W[N, K]ᵀ
+  static void linear_forward(int M, int N, int K, const float* x, const float* W, float* y) {
+    gemm(false, true, M, N, K, 1.f, x, K, W, K, 0.f, y, N);
+  }
+  // dx = dy · W (=),  dW += dyᵀ · x
+  static void linear_backward(int M, int N, int K, const float* dy, const float* x, const float* W, float* dx,
+                              float* dW) {
+    gemm(false, false, M, K, N, 1.f, dy, N, W, K, 0.f, dx, K);
+    gemm(true, false, N, K, M, 1.f, dy, N, x, K, 1.f, dW, K);
+  }
+  static void rope_tables(int seq, int D, float* cs, float* sn) { cuda::rope_tables(seq, D, cs, sn); }
+  template <bool Backward>
+  static void rope(int B, int seq, int H, int D, float* qkv, const float* cs, const float* sn) {
+    cuda::rope(Backward, B, seq, H, D, qkv, cs, sn);
+  }
+  static void attention_forward(int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
+    cuda::attention_forward(B, seq, H, D, qkv, probs, out);
+  }
+  static void attention_backward(int B, int seq, int H, int D, const float* qkv, const float* probs,
+                                 const float* dout, float* dprobs, float* dqkv) {
+    cuda::attention_backward(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
+  }
+  static void swiglu_forward(int rows, int I, const float* gu, float* act) { cuda::swiglu_forward(rows, I, gu, act); }
+  static void swiglu_backward(int rows, int I, const float* gu, const float* dact, float* dgu) {
+    cuda::swiglu_backward(rows, I, gu, dact, dgu);
+  }
+  static double cross_entropy(int rows, int V, float* logits, const std::int32_t* labels, int grad_divisor,
+                              bool grad, float* row_loss) {
+    return cuda::cross_entropy(rows, V, logits, labels, grad_divisor, grad, row_loss);
+  }
+  static void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, const AdamHyper& h,
+                          bool decay) {
+    cuda::adam_update(p, g, m, v, n, h, decay);
+  }
+  static double sum_squares(const float* x, std::size_t n) { return cuda::sum_squares(x, n); }
+  static void scale(float* x, std::size_t n, float s) { cuda::scale(x, n, s); }
+};
+
+}  // namespace mixln::cuda

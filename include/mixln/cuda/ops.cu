@@ -1,0 +1,482 @@
+// mixln/cuda/ops.cu — the CUDA backend's launch wrappers and kernels (compiled by nvcc into
+// the `mixln::cuda` library; see cuda/backend.hpp for the interface).
+//
+// This file only launches, reduces and calls cuBLAS: every per-row and per-element formula is
+// a MIXLN_HD function of include/mixln/math/, run here on a BlockRow (cuda/row.cuh) and on the
+// CPU on a SerialRow, where the tests check it against finite differences and PyTorch.
+//
+// Determinism: no atomics. Norm-weight gradients go through per-chunk partials summed in
+// order, embedding gradients are accumulated by column-owning threads walking the rows in
+// order, and reductions use cub::DeviceReduce (run-to-run deterministic on one device).
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
+#include <cub/device/device_reduce.cuh>
+#include <string>
+#include <vector>
+
+#include "../error.hpp"
+#include "../math/adamw.hpp"
+#include "../math/boundary.hpp"
+#include "../math/cross_entropy.hpp"
+#include "../math/rope.hpp"
+#include "../math/softmax.hpp"
+#include "../math/swiglu.hpp"
+#include "backend.hpp"
+#include "row.cuh"
+
+namespace mixln::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;     // threads per block of elementwise and per-row kernels
+constexpr int kMaxBlocks = 65535;  // elementwise kernels use grid-stride loops beyond this
+
+void check(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) throw Error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+}
+void check(cublasStatus_t s, const char* what) {
+  if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLAS error ") + std::to_string(int(s)) + " in " + what);
+}
+void check_launch(const char* what) { check(cudaGetLastError(), what); }
+
+unsigned blocks_for(std::size_t n) {
+  const std::size_t b = (n + kThreads - 1) / kThreads;
+  return unsigned(b < kMaxBlocks ? (b ? b : 1) : kMaxBlocks);
+}
+
+// Process-wide state: the cuBLAS handle, the GEMM precision, and scratch buffers.
+struct Context {
+  cublasHandle_t blas = nullptr;
+  GemmPrecision precision = GemmPrecision::bf16;
+  DeviceBuffer<__nv_bfloat16> a16, b16;  // bf16 staging of GEMM inputs
+  DeviceBuffer<unsigned char> reduce_tmp;
+  DeviceBuffer<double> reduce_out;
+
+  static Context& get() {
+    static Context c;
+    return c;
+  }
+  cublasHandle_t handle() {
+    if (!blas) check(cublasCreate(&blas), "cublasCreate");
+    return blas;
+  }
+  ~Context() {
+    if (blas) cublasDestroy(blas);
+  }
+};
+
+// --- elementwise and per-row kernels ---------------------------------------------------------
+
+__global__ void to_bf16_kernel(const float* __restrict__ in, __nv_bfloat16* __restrict__ out, std::size_t n) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
+    out[i] = __float2bfloat16_rn(in[i]);
+}
+
+__global__ void embedding_forward_kernel(int C, const std::int32_t* __restrict__ tok, const float* __restrict__ table,
+                                         float* __restrict__ out) {
+  const std::size_t r = blockIdx.x;
+  const float* src = table + std::size_t(tok[r]) * C;
+  for (int j = threadIdx.x; j < C; j += blockDim.x) out[r * C + j] = src[j];
+}
+
+// Thread j owns column j and walks the rows in order: repeated tokens add up deterministically.
+__global__ void embedding_backward_kernel(int rows, int C, const std::int32_t* __restrict__ tok,
+                                          const float* __restrict__ dout, float* __restrict__ dtable) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= C) return;
+  for (int r = 0; r < rows; ++r) dtable[std::size_t(tok[r]) * C + j] += dout[std::size_t(r) * C + j];
+}
+
+template <int Bits>
+__global__ void boundary_forward_kernel(int n, BoundaryBuffers<float> b) {
+  constexpr BoundaryKind K = kind_of_bits(Bits);
+  __shared__ typename BlockRow<kThreads>::Shared sh;
+  const BlockRow<kThreads> row{n, sh};
+  const std::size_t r = blockIdx.x, o = r * n;
+  const BoundaryForwardRow<float> p{K.residual ? b.x + o : nullptr,
+                                    b.f + o,
+                                    K.skip ? b.x0 + o : nullptr,
+                                    b.wb,
+                                    b.we,
+                                    b.ws,
+                                    K.end_norm ? b.s + o : nullptr,
+                                    b.y + o,
+                                    K.start_norm ? b.h + o : nullptr,
+                                    b.a,
+                                    b.c};
+  const BoundaryStats<float> st = boundary_forward_row<K>(row, p);
+  if (threadIdx.x == 0) {
+    b.stats[3 * r] = st.rb;
+    b.stats[3 * r + 1] = st.re;
+    b.stats[3 * r + 2] = st.rs;
+  }
+}
+
+// One block per chunk of kRowsPerChunk rows: norm-weight gradients go to the chunk's partials.
+template <int Bits>
+__global__ void boundary_backward_kernel(int rows, int n, BoundaryBuffers<float> b, BoundaryGradBuffers<float> g) {
+  constexpr BoundaryKind K = kind_of_bits(Bits);
+  __shared__ typename BlockRow<kThreads>::Shared sh;
+  const BlockRow<kThreads> row{n, sh};
+  const int ch = blockIdx.x;
+  float* part = g.partials + std::size_t(ch) * 4 * n;
+  row.each([&](int j) { part[j] = part[n + j] = part[2 * n + j] = 0.f; });
+  const int r1 = min(rows, (ch + 1) * kRowsPerChunk);
+  for (int r = ch * kRowsPerChunk; r < r1; ++r) {
+    const std::size_t o = std::size_t(r) * n;
+    const float* stats = b.stats + 3 * std::size_t(r);
+    const BoundaryBackwardRow<float> p{g.dy_ext + o,
+                                       K.skip_grad_in ? g.dskip_in + o : nullptr,
+                                       g.dh + o,
+                                       K.branch_norm ? b.f + o : nullptr,
+                                       K.end_norm ? b.s + o : nullptr,
+                                       K.start_norm ? b.y + o : nullptr,
+                                       b.wb,
+                                       b.we,
+                                       b.ws,
+                                       K.residual ? g.dx + o : nullptr,
+                                       K.skip ? g.dskip_out + o : nullptr,
+                                       g.df + o,
+                                       part,
+                                       part + n,
+                                       part + 2 * std::size_t(n),
+                                       part + 3 * std::size_t(n),
+                                       b.a,
+                                       b.c,
+                                       {stats[0], stats[1], stats[2]}};
+    boundary_backward_row<K>(row, p);
+  }
+}
+
+// dw[j] += Σ over chunks, in chunk order.
+template <int Bits>
+__global__ void norm_partials_reduce_kernel(int chunks, int n, const float* __restrict__ partials, float* dwb,
+                                            float* dwe, float* dws) {
+  constexpr BoundaryKind K = kind_of_bits(Bits);
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;
+  if (j >= n) return;
+  float acc[3] = {0.f, 0.f, 0.f};
+  for (int ch = 0; ch < chunks; ++ch)
+    for (int w = 0; w < 3; ++w) acc[w] += partials[(std::size_t(ch) * 4 + w) * n + j];
+  if constexpr (K.branch_norm) dwb[j] += acc[0];
+  if constexpr (K.end_norm) dwe[j] += acc[1];
+  if constexpr (K.start_norm) dws[j] += acc[2];
+}
+
+// One thread per (row, head) of q and k.
+__global__ void rope_kernel(bool backward, int rows, int seq, int H, int D, float* qkv, const float* cs,
+                            const float* sn) {
+  const std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x;
+  if (i >= std::size_t(rows) * 2 * H) return;
+  const int r = int(i / (2 * H)), h = int(i % (2 * H)), t = r % seq, half = D / 2;
+  float* v = qkv + std::size_t(r) * 3 * H * D + std::size_t(h) * D;
+  if (backward)
+    rope_rotate_backward(v, cs + std::size_t(t) * half, sn + std::size_t(t) * half, half);
+  else
+    rope_rotate(v, cs + std::size_t(t) * half, sn + std::size_t(t) * half, half);
+}
+
+// One block per score row (b, h, t): causal softmax over j ≤ t, zeros beyond.
+__global__ void causal_softmax_kernel(int seq, float* probs) {
+  __shared__ typename BlockRow<kThreads>::Shared sh;
+  const int t = blockIdx.x % seq;
+  float* row_ptr = probs + std::size_t(blockIdx.x) * seq;
+  causal_softmax_row(BlockRow<kThreads>{t + 1, sh}, row_ptr, t + 1);
+  for (int j = t + 1 + threadIdx.x; j < seq; j += kThreads) row_ptr[j] = 0.f;
+}
+
+__global__ void causal_softmax_backward_kernel(int seq, const float* probs, float* dprobs) {
+  __shared__ typename BlockRow<kThreads>::Shared sh;
+  const int t = blockIdx.x % seq;
+  const std::size_t o = std::size_t(blockIdx.x) * seq;
+  causal_softmax_backward_row(BlockRow<kThreads>{t + 1, sh}, probs + o, dprobs + o);
+  for (int j = t + 1 + threadIdx.x; j < seq; j += kThreads) dprobs[o + j] = 0.f;
+}
+
+__global__ void swiglu_forward_kernel(std::size_t rows, int I, const float* __restrict__ gu, float* __restrict__ act) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < rows * I;
+       i += std::size_t(gridDim.x) * blockDim.x) {
+    const std::size_t r = i / I, j = i % I;
+    act[i] = swiglu(gu[r * 2 * I + j], gu[r * 2 * I + I + j]);
+  }
+}
+
+__global__ void swiglu_backward_kernel(std::size_t rows, int I, const float* __restrict__ gu,
+                                       const float* __restrict__ dact, float* __restrict__ dgu) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < rows * I;
+       i += std::size_t(gridDim.x) * blockDim.x) {
+    const std::size_t r = i / I, j = i % I;
+    mixln::swiglu_backward(gu[r * 2 * I + j], gu[r * 2 * I + I + j], dact[i], dgu[r * 2 * I + j],
+                           dgu[r * 2 * I + I + j]);
+  }
+}
+
+// One block per row of logits; with `grad`, the logits become the loss gradient in place.
+__global__ void cross_entropy_kernel(int V, float* logits, const std::int32_t* labels, float scale, bool grad,
+                                     float* row_loss) {
+  __shared__ typename BlockRow<kThreads>::Shared sh;
+  const BlockRow<kThreads> row{V, sh};
+  const std::size_t r = blockIdx.x;
+  float* z = logits + r * V;
+  const float l = grad ? cross_entropy_row(row, z, labels[r], scale) : cross_entropy_loss_row(row, z, labels[r]);
+  if (threadIdx.x == 0) row_loss[r] = l;
+}
+
+__global__ void adam_kernel(float* p, const float* g, float* m, float* v, std::size_t n, AdamHyper h, bool decay) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
+    mixln::adam_update(p[i], g[i], m[i], v[i], h, decay);
+}
+
+__global__ void scale_kernel(float* x, std::size_t n, float s) {
+  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
+    x[i] *= s;
+}
+
+struct Square {
+  __device__ double operator()(float x) const { return double(x) * double(x); }
+};
+struct ToDouble {
+  __device__ double operator()(float x) const { return double(x); }
+};
+struct SumOp {
+  __device__ double operator()(double a, double b) const { return a + b; }
+};
+
+template <class Transform>
+double reduce_to_double(const float* x, std::size_t n, Transform t) {
+  Context& c = Context::get();
+  std::size_t bytes = 0;
+  c.reduce_out.resize(1);
+  check(cub::DeviceReduce::TransformReduce(nullptr, bytes, x, c.reduce_out.data(), n, SumOp{}, t, 0.0),
+        "DeviceReduce (size)");
+  if (c.reduce_tmp.size() < bytes) c.reduce_tmp.resize(bytes);
+  check(cub::DeviceReduce::TransformReduce(c.reduce_tmp.data(), bytes, x, c.reduce_out.data(), n, SumOp{}, t, 0.0),
+        "DeviceReduce");
+  double out = 0;
+  check(cudaMemcpy(&out, c.reduce_out.data(), sizeof(double), cudaMemcpyDeviceToHost), "reduce result");
+  return out;
+}
+
+// Extent in elements of a row-major operand with `rows` x `cols`, leading dimension ld, and
+// `batch` copies `stride` apart.
+std::size_t extent(int rows, int cols, int ld, long long stride, int batch) {
+  return std::size_t(batch - 1) * std::size_t(stride) + std::size_t(rows - 1) * ld + cols;
+}
+
+const __nv_bfloat16* stage_bf16(DeviceBuffer<__nv_bfloat16>& buf, const float* x, std::size_t n) {
+  if (buf.size() < n) buf.resize(n);
+  to_bf16_kernel<<<blocks_for(n), kThreads>>>(x, buf.data(), n);
+  check_launch("to_bf16");
+  return buf.data();
+}
+
+// Row-major strided-batched GEMM: C_i = alpha·op(A_i)·op(B_i) + beta·C_i, through the
+// column-major identity Cᵀ = op(B)ᵀ·op(A)ᵀ.
+void gemm_strided(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, long long sA,
+                  const float* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC, int batch) {
+  Context& c = Context::get();
+  cublasHandle_t h = c.handle();
+  const cublasOperation_t opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
+  if (c.precision == GemmPrecision::bf16) {
+    const std::size_t na = extent(ta ? K : M, ta ? M : K, lda, sA, batch);
+    const std::size_t nb = extent(tb ? N : K, tb ? K : N, ldb, sB, batch);
+    const __nv_bfloat16* A16 = stage_bf16(c.a16, A, na);
+    const __nv_bfloat16* B16 = stage_bf16(c.b16, B, nb);
+    check(cublasGemmStridedBatchedEx(h, opB, opA, N, M, K, &alpha, B16, CUDA_R_16BF, ldb, sB, A16, CUDA_R_16BF, lda,
+                                     sA, &beta, C, CUDA_R_32F, ldc, sC, batch, CUBLAS_COMPUTE_32F,
+                                     CUBLAS_GEMM_DEFAULT),
+          "cublasGemmStridedBatchedEx (bf16)");
+  } else {
+    const cublasComputeType_t compute =
+        c.precision == GemmPrecision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_PEDANTIC;
+    check(cublasGemmStridedBatchedEx(h, opB, opA, N, M, K, &alpha, B, CUDA_R_32F, ldb, sB, A, CUDA_R_32F, lda, sA,
+                                     &beta, C, CUDA_R_32F, ldc, sC, batch, compute, CUBLAS_GEMM_DEFAULT),
+          "cublasGemmStridedBatchedEx (fp32)");
+  }
+}
+
+}  // namespace
+
+// --- runtime ----------------------------------------------------------------------------------
+
+int device_count() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return n;
+}
+std::string device_name() {
+  cudaDeviceProp p{};
+  check(cudaGetDeviceProperties(&p, 0), "cudaGetDeviceProperties");
+  return p.name;
+}
+void* device_malloc(std::size_t bytes) {
+  void* p = nullptr;
+  check(cudaMalloc(&p, bytes), "cudaMalloc");
+  return p;
+}
+void device_free(void* p) noexcept {
+  if (p) cudaFree(p);
+}
+void memset_zero(void* p, std::size_t bytes) { check(cudaMemset(p, 0, bytes), "cudaMemset"); }
+void copy_h2d(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy host to device");
+}
+void copy_d2h(void* dst, const void* src, std::size_t bytes) {
+  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy device to host");
+}
+void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+void set_gemm_precision(GemmPrecision p) { Context::get().precision = p; }
+GemmPrecision gemm_precision() { return Context::get().precision; }
+
+// --- ops --------------------------------------------------------------------------------------
+
+void embedding_forward(int rows, int C, const std::int32_t* tok, const float* table, float* out) {
+  embedding_forward_kernel<<<rows, 128>>>(C, tok, table, out);
+  check_launch("embedding_forward");
+}
+void embedding_backward(int rows, int C, const std::int32_t* tok, const float* dout, float* dtable) {
+  embedding_backward_kernel<<<(C + kThreads - 1) / kThreads, kThreads>>>(rows, C, tok, dout, dtable);
+  check_launch("embedding_backward");
+}
+
+template <int Bits>
+void boundary_forward(int rows, int n, const BoundaryBuffers<float>& b) {
+  boundary_forward_kernel<Bits><<<rows, kThreads>>>(n, b);
+  check_launch("boundary_forward");
+}
+
+template <int Bits>
+void boundary_backward(int rows, int n, const BoundaryBuffers<float>& b, const BoundaryGradBuffers<float>& g) {
+  constexpr BoundaryKind K = kind_of_bits(Bits);
+  const int chunks = row_chunks(rows);
+  boundary_backward_kernel<Bits><<<chunks, kThreads>>>(rows, n, b, g);
+  check_launch("boundary_backward");
+  if constexpr (K.branch_norm || K.end_norm || K.start_norm) {
+    norm_partials_reduce_kernel<Bits><<<(n + kThreads - 1) / kThreads, kThreads>>>(chunks, n, g.partials, g.dwb,
+                                                                                      g.dwe, g.dws);
+    check_launch("norm_partials_reduce");
+  }
+}
+
+// Every BoundaryKind, forward and backward.
+#define MIXLN_CUDA_BOUNDARY(bits)                                                           \
+  template void boundary_forward<bits>(int, int, const BoundaryBuffers<float>&);           \
+  template void boundary_backward<bits>(int, int, const BoundaryBuffers<float>&,           \
+                                        const BoundaryGradBuffers<float>&);
+#define MIXLN_CUDA_BOUNDARY8(b)                                                                       \
+  MIXLN_CUDA_BOUNDARY(b + 0) MIXLN_CUDA_BOUNDARY(b + 1) MIXLN_CUDA_BOUNDARY(b + 2) MIXLN_CUDA_BOUNDARY(b + 3) \
+  MIXLN_CUDA_BOUNDARY(b + 4) MIXLN_CUDA_BOUNDARY(b + 5) MIXLN_CUDA_BOUNDARY(b + 6) MIXLN_CUDA_BOUNDARY(b + 7)
+MIXLN_CUDA_BOUNDARY8(0)
+MIXLN_CUDA_BOUNDARY8(8)
+MIXLN_CUDA_BOUNDARY8(16)
+MIXLN_CUDA_BOUNDARY8(24)
+MIXLN_CUDA_BOUNDARY8(32)
+MIXLN_CUDA_BOUNDARY8(40)
+MIXLN_CUDA_BOUNDARY8(48)
+MIXLN_CUDA_BOUNDARY8(56)
+#undef MIXLN_CUDA_BOUNDARY8
+#undef MIXLN_CUDA_BOUNDARY
+
+void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
+          float beta, float* C, int ldc) {
+  gemm_strided(ta, tb, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
+}
+
+void rope_tables(int seq, int head_dim, float* cos_out, float* sin_out) {
+  const int half = head_dim / 2;
+  std::vector<float> cs(std::size_t(seq) * half), sn(cs.size());
+  for (int t = 0; t < seq; ++t)
+    for (int i = 0; i < half; ++i) {
+      const double inv_freq = 1.0 / std::pow(kRopeTheta, double(2 * i) / head_dim);
+      const double ang = double(t) * double(float(inv_freq));
+      cs[std::size_t(t) * half + i] = float(std::cos(ang));
+      sn[std::size_t(t) * half + i] = float(std::sin(ang));
+    }
+  copy_h2d(cos_out, cs.data(), cs.size() * sizeof(float));
+  copy_h2d(sin_out, sn.data(), sn.size() * sizeof(float));
+}
+
+void rope(bool backward, int B, int seq, int H, int D, float* qkv, const float* cs, const float* sn) {
+  const std::size_t n = std::size_t(B) * seq * 2 * H;
+  rope_kernel<<<unsigned((n + kThreads - 1) / kThreads), kThreads>>>(backward, B * seq, seq, H, D, qkv, cs, sn);
+  check_launch("rope");
+}
+
+// Per sequence b, strided-batched over the H heads (head h: columns h·D of q, k, v).
+void attention_forward(int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
+  const int C = H * D;
+  const float scale = 1.f / std::sqrt(float(D));
+  const long long TT = (long long)seq * seq;
+  for (int b = 0; b < B; ++b) {
+    const float* q = qkv + std::size_t(b) * seq * 3 * C;
+    float* p = probs + std::size_t(b) * H * TT;
+    gemm_strided(false, true, seq, seq, D, scale, q, 3 * C, D, q + C, 3 * C, D, 0.f, p, seq, TT, H);  // S = QKᵀ
+  }
+  causal_softmax_kernel<<<unsigned(B * H * seq), kThreads>>>(seq, probs);
+  check_launch("causal_softmax");
+  for (int b = 0; b < B; ++b) {
+    const float* v = qkv + std::size_t(b) * seq * 3 * C + 2 * C;
+    gemm_strided(false, false, seq, D, seq, 1.f, probs + std::size_t(b) * H * TT, seq, TT, v, 3 * C, D, 0.f,
+                 out + std::size_t(b) * seq * C, C, D, H);  // O = P V
+  }
+}
+
+void attention_backward(int B, int seq, int H, int D, const float* qkv, const float* probs, const float* dout,
+                        float* dprobs, float* dqkv) {
+  const int C = H * D;
+  const float scale = 1.f / std::sqrt(float(D));
+  const long long TT = (long long)seq * seq;
+  for (int b = 0; b < B; ++b) {
+    const std::size_t base = std::size_t(b) * seq * 3 * C;
+    const float* p = probs + std::size_t(b) * H * TT;
+    float* dp = dprobs + std::size_t(b) * H * TT;
+    const float* dO = dout + std::size_t(b) * seq * C;
+    gemm_strided(true, false, seq, D, seq, 1.f, p, seq, TT, dO, C, D, 0.f, dqkv + base + 2 * C, 3 * C, D, H);  // dV
+    gemm_strided(false, true, seq, seq, D, 1.f, dO, C, D, qkv + base + 2 * C, 3 * C, D, 0.f, dp, seq, TT, H);   // dP
+  }
+  causal_softmax_backward_kernel<<<unsigned(B * H * seq), kThreads>>>(seq, probs, dprobs);
+  check_launch("causal_softmax_backward");
+  for (int b = 0; b < B; ++b) {
+    const std::size_t base = std::size_t(b) * seq * 3 * C;
+    const float* ds = dprobs + std::size_t(b) * H * TT;
+    gemm_strided(false, false, seq, D, seq, scale, ds, seq, TT, qkv + base + C, 3 * C, D, 0.f, dqkv + base, 3 * C, D,
+                 H);  // dQ = scale·dS K
+    gemm_strided(true, false, seq, D, seq, scale, ds, seq, TT, qkv + base, 3 * C, D, 0.f, dqkv + base + C, 3 * C, D,
+                 H);  // dK = scale·dSᵀ Q
+  }
+}
+
+void swiglu_forward(int rows, int I, const float* gu, float* act) {
+  swiglu_forward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads>>>(std::size_t(rows), I, gu, act);
+  check_launch("swiglu_forward");
+}
+void swiglu_backward(int rows, int I, const float* gu, const float* dact, float* dgu) {
+  swiglu_backward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads>>>(std::size_t(rows), I, gu, dact, dgu);
+  check_launch("swiglu_backward");
+}
+
+double cross_entropy(int rows, int V, float* logits, const std::int32_t* labels, int grad_divisor, bool grad,
+                     float* row_loss) {
+  const float scale = grad_divisor > 0 ? 1.f / float(grad_divisor) : 0.f;
+  cross_entropy_kernel<<<rows, kThreads>>>(V, logits, labels, scale, grad, row_loss);
+  check_launch("cross_entropy");
+  return reduce_to_double(row_loss, std::size_t(rows), ToDouble{});
+}
+
+void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, const AdamHyper& h, bool decay) {
+  adam_kernel<<<blocks_for(n), kThreads>>>(p, g, m, v, n, h, decay);
+  check_launch("adam_update");
+}
+double sum_squares(const float* x, std::size_t n) { return reduce_to_double(x, n, Square{}); }
+void scale(float* x, std::size_t n, float s) {
+  scale_kernel<<<blocks_for(n), kThreads>>>(x, n, s);
+  check_launch("scale");
+}
+
+}  // namespace mixln::cuda
