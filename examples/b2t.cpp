@@ -8,4 +8,9 @@ using Cfg = mixln::LlamaConfig<mixln::vocab<512>, mixln::hidden<64>, mixln::inte
 using Block = mixln::LlamaBlock<Cfg>;
 using Net = mixln::Model<Cfg, mixln::Stack<b2t::B2T<Block>, 2, mixln::PreLN<Block>, 6>>;
 
+#ifdef MIXLN_EXAMPLE_CUDA  // tiny_b2t_cuda
+#include <mixln/cli/cuda.hpp>
+int main(int argc, char** argv) { return mixln::cli::main<Net, mixln::cuda::Backend>(argc, argv); }
+#else
 int main(int argc, char** argv) { return mixln::cli::main<Net>(argc, argv); }
+#endif

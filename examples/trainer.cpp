@@ -1,6 +1,7 @@
 // examples/trainer.cpp — the source of every `<config>_<placement>` trainer. CMake compiles
-// it once per trainer with MIXLN_EXAMPLE_CONFIG and MIXLN_EXAMPLE_PLACEMENT set, e.g.
-// tiny and mixln. Written out for one model, a trainer is just:
+// it once per trainer with MIXLN_EXAMPLE_CONFIG and MIXLN_EXAMPLE_PLACEMENT set (e.g. tiny and
+// mixln), and once more with MIXLN_EXAMPLE_CUDA for `<config>_<placement>_cuda`. Written out
+// for one model, a trainer is just:
 //
 //   using Cfg = mixln::LlamaConfig<vocab<512>, hidden<64>, intermediate<172>, heads<4>>;
 //   using Net = mixln::Model<Cfg, mixln::MixLN<mixln::LlamaBlock<Cfg>, 8>>;
@@ -13,4 +14,9 @@
 
 using Net = mixln::examples::MIXLN_EXAMPLE_CONFIG::MIXLN_EXAMPLE_PLACEMENT;
 
+#ifdef MIXLN_EXAMPLE_CUDA
+#include <mixln/cli/cuda.hpp>
+int main(int argc, char** argv) { return mixln::cli::main<Net, mixln::cuda::Backend>(argc, argv); }
+#else
 int main(int argc, char** argv) { return mixln::cli::main<Net>(argc, argv); }
+#endif

@@ -8,6 +8,7 @@
 #include "../schedule/plan.hpp"
 #include "args.hpp"
 #include "engine_types.hpp"
+#include "backend_cli.hpp"
 
 namespace mixln::cli {
 
@@ -83,7 +84,11 @@ int run_info(const Args& a) {
   std::printf("  %-34s %12s\n", "Adam moments (training)", format_bytes(2 * pbytes).c_str());
   std::printf("  %-34s %12s\n", "activations kept for backward", format_bytes(fwd).c_str());
   std::printf("  %-34s %12s\n", "backward scratch", format_bytes(all - fwd).c_str());
-  std::printf("  %-34s %12s\n", "total", format_bytes(4 * pbytes + all).c_str());
+  const double extra = double(BackendCli<Backend>::scratch_bytes(
+      std::size_t(B) * T, Cfg::hidden_size, Cfg::intermediate_size, Cfg::vocab_size, Cfg::num_heads, std::size_t(T)));
+  if (extra > 0) std::printf("  %-34s %12s\n", "bf16 staging of GEMM inputs", format_bytes(extra).c_str());
+  std::printf("  %-34s %12s%s\n", "total", format_bytes(4 * pbytes + all + extra).c_str(),
+              Backend::host_memory ? "" : "  (peak device memory)");
   return 0;
 }
 

@@ -13,6 +13,7 @@
 
 #include "../error.hpp"
 #include "args.hpp"
+#include "backend_cli.hpp"
 #include "cmd_export.hpp"
 #include "cmd_generate.hpp"
 #include "cmd_grads.hpp"
@@ -20,14 +21,6 @@
 #include "cmd_train.hpp"
 
 namespace mixln::cli {
-
-// Flags a backend adds to every subcommand, and what it does with them before one runs
-// (cli/cuda.hpp specialises this for the CUDA backend).
-template <class Backend>
-struct BackendCli {
-  static std::vector<Option> options() { return {}; }
-  static void configure(const std::string& /*subcommand*/, const Args& /*args*/) {}
-};
 
 struct Command {
   const char* name;
