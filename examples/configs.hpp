@@ -9,6 +9,7 @@ namespace mixln::examples {
 // The six placements of one configuration of L layers (Mix-LN with α = Alpha).
 template <class Cfg, int L, class Alpha = std::ratio<1, 4>>
 struct Placements {
+  static constexpr TrainDefaults defaults{};  // no defaults: give --steps --batch --seq --lr
   using Block = LlamaBlock<Cfg>;
   using preln = Model<Cfg, Stack<PreLN<Block>, L>>;
   using postln = Model<Cfg, Stack<PostLN<Block>, L>>;
@@ -20,7 +21,33 @@ struct Placements {
 
 // Tests: vocab 512, hidden 64, intermediate 172, heads 4, 8 layers.
 using tiny = Placements<LlamaConfig<vocab<512>, hidden<64>, intermediate<172>, heads<4>>, 8>;
-// CPU runs and benchmarks: vocab 4096, hidden 256, intermediate 688, heads 4, 8 layers.
-using small = Placements<LlamaConfig<vocab<4096>, hidden<256>, intermediate<688>, heads<4>>, 8>;
+// CPU runs and benchmarks: vocab 4096, hidden 256, intermediate 688, heads 4, 8 layers; with
+// the α sweep of the paper's Table 7 (α = 0 and 1 are preln and postln).
+struct small : Placements<LlamaConfig<vocab<4096>, hidden<256>, intermediate<688>, heads<4>>, 8> {
+  using mixln_a1_8 = Model<Block::config, MixLN<Block, 8, std::ratio<1, 8>>>;
+  using mixln_a3_8 = Model<Block::config, MixLN<Block, 8, std::ratio<3, 8>>>;
+  using mixln_a1_2 = Model<Block::config, MixLN<Block, 8, std::ratio<1, 2>>>;
+};
+
+// The paper's configurations (DESIGN.md section 5: Table 9 and the authors' scripts), with
+// their hyper-parameters as the trainers' defaults: sequence 256, a global batch of 512
+// sequences (micro-batch × --accum), warm-up 10%, cosine to 10%.
+struct llama71m : Placements<LlamaConfig<vocab<32000>, hidden<512>, intermediate<1368>, heads<8>>, 12> {
+  static constexpr TrainDefaults defaults{.steps = 10000, .batch = 32, .seq = 256, .accum = 16, .lr = 1e-3};
+};
+struct llama130m : Placements<LlamaConfig<vocab<32000>, hidden<768>, intermediate<2048>, heads<12>>, 12> {
+  static constexpr TrainDefaults defaults{.steps = 20000, .batch = 32, .seq = 256, .accum = 16, .lr = 1e-3};
+};
+struct llama250m : Placements<LlamaConfig<vocab<32000>, hidden<768>, intermediate<2560>, heads<16>>, 24> {
+  static constexpr TrainDefaults defaults{.steps = 40000, .batch = 32, .seq = 256, .accum = 16, .lr = 1e-3};
+};
+struct llama1b : Placements<LlamaConfig<vocab<32000>, hidden<2048>, intermediate<5461>, heads<32>>, 24> {
+  static constexpr TrainDefaults defaults{.steps = 100000, .batch = 8, .seq = 256, .accum = 64, .lr = 5e-4};
+};
+// LLaMA-7B uses α = 1/16 (2 Post-LN layers of 32), as the paper does for stability.
+struct llama7b : Placements<LlamaConfig<vocab<32000>, hidden<4096>, intermediate<11008>, heads<32>>, 32,
+                            std::ratio<1, 16>> {
+  static constexpr TrainDefaults defaults{.steps = 13000, .batch = 4, .seq = 256, .accum = 128, .lr = 5e-4};
+};
 
 }  // namespace mixln::examples

@@ -12,11 +12,14 @@
 #error "compile with -DMIXLN_EXAMPLE_CONFIG=<config> -DMIXLN_EXAMPLE_PLACEMENT=<placement>"
 #endif
 
-using Net = mixln::examples::MIXLN_EXAMPLE_CONFIG::MIXLN_EXAMPLE_PLACEMENT;
+using Config = mixln::examples::MIXLN_EXAMPLE_CONFIG;
+using Net = Config::MIXLN_EXAMPLE_PLACEMENT;
 
 #ifdef MIXLN_EXAMPLE_CUDA
 #include <mixln/cli/cuda.hpp>
-int main(int argc, char** argv) { return mixln::cli::main<Net, mixln::cuda::Backend>(argc, argv); }
+int main(int argc, char** argv) {
+  return mixln::cli::main<Net, mixln::cuda::Backend>(argc, argv, Config::defaults);
+}
 #else
-int main(int argc, char** argv) { return mixln::cli::main<Net>(argc, argv); }
+int main(int argc, char** argv) { return mixln::cli::main<Net>(argc, argv, Config::defaults); }
 #endif

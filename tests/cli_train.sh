@@ -18,7 +18,8 @@ for f in tokenizer.model train.bin train.bin.json val.bin val.bin.json; do
   [[ -s $work/data/$f ]] || fail "mixln-prepare did not write $f"
 done
 
-run=(--data "$work/data" --steps 300 --batch 4 --seq 32 --lr 3e-3 --seed 5 --ckpt-every 20 --eval-every 100 --eval-tokens 2048 --quiet)
+run=(--data "$work/data" --steps 300 --batch 4 --seq 32 --lr 3e-3 --seed 5 --ckpt-every 20 --eval-every 100 --eval-tokens 2048
+     --grad-norms-at 1,150,300 --quiet)
 # uninterrupted
 "$bin/tiny_mixln" train "${run[@]}" --out "$work/a"
 # killed with SIGKILL after its first checkpoints, then resumed
@@ -40,6 +41,10 @@ fi
 strip() { grep -E '"(loss|val_loss)"' "$1" | sed -E 's/,"tok_s":[^,}]*//'; }
 diff <(strip "$work/a/log.jsonl") <(strip "$work/b/log.jsonl") > /dev/null || fail "resumed run's log differs"
 cmp "$work/a/ckpt-00000300/model.safetensors" "$work/b/ckpt-00000300/model.safetensors" || fail "final weights differ"
+cmp "$work/a/grad_norms.csv" "$work/b/grad_norms.csv" || fail "resumed run's grad_norms.csv differs"
+[[ $(head -n 1 "$work/a/grad_norms.csv") == "step,layer,grad_norm" ]] || fail "grad_norms.csv header"
+[[ $(grep -c '^150,' "$work/a/grad_norms.csv") -eq 8 && $(wc -l < "$work/a/grad_norms.csv") -eq 25 ]] ||
+  fail "grad_norms.csv should hold 8 layers at steps 1, 150, 300"
 echo "killed + resumed run: identical losses and weights"
 
 # eval of the checkpoint equals the run's last evaluation
@@ -87,5 +92,14 @@ expect_error "vocab 512, but the model's vocab is 4096" "$bin/small_mixln" train
 expect_error "holds no checkpoint" "$bin/tiny_mixln" eval --ckpt "$work/d" --data "$work/data"
 expect_error "is a checkpoint of another model" "$bin/tiny_preln" eval --ckpt "$work/a" --data "$work/data"
 expect_error "needs --vocab" "$bin/mixln-prepare" --text "${texts[0]}" --out "$work/e"
+expect_error "'x' is not a step number" "$bin/tiny_mixln" train --data "$work/data" --out "$work/f" --steps 5 --batch 2 \
+  --seq 8 --lr 1e-3 --grad-norms-at 1,x
+expect_error "give the tokens as --batch" "$bin/tiny_mixln" angular --seed 1 --out "$work/f.csv"
+
+# angular and layer-drop on the validation split of a trained model
+"$bin/tiny_mixln" angular --ckpt "$work/a" --data "$work/data" --eval-tokens 1024 --out "$work/angular.csv" > /dev/null
+[[ $(wc -l < "$work/angular.csv") -eq 37 ]] || fail "angular.csv should have 36 rows (8 layers)"
+"$bin/tiny_mixln" layer-drop --ckpt "$work/a" --data "$work/data" --eval-tokens 1024 --out "$work/drop.csv" > /dev/null
+[[ $(wc -l < "$work/drop.csv") -eq 9 ]] || fail "layer_drop.csv should have 8 rows"
 [[ ! -e $work/d/latest && ! -e $work/e/train.bin ]] || fail "a failed command left files behind"
 echo "all training command-line checks passed"

@@ -86,10 +86,16 @@ def mlp(h, p, prefix):
     return (torch.nn.functional.silu(g) * u) @ p[prefix + "mlp.down_proj.weight"].T
 
 
-def forward(p, layers, cfg, ids, labels):
+def forward(p, layers, cfg, ids, labels, drop=None, streams=None):
+    """Mean cross-entropy. drop: a layer index to remove (identity); streams: a list that
+    receives the input of every layer and the last layer's output (before the final norm)."""
     L = len(layers)
     x = p["model.embed_tokens.weight"][ids]
     for i, placement in enumerate(layers):
+        if streams is not None:
+            streams.append(x)
+        if i == drop:
+            continue
         prefix = f"model.layers.{i}."
         x_in = x
         a = residual_scale(placement, L)
@@ -105,6 +111,8 @@ def forward(p, layers, cfg, ids, labels):
             if skip:
                 s = s + x_in
             x = rmsnorm(s, p[prefix + post + ".weight"]) if post else s
+    if streams is not None:
+        streams.append(x)
     x = rmsnorm(x, p["model.norm.weight"])
     logits = x @ p["lm_head.weight"].T
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
@@ -188,6 +196,32 @@ def make_case(name, layers, cfg, batch, seq, seed, int_dtype):
                       [("loss", "F32", loss.detach().reshape(1))] +
                       [(n, "F32", params[n].grad) for n in shapes])
     print(f"{name}: {len(layers)} layers, loss {loss.item():.6f}")
+    return params, ids, labels
+
+
+def write_analyses(name, layers, cfg, params, ids, labels):
+    """angular.csv and layer_drop.csv of `mixln angular` / `layer-drop` on the batch."""
+    out = os.path.join(HERE, name)
+    with torch.no_grad():
+        streams = []
+        base = math.exp(forward(params, layers, cfg, ids, labels, streams=streams).item())
+        L = len(layers)
+        flat = [s.reshape(-1, s.shape[-1]) for s in streams]
+        rows = ["layer,n,distance"]
+        for l in range(L):
+            for n in range(1, L - l + 1):
+                a, b = flat[l], flat[l + n]
+                cos = (a * b).sum(-1) / (a.norm(dim=-1) * b.norm(dim=-1))
+                d = torch.arccos(cos.clamp(-1, 1)) / math.pi
+                rows.append(f"{l},{n},{d.mean().item():.9g}")
+        with open(os.path.join(out, "angular.csv"), "w") as f:
+            f.write("\n".join(rows) + "\n")
+        rows = ["layer,ppl,delta"]
+        for l in range(L):
+            ppl = math.exp(forward(params, layers, cfg, ids, labels, drop=l).item())
+            rows.append(f"{l},{ppl:.9g},{ppl - base:.9g}")
+        with open(os.path.join(out, "layer_drop.csv"), "w") as f:
+            f.write("\n".join(rows) + "\n")
 
 
 GOLDEN = {"vocab": 64, "hidden": 32, "intermediate": 80, "heads": 2}
@@ -211,8 +245,9 @@ def main():
         make_case(name, layers, GOLDEN, batch=2, seq=12, seed=100 + i,
                   int_dtype="I32" if i % 2 else "I64")
     # The tiny Mix-LN trainer (2 Post-LN + 6 Pre-LN), checked through its command line.
-    make_case("tiny_mixln", ["PostLN"] * 2 + ["PreLN"] * 6, TINY, batch=2, seq=16, seed=7,
-              int_dtype="I64")
+    tiny = ["PostLN"] * 2 + ["PreLN"] * 6
+    params, ids, labels = make_case("tiny_mixln", tiny, TINY, batch=2, seq=16, seed=7, int_dtype="I64")
+    write_analyses("tiny_mixln", tiny, TINY, params, ids, labels)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,14 @@
 //       every tensor of REF is in OUT with the same shape and ||out − ref|| / ||ref|| ≤ RTOL
 //   golden_check layer-norms REF_GRADS.safetensors NORMS.csv RTOL
 //       the CSV `layer,grad_norm` matches the per-layer norms of the reference gradients
+//   golden_check csv OUT.csv REF.csv RTOL
+//       same header, same rows; each number within RTOL · max(1, largest |value| of its row)
 #include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <mixln/io/safetensors.hpp>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -75,12 +78,57 @@ static int layer_norms(const std::string& ref_path, const std::string& csv, doub
   return 0;
 }
 
+static std::vector<std::vector<std::string>> read_csv(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open");
+  std::vector<std::vector<std::string>> rows;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    std::vector<std::string> cells;
+    std::size_t pos = 0;
+    for (;;) {
+      const auto c = line.find(',', pos);
+      cells.push_back(line.substr(pos, c == std::string::npos ? std::string::npos : c - pos));
+      if (c == std::string::npos) break;
+      pos = c + 1;
+    }
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+static int compare_csv(const std::string& out_path, const std::string& ref_path, double rtol) {
+  const auto out = read_csv(out_path), ref = read_csv(ref_path);
+  if (out.empty() || ref.empty() || out[0] != ref[0] || out.size() != ref.size()) {
+    std::printf("%s: header or row count differs from %s\n", out_path.c_str(), ref_path.c_str());
+    return 1;
+  }
+  int bad = 0;
+  for (std::size_t r = 1; r < ref.size(); ++r) {
+    if (out[r].size() != ref[r].size()) return std::printf("row %zu: column count differs\n", r), 1;
+    double scale = 1;
+    for (auto& c : ref[r]) scale = std::max(scale, std::abs(std::stod(c)));
+    for (std::size_t c = 0; c < ref[r].size(); ++c) {
+      const double a = std::stod(out[r][c]), b = std::stod(ref[r][c]);
+      if (!(std::abs(a - b) <= rtol * scale)) {
+        std::printf("row %zu, %s: %.9g, expected %.9g\n", r, ref[0][c].c_str(), a, b);
+        ++bad;
+      }
+    }
+  }
+  if (bad) return 1;
+  std::printf("all %zu rows within %g\n", ref.size() - 1, rtol);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   try {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "compare" && argc == 5) return compare(argv[2], argv[3], std::stod(argv[4]));
     if (cmd == "layer-norms" && argc == 5) return layer_norms(argv[2], argv[3], std::stod(argv[4]));
-    std::fprintf(stderr, "usage: golden_check compare OUT REF RTOL | layer-norms REF CSV RTOL\n");
+    if (cmd == "csv" && argc == 5) return compare_csv(argv[2], argv[3], std::stod(argv[4]));
+    std::fprintf(stderr, "usage: golden_check compare OUT REF RTOL | layer-norms REF CSV RTOL | csv OUT REF RTOL\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

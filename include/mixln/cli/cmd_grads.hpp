@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "../analysis/grad_norms.hpp"
 #include "../io/atomic_file.hpp"
 #include "../io/model_io.hpp"
 #include "args.hpp"
@@ -54,27 +55,12 @@ int run_grads(const Args& a) {
   return 0;
 }
 
-// L2 norm of all gradients of each layer.
-template <class E>
-std::vector<double> layer_grad_norms(const E& e) {
-  std::vector<double> sq(E::L, 0.0);
-  const auto g = e.grads();
-  for (auto& p : e.layout().params) {
-    if (p.layer < 0) continue;
-    double s = 0;
-    for (std::size_t i = 0; i < p.count; ++i) s += double(g[p.offset + i]) * g[p.offset + i];
-    sq[p.layer] += s;
-  }
-  for (auto& v : sq) v = std::sqrt(v);
-  return sq;
-}
-
 template <class Net, class Backend>
 int run_grad_norms(const Args& a) {
   Engine<Net, Backend> e;
   forward_backward_on_file(e, a);
   std::string csv = "layer,grad_norm\n";
-  const auto norms = layer_grad_norms(e);
+  const auto norms = layer_grad_norms(e.layout(), Net::num_layers, std::span<const typename Backend::scalar>(e.grads()));
   char line[64];
   for (int l = 0; l < int(norms.size()); ++l) {
     std::snprintf(line, sizeof line, "%d,%.9g\n", l, norms[l]);

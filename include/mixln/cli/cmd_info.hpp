@@ -24,6 +24,15 @@ inline std::string with_commas(std::size_t n) {
   return s;
 }
 
+// 70.6M, 1.34B
+inline std::string short_count(std::size_t n) {
+  char buf[32];
+  if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.2fB", double(n) / 1e9);
+  else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.1fM", double(n) / 1e6);
+  else std::snprintf(buf, sizeof buf, "%.1fK", double(n) / 1e3);
+  return buf;
+}
+
 // "PostLN×2, PreLN×6"
 template <class Net>
 std::string stack_summary() {
@@ -61,8 +70,8 @@ int run_info(const Args& a) {
   std::size_t in_layers = 0;
   for (auto& p : layout.params)
     if (p.layer >= 0) in_layers += p.count;
-  std::printf("parameters: %s (%s in layers, %s embedding, %s lm_head, %zu final norm)\n\n",
-              with_commas(layout.total).c_str(), with_commas(in_layers).c_str(),
+  std::printf("parameters: %s = %s (%s in layers, %s embedding, %s lm_head, %zu final norm)\n\n",
+              with_commas(layout.total).c_str(), short_count(layout.total).c_str(), with_commas(in_layers).c_str(),
               with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(),
               with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(), Cfg::hidden_size);
 

@@ -12,18 +12,29 @@
 
 namespace mixln::cli {
 
+// The trainer's defaults, set by cli::main from the model's configuration.
+inline TrainDefaults& train_defaults() {
+  static TrainDefaults d;
+  return d;
+}
+
+inline std::string default_note(long long v) { return v ? " (default " + std::to_string(v) + ")" : ""; }
+
 inline std::vector<Option> train_options() {
+  const TrainDefaults& d = train_defaults();
+  char lr[48] = "";
+  if (d.lr > 0) std::snprintf(lr, sizeof lr, " (default %g)", d.lr);
   return {
       {"data", true, "DIR: made by mixln-prepare (train.bin, val.bin, tokenizer.model)"},
       {"out", true, "RUN_DIR: log.jsonl, config.json and checkpoints go here"},
-      {"steps", true, "N: optimizer steps"},
-      {"batch", true, "B: sequences per micro-batch"},
-      {"seq", true, "T: tokens per sequence"},
-      {"lr", true, "X: peak learning rate"},
+      {"steps", true, "N: optimizer steps" + default_note(d.steps)},
+      {"batch", true, "B: sequences per micro-batch" + default_note(d.batch)},
+      {"seq", true, "T: tokens per sequence" + default_note(d.seq)},
+      {"lr", true, std::string("X: peak learning rate") + lr},
       {"warmup-frac", true, "fraction of steps of linear warm-up (0.1)"},
       {"min-lr-frac", true, "cosine decay floor as a fraction of the peak (0.1)"},
       {"clip", true, "clip gradients to this global norm (0: off)"},
-      {"accum", true, "micro-batches per step (1): global batch = B x accum"},
+      {"accum", true, "micro-batches per step: global batch = B x accum (default " + std::to_string(d.accum) + ")"},
       {"seed", true, "S: init and data order (0)"},
       {"ckpt-every", true, "N: checkpoint every N steps (0: only at the end)"},
       {"eval-every", true, "N: evaluate every N steps (0: only at the end)"},
@@ -38,6 +49,7 @@ inline std::vector<Option> train_options() {
       {"scaled-init", false, "o_proj, down_proj ~ N(0, 0.02/sqrt(2L))"},
       {"keep", true, "checkpoints to keep (2)"},
       {"quiet", false, "no progress output"},
+      {"grad-norms-at", true, "S1,S2,...: write per-layer gradient norms at these steps to RUN_DIR/grad_norms.csv"},
   };
 }
 
@@ -45,15 +57,20 @@ inline TrainOptions train_options_from(const Args& a) {
   TrainOptions o;
   o.data = a.required("data");
   o.out = a.required("out");
-  o.steps = a.required_integer("steps", 1);
-  o.batch = int(a.required_integer("batch", 1));
-  o.seq = int(a.required_integer("seq", 1));
-  o.lr = a.real("lr", 0);
-  if (!a.has("lr")) throw Error("'train' needs --lr");
+  const TrainDefaults& d = train_defaults();
+  auto int_flag = [&](const char* name, long long def) {
+    if (!def && !a.has(name)) throw Error(std::string("'train' needs --") + name);
+    return a.integer(name, def, 1);
+  };
+  o.steps = int_flag("steps", d.steps);
+  o.batch = int(int_flag("batch", d.batch));
+  o.seq = int(int_flag("seq", d.seq));
+  if (!a.has("lr") && !(d.lr > 0)) throw Error("'train' needs --lr");
+  o.lr = a.real("lr", d.lr);
   o.warmup_frac = a.real("warmup-frac", 0.1);
   o.min_lr_frac = a.real("min-lr-frac", 0.1);
   o.clip = a.real("clip", 0);
-  o.accum = int(a.integer("accum", 1, 1));
+  o.accum = int(a.integer("accum", d.accum, 1));
   o.seed = std::uint64_t(a.integer("seed", 0, 0));
   o.ckpt_every = a.integer("ckpt-every", 0, 0);
   o.eval_every = a.integer("eval-every", 0, 0);
@@ -72,6 +89,23 @@ inline TrainOptions train_options_from(const Args& a) {
   o.scaled_init = a.flag("scaled-init");
   o.keep = int(a.integer("keep", 2, 1));
   o.quiet = a.flag("quiet");
+  if (a.has("grad-norms-at")) {
+    const std::string list = a.required("grad-norms-at");
+    std::size_t pos = 0;
+    while (pos <= list.size()) {
+      const std::size_t comma = std::min(list.find(',', pos), list.size());
+      const std::string item = list.substr(pos, comma - pos);
+      try {
+        std::size_t used = 0;
+        const long long v = std::stoll(item, &used);
+        if (used != item.size() || v < 1) throw std::invalid_argument(item);
+        o.grad_norm_steps.push_back(v);
+      } catch (const std::exception&) {
+        throw Error("--grad-norms-at: '" + item + "' is not a step number (a list like 1,100,1000)");
+      }
+      pos = comma + 1;
+    }
+  }
   return o;
 }
 

@@ -14,6 +14,7 @@
 #include "../error.hpp"
 #include "args.hpp"
 #include "backend_cli.hpp"
+#include "cmd_analysis.hpp"
 #include "cmd_export.hpp"
 #include "cmd_generate.hpp"
 #include "cmd_grads.hpp"
@@ -42,6 +43,10 @@ std::vector<Command> commands() {
       {"generate", "sample text from a model", generate_options, run_generate<Net, Backend>},
       {"export-hf", "write a Hugging Face folder (config.json + model.safetensors)",
        export_options, run_export_hf<Net, Backend>},
+      {"angular", "angular distance between layer inputs, averaged over tokens, as CSV", angular_options,
+       run_angular<Net, Backend>},
+      {"layer-drop", "perplexity with each single layer removed, as CSV", layer_drop_options,
+       run_layer_drop<Net, Backend>},
   };
 }
 
@@ -51,8 +56,11 @@ inline void print_options(const std::vector<Option>& opts) {
 }
 
 // Backend: cpu::Backend<float> (the default) or cuda::Backend (the `_cuda` trainers).
+// defaults: the model's default `train` hyper-parameters (examples/configs.hpp gives the
+// paper's for its configurations).
 template <class Net, class Backend = cpu::Backend<float>>
-int main(int argc, char** argv) {
+int main(int argc, char** argv, TrainDefaults defaults = {}) {
+  train_defaults() = defaults;
   const std::string prog = argc > 0 ? argv[0] : "trainer";
   const auto cmds = commands<Net, Backend>();
   auto usage = [&] {

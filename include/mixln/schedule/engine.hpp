@@ -147,6 +147,16 @@ class Engine {
   }
   const ActivationPlan& activation_plan() const { return plan_; }
 
+  // Removes layer l from forward passes (it becomes the identity: the stream entering it is
+  // the stream leaving it), for layer-drop studies; -1 restores the full model. The schedule
+  // is unchanged but for one runtime branch in the walk: the boundary after the dropped layer
+  // becomes a copy of its input stream followed by the next start norm.
+  void drop_layer(int l) {
+    if (l < -1 || l >= L) throw std::out_of_range("drop_layer: no layer " + std::to_string(l));
+    dropped_ = l;
+  }
+  int dropped_layer() const { return dropped_; }
+
   // Forward pass over tokens/labels [B, T]; returns the mean loss over labels ≠ −100 (and
   // n_labels, their count). With `backward`, also accumulates every parameter's gradient of
   // (sum of this batch's token losses) / grad_divisor — by default the batch's own label
@@ -154,6 +164,7 @@ class Engine {
   // label count of the whole global batch.
   double step(const std::int32_t* tokens, const std::int32_t* labels, int B, int Tn,
               bool backward, int* n_labels_out = nullptr, int grad_divisor = 0) {
+    if (backward && dropped_ >= 0) throw std::logic_error("no backward pass with a dropped layer");
     reserve(B, Tn);
     const int R = B * Tn;
     tokens_ = Backend::stage(tokens_buf_, tokens, std::size_t(R));
@@ -334,12 +345,34 @@ class Engine {
     Backend::template boundary_backward<K>(B_ * T_, C, boundary_buffers<k>(), g);
   }
 
+  // Boundary k when the layer before it is dropped: y_k = y_{k-2}, then k's start norm.
+  template <int k>
+  void bypass_forward() {
+    constexpr BoundaryKind K = boundary_kind<Net, k>();
+    constexpr BoundaryKind Copy{.residual = false, .start_norm = K.start_norm};
+    BoundaryBuffers<T> b = boundary_buffers<k>();
+    b.x = b.x0 = nullptr;
+    b.f = at(slots_.y[k - 2]);
+    Backend::template boundary_forward<Copy>(B_ * T_, C, b);
+  }
+
+  // Sub-layer k and the boundary after it, or what replaces them when their layer is dropped.
+  template <int k>
+  void layer_step_forward() {
+    if (dropped_ != k / 2) {
+      sublayer_forward<k>();
+      boundary_forward<k + 1>();
+    } else if constexpr (k % 2 == 1) {
+      bypass_forward<k + 1>();
+    }
+  }
+
   void forward_layers() {
     const int R = B_ * T_;
     Backend::embedding_forward(R, C, tokens_, P(layout_.embed), at(slots_.y[0]));
     boundary_forward<0>();
     [&]<int... k>(std::integer_sequence<int, k...>) {
-      ((sublayer_forward<k>(), boundary_forward<k + 1>()), ...);
+      (layer_step_forward<k>(), ...);
     }(std::make_integer_sequence<int, kSubLayers>{});
   }
 
@@ -364,6 +397,7 @@ class Engine {
   typename Backend::template buffer<T> arena_;
   typename Backend::template buffer<std::int32_t> tokens_buf_, labels_buf_;
   int B_ = 0, T_ = 0;
+  int dropped_ = -1;
   const std::int32_t* tokens_ = nullptr;
 };
 

@@ -7,7 +7,10 @@
 // losses bit for bit, and so does a run killed and resumed from a checkpoint.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <fstream>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "../analysis/grad_norms.hpp"
 #include "../cpu/backend.hpp"
 #include "../data/loader.hpp"
 #include "../data/shards.hpp"
@@ -40,6 +44,14 @@ nlohmann::json model_signature() {
           {"num_layers", Net::num_layers},         {"placements", placements}};
 }
 
+// Per-model defaults of `train` flags (the paper's hyper-parameters for its configurations);
+// a zero field has no default and its flag must be given.
+struct TrainDefaults {
+  long long steps = 0;
+  int batch = 0, seq = 0, accum = 1;
+  double lr = 0;
+};
+
 struct TrainOptions {
   std::string data, out;
   long long steps = 0;
@@ -49,6 +61,7 @@ struct TrainOptions {
   long long ckpt_every = 0, eval_every = 0, eval_tokens = 65536, stop_at = 0;
   bool resume = false, scaled_init = false, quiet = false;
   int keep = 2;
+  std::vector<long long> grad_norm_steps;  // log per-layer gradient norms at these steps
   OptimizerOptions opt;
 
   // The settings that define a run; a resumed run must repeat them.
@@ -144,6 +157,8 @@ class Trainer {
                                 .dump(2) + "\n");
     }
     RunLog log((fs::path(o_.out) / "log.jsonl").string(), o_.resume ? step : -1);
+    const std::string gn_path = (fs::path(o_.out) / "grad_norms.csv").string();
+    if (!o_.grad_norm_steps.empty()) keep_csv_rows(gn_path, "step,layer,grad_norm", o_.resume ? step : -1);
     Progress progress(o_.steps, o_.quiet);
     if (o_.resume) progress.message("resuming " + o_.out + " at step " + std::to_string(step));
 
@@ -166,6 +181,8 @@ class Trainer {
         loss_sum += e.step(tok.data(), lab.data(), B, T, true, &n, int(tokens_per_step)) * n;
       }
       const double loss = loss_sum / double(tokens_per_step);
+      if (std::find(o_.grad_norm_steps.begin(), o_.grad_norm_steps.end(), step + 1) != o_.grad_norm_steps.end())
+        append_grad_norms(e, step + 1, gn_path);
       const double gnorm = clip_grad_norm<Backend>(e.device_grads(), e.layout().total, o_.clip);
       if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
         const std::string what = !std::isfinite(loss) ? "the loss is " + std::to_string(loss)
@@ -214,6 +231,36 @@ class Trainer {
     if (o_.clip < 0) throw Error("--clip must be >= 0 (0: off)");
     if (o_.eval_tokens <= 0) throw Error("--eval-tokens must be positive");
     if ((long long)o_.batch * o_.seq * o_.accum > 2147483647ll) throw Error("--batch × --seq × --accum is too large");
+  }
+
+  // Rows `step,layer,grad_norm` of the global batch's gradient, before clipping.
+  void append_grad_norms(E& e, long long step, const std::string& path) {
+    e.sync_to_host();
+    const auto norms = layer_grad_norms(e.layout(), Net::num_layers, std::span<const typename E::T>(e.grads()));
+    std::string rows;
+    char line[80];
+    for (int l = 0; l < Net::num_layers; ++l) {
+      std::snprintf(line, sizeof line, "%lld,%d,%.9g\n", step, l, norms[std::size_t(l)]);
+      rows += line;
+    }
+    std::FILE* f = std::fopen(path.c_str(), "a");
+    if (!f) throw file_error(path, "cannot append");
+    std::fwrite(rows.data(), 1, rows.size(), f);
+    std::fclose(f);
+  }
+
+  // Rewrites a CSV keeping the header and the rows whose first column is ≤ through (all rows
+  // dropped when through < 0): a resumed run continues it as if never interrupted.
+  static void keep_csv_rows(const std::string& path, const std::string& header, long long through) {
+    std::string kept = header + "\n";
+    if (through >= 0 && std::filesystem::exists(path)) {
+      std::ifstream in(path);
+      std::string line;
+      std::getline(in, line);
+      while (std::getline(in, line))
+        if (!line.empty() && std::stoll(line.substr(0, line.find(','))) <= through) kept += line + "\n";
+    }
+    write_file_atomic(path, kept);
   }
 
   void check_vocab(const TokenStream& s, const char* split) const {
