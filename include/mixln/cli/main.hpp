@@ -11,10 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "../cpu/blas_setup.hpp"
 #include "../error.hpp"
 #include "args.hpp"
 #include "backend_cli.hpp"
 #include "cmd_analysis.hpp"
+#include "cmd_bench.hpp"
 #include "cmd_export.hpp"
 #include "cmd_generate.hpp"
 #include "cmd_grads.hpp"
@@ -47,6 +49,7 @@ std::vector<Command> commands() {
        run_angular<Net, Backend>},
       {"layer-drop", "perplexity with each single layer removed, as CSV", layer_drop_options,
        run_layer_drop<Net, Backend>},
+      {"bench", "time training steps on synthetic tokens; one JSON line", bench_options, run_bench<Net, Backend>},
   };
 }
 
@@ -60,6 +63,7 @@ inline void print_options(const std::vector<Option>& opts) {
 // paper's for its configurations).
 template <class Net, class Backend = cpu::Backend<float>>
 int main(int argc, char** argv, TrainDefaults defaults = {}) {
+  cpu::prefer_avx512_blas(argv);
   train_defaults() = defaults;
   const std::string prog = argc > 0 ? argv[0] : "trainer";
   const auto cmds = commands<Net, Backend>();

@@ -5,7 +5,8 @@
 //   probs [B, H, T, T] softmax probabilities, row t live for j ≤ t, zero beyond
 //   out   [B, T, C]    heads side by side, ready for o_proj
 // Each (b, h) pair is independent and runs on its own thread; its GEMMs see strided views
-// (leading dimension 3C or C) and never copy.
+// (leading dimension 3C or C) and never copy. Rows of probs beyond the computed blocks are
+// zero, as they would be after masking.
 #pragma once
 
 #include <algorithm>
@@ -53,6 +54,10 @@ void rope_apply(int B, int seq, int H, int D, T* qkv, const T* cos_t, const T* s
   }
 }
 
+// Causal attention works on blocks of kQueryBlock query rows: rows [t0, t1) only see keys
+// [0, t1), so their GEMMs stop there — about 40% fewer FLOPs than full T×T products at T = 256.
+inline constexpr int kQueryBlock = 64;
+
 template <class T>
 void attention_forward(int B, int seq, int H, int D, const T* qkv, T* probs, T* out) {
   const int C = H * D;
@@ -64,14 +69,18 @@ void attention_forward(int B, int seq, int H, int D, const T* qkv, T* probs, T* 
       const T* k = q + C;
       const T* v = q + 2 * C;
       T* p = probs + (std::size_t(b) * H + h) * seq * seq;  // [T, T]
-      gemm(false, true, seq, seq, D, scale, q, 3 * C, k, 3 * C, T(0), p, seq);
-      for (int t = 0; t < seq; ++t) {
-        T* row = p + std::size_t(t) * seq;
-        causal_softmax_row(SerialRow{t + 1}, row, t + 1);
-        std::fill(row + t + 1, row + seq, T(0));
+      T* o = out + std::size_t(b) * seq * C + h * D;          // [T, D], ld C
+      for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
+        const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+        T* pb = p + std::size_t(t0) * seq;
+        gemm(false, true, rows, t1, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);
+        for (int t = t0; t < t1; ++t) {
+          T* row = p + std::size_t(t) * seq;
+          causal_softmax_row(SerialRow{t + 1}, row, t + 1);
+          std::fill(row + t + 1, row + seq, T(0));
+        }
+        gemm(false, false, rows, D, t1, T(1), pb, seq, v, 3 * C, T(0), o + std::size_t(t0) * C, C);
       }
-      gemm(false, false, seq, D, seq, T(1), p, seq, v, 3 * C, T(0),
-           out + std::size_t(b) * seq * C + h * D, C);
     }
 }
 
@@ -94,15 +103,27 @@ void attention_backward(int B, int seq, int H, int D, const T* qkv, const T* pro
       const T* p = probs + (std::size_t(b) * H + h) * seq * seq;
       T* dp = dprobs + (std::size_t(b) * H + h) * seq * seq;
       const T* dO = dout + std::size_t(b) * seq * C + h * D;
-      gemm(true, false, seq, D, seq, T(1), p, seq, dO, C, T(0), dv, 3 * C);   // dV = Pᵀ dO
-      gemm(false, true, seq, seq, D, T(1), dO, C, v, 3 * C, T(0), dp, seq);   // dP = dO Vᵀ
-      for (int t = 0; t < seq; ++t) {
-        T* row = dp + std::size_t(t) * seq;
-        causal_softmax_backward_row(SerialRow{t + 1}, p + std::size_t(t) * seq, row);
-        std::fill(row + t + 1, row + seq, T(0));
+      for (int t = 0; t < seq; ++t) {  // dK and dV accumulate over query blocks
+        std::fill(dk + std::size_t(t) * 3 * C, dk + std::size_t(t) * 3 * C + D, T(0));
+        std::fill(dv + std::size_t(t) * 3 * C, dv + std::size_t(t) * 3 * C + D, T(0));
       }
-      gemm(false, false, seq, D, seq, scale, dp, seq, k, 3 * C, T(0), dq, 3 * C);  // dQ
-      gemm(true, false, seq, D, seq, scale, dp, seq, q, 3 * C, T(0), dk, 3 * C);   // dK
+      for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
+        const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+        const T* pb = p + std::size_t(t0) * seq;
+        T* dpb = dp + std::size_t(t0) * seq;
+        const T* dOb = dO + std::size_t(t0) * C;
+        gemm(false, true, rows, t1, D, T(1), dOb, C, v, 3 * C, T(0), dpb, seq);   // dP = dO Vᵀ
+        for (int t = t0; t < t1; ++t) {
+          T* row = dp + std::size_t(t) * seq;
+          causal_softmax_backward_row(SerialRow{t + 1}, p + std::size_t(t) * seq, row);
+          std::fill(row + t + 1, row + seq, T(0));
+        }
+        gemm(true, false, t1, D, rows, T(1), pb, seq, dOb, C, T(1), dv, 3 * C);     // dV += Pᵀ dO
+        gemm(false, false, rows, D, t1, scale, dpb, seq, k, 3 * C, T(0),
+             dq + std::size_t(t0) * 3 * C, 3 * C);                                  // dQ = s·dS K
+        gemm(true, false, t1, D, rows, scale, dpb, seq, q + std::size_t(t0) * 3 * C, 3 * C, T(1), dk,
+             3 * C);                                                                // dK += s·dSᵀ Q
+      }
     }
 }
 

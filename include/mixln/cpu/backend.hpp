@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "../buffer.hpp"
@@ -31,6 +32,17 @@ struct Backend {
   static constexpr bool host_memory = true;
 
   static void zero(T* p, std::size_t n) { std::memset(p, 0, n * sizeof(T)); }
+  static void synchronize() {}
+  // "OpenBLAS 0.3.21 ... (Haswell kernels)", for benchmark records.
+  static std::string describe() {
+#if defined(OPENBLAS_VERSION)
+    std::string cfg = openblas_get_config();
+    while (!cfg.empty() && cfg.back() == ' ') cfg.pop_back();
+    return cfg + " (" + openblas_get_corename() + " kernels)";
+#else
+    return "CBLAS";
+#endif
+  }
   template <class U>
   static void copy_to_device(U* dst, const U* src, std::size_t n) { std::memcpy(dst, src, n * sizeof(U)); }
   template <class U>

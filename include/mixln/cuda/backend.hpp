@@ -138,6 +138,8 @@ struct Backend {
   static constexpr bool host_memory = false;
 
   static void zero(float* p, std::size_t n) { memset_zero(p, n * sizeof(float)); }
+  static void synchronize() { cuda::synchronize(); }
+  static std::string describe() { return "cuBLAS on " + device_name(); }
   template <class U>
   static void copy_to_device(U* dst, const U* src, std::size_t n) { copy_h2d(dst, src, n * sizeof(U)); }
   template <class U>

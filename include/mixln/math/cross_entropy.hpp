@@ -9,13 +9,13 @@
 #include <cmath>
 
 #include "../config.hpp"
+#include "fast_exp.hpp"
 
 namespace mixln {
 
 // Returns the row's loss (0 when ignored) and turns z into scale · dloss/dz in place.
 template <class Row, class T>
 MIXLN_HD T cross_entropy_row(const Row& row, T* z, long long label, T scale) {
-  using std::exp;
   using std::log;
   if (label == kIgnoreIndex) {
     row.each([&](int j) { z[j] = T(0); });
@@ -24,7 +24,7 @@ MIXLN_HD T cross_entropy_row(const Row& row, T* z, long long label, T scale) {
   const T target = z[label];  // read before any thread overwrites z
   const T m = row.max([&](int j) { return z[j]; });
   const T sum = row.sum([&](int j) {
-    const T e = exp(z[j] - m);
+    const T e = fast_exp(z[j] - m);
     z[j] = e;
     return e;
   });
@@ -36,11 +36,10 @@ MIXLN_HD T cross_entropy_row(const Row& row, T* z, long long label, T scale) {
 // The loss alone (evaluation): logsumexp(z) − z[label], z left untouched.
 template <class Row, class T>
 MIXLN_HD T cross_entropy_loss_row(const Row& row, const T* z, long long label) {
-  using std::exp;
   using std::log;
   if (label == kIgnoreIndex) return T(0);
   const T m = row.max([&](int j) { return z[j]; });
-  const T sum = row.sum([&](int j) { return exp(z[j] - m); });
+  const T sum = row.sum([&](int j) { return fast_exp(z[j] - m); });
   return log(sum) + m - z[label];
 }
 

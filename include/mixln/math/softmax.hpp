@@ -7,16 +7,16 @@
 #include <cmath>
 
 #include "../config.hpp"
+#include "fast_exp.hpp"
 
 namespace mixln {
 
 // In place over s[0, n); `len` = t + 1 entries are live, the rest become 0.
 template <class Row, class T>
 MIXLN_HD void causal_softmax_row(const Row& row, T* s, int len) {
-  using std::exp;
   const T m = row.max([&](int j) { return j < len ? s[j] : s[0]; });
   const T z = row.sum([&](int j) {
-    const T e = j < len ? exp(s[j] - m) : T(0);
+    const T e = j < len ? fast_exp(s[j] - m) : T(0);
     s[j] = e;
     return e;
   });

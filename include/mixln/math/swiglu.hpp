@@ -7,13 +7,13 @@
 #include <cmath>
 
 #include "../config.hpp"
+#include "fast_exp.hpp"
 
 namespace mixln {
 
 template <class T>
 MIXLN_HD T sigmoid(T x) {
-  using std::exp;
-  return T(1) / (T(1) + exp(-x));
+  return T(1) / (T(1) + fast_exp(-x));
 }
 
 template <class T>

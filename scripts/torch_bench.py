@@ -1,0 +1,142 @@
+#!/usr/bin/env python3
+"""The PyTorch peer of `<trainer> bench`: the same LLaMA model, placement, batch and optimizer
+(Adam), timed the same way (median step time of the timed steps after warm-up). Prints one
+JSON line like mixln's bench. Used by scripts/compare_torch.sh; needs Debian's python3-torch.
+
+  torch_bench.py --vocab 4096 --hidden 256 --intermediate 688 --heads 4 --post 2 --pre 6 \
+                 --batch 8 --seq 256 --steps 10 --threads 2
+"""
+import argparse
+import json
+import math
+import resource
+import statistics
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotate_half(x):
+    h = x.shape[-1] // 2
+    return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
+
+
+class Attention(nn.Module):
+    def __init__(self, C, H):
+        super().__init__()
+        self.H, self.D = H, C // H
+        self.q_proj = nn.Linear(C, C, bias=False)
+        self.k_proj = nn.Linear(C, C, bias=False)
+        self.v_proj = nn.Linear(C, C, bias=False)
+        self.o_proj = nn.Linear(C, C, bias=False)
+
+    def forward(self, x, cos, sin, mask):
+        B, T, C = x.shape
+        q = self.q_proj(x).view(B, T, self.H, self.D).transpose(1, 2)
+        k = self.k_proj(x).view(B, T, self.H, self.D).transpose(1, 2)
+        v = self.v_proj(x).view(B, T, self.H, self.D).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        att = (q @ k.transpose(-1, -2)) / math.sqrt(self.D)
+        att = torch.softmax(att.masked_fill(mask, float("-inf")), dim=-1)
+        return self.o_proj((att @ v).transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, C, I):
+        super().__init__()
+        self.gate_proj = nn.Linear(C, I, bias=False)
+        self.up_proj = nn.Linear(C, I, bias=False)
+        self.down_proj = nn.Linear(I, C, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, C, I, H, post):
+        super().__init__()
+        self.post = post
+        self.self_attn, self.mlp = Attention(C, H), MLP(C, I)
+        self.norm1, self.norm2 = RMSNorm(C), RMSNorm(C)
+
+    def forward(self, x, cos, sin, mask):
+        if self.post:  # x ← N(x + F(x))
+            x = self.norm1(x + self.self_attn(x, cos, sin, mask))
+            return self.norm2(x + self.mlp(x))
+        x = x + self.self_attn(self.norm1(x), cos, sin, mask)  # x ← x + F(N(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class Model(nn.Module):
+    def __init__(self, V, C, I, H, post, pre):
+        super().__init__()
+        self.embed = nn.Embedding(V, C)
+        self.layers = nn.ModuleList([Layer(C, I, H, True) for _ in range(post)] +
+                                    [Layer(C, I, H, False) for _ in range(pre)])
+        self.norm = RMSNorm(C)
+        self.lm_head = nn.Linear(C, V, bias=False)
+        for p in self.parameters():
+            if p.dim() > 1:
+                nn.init.normal_(p, std=0.02)
+        self.H = H
+
+    def forward(self, ids, labels):
+        B, T = ids.shape
+        D = self.embed.weight.shape[1] // self.H
+        inv = 1.0 / (10000 ** (torch.arange(0, D, 2).float() / D))
+        freqs = torch.outer(torch.arange(T).float(), inv)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos, sin = emb.cos(), emb.sin()
+        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+        x = self.embed(ids)
+        for layer in self.layers:
+            x = layer(x, cos, sin, mask)
+        logits = self.lm_head(self.norm(x))
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for name, default in [("vocab", 4096), ("hidden", 256), ("intermediate", 688), ("heads", 4),
+                          ("post", 2), ("pre", 6), ("batch", 8), ("seq", 256), ("steps", 10),
+                          ("warmup", 2), ("threads", 2)]:
+        ap.add_argument("--" + name, type=int, default=default)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    model = Model(a.vocab, a.hidden, a.intermediate, a.heads, a.post, a.pre)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+    labels = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+    times = []
+    for step in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = model(ids, labels)
+        loss.backward()
+        opt.step()
+        if step >= a.warmup:
+            times.append(time.perf_counter() - t0)
+    step_s = statistics.median(times)
+    tokens = a.batch * a.seq
+    print(json.dumps({"framework": f"pytorch {torch.__version__}", "tok_s": tokens / step_s,
+                      "step_s": step_s, "loss": loss.item(), "threads": torch.get_num_threads(),
+                      "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
+
+
+if __name__ == "__main__":
+    main()
