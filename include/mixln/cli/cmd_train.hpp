@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "../train/trainer.hpp"
+#include "backend_cli.hpp"
 #include "args.hpp"
 #include "engine_types.hpp"
 #include "model_source.hpp"
@@ -50,6 +51,7 @@ inline std::vector<Option> train_options() {
       {"keep", true, "checkpoints to keep (2)"},
       {"quiet", false, "no progress output"},
       {"grad-norms-at", true, "S1,S2,...: write per-layer gradient norms at these steps to RUN_DIR/grad_norms.csv"},
+      {"comm-timeout", true, "S: under mpirun, abort if a collective waits longer (600)"},
   };
 }
 
@@ -109,10 +111,25 @@ inline TrainOptions train_options_from(const Args& a) {
   return o;
 }
 
+// Under mpirun, every rank runs this; an error on any rank ends the whole job.
 template <class Net, class Backend>
 int run_train(const Args& a) {
-  Trainer<Net, Backend> t(train_options_from(a));
-  t.run();
+  const TrainOptions o = train_options_from(a);
+  const double timeout = a.real("comm-timeout", 600);
+  if (!(timeout > 0)) throw Error("--comm-timeout must be positive");
+  const std::unique_ptr<Communicator> comm = BackendCli<Backend>::communicator(timeout);
+  if (comm->size() == 1) {
+    Trainer<Net, Backend>(o, comm.get()).run();
+    return 0;
+  }
+  try {
+    Trainer<Net, Backend>(o, comm.get()).run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: rank %d: %s\n", comm->rank(), e.what());
+    std::fflush(stderr);
+    comm->abort(1);
+  }
+  comm->barrier();
   return 0;
 }
 

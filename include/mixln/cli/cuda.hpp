@@ -11,6 +11,9 @@
 
 #include "../cuda/backend.hpp"
 #include "main.hpp"
+#if defined(MIXLN_WITH_MPI) && defined(MIXLN_WITH_NCCL)
+#include "../dist/nccl_comm.hpp"
+#endif
 
 namespace mixln::cli {
 
@@ -28,6 +31,13 @@ struct BackendCli<cuda::Backend> {
     if (subcommand != "info" && cuda::device_count() == 0)
       throw Error("no CUDA device found (cudaGetDeviceCount reports none); run the CPU trainer "
                   "(the same name without _cuda) instead");
+  }
+  // Under mpirun: NCCL for the gradients when it was compiled in, else MPI through the host.
+  static std::unique_ptr<Communicator> communicator(double timeout_s) {
+#if defined(MIXLN_WITH_MPI) && defined(MIXLN_WITH_NCCL)
+    if (launched_by_mpi()) return std::make_unique<NcclComm>(timeout_s);
+#endif
+    return make_host_communicator(timeout_s);
   }
   static std::size_t scratch_bytes(std::size_t R, std::size_t C, std::size_t I, std::size_t V, std::size_t H,
                                    std::size_t T) {

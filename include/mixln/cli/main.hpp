@@ -77,6 +77,8 @@ int main(int argc, char** argv, TrainDefaults defaults = {}) {
     return argc < 2 ? 2 : 0;
   }
   const std::string sub = argv[1];
+  // Under an MPI launcher only `train` is distributed; any other subcommand runs on rank 0.
+  if (sub != "train" && launched_by_mpi() && launcher_rank() != 0) return 0;
   for (auto& c : cmds) {
     if (sub != c.name) continue;
     auto opts = c.options();

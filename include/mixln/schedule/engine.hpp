@@ -25,6 +25,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -156,6 +157,12 @@ class Engine {
     dropped_ = l;
   }
   int dropped_layer() const { return dropped_; }
+
+  // Called during backward as soon as a range of gradients is final: each layer's (in the
+  // order backward finishes them: L−1 first), then the final norm and lm_head, then the
+  // embedding. A data-parallel trainer starts the reduction of a range right away
+  // (ncclAllReduce per layer on CUDA). Arguments: offset and count in the gradient buffer.
+  void set_grad_ready_hook(std::function<void(std::size_t, std::size_t)> hook) { grad_ready_ = std::move(hook); }
 
   // Forward pass over tokens/labels [B, T]; returns the mean loss over labels ≠ −100 (and
   // n_labels, their count). With `backward`, also accumulates every parameter's gradient of
@@ -367,6 +374,20 @@ class Engine {
     }
   }
 
+  // After boundary k's backward: boundary 2L completes the final norm and lm_head; boundary
+  // 2i (before layer i's attention) is the last to touch layer i's parameters.
+  template <int k>
+  void grads_ready_after_boundary() {
+    if (!grad_ready_) return;
+    if constexpr (k == kSubLayers) {
+      grad_ready_(layout_.final_norm, layout_.total - layout_.final_norm);
+    } else if constexpr (k % 2 == 0) {
+      const std::size_t begin = layout_.layers[k / 2].qkv;
+      const std::size_t end = k / 2 + 1 < L ? layout_.layers[k / 2 + 1].qkv : layout_.final_norm;
+      grad_ready_(begin, end - begin);
+    }
+  }
+
   void forward_layers() {
     const int R = B_ * T_;
     Backend::embedding_forward(R, C, tokens_, P(layout_.embed), at(slots_.y[0]));
@@ -383,11 +404,15 @@ class Engine {
                              at(slots_.dh), G(layout_.head));
     Backend::zero(at(slots_.dstream), std::size_t(R) * C);
     [&]<int... j>(std::integer_sequence<int, j...>) {
-      ((boundary_backward<kSubLayers - j>(), sublayer_backward<kSubLayers - 1 - j>()), ...);
+      ((boundary_backward<kSubLayers - j>(), grads_ready_after_boundary<kSubLayers - j>(),
+        sublayer_backward<kSubLayers - 1 - j>()),
+       ...);
     }(std::make_integer_sequence<int, kSubLayers>{});
     boundary_backward<0>();
+    grads_ready_after_boundary<0>();
     // boundary 0 has no residual: its branch gradient is the embedding output's gradient.
     Backend::embedding_backward(R, C, tokens_, at(slots_.df), G(layout_.embed));
+    if (grad_ready_) grad_ready_(layout_.embed, std::size_t(V) * C);
   }
 
   ParamLayout layout_;
@@ -398,6 +423,7 @@ class Engine {
   typename Backend::template buffer<std::int32_t> tokens_buf_, labels_buf_;
   int B_ = 0, T_ = 0;
   int dropped_ = -1;
+  std::function<void(std::size_t, std::size_t)> grad_ready_;
   const std::int32_t* tokens_ = nullptr;
 };
 

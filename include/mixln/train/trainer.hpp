@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <optional>
 #include <cstdio>
 #include <fstream>
 #include <cmath>
@@ -22,6 +25,7 @@
 #include "../cpu/backend.hpp"
 #include "../data/loader.hpp"
 #include "../data/shards.hpp"
+#include "../dist/communicator.hpp"
 #include "../dsl/model.hpp"
 #include "../error.hpp"
 #include "../init.hpp"
@@ -62,6 +66,7 @@ struct TrainOptions {
   bool resume = false, scaled_init = false, quiet = false;
   int keep = 2;
   std::vector<long long> grad_norm_steps;  // log per-layer gradient norms at these steps
+  int world = 1;                           // data-parallel ranks (set from the communicator)
   OptimizerOptions opt;
 
   // The settings that define a run; a resumed run must repeat them.
@@ -73,7 +78,7 @@ struct TrainOptions {
             {"seed", seed},           {"beta1", opt.beta1},
             {"beta2", opt.beta2},     {"eps", opt.eps},
             {"weight_decay", opt.weight_decay}, {"optimizer", opt.decoupled ? "adamw" : "adam"},
-            {"scaled_init", scaled_init}};
+            {"scaled_init", scaled_init}, {"world", world}};
   }
 };
 
@@ -82,26 +87,30 @@ struct EvalResult {
   std::uint64_t tokens = 0;
 };
 
-// Mean loss over the first ⌈eval_tokens / T⌉ validation windows (all of them if fewer).
+// Mean loss over the first ⌈eval_tokens / T⌉ validation windows (all of them if fewer). With
+// several ranks, rank r takes every W-th group of B windows and the sums are reduced.
 template <class E>
-EvalResult evaluate(E& e, const TokenStream& val, long long eval_tokens, int B, int T) {
+EvalResult evaluate(E& e, const TokenStream& val, long long eval_tokens, int B, int T, Communicator* comm = nullptr) {
   WindowLoader loader(val, T, 0, /*shuffle=*/false, "validation split");
   const std::uint64_t want = std::uint64_t((eval_tokens + T - 1) / T);
   const std::uint64_t n = std::min<std::uint64_t>(std::max<std::uint64_t>(want, 1), loader.windows());
+  const int rank = comm ? comm->rank() : 0, world = comm ? comm->size() : 1;
   std::vector<std::int32_t> tok(std::size_t(B) * T), lab(std::size_t(B) * T);
-  double sum = 0;
-  std::uint64_t count = 0;
-  for (std::uint64_t s = 0; s < n; s += std::uint64_t(B)) {
+  double sums[2] = {0, 0};  // loss · labels, labels
+  std::uint64_t group = 0;
+  for (std::uint64_t s = 0; s < n; s += std::uint64_t(B), ++group) {
+    if (int(group % std::uint64_t(world)) != rank) continue;
     const int b = int(std::min<std::uint64_t>(std::uint64_t(B), n - s));
     loader.fill(s, b, tok.data(), lab.data());
     int labels = 0;
     const double mean = e.step(tok.data(), lab.data(), b, T, false, &labels);
-    sum += mean * labels;
-    count += std::uint64_t(labels);
+    sums[0] += mean * labels;
+    sums[1] += labels;
   }
+  if (comm) comm->allreduce_sum(sums, 2);
   EvalResult r;
-  r.tokens = count;
-  r.loss = count ? sum / double(count) : 0.0;
+  r.tokens = std::uint64_t(sums[1]);
+  r.loss = sums[1] > 0 ? sums[0] / sums[1] : 0.0;
   r.ppl = std::exp(r.loss);
   return r;
 }
@@ -123,7 +132,13 @@ class Trainer {
  public:
   using E = Engine<Net, Backend>;
 
-  explicit Trainer(TrainOptions o) : o_(std::move(o)) { validate(); }
+  // comm: the ranks training together (LocalComm for one process). Each step takes a global
+  // batch of batch × accum × ranks sequences; rank r runs micro-batches r, r + W, ... of it.
+  explicit Trainer(TrainOptions o, Communicator* comm = nullptr)
+      : o_(std::move(o)), comm_(comm ? comm : &local_) {
+    o_.world = comm_->size();
+    validate();
+  }
 
   // Runs (or resumes) the training; returns the final validation result (tokens = 0 if none).
   EvalResult run() {
@@ -135,6 +150,8 @@ class Trainer {
     AdamW<Backend> adam(e.layout(), o_.opt);
     const LrSchedule sched{o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac};
 
+    const int rank = comm_->rank(), world = comm_->size();
+    const bool lead = rank == 0;  // logs and writes checkpoints
     long long step = 0;
     std::uint64_t sequence = 0;
     const std::string existing = fs::exists(o_.out) ? latest_checkpoint(o_.out) : "";
@@ -147,24 +164,28 @@ class Trainer {
       if (!existing.empty())
         throw file_error(o_.out, "already holds a run (checkpoint " + fs::path(existing).filename().string() +
                                      "); pass --resume to continue it, or choose another --out");
-      fs::create_directories(o_.out);
       init_params(e.layout(), Net::num_layers, e.params(), {.seed = o_.seed, .scaled_init = o_.scaled_init});
       e.sync_to_device();
-      write_file_atomic((fs::path(o_.out) / "config.json").string(),
-                        nlohmann::json{{"model", model_signature<Net>()},
-                                       {"train", o_.run_settings()},
-                                       {"data", fs::absolute(o_.data).string()}}
-                                .dump(2) + "\n");
+      if (lead) {
+        fs::create_directories(o_.out);
+        write_file_atomic((fs::path(o_.out) / "config.json").string(),
+                          nlohmann::json{{"model", model_signature<Net>()},
+                                         {"train", o_.run_settings()},
+                                         {"data", fs::absolute(o_.data).string()}}
+                                  .dump(2) + "\n");
+      }
     }
-    RunLog log((fs::path(o_.out) / "log.jsonl").string(), o_.resume ? step : -1);
+    std::optional<RunLog> log;
+    if (lead) log.emplace((fs::path(o_.out) / "log.jsonl").string(), o_.resume ? step : -1);
     const std::string gn_path = (fs::path(o_.out) / "grad_norms.csv").string();
-    if (!o_.grad_norm_steps.empty()) keep_csv_rows(gn_path, "step,layer,grad_norm", o_.resume ? step : -1);
-    Progress progress(o_.steps, o_.quiet);
+    if (lead && !o_.grad_norm_steps.empty()) keep_csv_rows(gn_path, "step,layer,grad_norm", o_.resume ? step : -1);
+    Progress progress(o_.steps, o_.quiet || !lead);
     if (o_.resume) progress.message("resuming " + o_.out + " at step " + std::to_string(step));
 
     const int B = o_.batch, T = o_.seq;
     std::vector<std::int32_t> tok(std::size_t(B) * T), lab(std::size_t(B) * T);
-    const long long tokens_per_step = (long long)B * T * o_.accum;
+    const long long tokens_per_step = (long long)B * T * o_.accum * world;
+    const auto fault = injected_fault();
     const long long last = o_.stop_at > 0 ? std::min(o_.stop_at, o_.steps) : o_.steps;
     EvalResult final_eval;
     std::string last_ckpt = existing;
@@ -174,14 +195,33 @@ class Trainer {
       const auto t0 = std::chrono::steady_clock::now();
       e.zero_grad();
       double loss_sum = 0;
+      // On a device with async reductions (NCCL), each layer's gradient is reduced as soon as
+      // the last micro-batch's backward finishes it; otherwise the whole buffer afterwards.
+      const bool per_layer = world > 1 && comm_->has_async_device_reduce();
       for (int a = 0; a < o_.accum; ++a) {
-        loader.fill(sequence, B, tok.data(), lab.data());
-        sequence += std::uint64_t(B);
+        const std::uint64_t micro = std::uint64_t(a) * std::uint64_t(world) + std::uint64_t(rank);
+        loader.fill(sequence + micro * std::uint64_t(B), B, tok.data(), lab.data());
+        if (per_layer && a == o_.accum - 1)
+          e.set_grad_ready_hook([&](std::size_t off, std::size_t n) {
+            comm_->allreduce_sum_device_async(e.device_grads() + off, n);
+          });
         int n = 0;
         loss_sum += e.step(tok.data(), lab.data(), B, T, true, &n, int(tokens_per_step)) * n;
+        e.set_grad_ready_hook(nullptr);
       }
+      sequence += std::uint64_t(B) * std::uint64_t(o_.accum) * std::uint64_t(world);
+      if (world > 1) {
+        comm_->allreduce_sum(&loss_sum, 1);
+        if (per_layer)
+          comm_->wait_device_reduces();
+        else if constexpr (Backend::host_memory)
+          comm_->allreduce_sum(e.device_grads(), e.layout().total);
+        else
+          comm_->allreduce_sum_device(e.device_grads(), e.layout().total, &copy_d2h, &copy_h2d);
+      }
+      if (fault.rank == rank && fault.step == step + 1) std::raise(fault.signal);
       const double loss = loss_sum / double(tokens_per_step);
-      if (std::find(o_.grad_norm_steps.begin(), o_.grad_norm_steps.end(), step + 1) != o_.grad_norm_steps.end())
+      if (lead && std::find(o_.grad_norm_steps.begin(), o_.grad_norm_steps.end(), step + 1) != o_.grad_norm_steps.end())
         append_grad_norms(e, step + 1, gn_path);
       const double gnorm = clip_grad_norm<Backend>(e.device_grads(), e.layout().total, o_.clip);
       if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
@@ -198,20 +238,23 @@ class Trainer {
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
       const double tok_s = double(tokens_per_step) / dt;
-      log.write({{"step", step}, {"loss", loss}, {"lr", lr}, {"tok_s", tok_s}, {"grad_norm", gnorm}});
+      if (lead) log->write({{"step", step}, {"loss", loss}, {"lr", lr}, {"tok_s", tok_s}, {"grad_norm", gnorm}});
       progress.step(step, loss, lr, tok_s, elapsed / double(step - first) * double(last - step));
       const bool at_end = step == last;
       if ((o_.eval_every > 0 && step % o_.eval_every == 0) || (at_end && step == o_.steps)) {
-        final_eval = evaluate(e, val, o_.eval_tokens, B, T);
-        log.write({{"step", step}, {"val_loss", final_eval.loss}, {"val_ppl", final_eval.ppl},
-                   {"tokens", final_eval.tokens}});
+        final_eval = evaluate(e, val, o_.eval_tokens, B, T, comm_);
+        if (lead)
+          log->write({{"step", step}, {"val_loss", final_eval.loss}, {"val_ppl", final_eval.ppl},
+                      {"tokens", final_eval.tokens}});
         char buf[128];
         std::snprintf(buf, sizeof buf, "step %lld: val_loss %.4f, val_ppl %.2f (%llu tokens)", step,
                       final_eval.loss, final_eval.ppl, (unsigned long long)final_eval.tokens);
         progress.message(buf);
       }
-      if ((o_.ckpt_every > 0 && step % o_.ckpt_every == 0) || at_end)
-        last_ckpt = save(e, adam, step, sequence);
+      if ((o_.ckpt_every > 0 && step % o_.ckpt_every == 0) || at_end) {
+        if (lead) last_ckpt = save(e, adam, step, sequence);
+        else last_ckpt = (fs::path(o_.out) / checkpoint_name(step)).string();
+      }
     }
     progress.done();
     return final_eval;
@@ -312,7 +355,36 @@ class Trainer {
     return st;
   }
 
+  static void copy_d2h(void* dst, const void* src, std::size_t bytes) {
+    Backend::copy_to_host(static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src), bytes);
+  }
+  static void copy_h2d(void* dst, const void* src, std::size_t bytes) {
+    Backend::copy_to_device(static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src), bytes);
+  }
+
+  // Fault injection for the distributed tests: MIXLN_FAULT_KILL=RANK:STEP makes that rank
+  // die (SIGKILL) during that step, after the gradient reduction; MIXLN_FAULT_STOP=RANK:STEP
+  // makes it hang (SIGSTOP), so that the others' collective times out.
+  struct Fault {
+    int rank = -1;
+    long long step = -1;
+    int signal = 0;
+  };
+  static Fault injected_fault() {
+    for (auto [var, sig] : {std::pair{"MIXLN_FAULT_KILL", SIGKILL}, std::pair{"MIXLN_FAULT_STOP", SIGSTOP}})
+      if (const char* v = std::getenv(var)) {
+        Fault f;
+        if (std::sscanf(v, "%d:%lld", &f.rank, &f.step) == 2) {
+          f.signal = sig;
+          return f;
+        }
+      }
+    return {};
+  }
+
   TrainOptions o_;
+  LocalComm local_;
+  Communicator* comm_;
 };
 
 }  // namespace mixln

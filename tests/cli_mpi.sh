@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Data-parallel training under mpirun, on the licence texts Debian ships:
+#   1. 2 ranks × batch 2 equal 1 process × batch 2 × accum 2 (the same global batch of 4):
+#      the same losses within 1e-6 relative and final weights within 1e-4 relative L2 (fp32
+#      gradients are summed in another order);
+#   2. a rank killed mid-run ends the job with a clear error, the last checkpoint intact;
+#   3. a rank that hangs makes the others time out with a clear error instead of hanging.
+# usage: cli_mpi.sh BIN_DIR WORK_DIR
+set -euo pipefail
+bin=$1
+work=$2
+rm -rf "$work"
+mkdir -p "$work"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+texts=()
+for f in /usr/share/common-licenses/*; do [[ -f $f && ! -L $f ]] && texts+=("$f"); done
+"$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data" --val-frac 0.2 > /dev/null
+mpi=(mpirun -np 2 --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS=1)
+run=(--data "$work/data" --batch 2 --seq 32 --lr 3e-3 --seed 3 --ckpt-every 10 --eval-tokens 2048 --quiet)
+
+"${mpi[@]}" "$bin/tiny_mixln" train "${run[@]}" --steps 20 --out "$work/mpi"
+OMP_NUM_THREADS=1 "$bin/tiny_mixln" train "${run[@]}" --steps 20 --accum 2 --out "$work/single"
+[[ $(grep -c '"loss"' "$work/mpi/log.jsonl") -eq 20 ]] || fail "the MPI run logged $(grep -c '"loss"' "$work/mpi/log.jsonl") steps, not 20"
+paste -d' ' <(grep '"loss"' "$work/mpi/log.jsonl" | sed -E 's/.*"loss":([^,]*),.*/\1/') \
+            <(grep '"loss"' "$work/single/log.jsonl" | sed -E 's/.*"loss":([^,]*),.*/\1/') |
+  awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 * $2) { print "step " NR ": " $1 " vs " $2; bad = 1 } } END { exit bad }' ||
+  fail "losses of the 2-rank run differ from the single-process run"
+"$bin/golden_check" compare "$work/mpi/ckpt-00000020/model.safetensors" "$work/single/ckpt-00000020/model.safetensors" 1e-4 ||
+  fail "final weights of the 2-rank run differ from the single-process run"
+grep -q '"world": 2' "$work/mpi/config.json" || fail "config.json does not record 2 ranks"
+echo "2 ranks = 1 process with the same global batch"
+
+# a rank dies at step 15: the job ends, with an error line, and ckpt 10 is intact
+set +e
+MIXLN_FAULT_KILL=1:15 timeout 300 "${mpi[@]}" -x MIXLN_FAULT_KILL "$bin/tiny_mixln" train "${run[@]}" --steps 30 \
+  --out "$work/killed" > "$work/killed.out" 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || fail "a dead rank did not end the job with an error (exit $rc)"
+grep -q "error: rank 0: stopped by the MPI launcher" "$work/killed.out" || fail "no clear error line: $(cat "$work/killed.out")"
+[[ $(cat "$work/killed/latest") == ckpt-00000010 ]] || fail "latest should still be ckpt-00000010"
+"$bin/tiny_mixln" eval --ckpt "$work/killed" --data "$work/data" --eval-tokens 1024 > /dev/null ||
+  fail "the last checkpoint of the killed run does not load"
+echo "a killed rank ends the job (exit $rc) and leaves ckpt-00000010 intact"
+
+# a rank hangs at step 5: the other times out after 5 s and aborts the job
+set +e
+MIXLN_FAULT_STOP=1:5 timeout 300 "${mpi[@]}" -x MIXLN_FAULT_STOP "$bin/tiny_mixln" train "${run[@]}" \
+  --steps 20 --comm-timeout 5 --out "$work/hung" > "$work/hung.out" 2>&1
+rc=$?
+set -e
+[[ $rc -ne 0 && $rc -ne 124 ]] || fail "a hung rank was not detected (exit $rc)"
+grep -q "error: rank 0: an MPI allreduce did not complete within 5 s" "$work/hung.out" ||
+  fail "no timeout error line: $(cat "$work/hung.out")"
+echo "a hung rank is detected by the collective timeout (exit $rc)"
+echo "all MPI checks passed"
