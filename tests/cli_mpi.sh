@@ -11,9 +11,8 @@ bin=$1
 work=$2
 rm -rf "$work"
 mkdir -p "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-texts=()
-for f in /usr/share/common-licenses/*; do [[ -f $f && ! -L $f ]] && texts+=("$f"); done
+source "$(dirname "$0")/lib.sh"
+licence_texts
 "$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data" --val-frac 0.2 > /dev/null
 mpi=(mpirun -np 2 --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS=1)
 run=(--data "$work/data" --batch 2 --seq 32 --lr 3e-3 --seed 3 --ckpt-every 10 --eval-tokens 2048 --quiet)

@@ -8,9 +8,8 @@ bin=$1
 work=$2
 rm -rf "$work"
 mkdir -p "$work"
-fail() { echo "FAIL: $*" >&2; exit 1; }
-texts=()
-for f in /usr/share/common-licenses/*; do [[ -f $f && ! -L $f ]] && texts+=("$f"); done
+source "$(dirname "$0")/lib.sh"
+licence_texts
 
 "$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data" --val-frac 0.2 > "$work/prepare.json"
 grep -q '"train_tokens"' "$work/prepare.json" || fail "mixln-prepare printed no summary"

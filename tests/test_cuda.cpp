@@ -67,7 +67,7 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
 
 template <int Bits>
 void check_boundary_kind() {
-  constexpr BoundaryKind K = cuda::kind_of_bits(Bits);
+  constexpr BoundaryKind K = kind_of_bits(Bits);
   if constexpr (K.skip && !K.residual) {
     return;
   } else {

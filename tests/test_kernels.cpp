@@ -12,20 +12,11 @@ using Vec = std::vector<double>;
 
 namespace {
 
-constexpr BoundaryKind kind_of(int bits) {
-  return {.residual = bool(bits & 1),
-          .branch_norm = bool(bits & 2),
-          .end_norm = bool(bits & 4),
-          .start_norm = bool(bits & 8),
-          .skip = bool(bits & 16),
-          .skip_grad_in = bool(bits & 32)};
-}
-
 // loss = Σ y·ry + Σ h·rh + Σ y·rk, where h is y itself without a start norm and rk stands for
 // the gradient a later skip sends back to y.
 template <int Bits>
 void check_boundary() {
-  constexpr BoundaryKind K = kind_of(Bits);
+  constexpr BoundaryKind K = kind_of_bits(Bits);
   if constexpr (K.skip && !K.residual) {
     return;  // a skip connection always comes with a residual
   } else {

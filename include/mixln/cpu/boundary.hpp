@@ -22,18 +22,7 @@ template <BoundaryKind K, class T>
 void boundary_forward(int rows, int n, const BoundaryBuffers<T>& b) {
 #pragma omp parallel for schedule(static)
   for (int r = 0; r < rows; ++r) {
-    const std::size_t o = std::size_t(r) * n;
-    BoundaryForwardRow<T> p{K.residual ? b.x + o : nullptr,
-                            b.f + o,
-                            K.skip ? b.x0 + o : nullptr,
-                            b.wb,
-                            b.we,
-                            b.ws,
-                            K.end_norm ? b.s + o : nullptr,
-                            b.y + o,
-                            K.start_norm ? b.h + o : nullptr,
-                            b.a,
-                            b.c};
+    const auto p = forward_row_args<K>(b, std::size_t(r) * n);
     const auto st = boundary_forward_row<K>(SerialRow{n}, p);
     T* stats = b.stats + 3 * std::size_t(r);
     stats[0] = st.rb, stats[1] = st.re, stats[2] = st.rs;
@@ -51,27 +40,7 @@ void boundary_backward(int rows, int n, const BoundaryBuffers<T>& b,
     std::fill(part, part + 3 * std::size_t(n), T(0));
     const int r1 = std::min(rows, (ch + 1) * kRowsPerChunk);
     for (int r = ch * kRowsPerChunk; r < r1; ++r) {
-      const std::size_t o = std::size_t(r) * n;
-      const T* stats = b.stats + 3 * std::size_t(r);
-      BoundaryBackwardRow<T> p{g.dy_ext + o,
-                               K.skip_grad_in ? g.dskip_in + o : nullptr,
-                               g.dh + o,
-                               K.branch_norm ? b.f + o : nullptr,
-                               K.end_norm ? b.s + o : nullptr,
-                               K.start_norm ? b.y + o : nullptr,
-                               b.wb,
-                               b.we,
-                               b.ws,
-                               K.residual ? g.dx + o : nullptr,
-                               K.skip ? g.dskip_out + o : nullptr,
-                               g.df + o,
-                               part,
-                               part + n,
-                               part + 2 * std::size_t(n),
-                               part + 3 * std::size_t(n),
-                               b.a,
-                               b.c,
-                               {stats[0], stats[1], stats[2]}};
+      const auto p = backward_row_args<K>(b, g, std::size_t(r), n, part);
       boundary_backward_row<K>(SerialRow{n}, p);
     }
   }

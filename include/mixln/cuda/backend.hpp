@@ -116,18 +116,8 @@ inline std::size_t gemm_scratch_bytes(std::size_t R, std::size_t C, std::size_t 
   return 2 * (a + b);
 }
 
-constexpr int kind_bits(const BoundaryKind& K) {
-  return int(K.residual) | int(K.branch_norm) << 1 | int(K.end_norm) << 2 | int(K.start_norm) << 3 |
-         int(K.skip) << 4 | int(K.skip_grad_in) << 5;
-}
-constexpr BoundaryKind kind_of_bits(int bits) {
-  return {.residual = bool(bits & 1),
-          .branch_norm = bool(bits & 2),
-          .end_norm = bool(bits & 4),
-          .start_norm = bool(bits & 8),
-          .skip = bool(bits & 16),
-          .skip_grad_in = bool(bits & 32)};
-}
+using mixln::kind_bits;
+using mixln::kind_of_bits;
 
 // The backend tag the engine is instantiated with: Engine<Net, cuda::Backend>.
 struct Backend {

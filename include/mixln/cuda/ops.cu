@@ -95,18 +95,8 @@ __global__ void boundary_forward_kernel(int n, BoundaryBuffers<float> b) {
   constexpr BoundaryKind K = kind_of_bits(Bits);
   __shared__ typename BlockRow<kThreads>::Shared sh;
   const BlockRow<kThreads> row{n, sh};
-  const std::size_t r = blockIdx.x, o = r * n;
-  const BoundaryForwardRow<float> p{K.residual ? b.x + o : nullptr,
-                                    b.f + o,
-                                    K.skip ? b.x0 + o : nullptr,
-                                    b.wb,
-                                    b.we,
-                                    b.ws,
-                                    K.end_norm ? b.s + o : nullptr,
-                                    b.y + o,
-                                    K.start_norm ? b.h + o : nullptr,
-                                    b.a,
-                                    b.c};
+  const std::size_t r = blockIdx.x;
+  const auto p = forward_row_args<K>(b, r * n);
   const BoundaryStats<float> st = boundary_forward_row<K>(row, p);
   if (threadIdx.x == 0) {
     b.stats[3 * r] = st.rb;
@@ -126,27 +116,7 @@ __global__ void boundary_backward_kernel(int rows, int n, BoundaryBuffers<float>
   row.each([&](int j) { part[j] = part[n + j] = part[2 * n + j] = 0.f; });
   const int r1 = min(rows, (ch + 1) * kRowsPerChunk);
   for (int r = ch * kRowsPerChunk; r < r1; ++r) {
-    const std::size_t o = std::size_t(r) * n;
-    const float* stats = b.stats + 3 * std::size_t(r);
-    const BoundaryBackwardRow<float> p{g.dy_ext + o,
-                                       K.skip_grad_in ? g.dskip_in + o : nullptr,
-                                       g.dh + o,
-                                       K.branch_norm ? b.f + o : nullptr,
-                                       K.end_norm ? b.s + o : nullptr,
-                                       K.start_norm ? b.y + o : nullptr,
-                                       b.wb,
-                                       b.we,
-                                       b.ws,
-                                       K.residual ? g.dx + o : nullptr,
-                                       K.skip ? g.dskip_out + o : nullptr,
-                                       g.df + o,
-                                       part,
-                                       part + n,
-                                       part + 2 * std::size_t(n),
-                                       part + 3 * std::size_t(n),
-                                       b.a,
-                                       b.c,
-                                       {stats[0], stats[1], stats[2]}};
+    const auto p = backward_row_args<K>(b, g, std::size_t(r), n, part);
     boundary_backward_row<K>(row, p);
   }
 }

@@ -33,6 +33,21 @@ struct BoundaryKind {
   constexpr bool operator==(const BoundaryKind&) const = default;
 };
 
+// A BoundaryKind as 6 bits (residual 1, branch_norm 2, end_norm 4, start_norm 8, skip 16,
+// skip_grad_in 32) and back: the CUDA backend names its 64 kernel instantiations this way.
+constexpr int kind_bits(const BoundaryKind& K) {
+  return int(K.residual) | int(K.branch_norm) << 1 | int(K.end_norm) << 2 | int(K.start_norm) << 3 |
+         int(K.skip) << 4 | int(K.skip_grad_in) << 5;
+}
+constexpr BoundaryKind kind_of_bits(int bits) {
+  return {.residual = bool(bits & 1),
+          .branch_norm = bool(bits & 2),
+          .end_norm = bool(bits & 4),
+          .start_norm = bool(bits & 8),
+          .skip = bool(bits & 16),
+          .skip_grad_in = bool(bits & 32)};
+}
+
 // Pointers already offset to one row, length n.
 template <class T>
 struct BoundaryForwardRow {

@@ -4,6 +4,9 @@
 
 #include <cstddef>
 
+#include "../config.hpp"
+#include "../math/boundary.hpp"
+
 namespace mixln {
 
 // Norm-weight gradients are summed per chunk of this many rows, then the chunks in order, so
@@ -39,5 +42,49 @@ struct BoundaryGradBuffers {
   T* dws = nullptr;
   T* partials = nullptr;        // [row_chunks(rows), 4, n] scratch: 3 weight grads + a tmp row
 };
+
+// The arguments of the per-row functions (math/boundary.hpp) for the row at element offset o.
+template <BoundaryKind K, class T>
+MIXLN_HD BoundaryForwardRow<T> forward_row_args(const BoundaryBuffers<T>& b, std::size_t o) {
+  return {K.residual ? b.x + o : nullptr,
+          b.f + o,
+          K.skip ? b.x0 + o : nullptr,
+          b.wb,
+          b.we,
+          b.ws,
+          K.end_norm ? b.s + o : nullptr,
+          b.y + o,
+          K.start_norm ? b.h + o : nullptr,
+          b.a,
+          b.c};
+}
+
+// For row r of n elements; `part` is the row chunk's [4, n] scratch (3 weight-gradient rows
+// and a tmp row).
+template <BoundaryKind K, class T>
+MIXLN_HD BoundaryBackwardRow<T> backward_row_args(const BoundaryBuffers<T>& b, const BoundaryGradBuffers<T>& g,
+                                                  std::size_t r, int n, T* part) {
+  const std::size_t o = r * std::size_t(n);
+  const T* stats = b.stats + 3 * r;
+  return {g.dy_ext + o,
+          K.skip_grad_in ? g.dskip_in + o : nullptr,
+          g.dh + o,
+          K.branch_norm ? b.f + o : nullptr,
+          K.end_norm ? b.s + o : nullptr,
+          K.start_norm ? b.y + o : nullptr,
+          b.wb,
+          b.we,
+          b.ws,
+          K.residual ? g.dx + o : nullptr,
+          K.skip ? g.dskip_out + o : nullptr,
+          g.df + o,
+          part,
+          part + n,
+          part + 2 * std::size_t(n),
+          part + 3 * std::size_t(n),
+          b.a,
+          b.c,
+          {stats[0], stats[1], stats[2]}};
+}
 
 }  // namespace mixln
