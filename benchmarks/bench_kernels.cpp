@@ -1,5 +1,10 @@
-// Google Benchmark: CPU kernels at the `small` size (C = 256, I = 688, H = 4, B·T = 8·256)
-// and a whole training step (forward + backward) of small_mixln.
+// Google Benchmark: every CPU kernel forward and backward, at the `small` size (C = 256,
+// I = 688, H = 4, V = 4096) and the `llama71m` size (C = 512, I = 1368, H = 8, V = 32000),
+// batch 8 × 256 tokens; and a whole training step (forward, backward, Adam) of small_mixln and
+// llama71m_mixln.
+//
+//   build/bin/mixln_bench                         # all
+//   build/bin/mixln_bench --benchmark_filter=small
 #include <benchmark/benchmark.h>
 
 #include <random>
@@ -11,7 +16,16 @@ using namespace mixln;
 using Cpu = cpu::Backend<float>;
 
 namespace {
-constexpr int kB = 8, kT = 256, kC = 256, kI = 688, kH = 4, kD = kC / kH, kR = kB * kT;
+
+struct Small {
+  static constexpr const char* name = "small";
+  static constexpr int C = 256, I = 688, H = 4, V = 4096;
+};
+struct Llama71m {
+  static constexpr const char* name = "llama71m";
+  static constexpr int C = 512, I = 1368, H = 8, V = 32000;
+};
+constexpr int kB = 8, kT = 256, kR = kB * kT;
 
 std::vector<float> random_vec(std::size_t n, float scale = 1.f) {
   std::mt19937 g(1);
@@ -21,66 +35,172 @@ std::vector<float> random_vec(std::size_t n, float scale = 1.f) {
   return v;
 }
 
-template <BoundaryKind K>
-void BM_boundary_forward(benchmark::State& st) {
-  auto x = random_vec(kR * kC), f = random_vec(kR * kC), w = random_vec(kC);
-  std::vector<float> s(kR * kC), y(kR * kC), h(kR * kC), stats(kR * 3);
-  cpu::BoundaryBuffers<float> b{x.data(), f.data(), nullptr, s.data(), y.data(), h.data(),
-                                stats.data(), w.data(), w.data(), w.data(), 1.f, 1.f};
-  for (auto _ : st) Cpu::boundary_forward<K>(kR, kC, b);
-  st.SetBytesProcessed(st.iterations() * kR * kC * 4 * 4);
-}
-BENCHMARK(BM_boundary_forward<BoundaryKind{.residual = true, .start_norm = true}>)->Name("boundary_fwd/pre_pre");
-BENCHMARK(BM_boundary_forward<BoundaryKind{.residual = true, .end_norm = true}>)->Name("boundary_fwd/post_post");
-BENCHMARK(BM_boundary_forward<BoundaryKind{.residual = true, .end_norm = true, .start_norm = true}>)->Name("boundary_fwd/post_pre");
+constexpr BoundaryKind kPrePre{.residual = true, .start_norm = true};
+constexpr BoundaryKind kPostPost{.residual = true, .end_norm = true};
+constexpr BoundaryKind kPostPre{.residual = true, .end_norm = true, .start_norm = true};
 
-void BM_attention_forward(benchmark::State& st) {
-  auto qkv = random_vec(kR * 3 * kC);
-  std::vector<float> probs(std::size_t(kB) * kH * kT * kT), out(kR * kC);
-  for (auto _ : st) Cpu::attention_forward(kB, kT, kH, kD, qkv.data(), probs.data(), out.data());
+template <class S, BoundaryKind K>
+void BM_boundary(benchmark::State& st, bool backward) {
+  constexpr int n = S::C;
+  auto x = random_vec(kR * n), f = random_vec(kR * n), w = random_vec(n), dy = random_vec(kR * n),
+       dh = random_vec(kR * n);
+  std::vector<float> s(kR * n), y(kR * n), h(kR * n), stats(kR * 3), df(kR * n), dw(3 * n),
+      part(std::size_t(row_chunks(kR)) * 4 * n);
+  BoundaryBuffers<float> b{x.data(), f.data(), nullptr, s.data(), y.data(), h.data(), stats.data(),
+                           w.data(), w.data(), w.data(), 1.f, 1.f};
+  BoundaryGradBuffers<float> g{dy.data(), nullptr, dh.data(), dy.data(), nullptr, df.data(),
+                               dw.data(), dw.data() + n, dw.data() + 2 * n, part.data()};
+  Cpu::boundary_forward<K>(kR, n, b);
+  for (auto _ : st) {
+    if (backward) Cpu::boundary_backward<K>(kR, n, b, g);
+    else Cpu::boundary_forward<K>(kR, n, b);
+  }
+  st.SetBytesProcessed(st.iterations() * kR * n * 4 * (backward ? 6 : 4));
 }
-BENCHMARK(BM_attention_forward)->Name("attention_fwd");
 
-void BM_attention_backward(benchmark::State& st) {
-  auto qkv = random_vec(kR * 3 * kC), dout = random_vec(kR * kC);
-  std::vector<float> probs(std::size_t(kB) * kH * kT * kT), out(kR * kC), dp(probs.size()),
-      dqkv(kR * 3 * kC);
-  Cpu::attention_forward(kB, kT, kH, kD, qkv.data(), probs.data(), out.data());
+template <class S>
+void BM_attention(benchmark::State& st, bool backward) {
+  constexpr int C = S::C, H = S::H, D = C / H;
+  auto qkv = random_vec(kR * 3 * C), dout = random_vec(kR * C);
+  std::vector<float> probs(std::size_t(kB) * H * kT * kT), out(kR * C), dp(probs.size()), dqkv(kR * 3 * C);
+  Cpu::attention_forward(kB, kT, H, D, qkv.data(), probs.data(), out.data());
+  for (auto _ : st) {
+    if (backward) Cpu::attention_backward(kB, kT, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
+    else Cpu::attention_forward(kB, kT, H, D, qkv.data(), probs.data(), out.data());
+  }
+}
+
+template <class S>
+void BM_rope(benchmark::State& st, bool backward) {
+  constexpr int C = S::C, H = S::H, D = C / H;
+  auto qkv = random_vec(kR * 3 * C);
+  std::vector<float> cs(kT * D / 2), sn(kT * D / 2);
+  Cpu::rope_tables(kT, D, cs.data(), sn.data());
+  for (auto _ : st) {
+    if (backward) Cpu::rope<true>(kB, kT, H, D, qkv.data(), cs.data(), sn.data());
+    else Cpu::rope<false>(kB, kT, H, D, qkv.data(), cs.data(), sn.data());
+  }
+}
+
+// The four GEMMs of a layer and the head, forward (x·Wᵀ) or backward (dx and dW).
+template <class S>
+void BM_linears(benchmark::State& st, bool backward) {
+  constexpr int C = S::C, I = S::I, V = S::V;
+  const int shapes[5][2] = {{3 * C, C}, {C, C}, {2 * I, C}, {C, I}, {V, C}};  // [out, in]
+  std::vector<std::vector<float>> W, x, y, dx, dW;
+  for (auto& s : shapes) {
+    W.push_back(random_vec(std::size_t(s[0]) * s[1], 0.02f));
+    x.push_back(random_vec(std::size_t(kR) * s[1]));
+    y.push_back(random_vec(std::size_t(kR) * s[0]));
+    dx.emplace_back(std::size_t(kR) * s[1]);
+    dW.emplace_back(std::size_t(s[0]) * s[1]);
+  }
+  double flops = 0;
+  for (auto& s : shapes) flops += 2.0 * kR * s[0] * s[1] * (backward ? 2 : 1);
   for (auto _ : st)
-    Cpu::attention_backward(kB, kT, kH, kD, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
+    for (int i = 0; i < 5; ++i) {
+      if (backward)
+        Cpu::linear_backward(kR, shapes[i][0], shapes[i][1], y[i].data(), x[i].data(), W[i].data(), dx[i].data(),
+                             dW[i].data());
+      else
+        Cpu::linear_forward(kR, shapes[i][0], shapes[i][1], x[i].data(), W[i].data(), y[i].data());
+    }
+  st.counters["GFLOP/s"] =
+      benchmark::Counter(flops * double(st.iterations()), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_attention_backward)->Name("attention_bwd");
 
-void BM_linear_forward(benchmark::State& st) {
-  auto x = random_vec(kR * kC), W = random_vec(2 * kI * kC);
-  std::vector<float> y(kR * 2 * kI);
-  for (auto _ : st) Cpu::linear_forward(kR, 2 * kI, kC, x.data(), W.data(), y.data());
-  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * kR * 2 * kI * kC * st.iterations(),
-                                              benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
+template <class S>
+void BM_swiglu(benchmark::State& st, bool backward) {
+  constexpr int I = S::I;
+  auto gu = random_vec(kR * 2 * I), dact = random_vec(kR * I);
+  std::vector<float> act(kR * I), dgu(kR * 2 * I);
+  for (auto _ : st) {
+    if (backward) Cpu::swiglu_backward(kR, I, gu.data(), dact.data(), dgu.data());
+    else Cpu::swiglu_forward(kR, I, gu.data(), act.data());
+  }
 }
-BENCHMARK(BM_linear_forward)->Name("linear_fwd/gate_up");
 
-void BM_swiglu(benchmark::State& st) {
-  auto gu = random_vec(kR * 2 * kI);
-  std::vector<float> act(kR * kI);
-  for (auto _ : st) Cpu::swiglu_forward(kR, kI, gu.data(), act.data());
+// Forward: the loss alone; backward: the fused loss + gradient in place.
+template <class S>
+void BM_cross_entropy(benchmark::State& st, bool backward) {
+  constexpr int V = S::V;
+  auto z = random_vec(std::size_t(kR) * V);
+  std::vector<std::int32_t> lab(kR);
+  for (int i = 0; i < kR; ++i) lab[i] = (i * 7919) % V;
+  std::vector<float> work = z, rl(kR);
+  for (auto _ : st) {
+    if (backward) {
+      st.PauseTiming();
+      work = z;
+      st.ResumeTiming();
+    }
+    benchmark::DoNotOptimize(Cpu::cross_entropy(kR, V, work.data(), lab.data(), kR, backward, rl.data()));
+  }
 }
-BENCHMARK(BM_swiglu)->Name("swiglu_fwd");
 
-void BM_step_small_mixln(benchmark::State& st) {
-  using Net = examples::small::mixln;
+template <class S>
+void BM_embedding(benchmark::State& st, bool backward) {
+  constexpr int C = S::C, V = S::V;
+  auto table = random_vec(std::size_t(V) * C), dout = random_vec(kR * C);
+  std::vector<float> out(kR * C), dt(std::size_t(V) * C);
+  std::vector<std::int32_t> tok(kR);
+  for (int i = 0; i < kR; ++i) tok[i] = (i * 7919) % V;
+  for (auto _ : st) {
+    if (backward) Cpu::embedding_backward(kR, C, tok.data(), dout.data(), dt.data());
+    else Cpu::embedding_forward(kR, C, tok.data(), table.data(), out.data());
+  }
+}
+
+template <class Net>
+void BM_step(benchmark::State& st) {
   Engine<Net, Cpu> e;
   init_params(e.layout(), Net::num_layers, e.params(), {.seed = 1});
+  AdamW<Cpu> adam(e.layout(), {});
+  const int V = int(Net::config::vocab_size);
   std::vector<std::int32_t> tok(kR), lab(kR);
-  for (int i = 0; i < kR; ++i) tok[i] = (i * 7919) % 4096, lab[i] = (i * 104729 + 3) % 4096;
+  for (int i = 0; i < kR; ++i) tok[i] = (i * 7919) % V, lab[i] = (i * 104729 + 3) % V;
   e.step(tok.data(), lab.data(), kB, kT, true);  // warm-up: plans and touches the arena
+  long long t = 1;
   for (auto _ : st) {
     e.zero_grad();
     benchmark::DoNotOptimize(e.step(tok.data(), lab.data(), kB, kT, true));
+    adam.step(e.device_params(), e.device_grads(), 1e-4f, ++t);
   }
-  st.counters["tok/s"] = benchmark::Counter(double(kR) * st.iterations(), benchmark::Counter::kIsRate);
+  st.counters["tok/s"] = benchmark::Counter(double(kR) * double(st.iterations()), benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_step_small_mixln)->Name("step/small_mixln")->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+template <class S>
+void register_size() {
+  const std::string p = std::string(S::name) + "/";
+  for (bool bwd : {false, true}) {
+    const std::string dir = bwd ? "_bwd" : "_fwd";
+    benchmark::RegisterBenchmark((p + "boundary_pre_pre" + dir).c_str(), BM_boundary<S, kPrePre>, bwd);
+    benchmark::RegisterBenchmark((p + "boundary_post_post" + dir).c_str(), BM_boundary<S, kPostPost>, bwd);
+    benchmark::RegisterBenchmark((p + "boundary_post_pre" + dir).c_str(), BM_boundary<S, kPostPre>, bwd);
+    benchmark::RegisterBenchmark((p + "attention" + dir).c_str(), BM_attention<S>, bwd)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "rope" + dir).c_str(), BM_rope<S>, bwd);
+    benchmark::RegisterBenchmark((p + "linears" + dir).c_str(), BM_linears<S>, bwd)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "swiglu" + dir).c_str(), BM_swiglu<S>, bwd);
+    benchmark::RegisterBenchmark((p + "cross_entropy" + dir).c_str(), BM_cross_entropy<S>, bwd)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "embedding" + dir).c_str(), BM_embedding<S>, bwd);
+  }
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  register_size<Small>();
+  register_size<Llama71m>();
+  benchmark::RegisterBenchmark("small/step_mixln", BM_step<examples::small::mixln>)
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(2.0);
+  benchmark::RegisterBenchmark("llama71m/step_mixln", BM_step<examples::llama71m::mixln>)
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(5.0);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,6 +1,7 @@
 // mixln/cli/cmd_info.hpp — `info`: the layer plan, the parameter count, the memory plan.
 #pragma once
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,7 +16,8 @@ namespace mixln::cli {
 inline std::vector<Option> info_options() {
   return {{"batch", true, "B: sequences per batch for the memory plan (8)"},
           {"seq", true, "T: tokens per sequence for the memory plan (256)"},
-          {"slots", false, "list every activation slot of the plan"}};
+          {"slots", false, "list every activation slot of the plan"},
+          {"device", true, "cpu or cuda: whose memory plan to print (this trainer's backend)"}};
 }
 
 inline std::string with_commas(std::size_t n) {
@@ -47,6 +49,15 @@ std::string stack_summary() {
   return out;
 }
 
+// Bytes of bf16 copies of the largest GEMM operands of a step of R rows (the CUDA backend's
+// staging in bf16 mode: the [R, V] logits gradient and the largest B operand).
+inline std::size_t bf16_staging_bytes(std::size_t R, std::size_t C, std::size_t I, std::size_t V, std::size_t H,
+                                      std::size_t T) {
+  const std::size_t a = std::max({R * V, R * 2 * I, R * 3 * C, H * T * T});
+  const std::size_t b = std::max({V * C, 2 * I * C, R * 3 * C, R * C});
+  return 2 * (a + b);
+}
+
 template <class Net, class Backend>
 int run_info(const Args& a) {
   using E = Engine<Net, Backend>;
@@ -75,6 +86,9 @@ int run_info(const Args& a) {
               with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(),
               with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(), Cfg::hidden_size);
 
+  const std::string device = a.str("device", Backend::name);
+  if (device != "cpu" && device != "cuda") throw Error("--device: '" + device + "' is neither cpu nor cuda");
+  const bool on_device = device == "cuda";
   const ActivationPlan plan = E::plan(B, T);
   if (a.flag("slots")) {
     std::printf("activation slots for batch %d x seq %d:\n", B, T);
@@ -87,17 +101,24 @@ int run_info(const Args& a) {
   const double pbytes = double(layout.total) * sizeof(float);
   const double fwd = double(plan.forward_bytes()), all = double(plan.bytes());
   std::printf("memory plan for batch %d x seq %d on %s (fp32, one arena of %zu slots):\n", B, T,
-              Backend::name, plan.slots.size());
+              device.c_str(), plan.slots.size());
   std::printf("  %-34s %12s\n", "parameters", format_bytes(pbytes).c_str());
   std::printf("  %-34s %12s\n", "gradients", format_bytes(pbytes).c_str());
   std::printf("  %-34s %12s\n", "Adam moments (training)", format_bytes(2 * pbytes).c_str());
   std::printf("  %-34s %12s\n", "activations kept for backward", format_bytes(fwd).c_str());
   std::printf("  %-34s %12s\n", "backward scratch", format_bytes(all - fwd).c_str());
-  const double extra = double(BackendCli<Backend>::scratch_bytes(
-      std::size_t(B) * T, Cfg::hidden_size, Cfg::intermediate_size, Cfg::vocab_size, Cfg::num_heads, std::size_t(T)));
+  // The CUDA backend stages GEMM inputs in bf16 (its default precision).
+  const std::size_t R = std::size_t(B) * T;
+  const double extra =
+      device == Backend::name
+          ? double(BackendCli<Backend>::scratch_bytes(R, Cfg::hidden_size, Cfg::intermediate_size, Cfg::vocab_size,
+                                                       Cfg::num_heads, std::size_t(T)))
+          : on_device ? double(bf16_staging_bytes(R, Cfg::hidden_size, Cfg::intermediate_size, Cfg::vocab_size,
+                                                  Cfg::num_heads, std::size_t(T)))
+                      : 0.0;
   if (extra > 0) std::printf("  %-34s %12s\n", "bf16 staging of GEMM inputs", format_bytes(extra).c_str());
   std::printf("  %-34s %12s%s\n", "total", format_bytes(4 * pbytes + all + extra).c_str(),
-              Backend::host_memory ? "" : "  (peak device memory)");
+              on_device ? "  (peak device memory)" : "");
   return 0;
 }
 

@@ -41,7 +41,7 @@ struct BackendCli<cuda::Backend> {
   }
   static std::size_t scratch_bytes(std::size_t R, std::size_t C, std::size_t I, std::size_t V, std::size_t H,
                                    std::size_t T) {
-    return cuda::gemm_precision() == cuda::GemmPrecision::bf16 ? cuda::gemm_scratch_bytes(R, C, I, V, H, T) : 0;
+    return cuda::gemm_precision() == cuda::GemmPrecision::bf16 ? bf16_staging_bytes(R, C, I, V, H, T) : 0;
   }
 };
 

@@ -106,16 +106,6 @@ double cross_entropy(int rows, int V, float* logits, const std::int32_t* labels,
 void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, const AdamHyper& h, bool decay);
 double sum_squares(const float* x, std::size_t n);
 void scale(float* x, std::size_t n, float s);
-// Bytes of bf16 staging for GEMM inputs in bf16 mode, for a step of R = B·T rows: the largest
-// A operand (the [R, V] logits gradient) and the largest B operand.
-inline std::size_t gemm_scratch_bytes(std::size_t R, std::size_t C, std::size_t I, std::size_t V,
-                                      std::size_t H, std::size_t T) {
-  auto mx = [](std::size_t a, std::size_t b) { return a > b ? a : b; };
-  const std::size_t a = mx(mx(R * V, R * 2 * I), mx(R * 3 * C, H * T * T));
-  const std::size_t b = mx(mx(V * C, 2 * I * C), mx(R * 3 * C, R * C));
-  return 2 * (a + b);
-}
-
 using mixln::kind_bits;
 using mixln::kind_of_bits;
 
