@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace mixln::cpu {
 
@@ -17,19 +18,26 @@ void embedding_forward(int rows, int C, const std::int32_t* tokens, const T* tab
   }
 }
 
-// dtable[tokens[r], :] += dout[r, :]. Threads own column ranges and walk rows in order, so
-// repeated tokens accumulate in a fixed order whatever the thread count.
+// dtable[tokens[r], :] += dout[r, :]. The rows are grouped by token (a stable counting sort),
+// then each token's rows are added in row order by one thread: parallel, cache-friendly, and
+// the same result whatever the thread count.
 template <class T>
 void embedding_backward(int rows, int C, const std::int32_t* tokens, const T* dout, T* dtable) {
-  constexpr int kCols = 16;
-  const int blocks = (C + kCols - 1) / kCols;
-#pragma omp parallel for schedule(static)
-  for (int cb = 0; cb < blocks; ++cb) {
-    const int j0 = cb * kCols, j1 = std::min(C, j0 + kCols);
-    for (int r = 0; r < rows; ++r) {
-      T* dst = dtable + std::size_t(tokens[r]) * C;
-      const T* src = dout + std::size_t(r) * C;
-      for (int j = j0; j < j1; ++j) dst[j] += src[j];
+  std::int32_t vocab = 0;
+  for (int r = 0; r < rows; ++r) vocab = std::max(vocab, tokens[r] + 1);
+  std::vector<int> start(std::size_t(vocab) + 1, 0);
+  std::vector<int> order(static_cast<std::size_t>(rows));
+  for (int r = 0; r < rows; ++r) ++start[std::size_t(tokens[r]) + 1];
+  for (std::int32_t v = 0; v < vocab; ++v) start[std::size_t(v) + 1] += start[std::size_t(v)];
+  std::vector<int> fill(start.begin(), start.end() - 1);
+  for (int r = 0; r < rows; ++r) order[std::size_t(fill[std::size_t(tokens[r])]++)] = r;
+#pragma omp parallel for schedule(dynamic, 64)
+  for (std::int32_t v = 0; v < vocab; ++v) {
+    T* dst = dtable + std::size_t(v) * C;
+    for (int k = start[std::size_t(v)]; k < start[std::size_t(v) + 1]; ++k) {
+      const T* src = dout + std::size_t(order[std::size_t(k)]) * C;
+#pragma omp simd
+      for (int j = 0; j < C; ++j) dst[j] += src[j];
     }
   }
 }
