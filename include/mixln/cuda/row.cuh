@@ -10,6 +10,9 @@
 
 namespace mixln::cuda {
 
+struct SumOp {
+  __device__ __forceinline__ float operator()(float a, float b) const { return a + b; }
+};
 struct MaxOp {
   __device__ __forceinline__ float operator()(float a, float b) const { return a > b ? a : b; }
 };
@@ -27,31 +30,31 @@ struct BlockRow {
 
   template <class F>
   __device__ float sum(F&& f) const {
-    float acc = 0.f;
-    for (int j = threadIdx.x; j < n; j += kThreads) acc += f(j);
-    const float total = Reduce(sh.reduce).Sum(acc);
-    if (threadIdx.x == 0) sh.result = total;
-    __syncthreads();
-    const float r = sh.result;
-    __syncthreads();
-    return r;
+    return reduce(static_cast<F&&>(f), 0.f, SumOp{});
   }
 
   template <class F>
   __device__ float max(F&& f) const {
-    float acc = -3.402823466e38f;
-    for (int j = threadIdx.x; j < n; j += kThreads) acc = MaxOp{}(acc, f(j));
-    const float total = Reduce(sh.reduce).Reduce(acc, MaxOp{});
-    if (threadIdx.x == 0) sh.result = total;
-    __syncthreads();
-    const float r = sh.result;
-    __syncthreads();
-    return r;
+    return reduce(static_cast<F&&>(f), -3.402823466e38f, MaxOp{});
   }
 
   template <class F>
   __device__ void each(F&& f) const {
     for (int j = threadIdx.x; j < n; j += kThreads) f(j);
+  }
+
+ private:
+  // op over f(j) for all j of the row, the result broadcast to every thread of the block.
+  template <class F, class Op>
+  __device__ float reduce(F&& f, float init, Op op) const {
+    float acc = init;
+    for (int j = threadIdx.x; j < n; j += kThreads) acc = op(acc, f(j));
+    const float total = Reduce(sh.reduce).Reduce(acc, op);
+    if (threadIdx.x == 0) sh.result = total;
+    __syncthreads();
+    const float r = sh.result;
+    __syncthreads();
+    return r;
   }
 };
 
