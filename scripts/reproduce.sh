@@ -60,7 +60,9 @@ for m in preln postln mixln; do
 done
 
 # --- numbers -----------------------------------------------------------------------------------
-val_ppl() { grep '"val_ppl"' "$out/$1/log.jsonl" | tail -n 1 | sed -E 's/.*"val_ppl":([0-9.eE+-]+).*/\1/'; }
+# the last validation perplexity of a run, 2 decimals
+val_ppl() { grep '"val_ppl"' "$out/$1/log.jsonl" | tail -n 1 | sed -E 's/.*"val_ppl":([0-9.eE+-]+).*/\1/' |
+            awk '{ printf "%.2f", $1 }'; }
 declare -A ppl
 for m in "${models[@]}"; do ppl[$m]=$(val_ppl "$m"); done
 # grad norms at one step as "layer norm" lines
@@ -126,9 +128,11 @@ paste -d' ' <(awk -F, 'NR > 1 { print $1, $3 }' "$out/preln/layer_drop.csv") \
 gnuplot <<GP
 set terminal pngcairo size 760,420
 set output '$img/reproduce_layer_drop.png'
-set title 'validation perplexity increase when one layer is removed'
+set title 'validation perplexity increase when one layer is removed (log scale)'
 set xlabel 'removed layer'
 set ylabel 'perplexity increase'
+set logscale y
+set yrange [0.1:*]
 set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.85 border -1
