@@ -75,12 +75,9 @@ ang_early() { awk -F, 'NR > 1 && $2 == 1 && $1 < 4 { s += $3; n++ } END { printf
 # mean perplexity increase from removing one of the last / first half of the layers
 drop_late() { awk -F, 'NR > 1 && $1 >= 4 { s += $3; n++ } END { printf "%.2f", s / n }' "$out/$1/layer_drop.csv"; }
 drop_early() { awk -F, 'NR > 1 && $1 < 4 { s += $3; n++ } END { printf "%.2f", s / n }' "$out/$1/layer_drop.csv"; }
-# the gradient norm of one layer at one step; "a vs b" for layers 0 and 7 (r: 7 first)
+# the gradient norm of one layer at one step; "a vs b" for two layers at one step
 norm_of() { norms_at "$1" "$2" | awk -v l="$3" '$1 == l { print $2 }'; }
-first_last() {
-  if [[ ${3:-} == r ]]; then printf '%.3g vs %.3g' "$(norm_of "$1" "$2" 7)" "$(norm_of "$1" "$2" 0)"
-  else printf '%.3g vs %.3g' "$(norm_of "$1" "$2" 0)" "$(norm_of "$1" "$2" 7)"; fi
-}
+norm_pair() { printf '%.3g vs %.3g' "$(norm_of "$1" "$2" "$3")" "$(norm_of "$1" "$2" "$4")"; }
 lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
 verdict() { if "$@"; then echo "held"; else echo "did not hold"; fi; }
 
@@ -220,8 +217,8 @@ $(drop_early preln) / $(drop_late preln), Post-LN $(drop_early postln) / $(drop_
 | Mix-LN's deep layers are less alike than Pre-LN's (Fig. 5) | n = 1 distance, layers 4–7: $(ang_late mixln) vs $(ang_late preln) | $(verdict lt "$(ang_late preln)" "$(ang_late mixln)") |
 | Removing a deep layer costs Mix-LN more than Pre-LN (deep layers do more work) | $(drop_late mixln) vs $(drop_late preln) | $(verdict lt "$(drop_late preln)" "$(drop_late mixln)") |
 | Mix-LN's gradient norms are more even across layers than Pre-LN's at init (Fig. 6a) | CV $(cv_at mixln 1) vs $(cv_at preln 1) | $(verdict lt "$(cv_at mixln 1)" "$(cv_at preln 1)") |
-| Pre-LN's deep layers get smaller gradients than its first layer (Fig. 6a), step 1 / $STEPS | layer 7 vs layer 0: $(first_last preln 1 r) / $(first_last preln "$STEPS" r) | $(verdict lt "$(norm_of preln 1 7)" "$(norm_of preln 1 0)") / $(verdict lt "$(norm_of preln "$STEPS" 7)" "$(norm_of preln "$STEPS" 0)") |
-| Post-LN's first layer gets a smaller gradient than its last (Fig. 3c), step 1 / $STEPS | layer 0 vs layer 7: $(first_last postln 1) / $(first_last postln "$STEPS") | $(verdict lt "$(norm_of postln 1 0)" "$(norm_of postln 1 7)") / $(verdict lt "$(norm_of postln "$STEPS" 0)" "$(norm_of postln "$STEPS" 7)") |
+| Pre-LN's deep layers get smaller gradients than its first layer (Fig. 6a), step 1 / $STEPS | layer 7 vs layer 0: $(norm_pair preln 1 7 0) / $(norm_pair preln "$STEPS" 7 0) | $(verdict lt "$(norm_of preln 1 7)" "$(norm_of preln 1 0)") / $(verdict lt "$(norm_of preln "$STEPS" 7)" "$(norm_of preln "$STEPS" 0)") |
+| Post-LN's first layer gets a smaller gradient than its last (Fig. 3c), step 1 / $STEPS | layer 0 vs layer 7: $(norm_pair postln 1 0 7) / $(norm_pair postln "$STEPS" 0 7) | $(verdict lt "$(norm_of postln 1 0)" "$(norm_of postln 1 7)") / $(verdict lt "$(norm_of postln "$STEPS" 0)" "$(norm_of postln "$STEPS" 7)") |
 
 EOF
   if [[ -f docs/reproduction_notes.md ]]; then cat docs/reproduction_notes.md; fi
