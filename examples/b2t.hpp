@@ -7,21 +7,20 @@
 //   h  = N₁(x + Attn(x))
 //   x' = N₂(h + MLP(h) + x)
 //
-// Everything mixln needs to know is declared here: the norm around each sub-layer (their
-// weight names), and that the MLP's sum takes the layer input. The schedule then derives
-// the fused boundaries (add → norm, add + skip → norm) and their backward passes.
+// Everything mixln needs to know is declared here: the norm around each sub-layer (its kind
+// and weight name), and that the MLP's sum takes the layer input. The schedule then derives
+// the fused boundaries (add -> norm, add+skip -> norm) and their backward passes.
 #pragma once
 
 #include <mixln/mixln.hpp>
 
 namespace b2t {
 
-template <class Block>
+template <class Block, class N = mixln::RMSNorm>
 struct B2T : mixln::placement<Block> {
   static constexpr const char* name = "B2T";
-  static constexpr mixln::SubLayerNorms attn{.post = "post_attention_layernorm"};
-  static constexpr mixln::SubLayerNorms mlp{.post = "post_feedforward_layernorm",
-                                            .skip_from_layer_input = true};
+  using attn = mixln::SubLayer<mixln::PostNorm<N, "post_attention_layernorm">>;
+  using mlp = mixln::SubLayer<mixln::PostNorm<N, "post_feedforward_layernorm">, mixln::SkipFromLayerInput>;
 };
 
 }  // namespace b2t

@@ -1,12 +1,16 @@
 // examples/configs.hpp — the model configurations of DESIGN.md section 6, each with the six
-// placements the paper compares. A trainer is `<config>::<placement>`, e.g. tiny::mixln.
+// placements the paper compares and the models of section 8. A trainer is
+// `<config>::<placement>`, e.g. tiny::mixln, tiny::hybridnorm.
 #pragma once
 
 #include <mixln/mixln.hpp>
 
+#include "gelu_block.hpp"
+
 namespace mixln::examples {
 
-// The six placements of one configuration of L layers (Mix-LN with α = Alpha).
+// The placements of one configuration of L layers (Mix-LN with α = Alpha): the paper's six,
+// then those compared since (DESIGN.md section 8).
 template <class Cfg, int L, class Alpha = std::ratio<1, 4>>
 struct Placements {
   static constexpr TrainDefaults defaults{};  // no defaults: give --steps --batch --seq --lr
@@ -17,6 +21,14 @@ struct Placements {
   using deepnorm = Model<Cfg, Stack<DeepNorm<Block>, L>>;
   using sandwich = Model<Cfg, Stack<SandwichLN<Block>, L>>;
   using lns = Model<Cfg, Stack<LNS<Block>, L>>;
+
+  using periln = Model<Cfg, Stack<PeriLN<Block>, L>>;
+  using olmo2 = Model<Cfg, Stack<OLMo2<LlamaBlock<Cfg, QKNorm<FullWidth>>>, L>>;
+  using hybridnorm = Model<Cfg, Stack<HybridNorm<LlamaBlock<Cfg, QKVNorm<FullWidth>>>, L>>;
+  using dyt = Model<Cfg, Stack<PreLN<Block, DyT<>>, L>, DyT<>>;
+  using layernorm_mixln = Model<Cfg, MixLN<Block, L, Alpha, LayerNorm>, LayerNorm>;
+  using qknorm_mixln = Model<Cfg, MixLN<LlamaBlock<Cfg, QKNorm<PerHead>>, L, Alpha>>;
+  using gelu_mixln = Model<Cfg, MixLN<gelu::GeluBlock<Cfg>, L, Alpha>>;
 };
 
 // Tests: vocab 512, hidden 64, intermediate 172, heads 4, 8 layers.

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <mixln/cpu/backend.hpp>
+#include <mixln/math/norm_kinds.hpp>
 #include <mixln/math/fast_exp.hpp>
 
 #include "fd.hpp"
@@ -12,74 +13,174 @@ using Vec = std::vector<double>;
 
 namespace {
 
-// loss = Σ y·ry + Σ h·rh + Σ y·rk, where h is y itself without a start norm and rk stands for
-// the gradient a later skip sends back to y.
-template <int Bits>
-void check_boundary() {
-  constexpr BoundaryKind K = kind_of_bits(Bits);
-  if constexpr (K.skip && !K.residual) {
-    return;  // a skip connection always comes with a residual
-  } else {
-    const int R = 5, n = 7;
-    std::mt19937_64 g(1000 + Bits);
-    Vec x = fd::random_vec(R * n, g), f = fd::random_vec(R * n, g, 0.7),
-        x0 = fd::random_vec(R * n, g), wb = fd::random_vec(n, g, 0.3, 1.0),
-        we = fd::random_vec(n, g, 0.3, 1.0), ws = fd::random_vec(n, g, 0.3, 1.0),
-        ry = fd::random_vec(R * n, g), rh = fd::random_vec(R * n, g), rk = fd::random_vec(R * n, g);
-    Vec s(R * n), y(R * n), h(R * n), stats(R * 3);
-    auto bufs = [&] {
-      cpu::BoundaryBuffers<double> b;
-      b.x = x.data(), b.f = f.data(), b.x0 = x0.data();
-      b.s = s.data(), b.y = y.data(), b.h = h.data(), b.stats = stats.data();
-      b.wb = wb.data(), b.we = we.data(), b.ws = ws.data();
-      b.a = 1.3, b.c = 0.7;
-      return b;
-    };
-    auto loss = [&] {
-      Cpu::boundary_forward<K>(R, n, bufs());
-      const Vec& hh = K.start_norm ? h : y;
-      return fd::dot(y, ry) + fd::dot(hh, rh) + (K.skip_grad_in ? fd::dot(y, rk) : 0.0);
-    };
-    loss();
-    Vec dx(R * n), dskip(R * n), df(R * n), dwb(n), dwe(n), dws(n);
-    Vec partials(std::size_t(cpu::row_chunks(R)) * 4 * n);
-    cpu::BoundaryGradBuffers<double> gb;
-    gb.dy_ext = ry.data(), gb.dskip_in = rk.data(), gb.dh = rh.data();
-    gb.dx = dx.data(), gb.dskip_out = dskip.data(), gb.df = df.data();
-    gb.dwb = dwb.data(), gb.dwe = dwe.data(), gb.dws = dws.data();
-    gb.partials = partials.data();
-    Cpu::boundary_backward<K>(R, n, bufs(), gb);
-    INFO("kind bits " << Bits);
-    fd::check("df", f, df, loss);
-    if (K.residual) fd::check("dx", x, dx, loss);
-    if (K.skip) fd::check("dx0", x0, dskip, loss);
-    if (K.branch_norm) fd::check("dwb", wb, dwb, loss);
-    if (K.end_norm) fd::check("dwe", we, dwe, loss);
-    if (K.start_norm) fd::check("dws", ws, dws, loss);
-  }
+using R = RMSNorm;
+using N = LayerNorm;
+using Y = DyT<>;
+template <class... K>
+using L = norm_list<K...>;
+
+// Random parameters of a norm list around their init (weights near 1, biases and α near their
+// init), one vector per parameter.
+template <class Norms>
+std::vector<Vec> random_norm_params(int n, std::mt19937_64& g) {
+  std::vector<Vec> out;
+  Norms::for_each([&]<int I>() {
+    using K = typename Norms::template at<I>;
+    for (const auto& p : K::params)
+      out.push_back(fd::random_vec(p.per_channel ? std::size_t(n) : 1, g, 0.3, p.init == 0 ? 0.0 : p.init));
+  });
+  return out;
+}
+
+// loss = Σ y·ry + Σ h·rh + Σ y·rk, where h is y itself without start norms and rk stands for
+// the gradient a later skip sends back to y. Checks every gradient the boundary produces.
+template <class Spec>
+void check_boundary(const char* what) {
+  const int Rn = 5, n = 7;
+  std::mt19937_64 g(1000 + Spec::num_params * 7 + Spec::num_norms);
+  Vec x = fd::random_vec(Rn * n, g), f = fd::random_vec(Rn * n, g, 0.7), x0 = fd::random_vec(Rn * n, g),
+      ry = fd::random_vec(Rn * n, g), rh = fd::random_vec(Rn * n, g), rk = fd::random_vec(Rn * n, g);
+  std::vector<Vec> w = random_norm_params<typename Spec::norms>(n, g);
+  Vec y(Rn * n), h(Rn * n), stats(std::size_t(Rn) * std::max(Spec::num_stats, 1));
+  std::vector<Vec> bufs(std::size_t(Spec::num_norms), Vec(Rn * n));
+  auto args = [&] {
+    BoundaryArgs<Spec, double> b;
+    if (Spec::residual) b.x = x.data();
+    b.f = f.data();
+    if (Spec::skip) b.x0 = x0.data();
+    b.y = y.data(), b.h = h.data(), b.stats = stats.data();
+    for (int i = 0; i < Spec::num_norms; ++i) b.in[i] = bufs[std::size_t(i)].data();
+    if (Spec::nb > 0) b.in[0] = f.data();
+    if (Spec::ns > 0) b.in[Spec::first_start] = y.data();
+    for (int p = 0; p < Spec::num_params; ++p) b.w[p] = w[std::size_t(p)].data();
+    b.a = 1.3, b.c = 0.7;
+    return b;
+  };
+  auto loss = [&] {
+    Cpu::boundary_forward<Spec>(Rn, n, args());
+    const Vec& hh = Spec::ns > 0 ? h : y;
+    return fd::dot(y, ry) + fd::dot(hh, rh) + (Spec::skip_grad_in ? fd::dot(y, rk) : 0.0);
+  };
+  loss();
+  Vec dx(Rn * n), dskip(Rn * n), df(Rn * n), dy = ry, dk = rk;
+  std::vector<Vec> dw;
+  for (auto& v : w) dw.emplace_back(v.size(), 0.0);
+  Vec partials(std::size_t(row_chunks(Rn)) * (Spec::num_params + 1) * n);
+  BoundaryGradArgs<Spec, double> gb;
+  gb.dy_ext = dy.data(), gb.dskip_in = dk.data(), gb.dh = rh.data();
+  gb.dx = dy.data(), gb.dskip_out = dk.data(), gb.df = df.data();  // dx aliases dy_ext, as in the engine
+  for (int p = 0; p < Spec::num_params; ++p) gb.dw[p] = dw[std::size_t(p)].data();
+  gb.partials = partials.data();
+  Cpu::boundary_backward<Spec>(Rn, n, args(), gb);
+  INFO("boundary " << what);
+  fd::check("df", f, df, loss);
+  if (Spec::residual) fd::check("dx", x, dy, loss);
+  if (Spec::skip) fd::check("dx0", x0, dk, loss);
+  for (int p = 0; p < Spec::num_params; ++p) fd::check("dw" + std::to_string(p), w[std::size_t(p)], dw[std::size_t(p)], loss);
 }
 
 }  // namespace
 
-TEST_CASE("fused boundary: every kind's backward matches finite differences") {
-  []<int... b>(std::integer_sequence<int, b...>) {
-    (check_boundary<b>(), ...);
-  }(std::make_integer_sequence<int, 64>{});
+TEST_CASE("fused boundary: every step and every norm kind, alone and in chains, matches finite differences") {
+  check_boundary<BoundarySpec<false, false, false, L<>, L<>, L<R>>>("embed | RMSNorm");
+  check_boundary<BoundarySpec<false, false, true, L<>, L<>, L<>>>("embed, skipped to");
+  check_boundary<BoundarySpec<true, false, false, L<>, L<>, L<>>>("add");
+  check_boundary<BoundarySpec<true, false, false, L<>, L<>, L<R>>>("Pre-LN");
+  check_boundary<BoundarySpec<true, false, false, L<>, L<R>, L<>>>("Post-LN");
+  check_boundary<BoundarySpec<true, false, false, L<>, L<R>, L<R>>>("Mix-LN transition");
+  check_boundary<BoundarySpec<true, false, false, L<R>, L<>, L<R>>>("Sandwich");
+  check_boundary<BoundarySpec<true, false, false, L<R>, L<>, L<>>>("OLMo 2");
+  check_boundary<BoundarySpec<true, true, true, L<>, L<R>, L<>>>("B2T, skip in and out");
+  check_boundary<BoundarySpec<true, false, true, L<>, L<R>, L<R>>>("skipped to, with norms");
+  check_boundary<BoundarySpec<true, false, false, L<N>, L<N>, L<N>>>("LayerNorm everywhere");
+  check_boundary<BoundarySpec<true, false, false, L<Y>, L<Y>, L<Y>>>("DyT everywhere");
+  check_boundary<BoundarySpec<false, false, false, L<>, L<>, L<Y>>>("embed | DyT");
+  check_boundary<BoundarySpec<true, true, false, L<N>, L<>, L<Y>>>("LayerNorm(f) add+skip | DyT");
+  check_boundary<BoundarySpec<true, true, true, L<R, N>, L<Y, R>, L<N, Y, R>>>("chains of mixed kinds");
 }
 
-TEST_CASE("fused boundary: the Pre-LN kind equals add, then RMSNorm, computed by hand") {
+TEST_CASE("fused boundary: the Pre-LN boundary equals add, then RMSNorm, computed by hand") {
+  using Spec = BoundarySpec<true, false, false, L<>, L<>, L<R>>;
   const int n = 4;
-  Vec x = {1, 2, 3, 4}, f = {0.5, -1, 2, 0}, ws = {1, 2, 0.5, 1}, y(n), h(n), st(3);
-  cpu::BoundaryBuffers<double> b;
-  b.x = x.data(), b.f = f.data(), b.y = y.data(), b.h = h.data(), b.ws = ws.data(),
-  b.stats = st.data();
-  Cpu::boundary_forward<BoundaryKind{.residual = true, .start_norm = true}>(1, n, b);
+  Vec x = {1, 2, 3, 4}, f = {0.5, -1, 2, 0}, ws = {1, 2, 0.5, 1}, y(n), h(n), st(1);
+  BoundaryArgs<Spec, double> b;
+  b.x = x.data(), b.f = f.data(), b.y = y.data(), b.h = h.data(), b.stats = st.data();
+  b.in[0] = y.data(), b.w[0] = ws.data();
+  Cpu::boundary_forward<Spec>(1, n, b);
   const Vec s = {1.5, 1, 5, 4};
   const double r = 1 / std::sqrt((1.5 * 1.5 + 1 + 25 + 16) / 4 + 1e-6);
   for (int j = 0; j < n; ++j) {
     CHECK(y[j] == doctest::Approx(s[j]));
     CHECK(h[j] == doctest::Approx(s[j] * r * ws[j]));
   }
+  CHECK(st[0] == doctest::Approx(r));
+}
+
+TEST_CASE("norm kinds: LayerNorm and DyT forward as DESIGN.md section 8 defines them") {
+  const int n = 5;
+  Vec x = {1, -2, 3, 0.5, 4}, w = {1, 2, 0.5, 1, 1.5}, bias = {0.1, 0, -0.2, 0.3, 0}, alpha = {0.7}, y(n), st(2);
+  const double* wl[] = {w.data(), bias.data()};
+  norm_row_forward<N>(SerialRow{n}, x.data(), y.data(), wl, st.data());
+  double mean = 0, var = 0;
+  for (double v : x) mean += v / n;
+  for (double v : x) var += (v - mean) * (v - mean) / n;
+  for (int j = 0; j < n; ++j) CHECK(y[j] == doctest::Approx((x[j] - mean) / std::sqrt(var + 1e-5) * w[j] + bias[j]));
+  const double* wd[] = {alpha.data(), w.data(), bias.data()};
+  norm_row_forward<Y>(SerialRow{n}, x.data(), y.data(), wd, st.data());
+  for (int j = 0; j < n; ++j) CHECK(y[j] == doctest::Approx(w[j] * std::tanh(0.7 * x[j]) + bias[j]));
+  CHECK(Y::params[0].init == 0.5);
+  CHECK(DyT<std::ratio<1, 4>>::params[0].init == 0.25);
+}
+
+// One norm over the per-head rows of a [R, 3C] buffer: dx (in place, as attention uses it) and
+// every parameter gradient against finite differences.
+template <class K>
+void check_norm_rows(int groups) {
+  const int Rn = 3, H = 2, D = 4, C = H * D, n = groups > 1 ? D : C, rows = Rn * groups;
+  std::mt19937_64 g(77 + groups);
+  Vec x = fd::random_vec(Rn * 3 * C, g), y(Rn * 3 * C), r = fd::random_vec(Rn * 3 * C, g);
+  std::vector<Vec> w = random_norm_params<norm_list<K>>(n, g);
+  std::vector<double*> wp;
+  for (auto& v : w) wp.push_back(v.data());
+  Vec stats(std::size_t(rows) * std::max(K::num_stats, 1));
+  const std::size_t col = C;  // the k columns
+  auto loss = [&] {
+    Cpu::norm_rows_forward<K>(rows, n, RowsView<const double>{x.data() + col, groups, 3 * C},
+                              RowsView<double>{y.data() + col, groups, 3 * C}, wp.data(), stats.data());
+    double l = 0;
+    for (int t = 0; t < Rn; ++t)
+      for (int j = 0; j < C; ++j) l += y[t * 3 * C + col + j] * r[t * 3 * C + col + j];
+    return l;
+  };
+  loss();
+  Vec d = r;  // in place: d's k columns become dx
+  std::vector<Vec> dw;
+  for (auto& v : w) dw.emplace_back(v.size(), 0.0);
+  std::vector<double*> dwp;
+  for (auto& v : dw) dwp.push_back(v.data());
+  Vec partials(std::size_t(row_chunks(rows)) * (K::params.size() + 1) * n);
+  Cpu::norm_rows_backward<K>(rows, n, RowsView<const double>{x.data() + col, groups, 3 * C}, stats.data(), wp.data(),
+                             RowsView<const double>{d.data() + col, groups, 3 * C},
+                             RowsView<double>{d.data() + col, groups, 3 * C}, dwp.data(), partials.data());
+  Vec dx(x.size(), 0.0);
+  for (int t = 0; t < Rn; ++t)
+    for (int j = 0; j < C; ++j) dx[t * 3 * C + col + j] = d[t * 3 * C + col + j];
+  INFO(K::name << (groups > 1 ? " per head" : " full width"));
+  fd::check("dx", x, dx, loss);
+  for (std::size_t p = 0; p < w.size(); ++p) fd::check("dw" + std::to_string(p), w[p], dw[p], loss);
+}
+
+TEST_CASE("norm rows (QK-norm): per head and full width, every kind, match finite differences") {
+  check_norm_rows<R>(2);
+  check_norm_rows<R>(1);
+  check_norm_rows<N>(2);
+  check_norm_rows<Y>(1);
+}
+
+TEST_CASE("copy_rows copies strided rows and nothing else") {
+  Vec src = {1, 2, 3, 4, 5, 6}, dst(6, 0.0);
+  Cpu::copy_rows(2, 2, RowsView<const double>{src.data() + 1, 1, 3}, RowsView<double>{dst.data() + 1, 1, 3});
+  CHECK(dst == Vec{0, 2, 3, 0, 5, 6});
 }
 
 TEST_CASE("linear: dx and dW match finite differences; dW accumulates") {

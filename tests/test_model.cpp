@@ -8,6 +8,7 @@
 #include "b2t.hpp"
 #include "configs.hpp"
 #include "fd.hpp"
+#include "gelu_block.hpp"
 
 using namespace mixln;
 
@@ -15,6 +16,8 @@ namespace {
 
 using Cfg = LlamaConfig<vocab<64>, hidden<32>, intermediate<80>, heads<2>>;
 using B = LlamaBlock<Cfg>;
+// The trainers' model templates (examples/configs.hpp) at the golden size, 4 layers.
+using Small = examples::Placements<Cfg, 4>;
 
 std::string golden(const std::string& c, const char* file) {
   return std::string(MIXLN_GOLDEN_DIR) + "/" + c + "/" + file;
@@ -27,7 +30,7 @@ void check_against_golden(const std::string& name, double tol) {
   load_params(e.layout(), e.params(), golden(name, "weights.safetensors"));
   const Batch b = load_batch(golden(name, "batch.safetensors"), Net::config::vocab_size);
   e.zero_grad();
-  const double loss = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, true);
+  const double loss = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, true).mean();
   safetensors::File ref(golden(name, "grads.safetensors"));
   float ref_loss = 0;
   ref.read_float("loss", {1}, &ref_loss);
@@ -75,24 +78,50 @@ TEST_CASE("golden: every placement in one stack") {
   check_case<Model<Cfg, Stack<SandwichLN<B>, 1, DeepNorm<B>, 1, PostLN<B>, 1, LNS<B>, 1,
                               b2t::B2T<B>, 1, PreLN<B>, 1>>>("zoo");
 }
+TEST_CASE("golden: Peri-LN (tiny_periln's model)") { check_case<Small::periln>("periln"); }
+TEST_CASE("golden: OLMo 2 with full-width QK-norm (tiny_olmo2's model)") { check_case<Small::olmo2>("olmo2"); }
+TEST_CASE("golden: HybridNorm with full-width QKV-norm (tiny_hybridnorm's model)") {
+  check_case<Small::hybridnorm>("hybridnorm");
+}
+TEST_CASE("golden: DyT everywhere, the final norm too (tiny_dyt's model)") { check_case<Small::dyt>("dyt"); }
+TEST_CASE("golden: Mix-LN with LayerNorm (tiny_layernorm_mixln's model)") {
+  check_case<Small::layernorm_mixln>("layernorm_mixln");
+}
+TEST_CASE("golden: Mix-LN with per-head QK-norm (tiny_qknorm_mixln's model)") {
+  check_case<Small::qknorm_mixln>("qknorm_mixln");
+}
+TEST_CASE("golden: Mix-LN of a block defined outside the library, GELU MLP (tiny_gelu_mixln's model)") {
+  check_case<Small::gelu_mixln>("gelu_mixln");
+}
+TEST_CASE("golden: norm kinds, attention norms and blocks mixed in one stack") {
+  using QKV = LlamaBlock<Cfg, QKVNorm<FullWidth>>;
+  using QKFull = LlamaBlock<Cfg, QKNorm<FullWidth>>;
+  using QKHeadLN = LlamaBlock<Cfg, QKNorm<PerHead, LayerNorm>>;
+  using Gelu = gelu::GeluBlock<Cfg>;
+  check_case<Model<Cfg,
+                   Stack<HybridNorm<QKV>, 1, PreLN<B, DyT<>>, 1, PostLN<Gelu, LayerNorm>, 1, OLMo2<QKFull>, 1,
+                         PeriLN<QKHeadLN>, 1, b2t::B2T<B, LayerNorm>, 1>,
+                   LayerNorm>>("zoo2");
+}
+
 TEST_CASE("golden: the tiny Mix-LN trainer's model") {
   using Net = examples::tiny::mixln;
   Engine<Net, cpu::Backend<float>> e;
   load_params(e.layout(), e.params(), golden("tiny_mixln", "weights.safetensors"));
   const Batch b = load_batch(golden("tiny_mixln", "batch.safetensors"), 512);
-  const double loss = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, true);
+  const double loss = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, true).mean();
   safetensors::File ref(golden("tiny_mixln", "grads.safetensors"));
   float ref_loss = 0;
   ref.read_float("loss", {1}, &ref_loss);
   CHECK(loss == doctest::Approx(ref_loss).epsilon(1e-4));
 }
 
-TEST_CASE("fp64 model: sampled gradients of every tensor match finite differences") {
-  using Net = Model<Cfg, Stack<SandwichLN<B>, 1, PostLN<B>, 1, b2t::B2T<B>, 1, LNS<B>, 1>>;
+template <class Net>
+void check_model_finite_differences() {
   Engine<Net, cpu::Backend<double>> e;
   init_params(e.layout(), Net::num_layers, e.params(), {.seed = 11, .std = 0.2});
   std::mt19937_64 g(9);
-  for (auto& p : e.layout().params)  // norms away from 1, so their gradients are generic
+  for (auto& p : e.layout().params)  // norms away from their init, so their gradients are generic
     if (p.kind == ParamKind::norm)
       for (std::size_t i = 0; i < p.count; ++i) e.params()[p.offset + i] += 0.1 * (double(g() % 100) / 50 - 1);
   const int Bn = 2, T = 6;
@@ -102,7 +131,7 @@ TEST_CASE("fp64 model: sampled gradients of every tensor match finite difference
   e.zero_grad();
   e.step(tok.data(), lab.data(), Bn, T, true);
   const std::vector<double> grads(e.grads().begin(), e.grads().end());
-  auto loss = [&] { return e.step(tok.data(), lab.data(), Bn, T, false); };
+  auto loss = [&] { return e.step(tok.data(), lab.data(), Bn, T, false).mean(); };
   for (auto& p : e.layout().params) {
     std::vector<std::size_t> idx;
     for (int k = 0; k < 4; ++k) idx.push_back(g() % p.count);
@@ -122,6 +151,18 @@ TEST_CASE("fp64 model: sampled gradients of every tensor match finite difference
   }
 }
 
+TEST_CASE("fp64 model: sampled gradients of every tensor match finite differences") {
+  check_model_finite_differences<Model<Cfg, Stack<SandwichLN<B>, 1, PostLN<B>, 1, b2t::B2T<B>, 1, LNS<B>, 1>>>();
+}
+
+TEST_CASE("fp64 model with every new norm kind, attention norm and a user block: finite differences") {
+  check_model_finite_differences<
+      Model<Cfg,
+            Stack<HybridNorm<LlamaBlock<Cfg, QKVNorm<FullWidth>>>, 1, PreLN<LlamaBlock<Cfg, QKNorm<PerHead>>, DyT<>>, 1,
+                  PostLN<gelu::GeluBlock<Cfg>, LayerNorm>, 1, OLMo2<B>, 1>,
+            DyT<>>>();
+}
+
 TEST_CASE("a step is bitwise reproducible, gradients accumulate, loss-only equals training loss") {
   using Net = examples::tiny::mixln;
   Engine<Net, cpu::Backend<float>> e;
@@ -130,10 +171,10 @@ TEST_CASE("a step is bitwise reproducible, gradients accumulate, loss-only equal
   std::vector<std::int32_t> tok(Bn * T), lab(Bn * T);
   for (int i = 0; i < Bn * T; ++i) tok[i] = (i * 37) % 512, lab[i] = (i * 91 + 5) % 512;
   e.zero_grad();
-  const double l1 = e.step(tok.data(), lab.data(), Bn, T, true);
+  const double l1 = e.step(tok.data(), lab.data(), Bn, T, true).mean();
   const std::vector<float> g1(e.grads().begin(), e.grads().end());
   e.zero_grad();
-  const double l2 = e.step(tok.data(), lab.data(), Bn, T, true);
+  const double l2 = e.step(tok.data(), lab.data(), Bn, T, true).mean();
   const std::vector<float> g2(e.grads().begin(), e.grads().end());
   CHECK(l1 == l2);
   CHECK(g1 == g2);
@@ -142,7 +183,10 @@ TEST_CASE("a step is bitwise reproducible, gradients accumulate, loss-only equal
   for (std::size_t i = 0; i < g1.size(); ++i)
     doubled = doubled && std::abs(e.grads()[i] - 2 * g1[i]) <= 1e-6f * (1 + std::abs(g1[i]));
   CHECK(doubled);
-  CHECK(e.step(tok.data(), lab.data(), Bn, T, false) == l1);
+  const StepResult r = e.step(tok.data(), lab.data(), Bn, T, false);
+  CHECK(r.mean() == l1);
+  CHECK(r.labels == Bn * T);
+  CHECK(r.loss_sum == doctest::Approx(l1 * Bn * T));
   // a different shape replans the arena and still works
-  CHECK(std::isfinite(e.step(tok.data(), lab.data(), 1, T, false)));
+  CHECK(std::isfinite(e.step(tok.data(), lab.data(), 1, T, false).mean()));
 }

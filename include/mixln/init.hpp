@@ -1,8 +1,9 @@
 // mixln/init.hpp — random initialisation (DESIGN.md section 3).
 //
 // Embeddings, linears and lm_head: N(0, 0.02 · gain), gain from the placement (DeepNorm's
-// β = (8L)^−¼ on v, o, gate, up, down). Norm weights: 1. With `scaled_init`, o_proj and
-// down_proj use N(0, 0.02/√(2L) · gain) (GPT-2 style). Parameter p draws from its own
+// β = (8L)^−¼ on v, o, gate, up, down). Norm parameters: their kind's constant (weights 1,
+// biases 0, DyT's α α₀). With `scaled_init`, the weights that write into the residual stream
+// (o_proj, down_proj) use N(0, 0.02/√(2L) · gain) (GPT-2 style). Parameter p draws from its own
 // counter-based stream, so a value depends only on (seed, parameter index, element index).
 #pragma once
 
@@ -27,8 +28,8 @@ void init_params(const ParamLayout& layout, int num_layers, std::span<T> params,
   for (std::size_t p = 0; p < layout.params.size(); ++p) {
     const ParamInfo& info = layout.params[p];
     T* dst = params.data() + info.offset;
-    if (info.kind == ParamKind::norm) {
-      for (std::size_t i = 0; i < info.count; ++i) dst[i] = T(1);
+    if (!info.normal_init) {
+      for (std::size_t i = 0; i < info.count; ++i) dst[i] = T(info.init_value);
       continue;
     }
     double std = opt.std * info.init_gain;

@@ -2,11 +2,14 @@
 #pragma once
 
 #include "config.hpp"
+#include "dsl/branch.hpp"
+#include "dsl/concepts.hpp"
 #include "dsl/llama_block.hpp"
 #include "dsl/llama_config.hpp"
 #include "dsl/model.hpp"
 #include "dsl/placement.hpp"
 #include "dsl/stack.hpp"
+#include "math/norm_kinds.hpp"
 #include "schedule/engine.hpp"
 #include "cpu/backend.hpp"
 #include "init.hpp"

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Golden data for mixln's model tests, from an independent PyTorch reference.
 
-The reference below is a plain, unfused transcription of DESIGN.md sections 2-3 (RMSNorm,
-rotate_half RoPE, causal attention, SwiGLU, the five placements and B2T), computed in float64.
+The reference below is a plain, unfused transcription of DESIGN.md sections 2-3 and 8 (RMSNorm,
+LayerNorm and DyT, rotate_half RoPE, causal attention with optional QK/QKV-norm, SwiGLU and a
+GELU MLP, the placements of the paper and those since, B2T), computed in float64. A layer is
+written as a spec: placement, norm kind, attention norm option and MLP kind.
 For each case it writes, under tests/golden/<case>/:
   weights.safetensors   parameters (BF16, so both sides read exactly the same values)
   batch.safetensors     input_ids and labels [B, T] (I64 or I32), some labels -100
@@ -21,6 +23,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Norm names of each placement, per sub-layer: (pre, branch, post, skip_from_layer_input).
+# Each may hold one name or None (the C++ side allows chains; these placements use one).
 PLACEMENTS = {
     "PreLN": {"attn": ("input_layernorm", None, None, False),
               "mlp": ("post_attention_layernorm", None, None, False)},
@@ -35,7 +38,26 @@ PLACEMENTS = {
     # B2T (Takase et al.), the user-defined placement of examples/b2t.cpp.
     "B2T": {"attn": (None, None, "post_attention_layernorm", False),
             "mlp": (None, None, "post_feedforward_layernorm", True)},
+    "PeriLN": {"attn": ("input_layernorm", "post_attention_layernorm", None, False),
+               "mlp": ("pre_feedforward_layernorm", "post_feedforward_layernorm", None, False)},
+    "OLMo2": {"attn": (None, "post_attention_layernorm", None, False),
+              "mlp": (None, "post_feedforward_layernorm", None, False)},
+    "HybridNorm": {"attn": (None, None, "post_attention_layernorm", False),
+                   "mlp": (None, None, None, False)},
 }
+# Parameters of each norm kind, in order, and their init (DESIGN.md section 8).
+NORM_PARAMS = {"RMSNorm": [("weight", True, 1.0)],
+               "LayerNorm": [("weight", True, 1.0), ("bias", True, 0.0)],
+               "DyT": [("alpha", False, 0.5), ("weight", True, 1.0), ("bias", True, 0.0)]}
+
+
+def layer(placement, kind="RMSNorm", attn_norm=None, mlp="swiglu"):
+    """A layer spec. attn_norm: None or (which: "qk"|"qkv", scope: "per_head"|"full", kind)."""
+    return {"placement": placement, "kind": kind, "attn_norm": attn_norm, "mlp": mlp}
+
+
+def as_layer(spec):
+    return spec if isinstance(spec, dict) else layer(spec)
 LINEARS = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
            "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
 
@@ -52,6 +74,19 @@ def rmsnorm(x, w, eps=1e-6):
     return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * w
 
 
+def norm(kind, x, p, name):
+    """The norm `name` (its parameters are name.weight, ...) of the given kind over the last dim."""
+    if kind == "RMSNorm":
+        return rmsnorm(x, p[name + ".weight"])
+    if kind == "LayerNorm":
+        mean = x.mean(-1, keepdim=True)
+        var = (x - mean).pow(2).mean(-1, keepdim=True)  # biased, as nn.LayerNorm
+        return (x - mean) * torch.rsqrt(var + 1e-5) * p[name + ".weight"] + p[name + ".bias"]
+    if kind == "DyT":
+        return p[name + ".weight"] * torch.tanh(p[name + ".alpha"] * x) + p[name + ".bias"]
+    raise ValueError(kind)
+
+
 def rotate_half(x):
     h = x.shape[-1] // 2
     return torch.cat((-x[..., h:], x[..., :h]), dim=-1)
@@ -65,14 +100,22 @@ def rope(x):  # x: [B, H, T, D]
     return x * emb.cos() + rotate_half(x) * emb.sin()
 
 
-def attention(h, p, prefix, H):
+def attention(h, p, prefix, H, attn_norm=None):
     B, T, C = h.shape
     D = C // H
 
-    def proj(name):
-        return (h @ p[prefix + "self_attn." + name + ".weight"].T).view(B, T, H, D).transpose(1, 2)
+    def proj(name, normed):
+        x = h @ p[prefix + "self_attn." + name + "_proj.weight"].T  # [B, T, C]
+        if normed:
+            which, scope, kind = attn_norm
+            nname = prefix + "self_attn." + name + "_norm"
+            x = norm(kind, x.view(B, T, H, D), p, nname).view(B, T, C) if scope == "per_head" \
+                else norm(kind, x, p, nname)
+        return x.view(B, T, H, D).transpose(1, 2)
 
-    q, k, v = rope(proj("q_proj")), rope(proj("k_proj")), proj("v_proj")
+    qk_normed = attn_norm is not None
+    v_normed = qk_normed and attn_norm[0] == "qkv"
+    q, k, v = rope(proj("q", qk_normed)), rope(proj("k", qk_normed)), proj("v", v_normed)
     scores = q @ k.transpose(-1, -2) / math.sqrt(D)
     mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
     probs = torch.softmax(scores.masked_fill(mask, float("-inf")), dim=-1)
@@ -80,18 +123,23 @@ def attention(h, p, prefix, H):
     return out @ p[prefix + "self_attn.o_proj.weight"].T
 
 
-def mlp(h, p, prefix):
+def mlp(h, p, prefix, kind="swiglu"):
+    if kind == "gelu":  # examples/gelu_block.hpp: down(gelu_tanh(up(x)))
+        u = h @ p[prefix + "mlp.up_proj.weight"].T
+        return torch.nn.functional.gelu(u, approximate="tanh") @ p[prefix + "mlp.down_proj.weight"].T
     g = h @ p[prefix + "mlp.gate_proj.weight"].T
     u = h @ p[prefix + "mlp.up_proj.weight"].T
     return (torch.nn.functional.silu(g) * u) @ p[prefix + "mlp.down_proj.weight"].T
 
 
-def forward(p, layers, cfg, ids, labels, drop=None, streams=None):
+def forward(p, layers, cfg, ids, labels, drop=None, streams=None, final="RMSNorm"):
     """Mean cross-entropy. drop: a layer index to remove (identity); streams: a list that
     receives the input of every layer and the last layer's output (before the final norm)."""
     L = len(layers)
     x = p["model.embed_tokens.weight"][ids]
-    for i, placement in enumerate(layers):
+    for i, spec in enumerate(layers):
+        spec = as_layer(spec)
+        placement, kind = spec["placement"], spec["kind"]
         if streams is not None:
             streams.append(x)
         if i == drop:
@@ -103,36 +151,54 @@ def forward(p, layers, cfg, ids, labels, drop=None, streams=None):
             pre, branch, post, skip = PLACEMENTS[placement][sub]
             h = x
             if pre:
-                h = rmsnorm(x, p[prefix + pre + ".weight"]) * pre_scale(placement, i)
-            f = attention(h, p, prefix, cfg["heads"]) if sub == "attn" else mlp(h, p, prefix)
+                h = norm(kind, x, p, prefix + pre) * pre_scale(placement, i)
+            f = attention(h, p, prefix, cfg["heads"], spec["attn_norm"]) if sub == "attn" \
+                else mlp(h, p, prefix, spec["mlp"])
             if branch:
-                f = rmsnorm(f, p[prefix + branch + ".weight"])
+                f = norm(kind, f, p, prefix + branch)
             s = a * x + f
             if skip:
                 s = s + x_in
-            x = rmsnorm(s, p[prefix + post + ".weight"]) if post else s
+            x = norm(kind, s, p, prefix + post) if post else s
     if streams is not None:
         streams.append(x)
-    x = rmsnorm(x, p["model.norm.weight"])
+    x = norm(final, x, p, "model.norm")
     logits = x @ p["lm_head.weight"].T
     return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                              labels.reshape(-1), ignore_index=-100)
 
 
-def param_shapes(layers, cfg):
-    V, C, I = cfg["vocab"], cfg["hidden"], cfg["intermediate"]
+def norm_shapes(shapes, kind, name, C):
+    for suffix, per_channel, _ in NORM_PARAMS[kind]:
+        shapes[name + "." + suffix] = (C,) if per_channel else (1,)
+
+
+def param_shapes(layers, cfg, final="RMSNorm"):
+    """Every parameter in mixln's layout order (schedule/param_layout.hpp)."""
+    V, C, I, H = cfg["vocab"], cfg["hidden"], cfg["intermediate"], cfg["heads"]
     shapes = {"model.embed_tokens.weight": (V, C)}
-    for i, placement in enumerate(layers):
+    for i, spec in enumerate(layers):
+        spec = as_layer(spec)
         prefix = f"model.layers.{i}."
-        for name in LINEARS:
-            rows, cols = {"mlp.gate_proj": (I, C), "mlp.up_proj": (I, C),
-                          "mlp.down_proj": (C, I)}.get(name, (C, C))
-            shapes[prefix + name + ".weight"] = (rows, cols)
+        for name in LINEARS[:4]:
+            shapes[prefix + name + ".weight"] = (C, C)
+        if spec["attn_norm"]:
+            which, scope, kind = spec["attn_norm"]
+            width = C // H if scope == "per_head" else C
+            for v in ("q", "k", "v") if which == "qkv" else ("q", "k"):
+                norm_shapes(shapes, kind, prefix + "self_attn." + v + "_norm", width)
+        if spec["mlp"] == "gelu":
+            shapes[prefix + "mlp.up_proj.weight"] = (I, C)
+            shapes[prefix + "mlp.down_proj.weight"] = (C, I)
+        else:
+            shapes[prefix + "mlp.gate_proj.weight"] = (I, C)
+            shapes[prefix + "mlp.up_proj.weight"] = (I, C)
+            shapes[prefix + "mlp.down_proj.weight"] = (C, I)
         for sub in ("attn", "mlp"):
-            for norm in PLACEMENTS[placement][sub][:3]:
-                if norm:
-                    shapes[prefix + norm + ".weight"] = (C,)
-    shapes["model.norm.weight"] = (C,)
+            for name in PLACEMENTS[spec["placement"]][sub][:3]:
+                if name:
+                    norm_shapes(shapes, spec["kind"], prefix + name, C)
+    norm_shapes(shapes, final, "model.norm", C)
     shapes["lm_head.weight"] = (V, C)
     return shapes
 
@@ -166,12 +232,16 @@ def write_safetensors(path, tensors):
     os.replace(tmp, path)
 
 
-def make_case(name, layers, cfg, batch, seq, seed, int_dtype):
+def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm"):
     gen = torch.Generator().manual_seed(seed)
-    shapes = param_shapes(layers, cfg)
+    shapes = param_shapes(layers, cfg, final)
     params = {}
     for pname, shape in shapes.items():
-        if len(shape) == 1:  # norm weights around 1, so their gradients matter
+        if pname.endswith(".alpha"):  # DyT's α around its init
+            w = 0.5 + 0.1 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        elif pname.endswith(".bias"):
+            w = 0.2 * torch.randn(shape, generator=gen, dtype=torch.float64)
+        elif len(shape) == 1:  # norm weights around 1, so their gradients matter
             w = 1.0 + 0.2 * torch.randn(shape, generator=gen, dtype=torch.float64)
         else:
             std = 0.5 if "embed" in pname else 0.15
@@ -183,7 +253,7 @@ def make_case(name, layers, cfg, batch, seq, seed, int_dtype):
     labels = torch.randint(0, V, (batch, seq), generator=gen)
     labels[0, 0] = -100
     labels[-1, seq // 2] = -100
-    loss = forward(params, layers, cfg, ids, labels)
+    loss = forward(params, layers, cfg, ids, labels, final=final)
     loss.backward()
 
     out = os.path.join(HERE, name)
@@ -244,6 +314,28 @@ def main():
     for i, (name, layers) in enumerate(cases):
         make_case(name, layers, GOLDEN, batch=2, seq=12, seed=100 + i,
                   int_dtype="I32" if i % 2 else "I64")
+    # The models of the trainers of DESIGN.md section 8, at the same small size (4 layers): the
+    # tests build them from the same templates as the trainers (examples/configs.hpp).
+    mix = lambda **kw: [layer("PostLN", **kw)] + [layer("PreLN", **kw)] * 3  # MixLN<B, 4, 1/4>
+    new_cases = [
+        ("periln", [layer("PeriLN")] * 4, "RMSNorm"),
+        ("olmo2", [layer("OLMo2", attn_norm=("qk", "full", "RMSNorm"))] * 4, "RMSNorm"),
+        ("hybridnorm", [layer("HybridNorm", attn_norm=("qkv", "full", "RMSNorm"))] * 4, "RMSNorm"),
+        ("dyt", [layer("PreLN", kind="DyT")] * 4, "DyT"),
+        ("layernorm_mixln", mix(kind="LayerNorm"), "LayerNorm"),
+        ("qknorm_mixln", mix(attn_norm=("qk", "per_head", "RMSNorm")), "RMSNorm"),
+        ("gelu_mixln", mix(mlp="gelu"), "RMSNorm"),
+        # every new feature in one stack, blocks of three shapes included
+        ("zoo2", [layer("HybridNorm", attn_norm=("qkv", "full", "RMSNorm")),
+                  layer("PreLN", kind="DyT"),
+                  layer("PostLN", kind="LayerNorm", mlp="gelu"),
+                  layer("OLMo2", attn_norm=("qk", "full", "RMSNorm")),
+                  layer("PeriLN", attn_norm=("qk", "per_head", "LayerNorm")),
+                  layer("B2T", kind="LayerNorm")], "LayerNorm"),
+    ]
+    for i, (name, layers, final) in enumerate(new_cases):
+        make_case(name, layers, GOLDEN, batch=2, seq=12, seed=200 + i,
+                  int_dtype="I32" if i % 2 else "I64", final=final)
     # The tiny Mix-LN trainer (2 Post-LN + 6 Pre-LN), checked through its command line.
     tiny = ["PostLN"] * 2 + ["PreLN"] * 6
     params, ids, labels = make_case("tiny_mixln", tiny, TINY, batch=2, seq=16, seed=7, int_dtype="I64")

@@ -83,9 +83,9 @@ double mean_loss(E& e, const std::vector<Batch>& batches, std::uint64_t* tokens 
   double sum = 0;
   std::uint64_t count = 0;
   for (const Batch& b : batches) {
-    int n = 0;
-    sum += e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, false, &n) * n;
-    count += std::uint64_t(n);
+    const StepResult r = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, false);
+    sum += r.loss_sum;
+    count += std::uint64_t(r.labels);
   }
   if (count == 0) throw Error("every label is -100: there is no loss to measure");
   if (tokens) *tokens = count;

@@ -77,7 +77,7 @@ int run_bench(const Args& a) {
   for (int s = 0; s < warmup + steps; ++s) {
     const auto t0 = std::chrono::steady_clock::now();
     e.zero_grad();
-    loss = e.step(tok.data(), lab.data(), B, T, true);
+    loss = e.step(tok.data(), lab.data(), B, T, true).mean();
     adam.step(e.device_params(), e.device_grads(), 1e-4f, s + 1);
     Backend::synchronize();
     if (s >= warmup) times.push_back(seconds_since(t0));

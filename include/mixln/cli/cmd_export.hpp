@@ -4,9 +4,11 @@
 //   DIR/model.safetensors   parameters under Hugging Face Llama names
 //   DIR/tokenizer.model     with --data: the run's SentencePiece model (+ tokenizer_config.json)
 //
-// A pure Pre-LN stack is exactly Hugging Face's Llama and loads in LlamaForCausalLM. Any other
-// placement has norms Llama does not have: its config names the architecture
-// "MixlnForCausalLM" so that nothing loads it silently as a Llama that computes something else.
+// A pure Pre-LN RMSNorm stack of plain LLaMA blocks is exactly Hugging Face's Llama and loads in
+// LlamaForCausalLM. Any other model has norms (or norm kinds, or blocks) Llama does not have:
+// its config names the architecture "MixlnForCausalLM" and describes every layer under
+// "mixln" (io/model_description.hpp), so that nothing loads it silently as a Llama that
+// computes something else.
 #pragma once
 
 #include <cstdio>
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "../io/atomic_file.hpp"
+#include "../io/model_description.hpp"
 #include "../io/model_io.hpp"
 #include "../train/trainer.hpp"
 #include "args.hpp"
@@ -33,15 +36,25 @@ inline std::vector<Option> export_options() {
   return o;
 }
 
+// Whether Hugging Face's LlamaForCausalLM computes this model: every layer a plain LLaMA block
+// (no attention norm) with RMSNorm Pre-LN norms, the final norm RMSNorm.
+template <class Net>
+bool llama_compatible(const nlohmann::ordered_json& layers) {
+  if (std::string(Net::final_norm::name) != "RMSNorm") return false;
+  for (const auto& l : layers) {
+    if (l["placement"] != "PreLN" || l["block"] != "llama" || l["pre_scale"] != 1.0) return false;
+    for (const auto& n : l["norms"])
+      if (n["kind"] != "RMSNorm") return false;
+  }
+  return true;
+}
+
 template <class Net>
 nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
   using Cfg = typename Net::config;
-  bool pre_only = true;
-  std::vector<std::string> placements;
-  for (const char* p : Net::placement_names) {
-    placements.emplace_back(p);
-    pre_only = pre_only && std::string(p) == "PreLN";
-  }
+  const nlohmann::ordered_json layers = describe_layers<Net>();
+  const bool pre_only = llama_compatible<Net>(layers);
+  std::vector<std::string> placements(Net::placement_names.begin(), Net::placement_names.end());
   nlohmann::ordered_json j;
   j["architectures"] = {pre_only ? "LlamaForCausalLM" : "MixlnForCausalLM"};
   j["model_type"] = "llama";
@@ -66,7 +79,11 @@ nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
   j["eos_token_id"] = 2;
   j["torch_dtype"] = dtype;
   j["use_cache"] = true;
-  j["mixln"] = {{"version", "0.1.0"}, {"placements", placements}, {"hf_llama_compatible", pre_only}};
+  j["mixln"] = {{"version", "0.1.0"},
+                {"placements", placements},
+                {"layers", layers},
+                {"final_norm", Net::final_norm::name},
+                {"hf_llama_compatible", pre_only}};
   return j;
 }
 
@@ -101,8 +118,9 @@ int run_export_hf(const Args& a) {
   }
   if (cfg["mixln"]["hf_llama_compatible"] == false)
     std::fprintf(stderr,
-                 "note: this stack is not pure Pre-LN, so Hugging Face's LlamaForCausalLM cannot "
-                 "compute it; config.json names it MixlnForCausalLM and lists each layer's placement\n");
+                 "note: this model is not a pure Pre-LN RMSNorm LLaMA, so Hugging Face's LlamaForCausalLM "
+                 "cannot compute it; config.json names it MixlnForCausalLM and describes each layer "
+                 "under \"mixln\"\n");
   std::printf("wrote %s (config.json, model.safetensors%s)\n", out.c_str(), tokenizer.empty() ? "" : ", tokenizer.model");
   return 0;
 }

@@ -35,14 +35,14 @@ double forward_backward_on_file(E& e, const Args& a) {
   a.required("out");
   load_model<typename E::model_type>(e, a);
   const Batch b = load_batch(batch_path, E::V);
-  int n_labels = 0;
   e.zero_grad();
-  const double loss =
-      e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, /*backward=*/true, &n_labels);
+  const StepResult r = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, /*backward=*/true);
+  const long long n_labels = r.labels;
+  const double loss = r.mean();
   e.sync_to_host();
   if (n_labels == 0) throw file_error(batch_path, "every label is -100: there is no loss to differentiate");
   if (!std::isfinite(loss)) throw Error("the loss is " + std::to_string(loss) + " (not finite)");
-  std::printf("{\"loss\": %.8g, \"tokens\": %d}\n", loss, n_labels);
+  std::printf("{\"loss\": %.8g, \"tokens\": %lld}\n", loss, n_labels);
   return loss;
 }
 

@@ -35,6 +35,16 @@ inline std::string short_count(std::size_t n) {
   return buf;
 }
 
+inline std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+inline std::string pad(std::string s, std::size_t w) {
+  if (s.size() < w) s.append(w - s.size(), ' ');
+  return s;
+}
+
 // "PostLN×2, PreLN×6"
 template <class Net>
 std::string stack_summary() {
@@ -68,14 +78,24 @@ int run_info(const Args& a) {
               Cfg::num_heads, Cfg::head_dim);
   std::printf("stack: %s\n\n", stack_summary<Net>().c_str());
 
-  const auto kinds = boundary_kinds<Net>();
-  std::printf("layer plan (the fused op at the boundary before each sub-layer):\n");
-  std::printf("  %5s  %-12s  %-28s  %s\n", "layer", "placement", "before attention",
-              "before MLP");
-  for (int l = 0; l < Net::num_layers; ++l)
-    std::printf("  %5d  %-12s  %-28s  %s\n", l, Net::placement_names[l],
-                describe(kinds[2 * l]).c_str(), describe(kinds[2 * l + 1]).c_str());
-  std::printf("  final  %-12s  %s\n\n", "model.norm", describe(kinds[2 * Net::num_layers]).c_str());
+  using S = Schedule<Net>;
+  const auto boundaries = boundary_descriptions<Net>();
+  std::vector<std::vector<std::string>> branches(Net::num_layers);  // branch names of each layer
+  S::for_each_sublayer([&]<int k>() { branches[S::template layer<k>].push_back(S::template branch<k>::name); });
+  std::printf("layer plan (the fused op at the boundary before each branch: %s):\n",
+              join(branches[0], ", ").c_str());
+  std::printf("  %5s  %-12s  %-26s  %s\n", "layer", "placement", "block", "boundaries");
+  for (int l = 0; l < Net::num_layers; ++l) {
+    std::string row;
+    for (int b = 0; b < int(branches[l].size()); ++b) {
+      std::string d = boundaries[std::size_t(S::first_sublayer[l] + b)];
+      if (branches[l] != branches[0]) d = branches[l][b] + ": " + d;
+      row += (b ? "  " : "") + pad(d, 30);
+    }
+    while (!row.empty() && row.back() == ' ') row.pop_back();
+    std::printf("  %5d  %-12s  %-26s  %s\n", l, Net::placement_names[l], Net::block_names[l], row.c_str());
+  }
+  std::printf("  final  %-12s  %-26s  %s\n\n", "model.norm", Net::final_norm::name, boundaries.back().c_str());
 
   const ParamLayout layout = make_param_layout<Net>();
   std::size_t in_layers = 0;

@@ -1,17 +1,21 @@
 // mixln/cli/engine_types.hpp — engine helpers shared by the subcommands.
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "../cpu/backend.hpp"
 #include "../schedule/engine.hpp"
 
 namespace mixln::cli {
 
-// Boundary kinds of a model, as a runtime array (for printing).
+// The fused op of every boundary of a model, as text (for printing).
 template <class Net>
-std::array<BoundaryKind, 2 * Net::num_layers + 1> boundary_kinds() {
-  return []<int... k>(std::integer_sequence<int, k...>) {
-    return std::array<BoundaryKind, sizeof...(k)>{boundary_kind<Net, k>()...};
-  }(std::make_integer_sequence<int, 2 * Net::num_layers + 1>{});
+std::vector<std::string> boundary_descriptions() {
+  using S = Schedule<Net>;
+  std::vector<std::string> out;
+  S::for_each_boundary([&]<int k>() { out.push_back(describe_boundary<typename S::template boundary<k>>()); });
+  return out;
 }
 
 }  // namespace mixln::cli

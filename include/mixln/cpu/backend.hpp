@@ -1,7 +1,8 @@
 // mixln/cpu/backend.hpp — the CPU backend: fp32 (or fp64 for tests), OpenBLAS, OpenMP.
 //
-// A backend is a tag type with the ops the schedule (schedule/engine.hpp) calls; the CUDA
-// backend offers the same names over device memory.
+// A backend is a tag type with the ops the engine and the branches call
+// (schedule/backend_concept.hpp lists them); the CUDA backend offers the same names over
+// device memory.
 #pragma once
 
 #include <cstddef>
@@ -20,6 +21,7 @@
 #include "embedding.hpp"
 #include "gemm.hpp"
 #include "mlp.hpp"
+#include "norm_rows.hpp"
 
 namespace mixln::cpu {
 
@@ -58,14 +60,31 @@ struct Backend {
   static void embedding_backward(int rows, int C, const std::int32_t* tok, const T* dout, T* dt) {
     cpu::embedding_backward(rows, C, tok, dout, dt);
   }
-  template <BoundaryKind K>
-  static void boundary_forward(int rows, int n, const BoundaryBuffers<T>& b) {
-    cpu::boundary_forward<K>(rows, n, b);
+  template <class Spec>
+  static void boundary_forward(int rows, int n, const BoundaryArgs<Spec, T>& b) {
+    cpu::boundary_forward<Spec>(rows, n, b);
   }
-  template <BoundaryKind K>
-  static void boundary_backward(int rows, int n, const BoundaryBuffers<T>& b,
-                                const BoundaryGradBuffers<T>& g) {
-    cpu::boundary_backward<K>(rows, n, b, g);
+  template <class Spec>
+  static void boundary_backward(int rows, int n, const BoundaryArgs<Spec, T>& b, const BoundaryGradArgs<Spec, T>& g) {
+    cpu::boundary_backward<Spec>(rows, n, b, g);
+  }
+  template <class Kind>
+  static void norm_rows_forward(int rows, int n, RowsView<const T> x, RowsView<T> y, T* const* w, T* stats) {
+    cpu::norm_rows_forward<Kind>(rows, n, x, y, w, stats);
+  }
+  template <class Kind>
+  static void norm_rows_backward(int rows, int n, RowsView<const T> x, const T* stats, T* const* w,
+                                 RowsView<const T> dy, RowsView<T> dx, T* const* dw, T* partials) {
+    cpu::norm_rows_backward<Kind>(rows, n, x, stats, w, dy, dx, dw, partials);
+  }
+  static void copy_rows(int rows, int n, RowsView<const T> src, RowsView<T> dst) { cpu::copy_rows(rows, n, src, dst); }
+  template <class Op>
+  static void map_forward(std::size_t n, const T* x, T* y) {
+    cpu::map_forward<Op>(n, x, y);
+  }
+  template <class Op>
+  static void map_backward(std::size_t n, const T* x, const T* dy, T* dx) {
+    cpu::map_backward<Op>(n, x, dy, dx);
   }
   static void linear_forward(int M, int N, int K, const T* x, const T* W, T* y) {
     cpu::linear_forward(M, N, K, x, W, y);

@@ -43,6 +43,8 @@ struct BlockRow {
     for (int j = threadIdx.x; j < n; j += kThreads) f(j);
   }
 
+  __device__ bool leader() const { return threadIdx.x == 0; }
+
  private:
   // op over f(j) for all j of the row, the result broadcast to every thread of the block.
   template <class F, class Op>

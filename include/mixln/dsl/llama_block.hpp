@@ -1,51 +1,49 @@
-// mixln/dsl/llama_block.hpp — one LLaMA transformer layer without its norms.
+// mixln/dsl/llama_block.hpp — one LLaMA transformer layer without its residual-stream norms.
 //
-// A block owns the two branches F of a layer — causal self-attention (sub-layer 0) and the
-// SwiGLU MLP (sub-layer 1) — and their linear weights. Where the norms go is not the block's
-// business: a placement (dsl/placement.hpp) wraps the block and names them.
+//   LlamaBlock<Cfg>                      causal self-attention (RoPE), then the SwiGLU MLP
+//   LlamaBlock<Cfg, QKNorm<PerHead>>     with per-head QK-norm (Qwen 3, Gemma 3)
+//   LlamaBlock<Cfg, QKNorm<FullWidth>>   with full-width QK-norm (OLMo 2)
+//   LlamaBlock<Cfg, QKVNorm<FullWidth>>  with full-width QKV-norm (HybridNorm)
+//
+// A block is a list of branches (dsl/branch.hpp); it owns their weights and their forward and
+// backward passes. Where the norms of the residual stream go is not the block's business: a
+// placement (dsl/placement.hpp) wraps the block and names them. LlamaBlock is one block among
+// others — examples/gelu_block.hpp writes another outside the library.
 #pragma once
 
-#include <array>
-#include <cstddef>
+#include <type_traits>
 
+#include "branches/attention.hpp"
+#include "branches/swiglu_mlp.hpp"
 #include "llama_config.hpp"
+#include "type_list.hpp"
 
 namespace mixln {
 
-// One weight matrix of a layer: its name after `model.layers.{i}.`, stored [rows, cols] =
-// [out, in] as PyTorch's nn.Linear does.
-struct LinearSpec {
-  const char* name;
-  std::size_t rows, cols;
+namespace detail {
+template <class... Options>
+struct attention_norm_option {
+  using type = NoAttentionNorm;
 };
+template <class O>
+struct attention_norm_option<O> {
+  using type = O;
+};
+}  // namespace detail
 
-struct block_tag {};
-
-template <class Cfg>
-struct LlamaBlock : block_tag {
+template <class Cfg, class... Options>
+struct LlamaBlock {
   static_assert(is_llama_config_v<Cfg>,
                 "LlamaBlock: the argument must be a LlamaConfig<vocab<V>, hidden<H>, "
                 "intermediate<I>, heads<N>>");
+  static_assert((is_attention_norm_v<Options> && ...),
+                "LlamaBlock: an option must be an attention norm: QKNorm<PerHead>, QKNorm<FullWidth> or "
+                "QKVNorm<FullWidth> (with an optional norm kind)");
+  static_assert(sizeof...(Options) <= 1, "LlamaBlock: give at most one attention norm option");
   using config = Cfg;
-  static constexpr std::size_t C = Cfg::hidden_size, I = Cfg::intermediate_size;
-
-  // Order matters: q, k, v are adjacent so that one [3C, C] GEMM projects all three, and
-  // gate, up are adjacent for one [2I, C] GEMM.
-  static constexpr std::array<LinearSpec, 7> linears = {{
-      {"self_attn.q_proj.weight", C, C},
-      {"self_attn.k_proj.weight", C, C},
-      {"self_attn.v_proj.weight", C, C},
-      {"self_attn.o_proj.weight", C, C},
-      {"mlp.gate_proj.weight", I, C},
-      {"mlp.up_proj.weight", I, C},
-      {"mlp.down_proj.weight", C, I},
-  }};
-  enum Linear : int { q = 0, k, v, o, gate, up, down };
-
-  static constexpr std::size_t linear_params = 4 * C * C + 3 * I * C;
+  using attention_norm = typename detail::attention_norm_option<Options...>::type;
+  static constexpr const char* name = attention_norm::block_name;  // "llama", "llama+qk_norm[full]"
+  using branches = type_list<LlamaAttention<Cfg, attention_norm>, SwiGLUMLP<Cfg>>;
 };
-
-template <class T>
-inline constexpr bool is_block_v = std::is_base_of_v<block_tag, T>;
 
 }  // namespace mixln

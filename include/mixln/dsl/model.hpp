@@ -1,9 +1,11 @@
 // mixln/dsl/model.hpp — a whole language model as a type.
 //
 //   using Net = Model<Cfg, Stack<PostLN<LlamaBlock<Cfg>>, 3, PreLN<LlamaBlock<Cfg>>, 9>>;
+//   using Dyt = Model<Cfg, Stack<PreLN<LlamaBlock<Cfg>, DyT<>>, 8>, DyT<>>;   // final norm DyT
 //
-// embed_tokens → layers of the stack → final norm (`model.norm`, for every stack) → lm_head.
-// Embeddings and lm_head are untied; the embedding output enters layer 0 unscaled.
+// embed_tokens → layers of the stack → final norm (`model.norm`, for every stack; RMSNorm
+// unless a third argument names another kind) → lm_head. Embeddings and lm_head are untied;
+// the embedding output enters layer 0 unscaled.
 #pragma once
 
 #include <array>
@@ -11,6 +13,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "concepts.hpp"
 #include "stack.hpp"
 
 namespace mixln {
@@ -27,20 +30,29 @@ template <class Cfg, class S, int... I>
 constexpr bool check_layer_configs(std::integer_sequence<int, I...>) {
   return (check_layer_config<Cfg, typename S::template layer<I>>::value && ...);
 }
+template <class N>
+struct check_final_norm {
+  static_assert(NormKind<N>,
+                "Model: the third argument (the final norm) must be a norm kind such as RMSNorm, "
+                "LayerNorm or DyT<>");
+  static constexpr bool value = NormKind<N>;
+};
 }  // namespace detail
 
 struct model_tag {};
 
-template <class Cfg, class S>
+template <class Cfg, class S, class FinalNorm = RMSNorm>
 struct Model : model_tag {
   static_assert(is_llama_config_v<Cfg>,
                 "Model: the first argument must be a LlamaConfig<vocab<V>, hidden<H>, "
                 "intermediate<I>, heads<N>>");
   static_assert(is_stack_v<S>,
                 "Model: the second argument must be a Stack<Placement, count, ...> (or MixLN)");
+  static_assert(detail::check_final_norm<FinalNorm>::value);
 
   using config = Cfg;
   using stack = S;
+  using final_norm = FinalNorm;
   static constexpr int num_layers = S::num_layers;
   static_assert(detail::check_layer_configs<Cfg, S>(std::make_integer_sequence<int, num_layers>{}));
 
@@ -51,10 +63,14 @@ struct Model : model_tag {
                                I = Cfg::intermediate_size, H = Cfg::num_heads,
                                D = Cfg::head_dim;
 
-  // Placement name of every layer, for `info` and the Hugging Face export.
+  // Placement and block name of every layer, for `info`, checkpoints and the export.
   static constexpr std::array<const char*, num_layers> placement_names =
       []<int... L>(std::integer_sequence<int, L...>) {
         return std::array<const char*, num_layers>{layer<L>::name...};
+      }(std::make_integer_sequence<int, num_layers>{});
+  static constexpr std::array<const char*, num_layers> block_names =
+      []<int... L>(std::integer_sequence<int, L...>) {
+        return std::array<const char*, num_layers>{layer<L>::block::name...};
       }(std::make_integer_sequence<int, num_layers>{});
 };
 

@@ -126,9 +126,10 @@ struct mixln_split {
 }  // namespace detail
 
 // Mix-LN (the paper): Post-LN in the first ⌊αL⌋ layers, Pre-LN in the rest. An alias, so
-// MixLN<B, 12, std::ratio<1, 4>> *is* Stack<PostLN<B>, 3, PreLN<B>, 9>.
-template <class B, int L, class Alpha = std::ratio<1, 4>>
-using MixLN = Stack<PostLN<B>, detail::mixln_split<L, Alpha>::post, PreLN<B>,
+// MixLN<B, 12, std::ratio<1, 4>> *is* Stack<PostLN<B>, 3, PreLN<B>, 9>. The optional norm kind
+// N goes to both placements: MixLN<B, 8, std::ratio<1, 4>, LayerNorm>.
+template <class B, int L, class Alpha = std::ratio<1, 4>, class N = RMSNorm>
+using MixLN = Stack<PostLN<B, N>, detail::mixln_split<L, Alpha>::post, PreLN<B, N>,
                     L - detail::mixln_split<L, Alpha>::post>;
 
 }  // namespace mixln

@@ -4,24 +4,25 @@
 // layout), in this order:
 //   model.embed_tokens.weight                                  [V, C]
 //   per layer i, prefix model.layers.{i}.:
-//     self_attn.{q,k,v,o}_proj.weight                          [C, C] each (q,k,v adjacent)
-//     mlp.gate_proj.weight, mlp.up_proj.weight                 [I, C] each (adjacent)
-//     mlp.down_proj.weight                                     [C, I]
-//     the placement's norms, in the order attn.pre, attn.branch, attn.post,
-//     mlp.pre, mlp.branch, mlp.post                             [C] each
-//   model.norm.weight                                          [C]
+//     each branch's weights, in the order the branch declares them — for LlamaBlock
+//     self_attn.{q,k,v,o}_proj.weight [C, C] (q,k,v adjacent: one [3C, C] matrix),
+//     self_attn.{q,k,v}_norm.* (with an attention norm), mlp.{gate,up}_proj.weight [I, C]
+//     (adjacent), mlp.down_proj.weight [C, I]
+//     the placement's norms, sub-layer by sub-layer, pre, branch, post norms in order, each
+//     with its kind's parameters (.weight [C], .bias [C], .alpha [1], ...)
+//   model.norm.*                                               the final norm's parameters
 //   lm_head.weight                                             [V, C]
 #pragma once
 
-#include <array>
 #include <cstddef>
-#include <map>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "../dsl/model.hpp"
+#include "schedule.hpp"
 
 namespace mixln {
 
@@ -32,85 +33,122 @@ struct ParamInfo {
   std::vector<std::size_t> shape;
   std::size_t offset = 0, count = 0;
   ParamKind kind = ParamKind::linear;
-  int layer = -1;          // -1: not inside a layer
-  double init_gain = 1.0;  // placement's factor on the init std (DeepNorm's β)
-  bool scaled_init = false;  // o_proj / down_proj: N(0, σ/√(2L)) under --scaled-init
-};
-
-// Offsets of one layer's tensors inside the parameter buffer.
-struct LayerOffsets {
-  std::size_t qkv = 0, o = 0, gate_up = 0, down = 0;
-  std::array<std::size_t, 6> norm{};  // slot order as above; meaningful where present
-  std::array<bool, 6> has_norm{};
+  int layer = -1;            // -1: not inside a layer
+  double init_gain = 1.0;    // placement's factor on the init std (DeepNorm's β)
+  bool scaled_init = false;  // writes into the residual stream: N(0, σ/√(2L)) under --scaled-init
+  bool normal_init = true;   // N(0, σ·gain); otherwise every element is init_value
+  double init_value = 0.0;
 };
 
 struct ParamLayout {
   std::vector<ParamInfo> params;
-  std::vector<LayerOffsets> layers;
+  // branch_weights[k]: offsets of sub-layer k's branch weights, in declared order.
+  std::vector<std::vector<std::size_t>> branch_weights;
+  // layer_begin[l]: offset of layer l's first parameter; layer_begin[L] = final_norm.
+  std::vector<std::size_t> layer_begin;
   std::size_t embed = 0, final_norm = 0, head = 0, total = 0;
 
   const ParamInfo* find(const std::string& name) const {
-    for (auto& p : params)
-      if (p.name == name) return &p;
-    return nullptr;
+    const auto it = index_.find(name);
+    return it == index_.end() ? nullptr : &params[it->second];
   }
+  std::size_t offset_of(const std::string& name) const {
+    const ParamInfo* p = find(name);
+    if (!p) throw std::logic_error("the model has no parameter '" + name + "'");
+    return p->offset;
+  }
+
+  // Appends a parameter; returns its offset. Names must be unique.
+  std::size_t add(ParamInfo p) {
+    p.count = 1;
+    for (auto d : p.shape) p.count *= d;
+    p.offset = total;
+    if (!index_.emplace(p.name, params.size()).second)
+      throw std::logic_error("two parameters of the model are named '" + p.name +
+                             "' (a block's weight and a placement's norm?)");
+    total += p.count;
+    params.push_back(std::move(p));
+    return params.back().offset;
+  }
+
+ private:
+  std::unordered_map<std::string, std::size_t> index_;
 };
 
 namespace detail {
-template <class P>
-constexpr std::array<const char*, 6> norm_slot_names() {
-  return {P::attn.pre, P::attn.branch, P::attn.post, P::mlp.pre, P::mlp.branch, P::mlp.post};
+// The parameters of norm kind K named `name` over C channels.
+template <class K>
+void add_norm_params(ParamLayout& lay, const std::string& name, std::size_t C, int layer) {
+  for (const auto& p : K::params) {
+    ParamInfo info;
+    info.name = name + "." + p.suffix;
+    info.shape = {p.per_channel ? C : 1};
+    info.kind = ParamKind::norm;
+    info.layer = layer;
+    info.normal_init = false;
+    info.init_value = p.init;
+    lay.add(std::move(info));
+  }
+}
+template <class Slots>
+void add_slot_params(ParamLayout& lay, const std::string& prefix, std::size_t C, int layer) {
+  [&]<int... i>(std::integer_sequence<int, i...>) {
+    (add_norm_params<typename Slots::template at<i>::kind>(lay, prefix + Slots::template at<i>::name, C, layer),
+     ...);
+  }(std::make_integer_sequence<int, Slots::size>{});
+}
+
+// Layer l's parameters: its block's branch weights, then its placement's norms.
+template <class Net, int l, int... b>
+void add_layer_params(ParamLayout& lay, std::integer_sequence<int, b...>) {
+  using S = Schedule<Net>;
+  using P = typename S::template placement<l>;
+  using Subs = typename S::template sublayers<l>;
+  constexpr int L = Net::num_layers;
+  constexpr std::size_t C = Net::config::hidden_size;
+  const std::string prefix = "model.layers." + std::to_string(l) + ".";
+  lay.layer_begin[l] = lay.total;
+  auto add_branch = [&](int k, const WeightList& wl) {
+    for (const WeightDecl& w : wl.items()) {
+      ParamInfo info;
+      info.name = prefix + w.name;
+      info.shape = w.shape;
+      info.kind = w.norm ? ParamKind::norm : ParamKind::linear;
+      info.layer = l;
+      info.normal_init = w.normal_init;
+      info.init_value = w.value;
+      info.init_gain = w.normal_init ? P::init_gain(w.name, L) : 1.0;
+      info.scaled_init = w.residual_output;
+      lay.branch_weights[std::size_t(k)].push_back(lay.add(std::move(info)));
+    }
+  };
+  WeightList lists[sizeof...(b)];
+  (S::template branch<S::first_sublayer[l] + b>::weights(lists[b]), ...);
+  (add_branch(S::first_sublayer[l] + b, lists[b]), ...);
+  (add_slot_params<typename Subs::template at<b>::slots>(lay, prefix, C, l), ...);
+}
+
+template <class Net, int... l>
+void add_layers_params(ParamLayout& lay, std::integer_sequence<int, l...>) {
+  using S = Schedule<Net>;
+  (add_layer_params<Net, l>(lay, std::make_integer_sequence<int, S::template sublayers<l>::size>{}), ...);
 }
 }  // namespace detail
 
 template <class Net>
 ParamLayout make_param_layout() {
   using Cfg = typename Net::config;
+  using S = Schedule<Net>;
   constexpr std::size_t V = Cfg::vocab_size, C = Cfg::hidden_size;
   constexpr int L = Net::num_layers;
   ParamLayout lay;
-  auto add = [&](std::string name, std::vector<std::size_t> shape, ParamKind kind, int layer) {
-    ParamInfo p;
-    p.name = std::move(name);
-    p.shape = std::move(shape);
-    p.count = 1;
-    for (auto d : p.shape) p.count *= d;
-    p.offset = lay.total;
-    p.kind = kind;
-    p.layer = layer;
-    lay.total += p.count;
-    lay.params.push_back(std::move(p));
-    return lay.params.back().offset;
-  };
-  lay.embed = add("model.embed_tokens.weight", {V, C}, ParamKind::embedding, -1);
-  lay.layers.resize(L);
-  [&]<int... i>(std::integer_sequence<int, i...>) {
-    (
-        [&] {
-          using P = typename Net::template layer<i>;
-          using B = typename P::block;
-          const std::string prefix = "model.layers." + std::to_string(i) + ".";
-          LayerOffsets& lo = lay.layers[i];
-          std::size_t off[B::linears.size()];
-          for (std::size_t w = 0; w < B::linears.size(); ++w) {
-            const auto& spec = B::linears[w];
-            off[w] = add(prefix + spec.name, {spec.rows, spec.cols}, ParamKind::linear, i);
-            auto& p = lay.params.back();
-            p.init_gain = P::init_gain(spec.name, L);
-            p.scaled_init = w == B::o || w == B::down;
-          }
-          lo.qkv = off[B::q], lo.o = off[B::o], lo.gate_up = off[B::gate], lo.down = off[B::down];
-          constexpr auto names = detail::norm_slot_names<P>();
-          for (int s = 0; s < 6; ++s)
-            if (names[s]) {
-              lo.has_norm[s] = true;
-              lo.norm[s] = add(prefix + names[s] + ".weight", {C}, ParamKind::norm, i);
-            }
-        }(),
-        ...);
-  }(std::make_integer_sequence<int, L>{});
-  lay.final_norm = add("model.norm.weight", {C}, ParamKind::norm, -1);
-  lay.head = add("lm_head.weight", {V, C}, ParamKind::head, -1);
+  lay.embed = lay.add({.name = "model.embed_tokens.weight", .shape = {V, C}, .kind = ParamKind::embedding});
+  lay.branch_weights.resize(S::num_sublayers);
+  lay.layer_begin.resize(L + 1);
+  detail::add_layers_params<Net>(lay, std::make_integer_sequence<int, L>{});
+  lay.final_norm = lay.layer_begin[L] = lay.total;
+  detail::add_norm_params<typename Net::final_norm>(lay, "model.norm", C, -1);
+  lay.head = lay.add({.name = "lm_head.weight", .shape = {V, C}, .kind = ParamKind::head});
   return lay;
 }
 

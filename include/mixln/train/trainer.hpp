@@ -29,6 +29,7 @@
 #include "../dsl/model.hpp"
 #include "../error.hpp"
 #include "../init.hpp"
+#include "../io/model_description.hpp"
 #include "../io/model_io.hpp"
 #include "../schedule/engine.hpp"
 #include "checkpoint.hpp"
@@ -37,16 +38,6 @@
 #include "run_log.hpp"
 
 namespace mixln {
-
-// What identifies a model type in checkpoints and exports.
-template <class Net>
-nlohmann::json model_signature() {
-  using Cfg = typename Net::config;
-  std::vector<std::string> placements(Net::placement_names.begin(), Net::placement_names.end());
-  return {{"vocab_size", Cfg::vocab_size},         {"hidden_size", Cfg::hidden_size},
-          {"intermediate_size", Cfg::intermediate_size}, {"num_heads", Cfg::num_heads},
-          {"num_layers", Net::num_layers},         {"placements", placements}};
-}
 
 // Per-model defaults of `train` flags (the paper's hyper-parameters for its configurations);
 // a zero field has no default and its flag must be given.
@@ -102,10 +93,9 @@ EvalResult evaluate(E& e, const TokenStream& val, long long eval_tokens, int B, 
     if (int(group % std::uint64_t(world)) != rank) continue;
     const int b = int(std::min<std::uint64_t>(std::uint64_t(B), n - s));
     loader.fill(s, b, tok.data(), lab.data());
-    int labels = 0;
-    const double mean = e.step(tok.data(), lab.data(), b, T, false, &labels);
-    sums[0] += mean * labels;
-    sums[1] += labels;
+    const StepResult r = e.step(tok.data(), lab.data(), b, T, false);
+    sums[0] += r.loss_sum;
+    sums[1] += double(r.labels);
   }
   if (comm) comm->allreduce_sum(sums, 2);
   EvalResult r;
@@ -121,7 +111,7 @@ nlohmann::json load_run_params(const ParamLayout& layout, std::span<T> params, c
   const std::string dir = latest_checkpoint(run_dir);
   if (dir.empty()) throw file_error(run_dir, "holds no checkpoint (no 'latest' file)");
   nlohmann::json st = verify_checkpoint(dir);
-  if (st.contains("model") && st["model"] != model_signature<Net>())
+  if (st.contains("model") && !signature_matches<Net>(st["model"]))
     throw file_error(dir, "is a checkpoint of another model: " + st["model"].dump());
   load_params(layout, params, (std::filesystem::path(dir) / "model.safetensors").string());
   return st;
@@ -205,8 +195,7 @@ class Trainer {
           e.set_grad_ready_hook([&](std::size_t off, std::size_t n) {
             comm_->allreduce_sum_device_async(e.device_grads() + off, n);
           });
-        int n = 0;
-        loss_sum += e.step(tok.data(), lab.data(), B, T, true, &n, int(tokens_per_step)) * n;
+        loss_sum += e.step(tok.data(), lab.data(), B, T, true, tokens_per_step).loss_sum;
         e.set_grad_ready_hook(nullptr);
       }
       sequence += std::uint64_t(B) * std::uint64_t(o_.accum) * std::uint64_t(world);
@@ -337,7 +326,7 @@ class Trainer {
 
   nlohmann::json restore(const std::string& dir, E& e, AdamW<Backend>& adam) {
     nlohmann::json st = verify_checkpoint(dir);
-    if (st.value("model", nlohmann::json()) != model_signature<Net>())
+    if (!signature_matches<Net>(st.value("model", nlohmann::json())))
       throw file_error(dir, "is a checkpoint of another model: " + st.value("model", nlohmann::json()).dump());
     const nlohmann::json want = o_.run_settings(), have = st.value("train", nlohmann::json::object());
     for (auto it = want.begin(); it != want.end(); ++it)

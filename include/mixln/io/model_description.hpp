@@ -1,0 +1,98 @@
+// mixln/io/model_description.hpp — a Model type described as JSON: what checkpoints record to
+// recognise their model, and what the Hugging Face export writes under "mixln".
+//
+//   {"placement": "PostLN", "block": "llama+qk_norm[full]", "branches": ["attention", "swiglu_mlp"],
+//    "norms": [{"sublayer": 0, "role": "post", "name": "post_attention_layernorm", "kind": "RMSNorm"}, ...],
+//    "residual_scale": 1.0, "pre_scale": 1.0}
+// per layer, plus the final norm's kind.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../schedule/schedule.hpp"
+
+namespace mixln {
+
+namespace detail {
+inline const char* role_name(NormRole r) {
+  return r == NormRole::pre ? "pre" : r == NormRole::branch ? "branch" : "post";
+}
+template <class Slots>
+void describe_slots(nlohmann::ordered_json& norms, int sublayer) {
+  [&]<int... i>(std::integer_sequence<int, i...>) {
+    (norms.push_back({{"sublayer", sublayer},
+                      {"role", role_name(Slots::template at<i>::role)},
+                      {"name", Slots::template at<i>::name},
+                      {"kind", Slots::template at<i>::kind::name}}),
+     ...);
+  }(std::make_integer_sequence<int, Slots::size>{});
+}
+}  // namespace detail
+
+// One entry per layer (see above).
+template <class Net>
+nlohmann::ordered_json describe_layers() {
+  using S = Schedule<Net>;
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  [&]<int... l>(std::integer_sequence<int, l...>) {
+    (
+        [&] {
+          using P = typename S::template placement<l>;
+          using Subs = typename S::template sublayers<l>;
+          nlohmann::ordered_json j;
+          j["placement"] = P::name;
+          j["block"] = P::block::name;
+          nlohmann::ordered_json branches = nlohmann::ordered_json::array(), norms = nlohmann::ordered_json::array();
+          [&]<int... b>(std::integer_sequence<int, b...>) {
+            (branches.push_back(P::block::branches::template at<b>::name), ...);
+            ((detail::describe_slots<typename Subs::template at<b>::slots>(norms, b)), ...);
+            ((Subs::template at<b>::skip_from_layer_input ? void(j["skip_from_layer_input"] = b) : void()), ...);
+          }(std::make_integer_sequence<int, Subs::size>{});
+          j["branches"] = branches;
+          j["norms"] = norms;
+          j["residual_scale"] = P::residual_scale(Net::num_layers);
+          j["pre_scale"] = P::pre_scale(l, Net::num_layers);
+          layers.push_back(std::move(j));
+        }(),
+        ...);
+  }(std::make_integer_sequence<int, Net::num_layers>{});
+  return layers;
+}
+
+// What identifies a model type in checkpoints.
+template <class Net>
+nlohmann::json model_signature() {
+  using Cfg = typename Net::config;
+  std::vector<std::string> placements(Net::placement_names.begin(), Net::placement_names.end());
+  std::vector<std::string> blocks(Net::block_names.begin(), Net::block_names.end());
+  std::vector<std::string> norms;
+  for (const auto& layer : describe_layers<Net>())
+    for (const auto& n : layer["norms"])
+      norms.push_back(n["name"].template get<std::string>() + ":" + n["kind"].template get<std::string>());
+  return {{"vocab_size", Cfg::vocab_size},
+          {"hidden_size", Cfg::hidden_size},
+          {"intermediate_size", Cfg::intermediate_size},
+          {"num_heads", Cfg::num_heads},
+          {"num_layers", Net::num_layers},
+          {"placements", placements},
+          {"blocks", blocks},
+          {"norms", norms},
+          {"final_norm", Net::final_norm::name}};
+}
+
+// Whether a signature stored by a checkpoint describes this model. Keys the checkpoint does
+// not have (written by an older mixln, which only had RMSNorm LLaMA models) are not compared:
+// their absence cannot hide another model, whose parameters would not load.
+template <class Net>
+bool signature_matches(const nlohmann::json& stored) {
+  if (!stored.is_object()) return false;
+  const nlohmann::json mine = model_signature<Net>();
+  for (auto it = stored.begin(); it != stored.end(); ++it)
+    if (!mine.contains(it.key()) || mine[it.key()] != it.value()) return false;
+  return true;
+}
+
+}  // namespace mixln

@@ -1,0 +1,130 @@
+// mixln/schedule/arena.hpp — every activation of a Model for a [B, T] batch, planned into one
+// allocation of named slots (schedule/plan.hpp), from the schedule description alone.
+//
+// Per boundary k (math/boundary.hpp):
+//   boundary{k}.f         [R, C]  the branch output, where a branch norm needs it kept
+//   boundary{k}.s         [R, C]  the pre-norm sum, where an end norm needs it kept
+//   boundary{k}.y         [R, C]  the residual stream
+//   boundary{k}.h         [R, C]  the next branch's input, where start norms make it differ from y
+//   boundary{k}.normI.in  [R, C]  the input of norm I inside a chain of norms
+//   boundary{k}.stats     [R, S]  every norm's per-row statistics
+// Per branch instance: its saved activations, `layer{l}.<name>`; one copy per model of the
+// shared ones (RoPE tables); the scratch of every branch's backward overlaid in one region,
+// `grad.branch_scratch`, sized by the largest. Then the logits [R, V] (turned into their
+// gradient in place), the row losses, and the backward buffers of the stream.
+#pragma once
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../dsl/branch.hpp"
+#include "../math/row_chunks.hpp"
+#include "plan.hpp"
+#include "schedule.hpp"
+
+namespace mixln {
+
+template <class Net>
+struct ArenaSlots {
+  using S = Schedule<Net>;
+  struct Boundary {
+    int f = -1, s = -1, y = -1, h = -1, stats = -1;
+    std::vector<int> norm_in;  // slot holding norm i's input, in the spec's order
+  };
+  struct Branch {
+    std::vector<int> slot;                 // per activation: its slot (saved, shared)
+    std::vector<std::size_t> scratch_at;   // per activation: offset in the scratch region (scratch)
+    std::vector<ActivationUse> use;
+  };
+  std::array<Boundary, S::num_boundaries> boundary{};
+  std::array<Branch, S::num_sublayers> branch{};
+  int branch_out = -1, logits = -1, row_loss = -1;
+  int dstream = -1, dh = -1, df = -1, dskip = -1, partials = -1, scratch = -1;
+};
+
+// The plan for [B, T] batches of scalars of elem_bytes bytes, and where each tensor went.
+template <class Net>
+ActivationPlan plan_activations(int B, int Tn, std::size_t elem_bytes, ArenaSlots<Net>* out = nullptr) {
+  using S = Schedule<Net>;
+  using Cfg = typename Net::config;
+  ActivationPlan p;
+  p.elem_bytes = elem_bytes;
+  ArenaSlots<Net> sl;
+  const std::size_t R = std::size_t(B) * Tn, C = Cfg::hidden_size, V = Cfg::vocab_size;
+  int max_params = 0;
+  std::map<std::string, std::pair<int, std::vector<std::size_t>>> shared;
+  std::size_t scratch_elems = 0;
+  const std::size_t align = 64 / elem_bytes;
+  S::for_each_boundary([&]<int k>() {
+    using Spec = typename S::template boundary<k>;
+    const std::string n = "boundary" + std::to_string(k) + ".";
+    auto& b = sl.boundary[k];
+    b.norm_in.assign(std::size_t(Spec::num_norms), -1);
+    if constexpr (Spec::nb > 0) b.f = p.add(n + "f", {R, C});
+    for (int i = 1; i < Spec::nb; ++i) b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
+    if constexpr (Spec::ne > 0) b.s = p.add(n + "s", {R, C});
+    for (int i = Spec::first_end + 1; i < Spec::first_start; ++i)
+      b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
+    b.y = p.add(n + "y", {R, C});
+    for (int i = Spec::first_start + 1; i < Spec::num_norms; ++i)
+      b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
+    if constexpr (Spec::ns > 0) b.h = p.add(n + "h", {R, C});
+    if constexpr (Spec::num_stats > 0) b.stats = p.add(n + "stats", {R, std::size_t(Spec::num_stats)});
+    if constexpr (Spec::nb > 0) b.norm_in[0] = b.f;
+    if constexpr (Spec::ne > 0) b.norm_in[Spec::first_end] = b.s;
+    if constexpr (Spec::ns > 0) b.norm_in[Spec::first_start] = b.y;
+    max_params = std::max(max_params, Spec::num_params);
+    if constexpr (k < S::num_sublayers) {
+      constexpr int l = S::template layer<k>;
+      ActivationList acts;
+      S::template branch<k>::activations(acts, std::size_t(B), std::size_t(Tn));
+      auto& br = sl.branch[k];
+      std::size_t at = 0;
+      for (const ActivationDecl& a : acts.items()) {
+        br.use.push_back(a.use);
+        br.slot.push_back(-1);
+        br.scratch_at.push_back(0);
+        switch (a.use) {
+          case ActivationUse::saved:
+            br.slot.back() = p.add("layer" + std::to_string(l) + "." + a.name, a.shape);
+            break;
+          case ActivationUse::shared: {
+            auto it = shared.find(a.name);
+            if (it == shared.end()) it = shared.emplace(a.name, std::pair{p.add(a.name, a.shape), a.shape}).first;
+            else if (it->second.second != a.shape)
+              throw std::logic_error("two branches declare the shared activation '" + a.name +
+                                     "' with different shapes");
+            br.slot.back() = it->second.first;
+            break;
+          }
+          case ActivationUse::scratch: {
+            std::size_t count = 1;
+            for (auto d : a.shape) count *= d;
+            br.scratch_at.back() = at;
+            at += (count + align - 1) / align * align;
+            break;
+          }
+        }
+      }
+      scratch_elems = std::max(scratch_elems, at);
+    }
+  });
+  sl.branch_out = p.add("branch_out", {R, C});
+  sl.logits = p.add("logits", {R, V});
+  sl.row_loss = p.add("row_loss", {R});
+  sl.dstream = p.add("grad.stream", {R, C}, true);
+  sl.dh = p.add("grad.h", {R, C}, true);
+  sl.df = p.add("grad.branch", {R, C}, true);
+  if constexpr (S::has_skip) sl.dskip = p.add("grad.skip", {R, C}, true);
+  sl.partials = p.add("grad.norm_partials", {std::size_t(row_chunks(int(R))), std::size_t(max_params + 1), C}, true);
+  if (scratch_elems > 0) sl.scratch = p.add("grad.branch_scratch", {scratch_elems}, true);
+  if (out) *out = std::move(sl);
+  return p;
+}
+
+}  // namespace mixln
