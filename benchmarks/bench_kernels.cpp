@@ -35,25 +35,35 @@ std::vector<float> random_vec(std::size_t n, float scale = 1.f) {
   return v;
 }
 
-constexpr BoundaryKind kPrePre{.residual = true, .start_norm = true};
-constexpr BoundaryKind kPostPost{.residual = true, .end_norm = true};
-constexpr BoundaryKind kPostPre{.residual = true, .end_norm = true, .start_norm = true};
+template <class... K>
+using L = norm_list<K...>;
+using kPrePre = BoundarySpec<true, false, false, L<>, L<>, L<RMSNorm>>;
+using kPostPost = BoundarySpec<true, false, false, L<>, L<RMSNorm>, L<>>;
+using kPostPre = BoundarySpec<true, false, false, L<>, L<RMSNorm>, L<RMSNorm>>;
+using kLayerNormPre = BoundarySpec<true, false, false, L<>, L<>, L<LayerNorm>>;
+using kDyTPre = BoundarySpec<true, false, false, L<>, L<>, L<DyT<>>>;
+using kPeri = BoundarySpec<true, false, false, L<RMSNorm>, L<>, L<RMSNorm>>;
 
-template <class S, BoundaryKind K>
+template <class S, class Spec>
 void BM_boundary(benchmark::State& st, bool backward) {
-  constexpr int n = S::C;
-  auto x = random_vec(kR * n), f = random_vec(kR * n), w = random_vec(n), dy = random_vec(kR * n),
+  constexpr int n = S::C, P = Spec::num_params;
+  auto x = random_vec(kR * n), f = random_vec(kR * n), w = random_vec(std::size_t(P) * n), dy = random_vec(kR * n),
        dh = random_vec(kR * n);
-  std::vector<float> s(kR * n), y(kR * n), h(kR * n), stats(kR * 3), df(kR * n), dw(3 * n),
-      part(std::size_t(row_chunks(kR)) * 4 * n);
-  BoundaryBuffers<float> b{x.data(), f.data(), nullptr, s.data(), y.data(), h.data(), stats.data(),
-                           w.data(), w.data(), w.data(), 1.f, 1.f};
-  BoundaryGradBuffers<float> g{dy.data(), nullptr, dh.data(), dy.data(), nullptr, df.data(),
-                               dw.data(), dw.data() + n, dw.data() + 2 * n, part.data()};
-  Cpu::boundary_forward<K>(kR, n, b);
+  std::vector<float> y(kR * n), h(kR * n), stats(std::size_t(kR) * std::max(Spec::num_stats, 1)), df(kR * n),
+      dw(std::size_t(P) * n), part(std::size_t(row_chunks(kR)) * (P + 1) * n);
+  std::vector<std::vector<float>> bufs(std::size_t(Spec::num_norms), std::vector<float>(kR * n));
+  BoundaryArgs<Spec, float> b;
+  b.x = x.data(), b.f = f.data(), b.y = y.data(), b.h = h.data(), b.stats = stats.data();
+  for (int i = 0; i < Spec::num_norms; ++i) b.in[i] = bufs[std::size_t(i)].data();
+  if (Spec::nb > 0) b.in[0] = f.data();
+  if (Spec::ns > 0) b.in[Spec::first_start] = y.data();
+  BoundaryGradArgs<Spec, float> g;
+  g.dy_ext = g.dx = dy.data(), g.dh = dh.data(), g.df = df.data(), g.partials = part.data();
+  for (int p = 0; p < P; ++p) b.w[p] = w.data() + std::size_t(p) * n, g.dw[p] = dw.data() + std::size_t(p) * n;
+  Cpu::boundary_forward<Spec>(kR, n, b);
   for (auto _ : st) {
-    if (backward) Cpu::boundary_backward<K>(kR, n, b, g);
-    else Cpu::boundary_forward<K>(kR, n, b);
+    if (backward) Cpu::boundary_backward<Spec>(kR, n, b, g);
+    else Cpu::boundary_forward<Spec>(kR, n, b);
   }
   st.SetBytesProcessed(st.iterations() * kR * n * 4 * (backward ? 6 : 4));
 }
@@ -163,7 +173,7 @@ void BM_step(benchmark::State& st) {
   long long t = 1;
   for (auto _ : st) {
     e.zero_grad();
-    benchmark::DoNotOptimize(e.step(tok.data(), lab.data(), kB, kT, true));
+    benchmark::DoNotOptimize(e.step(tok.data(), lab.data(), kB, kT, true).loss_sum);
     adam.step(e.device_params(), e.device_grads(), 1e-4f, ++t);
   }
   st.counters["tok/s"] = benchmark::Counter(double(kR) * double(st.iterations()), benchmark::Counter::kIsRate);
@@ -177,6 +187,9 @@ void register_size() {
     benchmark::RegisterBenchmark((p + "boundary_pre_pre" + dir).c_str(), BM_boundary<S, kPrePre>, bwd);
     benchmark::RegisterBenchmark((p + "boundary_post_post" + dir).c_str(), BM_boundary<S, kPostPost>, bwd);
     benchmark::RegisterBenchmark((p + "boundary_post_pre" + dir).c_str(), BM_boundary<S, kPostPre>, bwd);
+    benchmark::RegisterBenchmark((p + "boundary_peri" + dir).c_str(), BM_boundary<S, kPeri>, bwd);
+    benchmark::RegisterBenchmark((p + "boundary_layernorm_pre" + dir).c_str(), BM_boundary<S, kLayerNormPre>, bwd);
+    benchmark::RegisterBenchmark((p + "boundary_dyt_pre" + dir).c_str(), BM_boundary<S, kDyTPre>, bwd);
     benchmark::RegisterBenchmark((p + "attention" + dir).c_str(), BM_attention<S>, bwd)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((p + "rope" + dir).c_str(), BM_rope<S>, bwd);
     benchmark::RegisterBenchmark((p + "linears" + dir).c_str(), BM_linears<S>, bwd)->Unit(benchmark::kMillisecond);

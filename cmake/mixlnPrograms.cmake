@@ -11,11 +11,18 @@ function(mixln_add_trainer name source)
   endif()
 endfunction()
 
-# mixln_add_cuda_trainer(NAME SOURCE [DEFINITIONS ...]) — a trainer on the CUDA backend: host
-# code by the C++ compiler, kernels from mixln::cuda.
+# mixln_add_cuda_trainer(NAME SOURCE [DEFINITIONS ...]) — a trainer on the CUDA backend: the same
+# source compiled as CUDA by nvcc (through a one-line .cu that includes it), so that the kernels
+# its model needs (fused boundaries, attention norms, branch functors) are compiled with it; the
+# ops every model shares come from mixln::cuda.
 function(mixln_add_cuda_trainer name source)
   cmake_parse_arguments(ARG "" "" "DEFINITIONS" ${ARGN})
-  add_executable(${name} ${source})
+  get_filename_component(abs_source ${source} ABSOLUTE)
+  set(wrapper ${CMAKE_CURRENT_BINARY_DIR}/cuda_sources/${name}.cu)
+  file(CONFIGURE OUTPUT ${wrapper} CONTENT "#include \"${abs_source}\"\n")
+  add_executable(${name} ${wrapper})
+  target_include_directories(${name} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+  set_target_properties(${name} PROPERTIES LINKER_LANGUAGE CXX)
   target_link_libraries(${name} PRIVATE mixln::mixln mixln::cuda mixln_programs)
   if(TARGET mixln::mpi)
     target_link_libraries(${name} PRIVATE mixln::mpi)

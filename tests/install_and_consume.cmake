@@ -1,5 +1,6 @@
 # Installs the build tree's package into a temporary prefix, builds tests/consumer against it
-# with find_package(mixln), and runs the consumer's trainer on golden data.
+# with find_package(mixln) — a norm kind, a block and a placement of the consumer's own — runs
+# its trainer on golden data and checks its gradients against finite differences.
 file(REMOVE_RECURSE ${WORK_DIR})
 set(prefix ${WORK_DIR}/prefix)
 function(run)
@@ -17,7 +18,8 @@ run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH
     -DCMAKE_BUILD_TYPE=Release)
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/my_trainer info)
-if(NOT last_output MATCHES "SandwichLN x1, PostLN x2, LNS x3")
+if(NOT last_output MATCHES "PreScale x2, SandwichLN x1, PostLN x2, LNS x1" OR
+   NOT last_output MATCHES "mlp_first +add \\| ScaleNorm -> h")
   message(FATAL_ERROR "unexpected info output:\n${last_output}")
 endif()
 run(${WORK_DIR}/build/my_trainer grads --seed 1 --batch ${GOLDEN_DIR}/tiny_mixln/batch.safetensors
@@ -25,4 +27,6 @@ run(${WORK_DIR}/build/my_trainer grads --seed 1 --batch ${GOLDEN_DIR}/tiny_mixln
 if(NOT EXISTS ${WORK_DIR}/grads.safetensors)
   message(FATAL_ERROR "the consumer's trainer wrote no gradients")
 endif()
+run(${WORK_DIR}/build/my_check)
+message("${last_output}")
 message("installed package builds and runs a consumer project")

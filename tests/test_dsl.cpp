@@ -5,11 +5,48 @@
 
 #include "b2t.hpp"
 #include "configs.hpp"
+#include "gelu_block.hpp"
 
 using namespace mixln;
 
 using Cfg = LlamaConfig<vocab<512>, hidden<64>, intermediate<172>, heads<4>>;
 using B = LlamaBlock<Cfg>;
+
+// A placement with chains of norms of several kinds around each branch.
+template <class Bk>
+struct Chains : placement<Bk> {
+  static constexpr const char* name = "Chains";
+  using attn = SubLayer<PreNorm<RMSNorm, "a">, BranchNorm<LayerNorm, "b">, BranchNorm<RMSNorm, "c">,
+                        PostNorm<DyT<>, "d">, PostNorm<RMSNorm, "e">>;
+  using mlp = SubLayer<PreNorm<RMSNorm, "f">, PreNorm<LayerNorm, "g">>;
+};
+
+// A block of one branch (an MLP only), to check that layers of different shapes compose.
+template <class C>
+struct OneBranch {
+  using config = C;
+  static constexpr const char* name = "mlp_only";
+  using branches = type_list<SwiGLUMLP<C>>;
+};
+// Pre-LN for a one-branch block: it lists its single sub-layer.
+template <class Bk>
+struct PreOne : placement<Bk> {
+  static constexpr const char* name = "PreOne";
+  using sublayers = type_list<SubLayer<PreNorm<RMSNorm, "input_layernorm">>>;
+};
+
+// A branch whose declarations do not follow its enum.
+template <class C>
+struct Misnumbered {
+  using config = C;
+  static constexpr const char* name = "misnumbered";
+  struct Br {
+    static constexpr const char* name = "bad";
+    static void weights(WeightList& w) { w.linear(1, "w", 4, 4); }
+    static void activations(ActivationList&, std::size_t, std::size_t) {}
+  };
+  using branches = type_list<Br>;
+};
 
 // --- Mix-LN split: ⌊αL⌋ Post-LN layers, then Pre-LN ------------------------------------------
 static_assert(std::is_same_v<MixLN<B, 12, std::ratio<1, 4>>, Stack<PostLN<B>, 3, PreLN<B>, 9>>);
@@ -74,9 +111,29 @@ TEST_CASE("placements are recognised, user-defined ones included") {
   CHECK(is_placement_v<DeepNorm<B>>);
   CHECK(is_placement_v<SandwichLN<B>>);
   CHECK(is_placement_v<LNS<B>>);
+  CHECK(is_placement_v<PeriLN<B>>);
+  CHECK(is_placement_v<OLMo2<B>>);
+  CHECK(is_placement_v<HybridNorm<B>>);
+  CHECK(is_placement_v<PreLN<B, DyT<>>>);
   CHECK(is_placement_v<b2t::B2T<B>>);
+  CHECK(is_placement_v<PostLN<gelu::GeluBlock<Cfg>, LayerNorm>>);
   CHECK_FALSE(is_placement_v<B>);
   CHECK_FALSE(is_placement_v<int>);
+}
+
+TEST_CASE("the concepts: norm kinds, blocks, branches and backends") {
+  static_assert(NormKind<RMSNorm> && NormKind<LayerNorm> && NormKind<DyT<>> && NormKind<DyT<std::ratio<1, 10>>>);
+  static_assert(!NormKind<int> && !NormKind<B>);
+  static_assert(Block<B> && Block<LlamaBlock<Cfg, QKNorm<PerHead>>> && Block<gelu::GeluBlock<Cfg>>);
+  static_assert(!Block<int> && !Block<PreLN<B>>);
+  static_assert(Branch<LlamaAttention<Cfg>> && Branch<SwiGLUMLP<Cfg>> && Branch<gelu::GeluMLP<Cfg>>);
+  static_assert(Backend<cpu::Backend<float>> && Backend<cpu::Backend<double>>);
+  static_assert(!Backend<int>);
+  static_assert(Placement<HybridNorm<LlamaBlock<Cfg, QKVNorm<FullWidth>>>>);
+  // MixLN with a norm kind is Post-LN and Pre-LN with that kind.
+  static_assert(std::is_same_v<MixLN<B, 8, std::ratio<1, 4>, LayerNorm>,
+                               Stack<PostLN<B, LayerNorm>, 2, PreLN<B, LayerNorm>, 6>>);
+  static_assert(std::is_same_v<PreLN<B>, PreLN<B, RMSNorm>>);
 }
 
 TEST_CASE("placement scalars: DeepNorm a = (2L)^1/4 and beta = (8L)^-1/4, LNS 1/sqrt(l)") {
@@ -90,37 +147,57 @@ TEST_CASE("placement scalars: DeepNorm a = (2L)^1/4 and beta = (8L)^-1/4, LNS 1/
   CHECK(LNS<B>::pre_scale(3, 12) == doctest::Approx(0.5));
 }
 
-TEST_CASE("boundary kinds follow the placements on either side") {
-  using Net = Model<Cfg, MixLN<B, 8>>;  // 2 Post-LN, 6 Pre-LN
-  constexpr BoundaryKind embed = boundary_kind<Net, 0>();
-  CHECK_FALSE(embed.residual);
-  CHECK_FALSE(embed.start_norm);  // layer 0 is Post-LN: its attention sees the raw embedding
-  constexpr BoundaryKind post_post = boundary_kind<Net, 1>();
-  CHECK(post_post == BoundaryKind{.residual = true, .end_norm = true});
-  constexpr BoundaryKind transition = boundary_kind<Net, 4>();  // end of layer 1 → layer 2
-  CHECK(transition == BoundaryKind{.residual = true, .end_norm = true, .start_norm = true});
-  constexpr BoundaryKind pre_pre = boundary_kind<Net, 5>();
-  CHECK(pre_pre == BoundaryKind{.residual = true, .start_norm = true});
-  constexpr BoundaryKind final_norm = boundary_kind<Net, 16>();
-  CHECK(final_norm == BoundaryKind{.residual = true, .start_norm = true});
+template <class Spec, bool Res, bool Skip, bool SkipIn, class Br, class End, class Start>
+constexpr bool spec_is = std::is_same_v<Spec, BoundarySpec<Res, Skip, SkipIn, Br, End, Start>>;
+template <class... K>
+using L = norm_list<K...>;
+using R = RMSNorm;
 
-  using Sand = Model<Cfg, Stack<SandwichLN<B>, 2>>;
-  CHECK(boundary_kind<Sand, 1>() ==
-        BoundaryKind{.residual = true, .branch_norm = true, .start_norm = true});
-  CHECK(boundary_kind<Sand, 0>() == BoundaryKind{.residual = false, .start_norm = true});
+TEST_CASE("boundary specs follow the placements on either side") {
+  using S = Schedule<Model<Cfg, MixLN<B, 8>>>;  // 2 Post-LN, 6 Pre-LN
+  static_assert(S::num_sublayers == 16 && S::num_boundaries == 17);
+  // layer 0 is Post-LN: its attention sees the raw embedding
+  static_assert(spec_is<S::boundary<0>, false, false, false, L<>, L<>, L<>>);
+  static_assert(spec_is<S::boundary<1>, true, false, false, L<>, L<R>, L<>>);   // Post→Post
+  static_assert(spec_is<S::boundary<4>, true, false, false, L<>, L<R>, L<R>>);  // Post→Pre
+  static_assert(spec_is<S::boundary<5>, true, false, false, L<>, L<>, L<R>>);   // Pre→Pre
+  static_assert(spec_is<S::boundary<16>, true, false, false, L<>, L<>, L<R>>);  // + final norm
+  CHECK(describe_boundary<S::boundary<4>>() == "add -> RMSNorm | RMSNorm -> h");
 
-  using PostOnly = Model<Cfg, Stack<PostLN<B>, 2>>;
-  CHECK(boundary_kind<PostOnly, 4>() ==
-        BoundaryKind{.residual = true, .end_norm = true, .start_norm = true});  // + final norm
+  using Sand = Schedule<Model<Cfg, Stack<SandwichLN<B>, 2>>>;
+  static_assert(spec_is<Sand::boundary<1>, true, false, false, L<R>, L<>, L<R>>);
+  static_assert(spec_is<Sand::boundary<0>, false, false, false, L<>, L<>, L<R>>);
+  using PostOnly = Schedule<Model<Cfg, Stack<PostLN<B>, 2>>>;
+  static_assert(spec_is<PostOnly::boundary<4>, true, false, false, L<>, L<R>, L<R>>);
 
-  using Skip = Model<Cfg, Stack<b2t::B2T<B>, 2>>;
-  CHECK(boundary_kind<Skip, 0>().skip_grad_in);
-  CHECK(boundary_kind<Skip, 2>() ==
-        BoundaryKind{.residual = true, .end_norm = true, .skip = true, .skip_grad_in = true});
-  CHECK(boundary_kind<Skip, 4>().skip);
-  CHECK_FALSE(boundary_kind<Skip, 1>().skip);
-  CHECK(has_skip<Skip>());
-  CHECK_FALSE(has_skip<Net>());
+  using Skip = Schedule<Model<Cfg, Stack<b2t::B2T<B>, 2>>>;
+  static_assert(Skip::boundary<0>::skip_grad_in);
+  static_assert(spec_is<Skip::boundary<2>, true, true, true, L<>, L<R>, L<>>);
+  static_assert(Skip::boundary<4>::skip && !Skip::boundary<1>::skip);
+  static_assert(Skip::has_skip && !S::has_skip);
+
+  // the new placements and norm kinds
+  using Hy = Schedule<Model<Cfg, Stack<HybridNorm<B>, 2>>>;
+  static_assert(spec_is<Hy::boundary<1>, true, false, false, L<>, L<R>, L<>>);  // attention sum normalised
+  static_assert(spec_is<Hy::boundary<2>, true, false, false, L<>, L<>, L<>>);   // the MLP adds plainly
+  using Ol = Schedule<Model<Cfg, Stack<OLMo2<B>, 2>>>;
+  static_assert(spec_is<Ol::boundary<1>, true, false, false, L<R>, L<>, L<>>);
+  using Dy = Schedule<Model<Cfg, Stack<PreLN<B, DyT<>>, 2>, LayerNorm>>;
+  static_assert(spec_is<Dy::boundary<3>, true, false, false, L<>, L<>, L<DyT<>>>);
+  static_assert(spec_is<Dy::boundary<4>, true, false, false, L<>, L<>, L<LayerNorm>>);
+  // a placement with chains of norms: no cap on the norms of one boundary
+  using Chain = Schedule<Model<Cfg, Stack<Chains<B>, 2>>>;
+  static_assert(spec_is<Chain::boundary<1>, true, false, false, L<LayerNorm, R>, L<DyT<>, R>, L<R, LayerNorm>>);
+  CHECK(describe_boundary<Chain::boundary<1>>() ==
+        "LayerNorm -> RMSNorm(f) add -> DyT -> RMSNorm | RMSNorm -> LayerNorm -> h");
+}
+
+TEST_CASE("sub-layers follow the branches of each layer's block") {
+  using S = Schedule<Model<Cfg, Stack<PreOne<OneBranch<Cfg>>, 2, PreLN<B>, 1>>>;
+  static_assert(S::num_sublayers == 4);
+  static_assert(S::first_sublayer[1] == 1 && S::first_sublayer[2] == 2 && S::first_sublayer[3] == 4);
+  static_assert(S::layer<1> == 1 && S::layer<2> == 2 && S::branch_index<3> == 1);
+  static_assert(std::is_same_v<S::branch<3>, SwiGLUMLP<Cfg>>);
 }
 
 TEST_CASE("parameter layout: names, shapes, contiguous q|k|v and gate|up") {
@@ -146,7 +223,12 @@ TEST_CASE("parameter layout: names, shapes, contiguous q|k|v and gate|up") {
   CHECK(v->offset == k->offset + 64 * 64);
   CHECK(u->offset == g->offset + 172 * 64);
   CHECK(d->shape == std::vector<std::size_t>{64, 172});
-  CHECK(lay.layers[3].qkv == q->offset);
+  CHECK(lay.branch_weights[6][0] == q->offset);
+  CHECK(lay.branch_weights[7][0] == g->offset);
+  CHECK(lay.layer_begin[3] == q->offset);
+  CHECK(lay.find("model.layers.3.self_attn.o_proj.weight")->scaled_init);
+  CHECK(d->scaled_init);
+  CHECK_FALSE(q->scaled_init);
 
   using Sand = Model<Cfg, Stack<SandwichLN<B>, 1>>;
   const ParamLayout ls = make_param_layout<Sand>();
@@ -156,9 +238,47 @@ TEST_CASE("parameter layout: names, shapes, contiguous q|k|v and gate|up") {
 
   using Deep = Model<Cfg, Stack<DeepNorm<B>, 6>>;
   const ParamLayout ld = make_param_layout<Deep>();
-  CHECK(ld.find("model.layers.0.self_attn.v_proj.weight")->init_gain ==
-        doctest::Approx(std::pow(48.0, -0.25)));
+  CHECK(ld.find("model.layers.0.self_attn.v_proj.weight")->init_gain == doctest::Approx(std::pow(48.0, -0.25)));
   CHECK(ld.find("model.layers.0.self_attn.q_proj.weight")->init_gain == 1.0);
+}
+
+TEST_CASE("parameter layout of the new norm kinds, attention norms and a user block") {
+  using Q = LlamaBlock<Cfg, QKNorm<PerHead>>;
+  const ParamLayout lq = make_param_layout<Model<Cfg, Stack<PreLN<Q>, 1>>>();
+  REQUIRE(lq.find("model.layers.0.self_attn.q_norm.weight"));
+  CHECK(lq.find("model.layers.0.self_attn.q_norm.weight")->shape == std::vector<std::size_t>{16});  // head_dim
+  CHECK(lq.find("model.layers.0.self_attn.k_norm.weight")->kind == ParamKind::norm);
+  CHECK_FALSE(lq.find("model.layers.0.self_attn.v_norm.weight"));
+  const ParamLayout lh = make_param_layout<Model<Cfg, Stack<HybridNorm<LlamaBlock<Cfg, QKVNorm<FullWidth>>>, 1>>>();
+  CHECK(lh.find("model.layers.0.self_attn.v_norm.weight")->shape == std::vector<std::size_t>{64});  // hidden
+  CHECK(lh.find("model.layers.0.post_attention_layernorm.weight"));
+  CHECK_FALSE(lh.find("model.layers.0.post_feedforward_layernorm.weight"));
+
+  using Dy = Model<Cfg, Stack<PreLN<B, DyT<>>, 1>, LayerNorm>;
+  const ParamLayout ld = make_param_layout<Dy>();
+  const auto* alpha = ld.find("model.layers.0.input_layernorm.alpha");
+  REQUIRE(alpha);
+  CHECK(alpha->shape == std::vector<std::size_t>{1});
+  CHECK(ld.find("model.layers.0.input_layernorm.bias"));
+  CHECK(ld.find("model.norm.bias"));
+  CHECK_FALSE(ld.find("model.norm.alpha"));
+  std::vector<float> w(ld.total);
+  init_params(ld, 1, std::span<float>(w), {.seed = 1});
+  CHECK(w[alpha->offset] == 0.5f);  // α₀
+  CHECK(w[ld.find("model.layers.0.input_layernorm.weight")->offset] == 1.0f);
+  CHECK(w[ld.find("model.layers.0.input_layernorm.bias")->offset] == 0.0f);
+  CHECK(w[ld.find("model.norm.bias")->offset + 5] == 0.0f);
+
+  const ParamLayout lg = make_param_layout<Model<Cfg, Stack<PreLN<gelu::GeluBlock<Cfg>>, 1>>>();
+  CHECK_FALSE(lg.find("model.layers.0.mlp.gate_proj.weight"));
+  CHECK(lg.find("model.layers.0.mlp.up_proj.weight")->shape == std::vector<std::size_t>{172, 64});
+  CHECK(lg.find("model.layers.0.mlp.down_proj.weight")->scaled_init);
+}
+
+TEST_CASE("a branch whose enum disagrees with its declarations is refused when the model is built") {
+  using Bad = Model<Cfg, Stack<PreOne<Misnumbered<Cfg>>, 1>>;
+  CHECK_THROWS_WITH_AS(make_param_layout<Bad>(), doctest::Contains("declared as number 1 but is number 0"),
+                       std::logic_error);
 }
 
 TEST_CASE("the activation plan grows with the batch and holds one slot set per boundary") {

@@ -5,8 +5,8 @@ using Cfg = LlamaConfig<vocab<512>, hidden<64>, intermediate<172>, heads<4>>;
 template <class B>
 struct Twice : placement<B> {
   static constexpr const char* name = "Twice";
-  static constexpr SubLayerNorms attn{.pre = "norm"};
-  static constexpr SubLayerNorms mlp{.pre = "norm"};
+  using attn = SubLayer<PreNorm<RMSNorm, "norm">>;
+  using mlp = SubLayer<PreNorm<LayerNorm, "norm">>;
 };
 using Net = Model<Cfg, Stack<Twice<LlamaBlock<Cfg>>, 2>>;
 int main() { return Net::num_layers; }

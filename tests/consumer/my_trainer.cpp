@@ -1,9 +1,7 @@
-// A user's trainer: a 6-layer model with a placement sequence of its own.
-#include <mixln/mixln.hpp>
+// A user's trainer: a 6-layer model of the user's own norm kind, block and placement
+// (my_model.hpp) mixed with the library's.
+#include "my_model.hpp"
 
-using namespace mixln;
-using Cfg = LlamaConfig<vocab<512>, hidden<64>, intermediate<172>, heads<4>>;
-using Block = LlamaBlock<Cfg>;
-using Net = Model<Cfg, Stack<SandwichLN<Block>, 1, PostLN<Block>, 2, LNS<Block>, 3>>;
+using Cfg = mixln::LlamaConfig<mixln::vocab<512>, mixln::hidden<64>, mixln::intermediate<172>, mixln::heads<4>>;
 
-int main(int argc, char** argv) { return cli::main<Net>(argc, argv); }
+int main(int argc, char** argv) { return mixln::cli::main<my::Net<Cfg>>(argc, argv); }

@@ -104,7 +104,7 @@ int run_info(const Args& a) {
   std::printf("parameters: %s = %s (%s in layers, %s embedding, %s lm_head, %zu final norm)\n\n",
               with_commas(layout.total).c_str(), short_count(layout.total).c_str(), with_commas(in_layers).c_str(),
               with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(),
-              with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(), Cfg::hidden_size);
+              with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(), layout.head - layout.final_norm);
 
   const std::string device = a.str("device", Backend::name);
   if (device != "cpu" && device != "cuda") throw Error("--device: '" + device + "' is neither cpu nor cuda");

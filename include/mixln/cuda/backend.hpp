@@ -1,10 +1,17 @@
 // mixln/cuda/backend.hpp — the CUDA backend, as seen from host code.
 //
-// This header needs no CUDA headers and compiles with the host compiler: the schedule
-// (schedule/engine.hpp, which uses Boost.Hana) stays in host translation units and reaches
-// the GPU only through the non-template launch wrappers declared here and defined in
-// cuda/ops.cu (compiled once by nvcc into the `mixln::cuda` library). Per-row and
-// per-element arithmetic is the shared `math/` code the CPU backend runs and the tests check.
+// This header needs no CUDA headers and compiles with the host compiler. Two kinds of ops:
+//   - the ops every model needs (GEMMs, attention, RoPE, SwiGLU, the loss, the optimizer):
+//     non-template launch wrappers declared here, defined in cuda/ops.cu, compiled once by
+//     nvcc into the `mixln::cuda` library;
+//   - the ops that depend on the model type — boundary_forward<Spec>, norm_rows_forward<Kind>,
+//     map_forward<Op>, ... — member templates defined in cuda/kernels.cuh, which this header
+//     includes when nvcc compiles it: the translation unit that runs a model on CUDA is compiled
+//     by nvcc (a `_cuda` trainer is its source compiled as CUDA) and instantiates exactly the
+//     kernels that model needs. Compiled by a host compiler, they stop with a message that
+//     says so.
+// Per-row and per-element arithmetic is the shared `math/` code the CPU backend runs and the
+// tests check.
 //
 // Precision: fp32 master weights, gradients, moments and activations; GEMMs take bf16
 // inputs with fp32 accumulation by default (DESIGN.md section 3), or TF32, or full fp32
@@ -19,7 +26,7 @@
 
 #include "../math/adamw.hpp"
 #include "../math/boundary.hpp"
-#include "../schedule/boundary_args.hpp"
+#include "../math/norm_rows.hpp"
 
 namespace mixln::cuda {
 
@@ -32,6 +39,8 @@ void memset_zero(void* p, std::size_t bytes);
 void copy_h2d(void* dst, const void* src, std::size_t bytes);
 void copy_d2h(void* dst, const void* src, std::size_t bytes);
 void synchronize();
+// Throws mixln::Error naming `what` if the last kernel launch failed.
+void check_launch(const char* what);
 
 enum class GemmPrecision { fp32, tf32, bf16 };
 void set_gemm_precision(GemmPrecision p);
@@ -85,12 +94,7 @@ class DeviceBuffer {
 // Each mirrors the CPU op of the same name (cpu/*.hpp); pointers are device pointers.
 void embedding_forward(int rows, int C, const std::int32_t* tok, const float* table, float* out);
 void embedding_backward(int rows, int C, const std::int32_t* tok, const float* dout, float* dtable);
-// One instantiation per BoundaryKind (bits: residual 1, branch_norm 2, end_norm 4,
-// start_norm 8, skip 16, skip_grad_in 32), all 64 compiled in ops.cu.
-template <int Bits>
-void boundary_forward(int rows, int n, const BoundaryBuffers<float>& b);
-template <int Bits>
-void boundary_backward(int rows, int n, const BoundaryBuffers<float>& b, const BoundaryGradBuffers<float>& g);
+void copy_rows(int rows, int n, RowsView<const float> src, RowsView<float> dst);
 // Row-major C = alpha·op(A)·op(B) + beta·C through cuBLAS, in the current GEMM precision.
 void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
           int ldb, float beta, float* C, int ldc);
@@ -106,8 +110,10 @@ double cross_entropy(int rows, int V, float* logits, const std::int32_t* labels,
 void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, const AdamHyper& h, bool decay);
 double sum_squares(const float* x, std::size_t n);
 void scale(float* x, std::size_t n, float s);
-using mixln::kind_bits;
-using mixln::kind_of_bits;
+
+#define MIXLN_CUDA_NEEDS_NVCC                                                                        \
+  "cuda::Backend: compile the translation unit that runs a model on CUDA with nvcc (as a .cu file, "  \
+  "like the _cuda trainers): the kernels its model needs are compiled with it (cuda/kernels.cuh)"
 
 // The backend tag the engine is instantiated with: Engine<Net, cuda::Backend>.
 struct Backend {
@@ -136,15 +142,53 @@ struct Backend {
   static void embedding_backward(int rows, int C, const std::int32_t* tok, const float* dout, float* dt) {
     cuda::embedding_backward(rows, C, tok, dout, dt);
   }
-  // The kind is a compile-time value: it names the kernel instantiation, nothing branches.
-  template <BoundaryKind K>
-  static void boundary_forward(int rows, int n, const BoundaryBuffers<float>& b) {
-    cuda::boundary_forward<kind_bits(K)>(rows, n, b);
+  // --- ops that depend on the model type: defined in cuda/kernels.cuh ----------------------
+  // The spec (kind, op) names the kernel instantiation; nothing branches on it at run time.
+#if defined(__CUDACC__)
+  template <class Spec>
+  static void boundary_forward(int rows, int n, const BoundaryArgs<Spec, float>& b);
+  template <class Spec>
+  static void boundary_backward(int rows, int n, const BoundaryArgs<Spec, float>& b,
+                                const BoundaryGradArgs<Spec, float>& g);
+  template <class Kind>
+  static void norm_rows_forward(int rows, int n, RowsView<const float> x, RowsView<float> y, float* const* w,
+                                float* stats);
+  template <class Kind>
+  static void norm_rows_backward(int rows, int n, RowsView<const float> x, const float* stats, float* const* w,
+                                 RowsView<const float> dy, RowsView<float> dx, float* const* dw, float* partials);
+  template <class Op>
+  static void map_forward(std::size_t n, const float* x, float* y);
+  template <class Op>
+  static void map_backward(std::size_t n, const float* x, const float* dy, float* dx);
+#else
+  template <class Spec>
+  static void boundary_forward(int, int, const BoundaryArgs<Spec, float>&) {
+    static_assert(sizeof(Spec) == 0, MIXLN_CUDA_NEEDS_NVCC);
   }
-  template <BoundaryKind K>
-  static void boundary_backward(int rows, int n, const BoundaryBuffers<float>& b,
-                                const BoundaryGradBuffers<float>& g) {
-    cuda::boundary_backward<kind_bits(K)>(rows, n, b, g);
+  template <class Spec>
+  static void boundary_backward(int, int, const BoundaryArgs<Spec, float>&, const BoundaryGradArgs<Spec, float>&) {
+    static_assert(sizeof(Spec) == 0, MIXLN_CUDA_NEEDS_NVCC);
+  }
+  template <class Kind>
+  static void norm_rows_forward(int, int, RowsView<const float>, RowsView<float>, float* const*, float*) {
+    static_assert(sizeof(Kind) == 0, MIXLN_CUDA_NEEDS_NVCC);
+  }
+  template <class Kind>
+  static void norm_rows_backward(int, int, RowsView<const float>, const float*, float* const*, RowsView<const float>,
+                                 RowsView<float>, float* const*, float*) {
+    static_assert(sizeof(Kind) == 0, MIXLN_CUDA_NEEDS_NVCC);
+  }
+  template <class Op>
+  static void map_forward(std::size_t, const float*, float*) {
+    static_assert(sizeof(Op) == 0, MIXLN_CUDA_NEEDS_NVCC);
+  }
+  template <class Op>
+  static void map_backward(std::size_t, const float*, const float*, float*) {
+    static_assert(sizeof(Op) == 0, MIXLN_CUDA_NEEDS_NVCC);
+  }
+#endif
+  static void copy_rows(int rows, int n, RowsView<const float> src, RowsView<float> dst) {
+    cuda::copy_rows(rows, n, src, dst);
   }
   // y[M, N] = x[M, K] · W[N, K]ᵀ
   static void linear_forward(int M, int N, int K, const float* x, const float* W, float* y) {
@@ -185,3 +229,7 @@ struct Backend {
 };
 
 }  // namespace mixln::cuda
+
+#if defined(__CUDACC__)
+#include "kernels.cuh"
+#endif

@@ -1,13 +1,17 @@
 // mixln/cuda/ops.cu — the CUDA backend's launch wrappers and kernels (compiled by nvcc into
 // the `mixln::cuda` library; see cuda/backend.hpp for the interface).
 //
-// This file only launches, reduces and calls cuBLAS: every per-row and per-element formula is
-// a MIXLN_HD function of include/mixln/math/, run here on a BlockRow (cuda/row.cuh) and on the
-// CPU on a SerialRow, where the tests check it against finite differences and PyTorch.
+// This file holds the ops every model needs, compiled once: GEMMs, attention, RoPE, SwiGLU, the
+// loss, the optimizer. What depends on the model type — its fused boundaries, the norms inside
+// attention, a user branch's elementwise functions — is a template in cuda/kernels.cuh,
+// compiled into the trainer's own translation unit for the kinds that model uses. Either way
+// every per-row and per-element formula is a MIXLN_HD function of include/mixln/math/, run here
+// on a BlockRow (cuda/row.cuh) and on the CPU on a SerialRow, where the tests check it against
+// finite differences and PyTorch.
 //
-// Determinism: no atomics. Norm-weight gradients go through per-chunk partials summed in
-// order, embedding gradients are accumulated by column-owning threads walking the rows in
-// order, and reductions use cub::DeviceReduce (run-to-run deterministic on one device).
+// Determinism: no atomics. Embedding gradients are accumulated by column-owning threads
+// walking the rows in order, and reductions use cub::DeviceReduce (run-to-run deterministic on
+// one device).
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
@@ -19,7 +23,6 @@
 
 #include "../error.hpp"
 #include "../math/adamw.hpp"
-#include "../math/boundary.hpp"
 #include "../math/cross_entropy.hpp"
 #include "../math/rope.hpp"
 #include "../math/softmax.hpp"
@@ -40,7 +43,6 @@ void check(cudaError_t e, const char* what) {
 void check(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLAS error ") + std::to_string(int(s)) + " in " + what);
 }
-void check_launch(const char* what) { check(cudaGetLastError(), what); }
 
 unsigned blocks_for(std::size_t n) {
   const std::size_t b = (n + kThreads - 1) / kThreads;
@@ -90,50 +92,13 @@ __global__ void embedding_backward_kernel(int rows, int C, const std::int32_t* _
   for (int r = 0; r < rows; ++r) dtable[std::size_t(tok[r]) * C + j] += dout[std::size_t(r) * C + j];
 }
 
-template <int Bits>
-__global__ void boundary_forward_kernel(int n, BoundaryBuffers<float> b) {
-  constexpr BoundaryKind K = kind_of_bits(Bits);
-  __shared__ typename BlockRow<kThreads>::Shared sh;
-  const BlockRow<kThreads> row{n, sh};
-  const std::size_t r = blockIdx.x;
-  const auto p = forward_row_args<K>(b, r * n);
-  const BoundaryStats<float> st = boundary_forward_row<K>(row, p);
-  if (threadIdx.x == 0) {
-    b.stats[3 * r] = st.rb;
-    b.stats[3 * r + 1] = st.re;
-    b.stats[3 * r + 2] = st.rs;
+// One thread per element of rows × n: dst.row(i)[j] = src.row(i)[j].
+__global__ void copy_rows_kernel(std::size_t rows, int n, RowsView<const float> src, RowsView<float> dst) {
+  for (std::size_t e = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; e < rows * n;
+       e += std::size_t(gridDim.x) * blockDim.x) {
+    const std::size_t i = e / n, j = e % n;
+    dst.row(i, n)[j] = src.row(i, n)[j];
   }
-}
-
-// One block per chunk of kRowsPerChunk rows: norm-weight gradients go to the chunk's partials.
-template <int Bits>
-__global__ void boundary_backward_kernel(int rows, int n, BoundaryBuffers<float> b, BoundaryGradBuffers<float> g) {
-  constexpr BoundaryKind K = kind_of_bits(Bits);
-  __shared__ typename BlockRow<kThreads>::Shared sh;
-  const BlockRow<kThreads> row{n, sh};
-  const int ch = blockIdx.x;
-  float* part = g.partials + std::size_t(ch) * 4 * n;
-  row.each([&](int j) { part[j] = part[n + j] = part[2 * n + j] = 0.f; });
-  const int r1 = min(rows, (ch + 1) * kRowsPerChunk);
-  for (int r = ch * kRowsPerChunk; r < r1; ++r) {
-    const auto p = backward_row_args<K>(b, g, std::size_t(r), n, part);
-    boundary_backward_row<K>(row, p);
-  }
-}
-
-// dw[j] += Σ over chunks, in chunk order.
-template <int Bits>
-__global__ void norm_partials_reduce_kernel(int chunks, int n, const float* __restrict__ partials, float* dwb,
-                                            float* dwe, float* dws) {
-  constexpr BoundaryKind K = kind_of_bits(Bits);
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  if (j >= n) return;
-  float acc[3] = {0.f, 0.f, 0.f};
-  for (int ch = 0; ch < chunks; ++ch)
-    for (int w = 0; w < 3; ++w) acc[w] += partials[(std::size_t(ch) * 4 + w) * n + j];
-  if constexpr (K.branch_norm) dwb[j] += acc[0];
-  if constexpr (K.end_norm) dwe[j] += acc[1];
-  if constexpr (K.start_norm) dws[j] += acc[2];
 }
 
 // One thread per (row, head) of q and k.
@@ -272,6 +237,8 @@ void gemm_strided(bool ta, bool tb, int M, int N, int K, float alpha, const floa
 
 // --- runtime ----------------------------------------------------------------------------------
 
+void check_launch(const char* what) { check(cudaGetLastError(), what); }
+
 int device_count() {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess) {
@@ -315,43 +282,10 @@ void embedding_backward(int rows, int C, const std::int32_t* tok, const float* d
   check_launch("embedding_backward");
 }
 
-template <int Bits>
-void boundary_forward(int rows, int n, const BoundaryBuffers<float>& b) {
-  boundary_forward_kernel<Bits><<<rows, kThreads>>>(n, b);
-  check_launch("boundary_forward");
+void copy_rows(int rows, int n, RowsView<const float> src, RowsView<float> dst) {
+  copy_rows_kernel<<<blocks_for(std::size_t(rows) * n), kThreads>>>(std::size_t(rows), n, src, dst);
+  check_launch("copy_rows");
 }
-
-template <int Bits>
-void boundary_backward(int rows, int n, const BoundaryBuffers<float>& b, const BoundaryGradBuffers<float>& g) {
-  constexpr BoundaryKind K = kind_of_bits(Bits);
-  const int chunks = row_chunks(rows);
-  boundary_backward_kernel<Bits><<<chunks, kThreads>>>(rows, n, b, g);
-  check_launch("boundary_backward");
-  if constexpr (K.branch_norm || K.end_norm || K.start_norm) {
-    norm_partials_reduce_kernel<Bits><<<(n + kThreads - 1) / kThreads, kThreads>>>(chunks, n, g.partials, g.dwb,
-                                                                                      g.dwe, g.dws);
-    check_launch("norm_partials_reduce");
-  }
-}
-
-// Every BoundaryKind, forward and backward.
-#define MIXLN_CUDA_BOUNDARY(bits)                                                           \
-  template void boundary_forward<bits>(int, int, const BoundaryBuffers<float>&);           \
-  template void boundary_backward<bits>(int, int, const BoundaryBuffers<float>&,           \
-                                        const BoundaryGradBuffers<float>&);
-#define MIXLN_CUDA_BOUNDARY8(b)                                                                       \
-  MIXLN_CUDA_BOUNDARY(b + 0) MIXLN_CUDA_BOUNDARY(b + 1) MIXLN_CUDA_BOUNDARY(b + 2) MIXLN_CUDA_BOUNDARY(b + 3) \
-  MIXLN_CUDA_BOUNDARY(b + 4) MIXLN_CUDA_BOUNDARY(b + 5) MIXLN_CUDA_BOUNDARY(b + 6) MIXLN_CUDA_BOUNDARY(b + 7)
-MIXLN_CUDA_BOUNDARY8(0)
-MIXLN_CUDA_BOUNDARY8(8)
-MIXLN_CUDA_BOUNDARY8(16)
-MIXLN_CUDA_BOUNDARY8(24)
-MIXLN_CUDA_BOUNDARY8(32)
-MIXLN_CUDA_BOUNDARY8(40)
-MIXLN_CUDA_BOUNDARY8(48)
-MIXLN_CUDA_BOUNDARY8(56)
-#undef MIXLN_CUDA_BOUNDARY8
-#undef MIXLN_CUDA_BOUNDARY
 
 void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
           float beta, float* C, int ldc) {

@@ -30,36 +30,40 @@ void describe_slots(nlohmann::ordered_json& norms, int sublayer) {
      ...);
   }(std::make_integer_sequence<int, Slots::size>{});
 }
+
+template <class Net, int l, int... b>
+nlohmann::ordered_json describe_layer(std::integer_sequence<int, b...>) {
+  using S = Schedule<Net>;
+  using P = typename S::template placement<l>;
+  using Subs = typename S::template sublayers<l>;
+  nlohmann::ordered_json j;
+  j["placement"] = P::name;
+  j["block"] = P::block::name;
+  nlohmann::ordered_json branches = nlohmann::ordered_json::array(), norms = nlohmann::ordered_json::array();
+  (branches.push_back(P::block::branches::template at<b>::name), ...);
+  (describe_slots<typename Subs::template at<b>::slots>(norms, b), ...);
+  j["branches"] = branches;
+  j["norms"] = norms;
+  const bool skips[] = {Subs::template at<b>::skip_from_layer_input...};
+  for (int i = 0; i < int(sizeof...(b)); ++i)
+    if (skips[i]) j["skip_from_layer_input"] = i;
+  j["residual_scale"] = P::residual_scale(Net::num_layers);
+  j["pre_scale"] = P::pre_scale(l, Net::num_layers);
+  return j;
+}
+template <class Net, int... l>
+nlohmann::ordered_json describe_layers(std::integer_sequence<int, l...>) {
+  using S = Schedule<Net>;
+  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
+  (layers.push_back(describe_layer<Net, l>(std::make_integer_sequence<int, S::template sublayers<l>::size>{})), ...);
+  return layers;
+}
 }  // namespace detail
 
 // One entry per layer (see above).
 template <class Net>
 nlohmann::ordered_json describe_layers() {
-  using S = Schedule<Net>;
-  nlohmann::ordered_json layers = nlohmann::ordered_json::array();
-  [&]<int... l>(std::integer_sequence<int, l...>) {
-    (
-        [&] {
-          using P = typename S::template placement<l>;
-          using Subs = typename S::template sublayers<l>;
-          nlohmann::ordered_json j;
-          j["placement"] = P::name;
-          j["block"] = P::block::name;
-          nlohmann::ordered_json branches = nlohmann::ordered_json::array(), norms = nlohmann::ordered_json::array();
-          [&]<int... b>(std::integer_sequence<int, b...>) {
-            (branches.push_back(P::block::branches::template at<b>::name), ...);
-            ((detail::describe_slots<typename Subs::template at<b>::slots>(norms, b)), ...);
-            ((Subs::template at<b>::skip_from_layer_input ? void(j["skip_from_layer_input"] = b) : void()), ...);
-          }(std::make_integer_sequence<int, Subs::size>{});
-          j["branches"] = branches;
-          j["norms"] = norms;
-          j["residual_scale"] = P::residual_scale(Net::num_layers);
-          j["pre_scale"] = P::pre_scale(l, Net::num_layers);
-          layers.push_back(std::move(j));
-        }(),
-        ...);
-  }(std::make_integer_sequence<int, Net::num_layers>{});
-  return layers;
+  return detail::describe_layers<Net>(std::make_integer_sequence<int, Net::num_layers>{});
 }
 
 // What identifies a model type in checkpoints.

@@ -35,6 +35,17 @@
 
 namespace mixln {
 
+namespace detail {
+// The arguments of every boundary of a schedule, each of its own spec's type.
+template <class S, class T, class Seq>
+struct boundary_tuples;
+template <class S, class T, int... k>
+struct boundary_tuples<S, T, std::integer_sequence<int, k...>> {
+  using args = std::tuple<BoundaryArgs<typename S::template boundary<k>, T>...>;
+  using grads = std::tuple<BoundaryGradArgs<typename S::template boundary<k>, T>...>;
+};
+}  // namespace detail
+
 template <class Net, class Backend>
 class Walker {
  public:
@@ -147,12 +158,6 @@ class Walker {
   void set_grad_ready_hook(std::function<void(std::size_t, std::size_t)> hook) { grad_ready_ = std::move(hook); }
 
  private:
-  template <int... k>
-  static auto args_type(std::integer_sequence<int, k...>) -> std::tuple<BoundaryArgs<typename S::template boundary<k>, T>...>;
-  template <int... k>
-  static auto grad_args_type(std::integer_sequence<int, k...>)
-      -> std::tuple<BoundaryGradArgs<typename S::template boundary<k>, T>...>;
-
   int rows() const { return B_ * T_; }
 
   template <int k>
@@ -218,8 +223,9 @@ class Walker {
 
   const ParamLayout* layout_;
   std::array<std::vector<std::size_t>, NB> norm_offsets_;
-  decltype(args_type(std::make_integer_sequence<int, NB>{})) args_;
-  decltype(grad_args_type(std::make_integer_sequence<int, NB>{})) grad_args_;
+  using Tuples = detail::boundary_tuples<S, T, std::make_integer_sequence<int, NB>>;
+  typename Tuples::args args_;
+  typename Tuples::grads grad_args_;
   std::array<BranchIO<T>, K> io_{};
   std::array<std::vector<T*>, K> w_, dw_, act_;
   std::array<T*, NB> stream_{}, input_{};  // y and the next branch's input of each boundary

@@ -1,0 +1,45 @@
+// tests/cuda_cases.hpp — what test_cuda.cpp runs on the GPU: boundary specs, norm kinds and
+// models, compared with the CPU backend.
+#pragma once
+
+#include <mixln/dsl/type_list.hpp>
+#include <mixln/math/boundary.hpp>
+#include <mixln/math/norm_kinds.hpp>
+
+#include "b2t.hpp"
+#include "configs.hpp"
+#include "gelu_block.hpp"
+
+namespace cuda_cases {
+
+using R = mixln::RMSNorm;
+using N = mixln::LayerNorm;
+using Y = mixln::DyT<>;
+template <class... K>
+using L = mixln::norm_list<K...>;
+template <bool Res, bool Skip, bool SkipIn, class Br, class End, class Start>
+using Spec = mixln::BoundarySpec<Res, Skip, SkipIn, Br, End, Start>;
+
+// Boundary specs compared with the CPU: each step and each norm kind, alone and in chains.
+using specs = mixln::type_list<Spec<false, false, false, L<>, L<>, L<R>>,  // embed | RMSNorm
+                               Spec<true, false, false, L<>, L<>, L<>>,    // add
+                               Spec<true, false, false, L<>, L<>, L<R>>,   // Pre-LN
+                               Spec<true, false, false, L<>, L<R>, L<>>,   // Post-LN
+                               Spec<true, false, false, L<>, L<R>, L<R>>,  // Mix-LN transition
+                               Spec<true, false, false, L<R>, L<>, L<R>>,  // Sandwich / Peri-LN
+                               Spec<true, false, false, L<R>, L<>, L<>>,   // OLMo 2
+                               Spec<true, true, true, L<>, L<R>, L<>>,     // B2T
+                               Spec<true, false, false, L<N>, L<N>, L<N>>,  // LayerNorm everywhere
+                               Spec<true, false, false, L<Y>, L<Y>, L<Y>>,  // DyT everywhere
+                               Spec<true, true, true, L<R, N>, L<Y, R>, L<N, Y, R>>>;  // chains
+using norm_kinds = mixln::type_list<R, N, Y>;
+
+using tiny = mixln::examples::tiny;
+using Cfg = tiny::Block::config;
+// Models whose loss and gradients are compared with the CPU.
+using models = mixln::type_list<tiny::mixln, tiny::sandwich, tiny::deepnorm, tiny::lns, tiny::periln, tiny::olmo2,
+                                tiny::hybridnorm, tiny::dyt, tiny::layernorm_mixln, tiny::qknorm_mixln,
+                                tiny::gelu_mixln,
+                                mixln::Model<Cfg, mixln::Stack<b2t::B2T<tiny::Block, N>, 2, mixln::PreLN<tiny::Block>, 2>>>;
+
+}  // namespace cuda_cases
