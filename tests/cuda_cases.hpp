@@ -2,7 +2,7 @@
 // models, compared with the CPU backend.
 #pragma once
 
-#include <mixln/dsl/type_list.hpp>
+#include <mixln/type_list.hpp>
 #include <mixln/math/boundary.hpp>
 #include <mixln/math/norm_kinds.hpp>
 

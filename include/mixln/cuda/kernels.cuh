@@ -3,15 +3,17 @@
 // Included by cuda/backend.hpp when nvcc compiles it. A fused boundary is a kernel template of
 // its BoundarySpec, a norm inside attention one of its norm kind, a user branch's elementwise
 // function one of its functor: the translation unit that runs a model (a `_cuda` trainer, or a
-// .cu file with MIXLN_CUDA_INSTANTIATE(Net)) compiles exactly the ones that model uses — no
+// user's own .cu) compiles exactly the ones that model uses — no
 // table of every combination, no limit on the norms of a boundary, and a user's own norm kind
 // or block gets its kernels without editing the library.
 //
 // Launch shapes:
 //   boundary_forward     one block of kRowThreads per row
 //   boundary_backward    one block per chunk of kRowsPerChunk rows: each row's norm-parameter
-//                        gradients go to the chunk's partial rows, then reduce_partials adds
-//                        the chunks in order (no atomics: the same sums on every run)
+//                        gradients go to the chunk's partial rows; then reduce_segments sums
+//                        segments of consecutive chunks (32 columns × 8 chunk lanes a block,
+//                        the lanes added in a fixed order) and add_segments adds the segments
+//                        in order: no atomics, the same sums on every run
 //   norm_rows_*          the same, for rows inside a larger buffer (QK-norm); 64 threads per
 //                        row when rows are short (a head of ≤ 128 elements), else 256
 //   map_*                grid-stride loops over elements
@@ -26,6 +28,7 @@
 #include "../math/boundary.hpp"
 #include "../math/norm_rows.hpp"
 #include "../math/row_chunks.hpp"
+#include "backend.hpp"
 #include "row.cuh"
 
 namespace mixln::cuda {
@@ -73,13 +76,40 @@ __global__ void boundary_backward(int rows, int n, BoundaryArgs<Spec, float> b, 
   for (int r = ch * kRowsPerChunk; r < r1; ++r) boundary_backward_row<Spec>(row, b, g, std::size_t(r), part);
 }
 
-// dw.p[p][j] += Σ over chunks of partials[ch][p][j], chunks in order; thread (j, p).
+// The chunk partials [chunks, P + 1, n] are summed in two deterministic steps, so that a few
+// columns over many chunks (per-head QK-norm: n = head_dim, chunks = R·H/32) still spread over
+// the GPU. Segment s covers chunks [s·L, s·L + L); its block (32 columns × kLanes chunk lanes)
+// sums them — lane y takes chunks s·L + y, s·L + y + kLanes, ... in order, then the lanes are
+// added in order — and writes the total over its first chunk's row, which only it reads.
+constexpr int kLanes = 8;
+
 template <int P>
-__global__ void reduce_partials(int chunks, int n, const float* __restrict__ partials, ParamRows<P> dw) {
+__global__ void reduce_segments(int chunks, int n, int seg_len, float* partials, const __grid_constant__ ParamRows<P> dw) {
+  __shared__ float lane_sum[kLanes][33];
+  const int j = blockIdx.x * 32 + threadIdx.x, p = blockIdx.y, first = blockIdx.z * seg_len;
+  const int last = min(chunks, first + seg_len);
+  const bool live = j < dw.len[p];
+  float acc = 0.f;
+  if (live)
+    for (int ch = first + threadIdx.y; ch < last; ch += kLanes)
+      acc += partials[(std::size_t(ch) * (P + 1) + p) * n + j];
+  lane_sum[threadIdx.y][threadIdx.x] = acc;
+  __syncthreads();
+  if (threadIdx.y == 0 && live) {
+    float total = 0.f;
+    for (int y = 0; y < kLanes; ++y) total += lane_sum[y][threadIdx.x];
+    partials[(std::size_t(first) * (P + 1) + p) * n + j] = total;
+  }
+}
+
+// dw.p[p][j] += Σ over segments s (in order) of the segment totals; thread (j, p).
+template <int P>
+__global__ void add_segments(int segments, int n, int seg_len, const float* __restrict__ partials,
+                             const __grid_constant__ ParamRows<P> dw) {
   const int j = blockIdx.x * blockDim.x + threadIdx.x, p = blockIdx.y;
   if (j >= dw.len[p]) return;
   float acc = 0.f;
-  for (int ch = 0; ch < chunks; ++ch) acc += partials[(std::size_t(ch) * (P + 1) + p) * n + j];
+  for (int s = 0; s < segments; ++s) acc += partials[(std::size_t(s) * seg_len * (P + 1) + p) * n + j];
   dw.p[p][j] += acc;
 }
 
@@ -110,8 +140,9 @@ __global__ void norm_rows_backward(int rows, int n, RowsView<const float> x, con
                          dy.row(std::size_t(i), n), dx.row(std::size_t(i), n), dwp);
 }
 
+// y may be x: each element is read, then written, by one thread.
 template <class Op>
-__global__ void map_forward(std::size_t n, const float* __restrict__ x, float* __restrict__ y) {
+__global__ void map_forward(std::size_t n, const float* x, float* y) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
     y[i] = Op::forward(x[i]);
 }
@@ -127,23 +158,31 @@ inline unsigned grid_for(std::size_t n) {
   return unsigned(b == 0 ? 1 : b < kMaxGrid ? b : kMaxGrid);
 }
 
-// Adds the partials of P parameters (per-channel flags in order) to their gradients.
+// Adds the chunk partials of P parameters (per-channel flags in order) to their gradients.
 template <int P, class PerChannel>
-void launch_reduce_partials(int chunks, int n, const float* partials, float* const* dw, const PerChannel& per_channel) {
+void launch_reduce_partials(int chunks, int n, float* partials, float* const* dw, const PerChannel& per_channel) {
   ParamRows<P> rows{};
   for (int p = 0; p < P; ++p) {
     rows.p[p] = dw[p];
     rows.len[p] = per_channel[std::size_t(p)] ? n : 1;
   }
-  reduce_partials<P><<<dim3(unsigned((n + kRowThreads - 1) / kRowThreads), unsigned(P)), kRowThreads>>>(
-      chunks, n, partials, rows);
-  check_launch("reduce_partials");
+  // Segments of 4·kLanes chunks: every lane sums about 4 chunks, and the last step adds
+  // ⌈chunks / 32⌉ segment totals per column.
+  const int seg_len = 4 * kLanes, segments = (chunks + seg_len - 1) / seg_len;
+  const unsigned col_tiles = unsigned((n + 31) / 32);
+  reduce_segments<P><<<dim3(col_tiles, unsigned(P), unsigned(segments)), dim3(32, kLanes)>>>(chunks, n, seg_len,
+                                                                                           partials, rows);
+  check_launch("reduce_segments");
+  add_segments<P><<<dim3(unsigned((n + kRowThreads - 1) / kRowThreads), unsigned(P)), kRowThreads>>>(
+      segments, n, seg_len, partials, rows);
+  check_launch("add_segments");
 }
 
 }  // namespace kernels
 
 template <class Spec>
 void Backend::boundary_forward(int rows, int n, const BoundaryArgs<Spec, float>& b) {
+  if (rows <= 0 || n <= 0) return;  // nothing to do (a zero-size grid is a launch error)
   kernels::boundary_forward<Spec><<<unsigned(rows), kernels::kRowThreads>>>(n, b);
   check_launch("boundary_forward");
 }
@@ -151,6 +190,7 @@ void Backend::boundary_forward(int rows, int n, const BoundaryArgs<Spec, float>&
 template <class Spec>
 void Backend::boundary_backward(int rows, int n, const BoundaryArgs<Spec, float>& b,
                                 const BoundaryGradArgs<Spec, float>& g) {
+  if (rows <= 0 || n <= 0) return;
   const int chunks = row_chunks(rows);
   kernels::boundary_backward<Spec><<<unsigned(chunks), kernels::kRowThreads>>>(rows, n, b, g);
   check_launch("boundary_backward");
@@ -161,6 +201,7 @@ void Backend::boundary_backward(int rows, int n, const BoundaryArgs<Spec, float>
 template <class Kind>
 void Backend::norm_rows_forward(int rows, int n, RowsView<const float> x, RowsView<float> y, float* const* w,
                                 float* stats) {
+  if (rows <= 0 || n <= 0) return;
   constexpr int P = int(Kind::params.size());
   kernels::ConstParams<P> wp{};
   for (int p = 0; p < P; ++p) wp.p[p] = w[p];
@@ -174,6 +215,7 @@ void Backend::norm_rows_forward(int rows, int n, RowsView<const float> x, RowsVi
 template <class Kind>
 void Backend::norm_rows_backward(int rows, int n, RowsView<const float> x, const float* stats, float* const* w,
                                  RowsView<const float> dy, RowsView<float> dx, float* const* dw, float* partials) {
+  if (rows <= 0 || n <= 0) return;
   constexpr int P = int(Kind::params.size());
   kernels::ConstParams<P> wp{};
   for (int p = 0; p < P; ++p) wp.p[p] = w[p];
@@ -193,12 +235,14 @@ void Backend::norm_rows_backward(int rows, int n, RowsView<const float> x, const
 
 template <class Op>
 void Backend::map_forward(std::size_t n, const float* x, float* y) {
+  if (n == 0) return;
   kernels::map_forward<Op><<<kernels::grid_for(n), kernels::kRowThreads>>>(n, x, y);
   check_launch("map_forward");
 }
 
 template <class Op>
 void Backend::map_backward(std::size_t n, const float* x, const float* dy, float* dx) {
+  if (n == 0) return;
   kernels::map_backward<Op><<<kernels::grid_for(n), kernels::kRowThreads>>>(n, x, dy, dx);
   check_launch("map_backward");
 }

@@ -35,7 +35,7 @@ struct BlockRow {
 
   template <class F>
   __device__ float max(F&& f) const {
-    return reduce(static_cast<F&&>(f), -3.402823466e38f, MaxOp{});
+    return reduce(static_cast<F&&>(f), -__int_as_float(0x7f800000), MaxOp{});  // −∞, as the CPU's max
   }
 
   template <class F>
@@ -43,6 +43,7 @@ struct BlockRow {
     for (int j = threadIdx.x; j < n; j += kThreads) f(j);
   }
 
+  // Thread 0: the one that visits j = 0 in each().
   __device__ bool leader() const { return threadIdx.x == 0; }
 
  private:

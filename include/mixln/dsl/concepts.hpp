@@ -22,7 +22,7 @@
 #include "../math/norm_kinds.hpp"
 #include "../math/row.hpp"
 #include "branch.hpp"
-#include "type_list.hpp"
+#include "../type_list.hpp"
 
 namespace mixln {
 

@@ -16,7 +16,7 @@
 #include "branches/attention.hpp"
 #include "branches/swiglu_mlp.hpp"
 #include "llama_config.hpp"
-#include "type_list.hpp"
+#include "../type_list.hpp"
 
 namespace mixln {
 

@@ -29,7 +29,7 @@
 #include "concepts.hpp"
 #include "fixed_string.hpp"
 #include "llama_block.hpp"
-#include "type_list.hpp"
+#include "../type_list.hpp"
 
 namespace mixln {
 
@@ -135,12 +135,11 @@ struct PostLN : placement<B> {
   using mlp = SubLayer<PostNorm<N, "post_feedforward_layernorm">>;
 };
 
-// x ← N(a·x + F(x)), a = (2L)^¼; v, o, gate, up, down initialised ×β, β = (8L)^−¼.
+// x ← N(a·x + F(x)), a = (2L)^¼; v, o, gate, up, down initialised ×β, β = (8L)^−¼: Post-LN's
+// norms with DeepNet's scales.
 template <class B, class N = RMSNorm>
-struct DeepNorm : placement<B> {
+struct DeepNorm : PostLN<B, N> {
   static constexpr const char* name = "DeepNorm";
-  using attn = SubLayer<PostNorm<N, "post_attention_layernorm">>;
-  using mlp = SubLayer<PostNorm<N, "post_feedforward_layernorm">>;
   static double residual_scale(int L) { return std::pow(2.0 * L, 0.25); }
   static double init_gain(std::string_view weight, int L) {
     const bool scaled = weight.find("v_proj") != weight.npos || weight.find("o_proj") != weight.npos ||
@@ -158,21 +157,18 @@ struct SandwichLN : placement<B> {
   using mlp = SubLayer<PreNorm<N, "pre_feedforward_layernorm">, BranchNorm<N, "post_feedforward_layernorm">>;
 };
 
-// LayerNorm Scaling: x ← x + F(N(x)/√ℓ), ℓ = i + 1.
+// LayerNorm Scaling: x ← x + F(N(x)/√ℓ), ℓ = i + 1: Pre-LN's norms, scaled by depth.
 template <class B, class N = RMSNorm>
-struct LNS : placement<B> {
+struct LNS : PreLN<B, N> {
   static constexpr const char* name = "LNS";
-  using attn = SubLayer<PreNorm<N, "input_layernorm">>;
-  using mlp = SubLayer<PreNorm<N, "post_attention_layernorm">>;
   static double pre_scale(int layer, int /*L*/) { return 1.0 / std::sqrt(double(layer + 1)); }
 };
 
-// Peri-LN (Kim et al., 2025): x ← x + N₂(F(N₁(x))), the same norms as Sandwich-LN.
+// Peri-LN (Kim et al., 2025): x ← x + N₂(F(N₁(x))), the same norms as Sandwich-LN under its
+// own name.
 template <class B, class N = RMSNorm>
-struct PeriLN : placement<B> {
+struct PeriLN : SandwichLN<B, N> {
   static constexpr const char* name = "PeriLN";
-  using attn = SubLayer<PreNorm<N, "input_layernorm">, BranchNorm<N, "post_attention_layernorm">>;
-  using mlp = SubLayer<PreNorm<N, "pre_feedforward_layernorm">, BranchNorm<N, "post_feedforward_layernorm">>;
 };
 
 // OLMo 2: x ← x + N(F(x)), the norm on the branch output only (pair it with a full-width

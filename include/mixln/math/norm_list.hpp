@@ -12,21 +12,14 @@
 #include <cstddef>
 #include <utility>
 
+#include "../type_list.hpp"
+
 namespace mixln {
 
 template <class... Kinds>
 struct norm_list;
 
 namespace detail {
-template <int I, class... Kinds>
-struct kind_at;
-template <class K, class... Rest>
-struct kind_at<0, K, Rest...> {
-  using type = K;
-};
-template <int I, class K, class... Rest>
-struct kind_at<I, K, Rest...> : kind_at<I - 1, Rest...> {};
-
 template <class A, class B>
 struct concat_lists;
 template <class... A, class... B>
@@ -42,7 +35,7 @@ struct norm_list {
   static constexpr int num_stats = (Kinds::num_stats + ... + 0);
 
   template <int I>
-  using at = typename detail::kind_at<I, Kinds...>::type;
+  using at = typename detail::type_at<I, Kinds...>::type;
 
   // Index of the first parameter (statistic) of kind I when the list is laid out in order.
   template <int I>

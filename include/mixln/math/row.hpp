@@ -6,8 +6,10 @@
 //   row.sum(f)     Σ f(j) over j in [0, n), every j visited exactly once (f may store)
 //   row.max(f)     max f(j)
 //   row.each(f)    f(j) for every j
-//   row.leader()   true on exactly one of the threads that share the row (for a store of a
-//                  value every thread holds, such as a reduction's result)
+//   row.leader()   true on exactly one of the threads that share the row — the one that
+//                  visits j = 0 in each() — for a store of a value every thread holds, such as
+//                  a reduction's result (a scalar parameter's gradient goes to element 0 of
+//                  its partial row, which that same thread zeroed)
 // The CPU backend's SerialRow loops over j; the CUDA backend's executor strides j over the
 // threads of a block and reduces with cub::BlockReduce. A thread visits the same j in every
 // call, so values a thread stores in one phase are the ones it reads in the next.

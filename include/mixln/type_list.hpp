@@ -1,6 +1,7 @@
-// mixln/dsl/type_list.hpp — a plain list of types: a block's branches, a placement's
-// sub-layers, a sub-layer's norm slots. (The layer sequence of a Stack is a Boost.Hana tuple;
-// these short lists also reach code that nvcc compiles, so they stay plain C++.)
+// mixln/type_list.hpp — a plain list of types: a block's branches, a placement's sub-layers, a
+// sub-layer's norm slots, a boundary's norm kinds (math/norm_list.hpp). The layer sequence of a
+// Stack is a Boost.Hana tuple; these short lists also reach kernel templates, so they stay
+// plain C++.
 #pragma once
 
 #include <type_traits>
