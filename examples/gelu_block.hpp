@@ -13,23 +13,23 @@
 #include <cmath>
 #include <cstddef>
 
+#include <mixln/math/fast_tanh.hpp>
 #include <mixln/mixln.hpp>
 
 namespace gelu {
 
-// gelu_tanh(x) = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), and its derivative.
+// gelu_tanh(x) = ½x(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), and its derivative; fast_tanh
+// (math/fast_tanh.hpp) vectorises where std::tanh is a library call.
 struct GeluTanh {
   template <class T>
   MIXLN_HD static T forward(T x) {
-    using std::tanh;
     const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-    return T(0.5) * x * (T(1) + tanh(u));
+    return T(0.5) * x * (T(1) + mixln::fast_tanh(u));
   }
   template <class T>
   MIXLN_HD static T backward(T x, T dy) {
-    using std::tanh;
     const T u = T(0.7978845608028654) * (x + T(0.044715) * x * x * x);
-    const T t = tanh(u);
+    const T t = mixln::fast_tanh(u);
     const T du = T(0.7978845608028654) * (T(1) + T(3 * 0.044715) * x * x);
     return dy * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * du);
   }

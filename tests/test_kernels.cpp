@@ -4,8 +4,10 @@
 #include <mixln/cpu/backend.hpp>
 #include <mixln/math/norm_kinds.hpp>
 #include <mixln/math/fast_exp.hpp>
+#include <mixln/math/fast_tanh.hpp>
 
 #include "fd.hpp"
+#include "gelu_block.hpp"
 
 using namespace mixln;
 using Cpu = cpu::Backend<double>;
@@ -177,6 +179,20 @@ TEST_CASE("norm rows (QK-norm): per head and full width, every kind, match finit
   check_norm_rows<Y>(1);
 }
 
+TEST_CASE("map: a user branch's elementwise op (examples/gelu_block.hpp's GELU) and its backward") {
+  const std::size_t n = 40;
+  std::mt19937_64 g(8);
+  Vec x = fd::random_vec(n, g, 2.0), r = fd::random_vec(n, g), y(n), dx(n);
+  auto loss = [&] {
+    Cpu::map_forward<gelu::GeluTanh>(n, x.data(), y.data());
+    return fd::dot(y, r);
+  };
+  loss();
+  CHECK(y[3] == doctest::Approx(0.5 * x[3] * (1 + std::tanh(0.7978845608028654 * (x[3] + 0.044715 * std::pow(x[3], 3))))));
+  Cpu::map_backward<gelu::GeluTanh>(n, x.data(), r.data(), dx.data());
+  fd::check("dx", x, dx, loss);
+}
+
 TEST_CASE("copy_rows copies strided rows and nothing else") {
   Vec src = {1, 2, 3, 4, 5, 6}, dst(6, 0.0);
   Cpu::copy_rows(2, 2, RowsView<const double>{src.data() + 1, 1, 3}, RowsView<double>{dst.data() + 1, 1, 3});
@@ -307,6 +323,21 @@ TEST_CASE("embedding: lookup and scatter-add of repeated tokens") {
   CHECK(out[C + 1] == table[1]);
   Cpu::embedding_backward(R, C, tok, r.data(), dt.data());
   fd::check("dtable", table, dt, loss);
+}
+
+TEST_CASE("fast_tanh: relative error below 4e-7, exactly odd, saturates to +-1") {
+  double worst = 0;
+  bool odd = true;
+  for (float x = -12.0f; x < 12.0f; x += 0.00037f) {
+    const double ref = std::tanh(double(x));
+    worst = std::max(worst, std::abs(double(fast_tanh(x)) - ref) / std::max(std::abs(ref), 1e-30));
+    odd = odd && fast_tanh(-x) == -fast_tanh(x);
+  }
+  CHECK(worst < 4e-7);
+  CHECK(odd);
+  CHECK(std::abs(fast_tanh(1e-8f) - 1e-8f) < 1e-14f);
+  CHECK(std::abs(fast_tanh(100.f) - 1.f) < 1e-6f);
+  CHECK(std::abs(fast_tanh(-1e30f) + 1.f) < 1e-6f);
 }
 
 TEST_CASE("fast_exp: relative error below 2e-7 over the float range, no inf or 0") {

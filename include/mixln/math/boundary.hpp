@@ -83,6 +83,15 @@ struct BoundaryGradArgs {
 
 namespace detail {
 
+template <class T, int S>
+struct StatsCopy {
+  T v[S > 0 ? S : 1];
+};
+template <class T, int P>
+struct ParamsCopy {
+  const T* v[P > 0 ? P : 1];
+};
+
 // Forward through norms [I, End) of the spec's list; in(j) produces the input of norm I. Each
 // norm's input is stored to its buffer while its statistics are gathered (except norm I's
 // when Stored: it is in memory already). Returns a callable j → the last norm's output, or
@@ -108,8 +117,15 @@ MIXLN_HD auto norm_chain_forward(const Row& row, In in, T* const* bufs, const T*
           },
           x, s);
     }
+    // The statistics and parameter pointers go into the closure by value: read from the stack
+    // array inside the element loop, the compiler could not keep them in registers across the
+    // stores of the next step, and that loop would not vectorise.
+    StatsCopy<T, N::num_stats> stv;
+    for (int i = 0; i < N::num_stats; ++i) stv.v[i] = s[i];
+    ParamsCopy<T, int(N::params.size())> wv;
+    for (int p = 0; p < int(N::params.size()); ++p) wv.v[p] = wp[p];
     return norm_chain_forward<Norms, I + 1, End, false>(
-        row, [=](int j) { return N::apply(s, x[j], j, wp); }, bufs, w, st);
+        row, [=](int j) { return N::apply(stv.v, x[j], j, wv.v); }, bufs, w, st);
   }
 }
 

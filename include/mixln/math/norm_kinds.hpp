@@ -37,6 +37,7 @@
 #include <ratio>
 
 #include "../config.hpp"
+#include "fast_tanh.hpp"
 
 namespace mixln {
 
@@ -73,11 +74,13 @@ struct RMSNorm {
   MIXLN_HD static void backward(const Row& row, const T* x, const T* st, const T* const* w, DOut&& dout, DIn&& din,
                                 T* const* dw) {
     const T r = st[0];
-    const T m = row.sum([&](int j) { return dout(j) * w[0][j] * x[j]; }) * r / T(row.n);
+    const T* wt = w[0];
+    T* dwt = dw[0];
+    const T m = row.sum([&](int j) { return dout(j) * wt[j] * x[j]; }) * r / T(row.n);
     row.each([&](int j) {
       const T dy = dout(j), xh = x[j] * r;
-      dw[0][j] += dy * xh;
-      din(j, r * (dy * w[0][j] - xh * m));
+      dwt[j] += dy * xh;
+      din(j, r * (dy * wt[j] - xh * m));
     });
   }
 };
@@ -111,13 +114,15 @@ struct LayerNorm {
   MIXLN_HD static void backward(const Row& row, const T* x, const T* st, const T* const* w, DOut&& dout, DIn&& din,
                                 T* const* dw) {
     const T mu = st[0], r = st[1], inv_n = T(1) / T(row.n);
-    const T mg = row.sum([&](int j) { return dout(j) * w[0][j]; }) * inv_n;
-    const T mgx = row.sum([&](int j) { return dout(j) * w[0][j] * (x[j] - mu) * r; }) * inv_n;
+    const T* wt = w[0];
+    T *dwt = dw[0], *dbt = dw[1];
+    const T mg = row.sum([&](int j) { return dout(j) * wt[j]; }) * inv_n;
+    const T mgx = row.sum([&](int j) { return dout(j) * wt[j] * (x[j] - mu) * r; }) * inv_n;
     row.each([&](int j) {
       const T dy = dout(j), xh = (x[j] - mu) * r;
-      dw[0][j] += dy * xh;
-      dw[1][j] += dy;
-      din(j, r * (dy * w[0][j] - mg - xh * mgx));
+      dwt[j] += dy * xh;
+      dbt[j] += dy;
+      din(j, r * (dy * wt[j] - mg - xh * mgx));
     });
   }
 };
@@ -139,20 +144,20 @@ struct DyT {
   }
   template <class T>
   MIXLN_HD static T apply(const T* /*st*/, T x, int j, const T* const* w) {
-    using std::tanh;
-    return w[1][j] * tanh(w[0][0] * x) + w[2][j];
+    return w[1][j] * fast_tanh(w[0][0] * x) + w[2][j];
   }
   // t = tanh(αx);  dx = dy·w·α·(1 − t²);  dα += Σ dy·w·x·(1 − t²);  dw += dy·t;  db += dy
   template <class Row, class DOut, class DIn, class T>
   MIXLN_HD static void backward(const Row& row, const T* x, const T* /*st*/, const T* const* w, DOut&& dout,
                                 DIn&& din, T* const* dw) {
-    using std::tanh;
     const T alpha = w[0][0];
+    const T* wt = w[1];
+    T *dwt = dw[1], *dbt = dw[2];
     const T dalpha = row.sum([&](int j) {
-      const T dy = dout(j), t = tanh(alpha * x[j]);
-      const T g = dy * w[1][j] * (T(1) - t * t);
-      dw[1][j] += dy * t;
-      dw[2][j] += dy;
+      const T dy = dout(j), t = fast_tanh(alpha * x[j]);
+      const T g = dy * wt[j] * (T(1) - t * t);
+      dwt[j] += dy * t;
+      dbt[j] += dy;
       din(j, g * alpha);
       return g * x[j];
     });
