@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BATCH=${BATCH:-8} SEQ=${SEQ:-256} STEPS=${STEPS:-10} THREADS=${THREADS:-2}
 scripts/setup.sh dev >/dev/null
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# every trainer, tuned for this CPU (scripts/test.sh configures the same folder for its tests)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON >/dev/null
 cmake --build build -j "$(nproc)" --target small_mixln >/dev/null
 export OMP_NUM_THREADS=$THREADS
 echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>} OMP_NUM_THREADS=$OMP_NUM_THREADS"

@@ -15,7 +15,8 @@ out=runs/demo
 
 scripts/setup.sh demo
 scripts/fetch_brown.sh data/brown
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# every trainer, tuned for this CPU (scripts/test.sh configures the same folder for its tests)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON >/dev/null
 targets=(mixln-prepare)
 for p in $PLACEMENTS; do targets+=("small_$p"); done
 cmake --build build -j "$(nproc)" --target "${targets[@]}"

@@ -24,7 +24,8 @@ declare -A alpha=([preln]=0 [mixln_a1_8]=0.125 [mixln]=0.25 [mixln_a3_8]=0.375 [
 
 scripts/setup.sh demo
 scripts/fetch_brown.sh data/brown
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+# every trainer, tuned for this CPU (scripts/test.sh configures the same folder for its tests)
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON >/dev/null
 targets=(mixln-prepare)
 for m in "${models[@]}"; do targets+=("small_$m"); done
 cmake --build build -j "$(nproc)" --target "${targets[@]}"
