@@ -30,12 +30,12 @@ int main(int argc, char** argv) {
     PrepareOptions p;
     p.texts = a.list("text");
     if (p.texts.empty()) throw Error("mixln-prepare needs --text FILE...");
-    p.vocab_size = int(a.required_integer("vocab", 1));
+    p.vocab_size = int(a.required_integer("vocab", 1, 1 << 24));
     p.out = a.required("out");
-    p.val_frac = a.real("val-frac", 0.05);
-    p.seed = std::uint64_t(a.integer("seed", 0, 0));
+    p.val_frac = a.real("val-frac", 0.05, 0.0, 1.0, /*open_lo=*/true);
+    p.seed = a.seed("seed");
     p.model_type = a.str("model-type", "unigram");
-    p.threads = int(a.integer("threads", omp_get_max_threads(), 1));
+    p.threads = a.int32("threads", omp_get_max_threads(), 1, 1024);
     const PrepareSummary s = prepare_data(p);
     std::printf("{\"documents\": %zu, \"train_documents\": %zu, \"val_documents\": %zu, "
                 "\"train_tokens\": %llu, \"val_tokens\": %llu, \"out\": \"%s\"}\n",

@@ -145,6 +145,13 @@ TEST_CASE("malformed files are refused, each with its own message") {
       {"hole", raw_file("hole.st", R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8),
        "hole of 4 bytes"},
       {"trailing bytes", raw_file("trail.st", "{" + ok_entry + "}", 12), "4 bytes after the last tensor"},
+      // 2^32 · 2^32 elements wrap to 0 in 64 bits: the byte count would "match" an empty range
+      {"shape overflowing 64 bits",
+       raw_file("wrap.st", R"({"x":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,0]}})", 0),
+       "more elements than fit in 64 bits"},
+      {"bytes overflowing 64 bits",
+       raw_file("wrapb.st", R"({"x":{"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,0]}})", 0),
+       "more bytes than fit in 64 bits"},
       {"bad metadata", raw_file("meta.st", R"({"__metadata__":{"a":1}})", 0), "__metadata__ entry 'a' is not a string"},
       {"wrong dtype to read", raw_file("i8.st", R"({"x":{"dtype":"I8","shape":[4],"data_offsets":[0,4]}})", 4),
        "has dtype I8; expected F32, BF16 or F16"},

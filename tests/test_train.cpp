@@ -114,7 +114,7 @@ TEST_CASE("mixln-prepare: split by document, sidecars, and the errors it reports
   CHECK(fs::file_size(dir + "/train.bin") == 2 * train.count);
   for (auto& s : val.source)  // no document in both splits
     CHECK(std::find(train.source.begin(), train.source.end(), s) == train.source.end());
-  TokenStream ts(find_shards(dir, "train"));
+  TokenStream ts(find_shards(dir, "train"), 512);
   std::vector<std::int32_t> ids(ts.size());
   ts.read(0, ids.size(), ids.data());
   CHECK(std::count(ids.begin(), ids.end(), 2) == long(train.documents));  // one </s> per document
@@ -126,7 +126,7 @@ TEST_CASE("mixln-prepare: split by document, sidecars, and the errors it reports
   p.texts = {(d / "bad.txt").string(), licence_files()[0]};
   p.vocab_size = 512;
   p.out = (d / "out").string();
-  CHECK_THROWS_WITH(prepare_data(p), doctest::Contains("not valid UTF-8 (byte 2)"));
+  CHECK_THROWS_WITH(prepare_data(p), doctest::Contains("not valid UTF-8: a byte that starts no UTF-8 sequence (beyond U+10FFFF) at byte 2"));
   p.texts = {(d / "missing.txt").string()};
   CHECK_THROWS_WITH(prepare_data(p), doctest::Contains("missing.txt: cannot open"));
   p.texts = licence_files();
@@ -146,7 +146,7 @@ TEST_CASE("token stream: windows read across shard file boundaries") {
     info.vocab_size = 512;
     write_shard((d / ("train-0000" + std::to_string(s) + ".bin")).string(), ids, info);
   }
-  TokenStream ts(find_shards(d.string(), "train"));
+  TokenStream ts(find_shards(d.string(), "train"), 512);
   CHECK(ts.num_shards() == 3);
   CHECK(ts.size() == 30);
   std::vector<std::int32_t> buf(16);
@@ -171,7 +171,7 @@ TEST_CASE("token stream: windows read across shard file boundaries") {
 
   // a shard whose size disagrees with its sidecar
   std::ofstream(d / "train-00001.bin", std::ios::binary | std::ios::app) << "x";
-  CHECK_THROWS_WITH(TokenStream(find_shards(d.string(), "train")), doctest::Contains("but its sidecar says 3"));
+  CHECK_THROWS_WITH(TokenStream(find_shards(d.string(), "train"), 512), doctest::Contains("but its sidecar says 3"));
   CHECK_THROWS_WITH(find_shards((d / "nothing").string(), "train"), doctest::Contains("run mixln-prepare"));
 }
 
@@ -238,7 +238,7 @@ TEST_CASE("a few hundred steps of the tiny model bring validation perplexity far
   // eval of the checkpoint gives the same number
   Engine<Tiny, cpu::Backend<float>> e;
   load_run_params<Tiny>(e.layout(), e.params(), run.string());
-  TokenStream val(find_shards(corpus(), "val"));
+  TokenStream val(find_shards(corpus(), "val"), 512);
   CHECK(evaluate(e, val, 4096, 8, 64).ppl == doctest::Approx(r.ppl).epsilon(1e-6));
 }
 

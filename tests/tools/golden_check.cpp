@@ -6,6 +6,10 @@
 //       the CSV `layer,grad_norm` matches the per-layer norms of the reference gradients
 //   golden_check csv OUT.csv REF.csv RTOL
 //       same header, same rows; each number within RTOL · max(1, largest |value| of its row)
+//   golden_check finite F.safetensors
+//       every value of every floating-point tensor is finite
+//   golden_check poison IN.safetensors OUT.safetensors
+//       a copy of IN (as F32) with the first value of its first tensor set to NaN
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -122,13 +126,45 @@ static int compare_csv(const std::string& out_path, const std::string& ref_path,
   return 0;
 }
 
+static int finite(const std::string& path) {
+  safetensors::File f(path);
+  for (auto& t : f.tensors()) {
+    if (t.dtype != safetensors::DType::F32 && t.dtype != safetensors::DType::BF16 &&
+        t.dtype != safetensors::DType::F16)
+      continue;
+    for (double v : read(f, t))
+      if (!std::isfinite(v)) {
+        std::printf("%s: tensor '%s' holds non-finite values\n", path.c_str(), t.name.c_str());
+        return 1;
+      }
+  }
+  std::printf("all %zu tensors finite\n", f.tensors().size());
+  return 0;
+}
+
+static int poison(const std::string& in_path, const std::string& out_path) {
+  safetensors::File in(in_path);
+  safetensors::Writer w;
+  bool first = true;
+  for (auto& t : in.tensors()) {
+    std::vector<double> v = read(in, t);
+    if (first && !v.empty()) v[0] = std::nan(""), first = false;
+    w.add(t.name, t.shape, v.data());
+  }
+  w.write(out_path);
+  return 0;
+}
+
 int main(int argc, char** argv) {
   try {
     const std::string cmd = argc > 1 ? argv[1] : "";
     if (cmd == "compare" && argc == 5) return compare(argv[2], argv[3], std::stod(argv[4]));
     if (cmd == "layer-norms" && argc == 5) return layer_norms(argv[2], argv[3], std::stod(argv[4]));
     if (cmd == "csv" && argc == 5) return compare_csv(argv[2], argv[3], std::stod(argv[4]));
-    std::fprintf(stderr, "usage: golden_check compare OUT REF RTOL | layer-norms REF CSV RTOL | csv OUT REF RTOL\n");
+    if (cmd == "finite" && argc == 3) return finite(argv[2]);
+    if (cmd == "poison" && argc == 4) return poison(argv[2], argv[3]);
+    std::fprintf(stderr, "usage: golden_check compare OUT REF RTOL | layer-norms REF CSV RTOL | csv OUT REF RTOL | "
+                         "finite F | poison IN OUT\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

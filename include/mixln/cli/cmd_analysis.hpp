@@ -37,8 +37,8 @@ inline std::vector<Batch> analysis_batches(const Args& a, std::size_t vocab, con
   if (file) return {load_batch(a.required("batch"), vocab)};
   int seq = 256;
   if (state.contains("train")) seq = state["train"].value("seq", 256);
-  seq = int(a.integer("seq", seq, 1));
-  TokenStream val(find_shards(a.required("data"), "val"));
+  seq = a.int32("seq", seq, 1);
+  TokenStream val(find_shards(a.required("data"), "val"), vocab);
   WindowLoader loader(val, seq, 0, false, "validation split");
   const long long eval_tokens = a.integer("eval-tokens", 65536, 1);
   const std::uint64_t n = std::min<std::uint64_t>(std::uint64_t((eval_tokens + seq - 1) / seq), loader.windows());
@@ -57,9 +57,10 @@ inline std::vector<Batch> analysis_batches(const Args& a, std::size_t vocab, con
 
 template <class Net, class Backend>
 int run_angular(const Args& a) {
+  const std::string out = a.required("out");
+  check_output_file(a, out);
   Engine<Net, Backend> e;
   const nlohmann::json st = load_model<Net>(e, a);
-  const std::string out = a.required("out");
   AngularDistance ang(Net::num_layers);
   for (const Batch& b : analysis_batches(a, Net::config::vocab_size, st)) {
     e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, false);
@@ -94,9 +95,10 @@ double mean_loss(E& e, const std::vector<Batch>& batches, std::uint64_t* tokens 
 
 template <class Net, class Backend>
 int run_layer_drop(const Args& a) {
+  const std::string out = a.required("out");
+  check_output_file(a, out);
   Engine<Net, Backend> e;
   const nlohmann::json st = load_model<Net>(e, a);
-  const std::string out = a.required("out");
   const std::vector<Batch> batches = analysis_batches(a, Net::config::vocab_size, st);
   std::uint64_t tokens = 0;
   const double base = std::exp(mean_loss(e, batches, &tokens));

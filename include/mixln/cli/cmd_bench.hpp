@@ -61,9 +61,9 @@ double sgemm_gflops() {
 template <class Net, class Backend>
 int run_bench(const Args& a) {
   using Cfg = typename Net::config;
-  const int B = int(a.integer("batch", 8, 1)), T = int(a.integer("seq", 256, 1));
-  const int steps = int(a.integer("steps", 10, 1)), warmup = int(a.integer("warmup", 2, 0));
-  const std::uint64_t seed = std::uint64_t(a.integer("seed", 0, 0));
+  const int B = a.int32("batch", 8, 1), T = a.int32("seq", 256, 1);
+  const int steps = a.int32("steps", 10, 1), warmup = a.int32("warmup", 2, 0);
+  const std::uint64_t seed = a.seed("seed");
   Engine<Net, Backend> e;
   init_params(e.layout(), Net::num_layers, e.params(), {.seed = seed});
   e.sync_to_device();

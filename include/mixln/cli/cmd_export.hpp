@@ -90,14 +90,15 @@ nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
 template <class Net, class Backend>
 int run_export_hf(const Args& a) {
   namespace fs = std::filesystem;
+  const std::string out = a.required("out");
+  check_folder_apart({"--out", out}, input_paths(a));
   Engine<Net, Backend> e;
   const nlohmann::json st = load_model<Net>(e, a);
-  const std::string out = a.required("out");
   const std::string dtype = a.str("dtype", "float32");
   if (dtype != "float32" && dtype != "bfloat16") throw Error("--dtype: '" + dtype + "' is neither float32 nor bfloat16");
   int max_pos = 2048;
   if (st.contains("train")) max_pos = st["train"].value("seq", 2048);
-  max_pos = int(a.integer("max-position", max_pos, 1));
+  max_pos = a.int32("max-position", max_pos, 1);
   std::string tokenizer;
   if (a.has("data")) {
     tokenizer = (fs::path(a.required("data")) / "tokenizer.model").string();

@@ -55,14 +55,13 @@ int run_generate(const Args& a) {
   if (std::size_t(tok.vocab_size()) != Net::config::vocab_size)
     throw file_error(data, "its tokenizer has " + std::to_string(tok.vocab_size()) +
                                " pieces but the model's vocab is " + std::to_string(Net::config::vocab_size));
-  const int n = int(a.integer("tokens", 64, 0));
-  const double temperature = a.real("temperature", 1.0);
-  if (temperature < 0) throw Error("--temperature must be >= 0");
-  const int top_k = int(a.integer("top-k", 40, 0));
+  const int n = a.int32("tokens", 64, 0);
+  const double temperature = a.real("temperature", 1.0, 0.0);
+  const int top_k = a.int32("top-k", 40, 0);
   int context = 256;
   if (st.contains("train")) context = st["train"].value("seq", 256);
-  context = int(a.integer("context", context, 1));
-  Rng rng(std::uint64_t(a.integer("seed", 0, 0)));
+  context = a.int32("context", context, 1);
+  Rng rng(a.seed("seed"));
   const std::string prompt = a.required("prompt");
   std::vector<int> ids = tok.encode(prompt);
   if (ids.empty()) ids.push_back(tok.bos_id());

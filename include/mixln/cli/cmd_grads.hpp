@@ -32,7 +32,7 @@ inline std::vector<Option> grad_norms_options() {
 template <class E>
 double forward_backward_on_file(E& e, const Args& a) {
   const std::string batch_path = a.required("batch");
-  a.required("out");
+  check_output_file(a, a.required("out"));
   load_model<typename E::model_type>(e, a);
   const Batch b = load_batch(batch_path, E::V);
   e.zero_grad();

@@ -72,7 +72,7 @@ template <class Net, class Backend>
 int run_info(const Args& a) {
   using E = Engine<Net, Backend>;
   using Cfg = typename Net::config;
-  const int B = int(a.integer("batch", 8, 1)), T = int(a.integer("seq", 256, 1));
+  const int B = a.int32("batch", 8, 1), T = a.int32("seq", 256, 1);
   std::printf("model: %d layers, vocab %zu, hidden %zu, intermediate %zu, heads %zu (head dim %zu)\n",
               Net::num_layers, Cfg::vocab_size, Cfg::hidden_size, Cfg::intermediate_size,
               Cfg::num_heads, Cfg::head_dim);

@@ -60,20 +60,22 @@ inline TrainOptions train_options_from(const Args& a) {
   o.data = a.required("data");
   o.out = a.required("out");
   const TrainDefaults& d = train_defaults();
-  auto int_flag = [&](const char* name, long long def) {
-    if (!def && !a.has(name)) throw Error(std::string("'train' needs --") + name);
-    return a.integer(name, def, 1);
+  auto needs = [&](const char* name, bool has_default) {
+    if (!has_default && !a.has(name)) throw Error(std::string("'train' needs --") + name);
   };
-  o.steps = int_flag("steps", d.steps);
-  o.batch = int(int_flag("batch", d.batch));
-  o.seq = int(int_flag("seq", d.seq));
-  if (!a.has("lr") && !(d.lr > 0)) throw Error("'train' needs --lr");
-  o.lr = a.real("lr", d.lr);
-  o.warmup_frac = a.real("warmup-frac", 0.1);
-  o.min_lr_frac = a.real("min-lr-frac", 0.1);
-  o.clip = a.real("clip", 0);
-  o.accum = int(a.integer("accum", d.accum, 1));
-  o.seed = std::uint64_t(a.integer("seed", 0, 0));
+  needs("steps", d.steps > 0);
+  needs("batch", d.batch > 0);
+  needs("seq", d.seq > 0);
+  needs("lr", d.lr > 0);
+  o.steps = a.integer("steps", d.steps, 1);
+  o.batch = a.int32("batch", d.batch, 1);
+  o.seq = a.int32("seq", d.seq, 1);
+  o.lr = a.real_float("lr", d.lr, 0.0, FLT_MAX, /*open_lo=*/true);
+  o.warmup_frac = a.real("warmup-frac", 0.1, 0.0, 1.0);
+  o.min_lr_frac = a.real("min-lr-frac", 0.1, 0.0, 1.0);
+  o.clip = a.real_float("clip", 0, 0.0);
+  o.accum = a.int32("accum", d.accum, 1);
+  o.seed = a.seed("seed");
   o.ckpt_every = a.integer("ckpt-every", 0, 0);
   o.eval_every = a.integer("eval-every", 0, 0);
   o.eval_tokens = a.integer("eval-tokens", 65536, 1);
@@ -82,14 +84,13 @@ inline TrainOptions train_options_from(const Args& a) {
   const std::string opt = a.str("optimizer", "adamw");
   if (opt != "adamw" && opt != "adam") throw Error("--optimizer: '" + opt + "' is neither adamw nor adam");
   o.opt.decoupled = opt == "adamw";
-  o.opt.beta1 = float(a.real("beta1", 0.9));
-  o.opt.beta2 = float(a.real("beta2", 0.999));
-  o.opt.eps = float(a.real("eps", 1e-8));
-  o.opt.weight_decay = float(a.real("weight-decay", 0));
-  if (o.opt.beta1 < 0 || o.opt.beta1 >= 1 || o.opt.beta2 < 0 || o.opt.beta2 >= 1)
-    throw Error("--beta1 and --beta2 must lie in [0, 1)");
+  o.opt.beta1 = a.real_float("beta1", 0.9, 0.0, 1.0);
+  o.opt.beta2 = a.real_float("beta2", 0.999, 0.0, 1.0);
+  o.opt.eps = a.real_float("eps", 1e-8, 0.0, FLT_MAX, /*open_lo=*/true);
+  o.opt.weight_decay = a.real_float("weight-decay", 0, 0.0);
+  if (o.opt.beta1 >= 1 || o.opt.beta2 >= 1) throw Error("--beta1 and --beta2 must lie in [0, 1)");
   o.scaled_init = a.flag("scaled-init");
-  o.keep = int(a.integer("keep", 2, 1));
+  o.keep = a.int32("keep", 2, 1);
   o.quiet = a.flag("quiet");
   if (a.has("grad-norms-at")) {
     const std::string list = a.required("grad-norms-at");
@@ -115,8 +116,7 @@ inline TrainOptions train_options_from(const Args& a) {
 template <class Net, class Backend>
 int run_train(const Args& a) {
   const TrainOptions o = train_options_from(a);
-  const double timeout = a.real("comm-timeout", 600);
-  if (!(timeout > 0)) throw Error("--comm-timeout must be positive");
+  const double timeout = a.real("comm-timeout", 600, 0.0, 1e9, /*open_lo=*/true);
   const std::unique_ptr<Communicator> comm = BackendCli<Backend>::communicator(timeout);
   if (comm->size() == 1) {
     Trainer<Net, Backend>(o, comm.get()).run();
@@ -149,9 +149,11 @@ int run_eval(const Args& a) {
   const std::string data = a.required("data");
   int seq = 256;
   if (st.contains("train")) seq = st["train"].value("seq", 256);
-  seq = int(a.integer("seq", seq, 1));
-  TokenStream val(find_shards(data, "val"));
-  const EvalResult r = evaluate(e, val, a.integer("eval-tokens", 65536, 1), int(a.integer("batch", 8, 1)), seq);
+  seq = a.int32("seq", seq, 1);
+  TokenStream val(find_shards(data, "val"), Net::config::vocab_size);
+  const EvalResult r = evaluate(e, val, a.integer("eval-tokens", 65536, 1), a.int32("batch", 8, 1), seq);
+  if (!std::isfinite(r.loss))
+    throw Error("the validation loss is " + std::to_string(r.loss) + " (the weights compute a non-finite loss)");
   std::printf("{\"val_loss\": %.6f, \"val_ppl\": %.4f, \"tokens\": %llu}\n", r.loss, r.ppl,
               (unsigned long long)r.tokens);
   return 0;

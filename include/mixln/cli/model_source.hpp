@@ -9,6 +9,7 @@
 #include "../error.hpp"
 #include "../init.hpp"
 #include "../io/model_io.hpp"
+#include "../io/paths.hpp"
 #include "../train/trainer.hpp"
 #include "args.hpp"
 
@@ -24,6 +25,25 @@ inline std::vector<Option> model_options(bool with_seed = true) {
   return o;
 }
 
+// The paths a subcommand reads, by flag: --weights, --ckpt (the run folder), --batch, --data.
+inline std::vector<NamedPath> input_paths(const Args& a) {
+  std::vector<NamedPath> in;
+  for (const char* f : {"weights", "ckpt", "batch", "data"})
+    if (a.has(f)) in.push_back({std::string("--") + f, a.required(f)});
+  return in;
+}
+
+// Refuses a file output (`--out F`) that is an input or lies inside an input folder (a run's
+// checkpoints, a data folder): no command writes over what it reads.
+inline void check_output_file(const Args& a, const std::string& out) {
+  const std::vector<NamedPath> in = input_paths(a);
+  check_not_an_input({"--out", out}, in);
+  for (const NamedPath& p : in)
+    if ((p.flag == "--ckpt" || p.flag == "--data") && path_inside(out, p.path))
+      throw Error("--out " + out + " lies inside " + p.flag + " " + p.path +
+                  ": writing there could destroy the input; choose another --out");
+}
+
 // Fills the engine's parameters from --weights, --ckpt or --seed; returns the checkpoint's
 // state (an empty object otherwise). With allow_seed = false, --seed is not a model source.
 template <class Net, class Engine>
@@ -35,13 +55,17 @@ nlohmann::json load_model(Engine& e, const Args& a, bool allow_seed = true) {
   if (given == 0) throw Error("give the model as " + choices);
   if (given > 1) throw Error("give only one of " + choices);
   nlohmann::json state = nlohmann::json::object();
-  if (a.has("weights")) {
-    load_params(e.layout(), e.params(), a.required("weights"));
-  } else if (a.has("ckpt")) {
-    state = load_run_params<Net>(e.layout(), e.params(), a.required("ckpt"));
+  if (a.has("weights") || a.has("ckpt")) {
+    const std::string source = a.has("weights") ? a.required("weights") : a.required("ckpt");
+    if (a.has("weights")) load_params(e.layout(), e.params(), source);
+    else state = load_run_params<Net>(e.layout(), e.params(), source);
+    // Weights that are not finite compute nothing worth printing: refuse them.
+    using T = typename Engine::T;
+    if (const ParamInfo* bad = first_nonfinite_param(e.layout(), std::span<const T>(e.params())))
+      throw file_error(source, "tensor '" + bad->name + "' holds NaN or infinite values");
   } else {
     InitOptions opt;
-    opt.seed = std::uint64_t(a.integer("seed", 0, 0));
+    opt.seed = a.seed("seed");
     opt.scaled_init = a.flag("scaled-init");
     init_params(e.layout(), Engine::L, e.params(), opt);
   }

@@ -6,7 +6,13 @@
 // document is encoded and ended with </s>.
 #pragma once
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +23,7 @@
 
 #include "../error.hpp"
 #include "../io/atomic_file.hpp"
+#include "../io/paths.hpp"
 #include "../rng.hpp"
 #include "shards.hpp"
 #include "tokenizer.hpp"
@@ -38,19 +45,43 @@ struct PrepareSummary {
   std::uint64_t train_tokens = 0, val_tokens = 0;
 };
 
-// Byte offset of the first invalid UTF-8 sequence, or npos.
-inline std::size_t invalid_utf8_at(const std::string& s) {
-  std::size_t i = 0;
+// The first invalid UTF-8 sequence of s (RFC 3629: no overlong forms, no surrogates
+// U+D800–U+DFFF, nothing above U+10FFFF, no truncated sequences): its byte offset and why, or
+// npos.
+struct Utf8Error {
+  std::size_t at = std::string::npos;
+  const char* why = "";
+};
+inline Utf8Error invalid_utf8(const std::string& s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  while (i < s.size()) {
+  const std::size_t n = s.size();
+  auto cont = [&](std::size_t i) { return i < n && (p[i] & 0xC0) == 0x80; };
+  for (std::size_t i = 0; i < n;) {
     const unsigned char c = p[i];
-    int n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : -1;
-    if (n < 0 || i + std::size_t(n) >= s.size()) return i;  // bad lead byte, or truncated
-    for (int k = 1; k <= n; ++k)
-      if (i + k >= s.size() || (p[i + k] >> 6) != 2) return i;
-    i += std::size_t(n) + 1;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    int len = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;  // below: overlong
+    else if (c == 0xED) len = 3, hi = 0x9F;  // above: surrogates
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;  // below: overlong
+    else if (c == 0xF4) len = 4, hi = 0x8F;  // above: beyond U+10FFFF
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xC0 || c == 0xC1) return {i, "an overlong encoding"};
+    else if (c >= 0xF5) return {i, "a byte that starts no UTF-8 sequence (beyond U+10FFFF)"};
+    else return {i, "a continuation byte without a lead byte"};
+    if (i + 1 >= n || !cont(i + 1)) return {i, "a truncated sequence"};
+    if (p[i + 1] < lo || p[i + 1] > hi)
+      return {i, c == 0xED ? "a UTF-16 surrogate" : c == 0xF4 ? "a code point beyond U+10FFFF" : "an overlong encoding"};
+    for (int k = 2; k < len; ++k)
+      if (!cont(i + std::size_t(k))) return {i, "a truncated sequence"};
+    i += std::size_t(len);
   }
-  return std::string::npos;
+  return {};
 }
 
 inline std::string read_text_file(const std::string& path) {
@@ -59,9 +90,50 @@ inline std::string read_text_file(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string s = ss.str();
-  if (const auto bad = invalid_utf8_at(s); bad != std::string::npos)
-    throw file_error(path, "not valid UTF-8 (byte " + std::to_string(bad) + ")");
+  if (const Utf8Error bad = invalid_utf8(s); bad.at != std::string::npos)
+    throw file_error(path, "not valid UTF-8: " + std::string(bad.why) + " at byte " + std::to_string(bad.at));
   return s;
+}
+
+// What mixln-prepare writes into its folder (a folder holding anything else is not replaced).
+inline bool is_prepared_file(const std::string& name) {
+  for (const char* f : {"tokenizer.model", "tokenizer.vocab", "train.bin", "train.bin.json", "val.bin", "val.bin.json"})
+    if (name == f) return true;
+  for (const char* split : {"train-", "val-"})
+    if (name.rfind(split, 0) == 0 && (name.ends_with(".bin") || name.ends_with(".bin.json"))) return true;
+  return false;
+}
+
+// Removes `dir/PREFIX<pid>` entries whose process is gone (a killed mixln-prepare's folders).
+inline void remove_dead_siblings(const std::filesystem::path& dir, const std::string& prefix) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind(prefix, 0) != 0) continue;
+    const std::string pid = n.substr(prefix.size());
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (::kill(pid_t(std::stol(pid)), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
+  }
+}
+
+// Puts the finished folder `ready` in place of `out` as a whole: by an atomic exchange of the
+// two names where the file system has one (renameat2 RENAME_EXCHANGE), else by two renames;
+// the previous folder is then removed.
+inline void replace_folder(const std::string& ready, const std::string& out) {
+  namespace fs = std::filesystem;
+  if (!fs::exists(out)) {
+    fs::rename(ready, out);
+    return;
+  }
+  if (::renameat2(AT_FDCWD, ready.c_str(), AT_FDCWD, out.c_str(), RENAME_EXCHANGE) == 0) {
+    fs::remove_all(ready);  // now the previous folder
+    return;
+  }
+  const std::string old = out + ".old-" + std::to_string(::getpid());
+  fs::rename(out, old);
+  fs::rename(ready, out);
+  fs::remove_all(old);
 }
 
 // Splits at blank lines; drops empty pieces.
@@ -88,6 +160,18 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
   if (opt.vocab_size < 300)
     throw Error("--vocab " + std::to_string(opt.vocab_size) +
                 " is too small (the tokenizer needs 256 byte pieces, 3 specials and some words)");
+  for (auto& f : opt.texts)
+    if (path_inside(f, opt.out))
+      throw Error("--text " + f + " lies inside --out " + opt.out +
+                  ", which mixln-prepare replaces as a whole; choose another --out");
+  if (fs::exists(opt.out)) {
+    if (!fs::is_directory(opt.out)) throw file_error(opt.out, "exists and is not a folder");
+    for (auto& e : fs::directory_iterator(opt.out))
+      if (!is_prepared_file(e.path().filename().string()))
+        throw file_error(opt.out, "holds " + e.path().filename().string() +
+                                      ", which mixln-prepare did not write; it replaces its --out folder "
+                                      "as a whole, so give a new or empty folder");
+  }
   std::vector<std::string> docs;
   for (auto& f : opt.texts) {
     std::string t = read_text_file(f);
@@ -109,15 +193,32 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
   std::sort(val.begin(), val.end());
   std::sort(train.begin(), train.end());
 
-  fs::create_directories(opt.out);
+  // Everything is written into a folder beside --out, then put in its place as a whole: a
+  // failure leaves --out as it was (and removes the half-written folder).
+  const fs::path out_path = fs::absolute(fs::path(opt.out)).lexically_normal();
+  const fs::path parent = out_path.parent_path();
+  fs::create_directories(parent);
+  const std::string stem = out_path.filename().string();
+  remove_dead_siblings(parent, stem + ".tmp-");
+  const std::string work = (parent / (stem + ".tmp-" + std::to_string(::getpid()))).string();
+  fs::remove_all(work);
+  fs::create_directories(work);
+  struct Cleanup {
+    std::string dir;
+    bool armed = true;
+    ~Cleanup() {
+      std::error_code ec;
+      if (armed) fs::remove_all(dir, ec);
+    }
+  } cleanup{work};
   // Tokenizer: trained on the training documents.
-  const std::string corpus = (fs::path(opt.out) / ".tokenizer-corpus.txt").string();
+  const std::string corpus = (fs::path(work) / ".tokenizer-corpus.txt").string();
   {
     std::ofstream c(corpus, std::ios::binary);
     for (auto i : train) c << docs[i] << (docs[i].ends_with("\n") ? "" : "\n");
     if (!c) throw file_error(corpus, "cannot write");
   }
-  const std::string prefix = (fs::path(opt.out) / ".tokenizer-tmp").string();
+  const std::string prefix = (fs::path(work) / ".tokenizer-tmp").string();
   try {
     Tokenizer::train({corpus}, prefix, {opt.vocab_size, opt.model_type, opt.threads, 2000000, opt.seed});
   } catch (...) {
@@ -125,9 +226,9 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
     throw;
   }
   fs::remove(corpus);
-  fs::rename(prefix + ".model", fs::path(opt.out) / "tokenizer.model");
-  fs::rename(prefix + ".vocab", fs::path(opt.out) / "tokenizer.vocab");
-  Tokenizer tok((fs::path(opt.out) / "tokenizer.model").string());
+  fs::rename(prefix + ".model", fs::path(work) / "tokenizer.model");
+  fs::rename(prefix + ".vocab", fs::path(work) / "tokenizer.vocab");
+  Tokenizer tok((fs::path(work) / "tokenizer.model").string());
   if (tok.vocab_size() != opt.vocab_size)
     throw Error("the trained tokenizer has " + std::to_string(tok.vocab_size()) +
                 " pieces, not --vocab " + std::to_string(opt.vocab_size));
@@ -150,13 +251,15 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
     for (auto i : idx) info.source.push_back(opt.texts.size() == 1 ? opt.texts[0] + "#" + std::to_string(i) : opt.texts[i]);
     info.documents = idx.size();
     info.vocab_size = opt.vocab_size;
-    write_shard((fs::path(opt.out) / (std::string(name) + ".bin")).string(), ids, info);
+    write_shard((fs::path(work) / (std::string(name) + ".bin")).string(), ids, info);
     return std::uint64_t(ids.size());
   };
   sum.train_tokens = write_split(train, "train");
   sum.val_tokens = write_split(val, "val");
   sum.train_documents = train.size();
   sum.val_documents = val.size();
+  replace_folder(work, out_path.string());
+  cleanup.armed = false;
   return sum;
 }
 

@@ -7,6 +7,12 @@
 // A split is either one file (`train.bin`) or numbered shards (`train-00000.bin`, ...); a
 // TokenStream maps them all and reads them as one sequence, so a window may straddle two
 // files. Documents are separated by the tokenizer's </s> id.
+//
+// Nothing in a shard is trusted: opening one checks the sidecar (dtype, count, vocab_size;
+// the file's size equals count × width, computed without overflow) and scans every id once
+// against the model's vocabulary — one pass over the mapped file at memory speed — so a
+// sidecar that lies, or data prepared for a larger vocabulary, is refused with the file and
+// position named before any token reaches a model.
 #pragma once
 
 #include <algorithm>
@@ -67,10 +73,15 @@ inline ShardInfo read_sidecar(const std::string& bin_path) {
   }
   ShardInfo s;
   try {
+    if (!j.is_object()) throw file_error(p, "malformed sidecar: not a JSON object");
     s.dtype = j.at("dtype").get<std::string>();
+    if (!j.at("count").is_number_unsigned())
+      throw file_error(p, "malformed sidecar: count is not a non-negative integer");
     s.count = j.at("count").get<std::uint64_t>();
     s.tokenizer = j.value("tokenizer", std::string("tokenizer.model"));
     s.documents = j.value("documents", std::uint64_t(0));
+    if (j.contains("vocab_size") && !(j["vocab_size"].is_number_unsigned() && j["vocab_size"].get<std::uint64_t>() < (1ull << 31)))
+      throw file_error(p, "malformed sidecar: vocab_size is not an integer in [0, 2^31)");
     s.vocab_size = j.value("vocab_size", 0);
     if (j.contains("source")) s.source = j["source"].get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
@@ -104,16 +115,26 @@ inline std::vector<std::string> find_shards(const std::string& dir, const std::s
 class TokenStream {
  public:
   TokenStream() = default;
-  explicit TokenStream(const std::vector<std::string>& files) {
+  // Opens and checks every shard; `vocab` is the model's vocabulary size: every id must lie
+  // in [0, vocab), and a sidecar recording a larger vocabulary is refused.
+  TokenStream(const std::vector<std::string>& files, std::size_t vocab) {
     for (auto& f : files) {
       Shard s;
       s.info = read_sidecar(f);
+      if (s.info.vocab_size > 0 && std::size_t(s.info.vocab_size) > vocab)
+        throw file_error(f, "was made with vocab " + std::to_string(s.info.vocab_size) +
+                                ", larger than the model's vocab " + std::to_string(vocab));
       s.map = MappedFile(f);
       s.width = s.info.dtype == "uint16" ? 2 : 4;
-      if (s.map.size() != s.info.count * s.width)
+      std::uint64_t bytes = 0;
+      const bool overflow = __builtin_mul_overflow(s.info.count, std::uint64_t(s.width), &bytes);
+      if (overflow || s.map.size() != bytes)
         throw file_error(f, "holds " + std::to_string(s.map.size()) + " bytes but its sidecar says " +
                                 std::to_string(s.info.count) + " " + s.info.dtype + " tokens (" +
-                                std::to_string(s.info.count * s.width) + " bytes)");
+                                (overflow ? std::string("more bytes than fit in 64 bits")
+                                          : std::to_string(bytes) + " bytes") +
+                                ")");
+      check_ids(s, f, vocab);
       s.start = total_;
       total_ += s.info.count;
       shards_.push_back(std::move(s));
@@ -160,6 +181,38 @@ class TokenStream {
     std::size_t width = 2;
     std::uint64_t start = 0;
   };
+  // Every id < vocab: the maximum over the file, then (only on failure) the first offender.
+  template <class U>
+  static std::uint64_t max_id(const unsigned char* p, std::uint64_t n) {
+    U m = 0;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      U v;
+      std::memcpy(&v, p + sizeof(U) * i, sizeof(U));
+      m = v > m ? v : m;
+    }
+    return m;
+  }
+  static void check_ids(const Shard& s, const std::string& path, std::size_t vocab) {
+    const std::uint64_t n = s.info.count;
+    const std::uint64_t m = s.width == 2 ? max_id<std::uint16_t>(s.map.data(), n)
+                                         : max_id<std::uint32_t>(s.map.data(), n);
+    if (n == 0 || m < vocab) return;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      std::uint32_t v = 0;
+      if (s.width == 2) {
+        std::uint16_t h;
+        std::memcpy(&h, s.map.data() + 2 * i, 2);
+        v = h;
+      } else {
+        std::memcpy(&v, s.map.data() + 4 * i, 4);
+      }
+      if (v >= vocab)
+        throw file_error(path, "token " + std::to_string(i) + " has id " + std::to_string(v) +
+                                   ", outside the model's vocabulary [0, " + std::to_string(vocab) +
+                                   ") (prepared for another vocabulary, or a sidecar with the wrong dtype?)");
+    }
+  }
+
   std::vector<Shard> shards_;
   std::uint64_t total_ = 0;
 };

@@ -5,6 +5,7 @@
 // error (it usually means the file belongs to another placement).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -28,6 +29,15 @@ void load_params(const ParamLayout& layout, std::span<T> params, const std::stri
       throw file_error(path, "unexpected tensor '" + t.name +
                                  "' (not a parameter of this model; was it saved from "
                                  "another placement?)");
+}
+
+// The first parameter holding a NaN or an infinity, or nullptr when all are finite.
+template <class T>
+const ParamInfo* first_nonfinite_param(const ParamLayout& layout, std::span<const T> params) {
+  for (auto& p : layout.params)
+    for (std::size_t i = 0; i < p.count; ++i)
+      if (!std::isfinite(double(params[p.offset + i]))) return &p;
+  return nullptr;
 }
 
 // Writes one tensor per parameter (F32 unless bf16), plus `extra` tensors such as the loss.

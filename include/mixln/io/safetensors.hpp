@@ -191,9 +191,12 @@ class File {
         if (dt == d.name) t.dtype = d.dtype, known = true;
       if (!known) fail(what + " has unknown dtype '" + dt + "'");
       if (!v["shape"].is_array()) fail(what + " has a shape that is not a list");
+      std::size_t elements = 1;  // checked: a shape whose product overflows is refused
       for (auto& d : v["shape"]) {
         if (!d.is_number_unsigned()) fail(what + " has a shape entry that is not a non-negative integer");
         t.shape.push_back(d.get<std::size_t>());
+        if (__builtin_mul_overflow(elements, t.shape.back(), &elements))
+          fail(what + " has shape " + format_shape(t.shape) + "..., more elements than fit in 64 bits");
       }
       const auto& off = v["data_offsets"];
       if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
@@ -206,7 +209,9 @@ class File {
         fail(what + " has data_offsets [" + std::to_string(t.begin) + ", " +
              std::to_string(t.end) + "] outside the data section (" + std::to_string(data_size) +
              " bytes)");
-      const std::size_t need = t.numel() * info(t.dtype).bytes;
+      std::size_t need = 0;
+      if (__builtin_mul_overflow(elements, info(t.dtype).bytes, &need))
+        fail(what + " has shape " + format_shape(t.shape) + ", more bytes than fit in 64 bits");
       if (t.end - t.begin != need)
         fail(what + " holds " + std::to_string(t.end - t.begin) + " bytes but dtype " + dt +
              " and shape " + format_shape(t.shape) + " need " + std::to_string(need));

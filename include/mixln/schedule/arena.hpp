@@ -52,6 +52,10 @@ template <class Net>
 ActivationPlan plan_activations(int B, int Tn, std::size_t elem_bytes, ArenaSlots<Net>* out = nullptr) {
   using S = Schedule<Net>;
   using Cfg = typename Net::config;
+  if (B <= 0 || Tn <= 0) throw std::invalid_argument("batch and sequence length must be positive");
+  if ((long long)B * Tn > 2147483647ll)
+    throw std::invalid_argument("batch x seq = " + std::to_string((long long)B * Tn) +
+                                " rows: more than one step can hold (2147483647)");
   ActivationPlan p;
   p.elem_bytes = elem_bytes;
   ArenaSlots<Net> sl;

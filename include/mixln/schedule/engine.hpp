@@ -109,7 +109,6 @@ class Engine {
 
   // Sizes the arena for [B, T] batches (no-op when unchanged).
   void reserve(int B, int Tn) {
-    if (B <= 0 || Tn <= 0) throw std::invalid_argument("batch and sequence length must be positive");
     if (B == B_ && Tn == T_) return;
     plan_ = plan_activations<Net>(B, Tn, sizeof(T), &slots_);
     arena_.resize(0);

@@ -6,10 +6,17 @@
 
 #include <cstddef>
 #include <cstdio>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace mixln {
+
+inline std::string format_shape(const std::vector<std::size_t>& shape) {
+  std::string s = "[";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
 
 struct ActivationPlan {
   struct Slot {
@@ -28,12 +35,17 @@ struct ActivationPlan {
     s.name = std::move(name);
     s.shape = std::move(shape);
     s.count = 1;
-    for (auto d : s.shape) s.count *= d;
+    bool overflow = false;
+    for (auto d : s.shape) overflow |= __builtin_mul_overflow(s.count, d, &s.count);
     const std::size_t align = 64 / elem_bytes;
     total = (total + align - 1) / align * align;
     s.offset = total;
     s.backward = backward;
-    total += s.count;
+    std::size_t bytes = 0;
+    overflow |= __builtin_add_overflow(total, s.count, &total) || __builtin_mul_overflow(total, elem_bytes, &bytes);
+    if (overflow)
+      throw std::length_error("activation '" + s.name + "' " + format_shape(s.shape) +
+                              " makes the plan larger than 64-bit sizes can count");
     slots.push_back(std::move(s));
     return int(slots.size()) - 1;
   }
@@ -47,11 +59,6 @@ struct ActivationPlan {
   }
 };
 
-inline std::string format_shape(const std::vector<std::size_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
 
 inline std::string format_bytes(double b) {
   const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};

@@ -99,6 +99,16 @@ std::string save_checkpoint(const std::string& run_dir, long long step, nlohmann
   const fs::path tmp = fs::path(run_dir) / (".ckpt-tmp-" + std::to_string(::getpid()));
   fs::remove_all(tmp);
   fs::create_directories(tmp);
+  // A failed write (a full disk, say) removes its half-written folder; the previous checkpoint
+  // and `latest` are untouched.
+  struct RemoveOnFailure {
+    fs::path dir;
+    bool armed = true;
+    ~RemoveOnFailure() {
+      std::error_code ec;
+      if (armed) fs::remove_all(dir, ec);
+    }
+  } guard{tmp};
   write(tmp.string());
   nlohmann::json f = nlohmann::json::object();
   for (auto& name : files) {
@@ -119,6 +129,7 @@ std::string save_checkpoint(const std::string& run_dir, long long step, nlohmann
   } else {
     fs::rename(tmp, dst);
   }
+  guard.armed = false;
   write_file_atomic((fs::path(run_dir) / "latest").string(), name + "\n");
   std::vector<std::string> all;
   for (auto& e : fs::directory_iterator(run_dir)) {

@@ -31,6 +31,8 @@
 #include "../init.hpp"
 #include "../io/model_description.hpp"
 #include "../io/model_io.hpp"
+#include "../io/paths.hpp"
+#include "../io/run_lock.hpp"
 #include "../schedule/engine.hpp"
 #include "checkpoint.hpp"
 #include "lr_schedule.hpp"
@@ -133,15 +135,27 @@ class Trainer {
   // Runs (or resumes) the training; returns the final validation result (tokens = 0 if none).
   EvalResult run() {
     namespace fs = std::filesystem;
-    TokenStream train(find_shards(o_.data, "train")), val(find_shards(o_.data, "val"));
+    // Everything that can be checked is checked before the first step: the data (every id,
+    // both splits long enough), the output folder, the lock.
+    constexpr std::size_t V = Net::config::vocab_size;
+    TokenStream train(find_shards(o_.data, "train"), V), val(find_shards(o_.data, "val"), V);
     check_vocab(train, "train");
     WindowLoader loader(train, o_.seq, o_.seed, /*shuffle=*/true, "training split");
-    E e;
-    AdamW<Backend> adam(e.layout(), o_.opt);
-    const LrSchedule sched{o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac};
+    WindowLoader(val, o_.seq, 0, /*shuffle=*/false, "validation split");  // throws if too short
+    check_folder_apart({"--out", o_.out}, {{"--data", o_.data}});
+    if (fs::exists(o_.out) && !fs::is_directory(o_.out)) throw file_error(o_.out, "exists and is not a folder");
 
     const int rank = comm_->rank(), world = comm_->size();
     const bool lead = rank == 0;  // logs and writes checkpoints
+    RunLock lock;
+    if (lead) {
+      lock = RunLock(o_.out);  // one writer per run folder
+      for (const std::string& t : remove_stale_temporaries(o_.out))
+        if (!o_.quiet) std::fprintf(stderr, "note: removed %s/%s, left by a writer that died\n", o_.out.c_str(), t.c_str());
+    }
+    E e;
+    AdamW<Backend> adam(e.layout(), o_.opt);
+    const LrSchedule sched{o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac};
     long long step = 0;
     std::uint64_t sequence = 0;
     const std::string existing = fs::exists(o_.out) ? latest_checkpoint(o_.out) : "";
@@ -241,6 +255,7 @@ class Trainer {
         progress.message(buf);
       }
       if ((o_.ckpt_every > 0 && step % o_.ckpt_every == 0) || at_end) {
+        check_finite_weights(e, step, last_ckpt);
         if (lead) last_ckpt = save(e, adam, step, sequence);
         else last_ckpt = (fs::path(o_.out) / checkpoint_name(step)).string();
       }
@@ -300,6 +315,17 @@ class Trainer {
     if (v > 0 && std::size_t(v) != Net::config::vocab_size)
       throw file_error(o_.data, std::string(split) + " shards were made with vocab " + std::to_string(v) +
                                     ", but the model's vocab is " + std::to_string(Net::config::vocab_size));
+  }
+
+  // No checkpoint of non-finite weights is ever written (an update can overflow although the
+  // loss and gradient it came from were finite): stop, naming the last good checkpoint.
+  void check_finite_weights(E& e, long long step, const std::string& last_ckpt) {
+    const double ss = Backend::sum_squares(e.device_params(), e.layout().total);
+    if (std::isfinite(ss)) return;
+    throw Error("the weights are not finite after step " + std::to_string(step) +
+                " (is the learning rate too high?); no checkpoint of them was written" +
+                (last_ckpt.empty() ? std::string(" (there is no earlier checkpoint)")
+                                   : " (the last good checkpoint is " + last_ckpt + ")"));
   }
 
   std::string save(E& e, AdamW<Backend>& adam, long long step, std::uint64_t sequence) {
