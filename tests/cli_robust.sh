@@ -105,7 +105,9 @@ expect_error "--out $work/w3.safetensors is also --weights" "$t" grads --weights
 cmp "$work/w3.safetensors" "$work/w3.orig" || fail "grads wrote over its --weights"
 "$t" train "${run[@]}" --out "$work/run" --ckpt-every 3 > /dev/null
 cp "$work/run/config.json" "$work/config.orig"
-expect_error "overlaps --ckpt" "$t" export-hf --ckpt "$work/run" --out "$work/run"
+expect_error "is or contains --ckpt" "$t" export-hf --ckpt "$work/run" --out "$work/run"
+expect_error "lies inside checkpoint" "$t" export-hf --ckpt "$work/run" --out "$work/run/ckpt-00000006"
+"$t" export-hf --ckpt "$work/run" --out "$work/run/hf" > /dev/null 2>&1 || fail "export-hf into RUN_DIR/hf was refused"
 cmp "$work/run/config.json" "$work/config.orig" || fail "export-hf wrote over the run's config.json"
 expect_error "lies inside --ckpt" "$t" grad-norms --ckpt "$work/run" --batch "$batch" --out "$work/run/ckpt-00000006/model.safetensors"
 expect_error "overlaps --data" "$t" train "${run[@]}" --out "$work/data"

@@ -87,11 +87,28 @@ nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
   return j;
 }
 
+// Refuses an --out folder that is, or contains, one of the inputs, or lies inside a checkpoint
+// of the --ckpt run (RUN_DIR/hf is fine: the export writes only into its own folder).
+inline void check_export_folder(const Args& a, const std::string& out) {
+  namespace fs = std::filesystem;
+  for (const NamedPath& in : input_paths(a)) {
+    if (path_inside(in.path, out))
+      throw Error("--out " + out + " is or contains " + in.flag + " " + in.path +
+                  ": the export would write over it; choose another --out");
+    if (in.flag == "--ckpt" && fs::is_directory(in.path))
+      for (auto& e : fs::directory_iterator(in.path))
+        if (e.is_directory() && e.path().filename().string().rfind("ckpt-", 0) == 0 &&
+            path_inside(out, e.path().string()))
+          throw Error("--out " + out + " lies inside checkpoint " + e.path().string() +
+                      ": the export would write over it; choose another --out");
+  }
+}
+
 template <class Net, class Backend>
 int run_export_hf(const Args& a) {
   namespace fs = std::filesystem;
   const std::string out = a.required("out");
-  check_folder_apart({"--out", out}, input_paths(a));
+  check_export_folder(a, out);
   Engine<Net, Backend> e;
   const nlohmann::json st = load_model<Net>(e, a);
   const std::string dtype = a.str("dtype", "float32");
