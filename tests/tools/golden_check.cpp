@@ -10,6 +10,8 @@
 //       every value of every floating-point tensor is finite
 //   golden_check poison IN.safetensors OUT.safetensors
 //       a copy of IN (as F32) with the first value of its first tensor set to NaN
+//   golden_check drop IN.safetensors OUT.safetensors NAME
+//       a copy of IN (as F32) without tensor NAME
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -142,6 +144,16 @@ static int finite(const std::string& path) {
   return 0;
 }
 
+static int drop(const std::string& in_path, const std::string& out_path, const std::string& name) {
+  safetensors::File in(in_path);
+  safetensors::Writer w;
+  w.metadata("format", "pt");
+  for (auto& t : in.tensors())
+    if (t.name != name) w.add(t.name, t.shape, read(in, t).data());
+  w.write(out_path);
+  return 0;
+}
+
 static int poison(const std::string& in_path, const std::string& out_path) {
   safetensors::File in(in_path);
   safetensors::Writer w;
@@ -163,8 +175,9 @@ int main(int argc, char** argv) {
     if (cmd == "csv" && argc == 5) return compare_csv(argv[2], argv[3], std::stod(argv[4]));
     if (cmd == "finite" && argc == 3) return finite(argv[2]);
     if (cmd == "poison" && argc == 4) return poison(argv[2], argv[3]);
+    if (cmd == "drop" && argc == 5) return drop(argv[2], argv[3], argv[4]);
     std::fprintf(stderr, "usage: golden_check compare OUT REF RTOL | layer-norms REF CSV RTOL | csv OUT REF RTOL | "
-                         "finite F | poison IN OUT\n");
+                         "finite F | poison IN OUT | drop IN OUT NAME\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -1,14 +1,18 @@
 // mixln/cli/cmd_export.hpp — `export-hf`: a Hugging Face folder (DESIGN.md section 4).
 //
-//   DIR/config.json         LlamaForCausalLM config + "mixln": the placement of every layer
-//   DIR/model.safetensors   parameters under Hugging Face Llama names
-//   DIR/tokenizer.model     with --data: the run's SentencePiece model (+ tokenizer_config.json)
+//   DIR/config.json               Llama's fields + "mixln": every layer described (io/hf_config.hpp)
+//   DIR/model.safetensors         parameters under Hugging Face Llama names (sharded with an
+//                                 index above --max-shard-size, io/hf_weights.hpp)
+//   DIR/generation_config.json    <s> 1, </s> 2
+//   DIR/configuration_mixln.py,   the remote code that computes a model Llama cannot
+//   DIR/modeling_mixln.py         (io/hf_python.hpp)
+//   DIR/tokenizer.model, tokenizer_config.json, special_tokens_map.json   with --data
 //
 // A pure Pre-LN RMSNorm stack of plain LLaMA blocks is exactly Hugging Face's Llama and loads in
-// LlamaForCausalLM. Any other model has norms (or norm kinds, or blocks) Llama does not have:
-// its config names the architecture "MixlnForCausalLM" and describes every layer under
-// "mixln" (io/model_description.hpp), so that nothing loads it silently as a Llama that
-// computes something else.
+// LlamaForCausalLM. Any other model is `model_type: mixln`, `MixlnForCausalLM`, with an
+// auto_map to the two Python files, so that transformers computes exactly mixln's network
+// (`trust_remote_code=True`) and nothing loads it silently as a Llama that computes something
+// else; a model outside what the Python code knows is refused.
 #pragma once
 
 #include <cstdio>
@@ -18,6 +22,9 @@
 #include <vector>
 
 #include "../io/atomic_file.hpp"
+#include "../io/hf_config.hpp"
+#include "../io/hf_python.hpp"
+#include "../io/hf_weights.hpp"
 #include "../io/model_description.hpp"
 #include "../io/model_io.hpp"
 #include "../train/trainer.hpp"
@@ -33,58 +40,40 @@ inline std::vector<Option> export_options() {
   o.push_back({"data", true, "DIR: also copy its tokenizer.model"});
   o.push_back({"dtype", true, "float32 or bfloat16 (float32)"});
   o.push_back({"max-position", true, "N: max_position_embeddings (the run's --seq, or 2048)"});
+  o.push_back({"max-shard-size", true, "BYTES: above it the weights are sharded as transformers does (5000000000)"});
   return o;
 }
 
-// Whether Hugging Face's LlamaForCausalLM computes this model: every layer a plain LLaMA block
-// (no attention norm) with RMSNorm Pre-LN norms, the final norm RMSNorm.
-template <class Net>
-bool llama_compatible(const nlohmann::ordered_json& layers) {
-  if (std::string(Net::final_norm::name) != "RMSNorm") return false;
-  for (const auto& l : layers) {
-    if (l["placement"] != "PreLN" || l["block"] != "llama" || l["pre_scale"] != 1.0) return false;
-    for (const auto& n : l["norms"])
-      if (n["kind"] != "RMSNorm") return false;
-  }
-  return true;
+// Whether the layers are Llama's but for a pre-norm scale (LNS).
+inline bool pre_scale_only_difference(const nlohmann::ordered_json& layers) {
+  nlohmann::ordered_json copy = layers;
+  for (auto& l : copy) l["pre_scale"] = 1.0;
+  return hf_llama_compatible(copy, "RMSNorm");
 }
 
-template <class Net>
-nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
-  using Cfg = typename Net::config;
-  const nlohmann::ordered_json layers = describe_layers<Net>();
-  const bool pre_only = llama_compatible<Net>(layers);
-  std::vector<std::string> placements(Net::placement_names.begin(), Net::placement_names.end());
-  nlohmann::ordered_json j;
-  j["architectures"] = {pre_only ? "LlamaForCausalLM" : "MixlnForCausalLM"};
-  j["model_type"] = "llama";
-  j["vocab_size"] = Cfg::vocab_size;
-  j["hidden_size"] = Cfg::hidden_size;
-  j["intermediate_size"] = Cfg::intermediate_size;
-  j["num_hidden_layers"] = Net::num_layers;
-  j["num_attention_heads"] = Cfg::num_heads;
-  j["num_key_value_heads"] = Cfg::num_heads;
-  j["head_dim"] = Cfg::head_dim;
-  j["hidden_act"] = "silu";
-  j["max_position_embeddings"] = max_position;
-  j["rms_norm_eps"] = kNormEps;
-  j["rope_theta"] = kRopeTheta;
-  j["rope_scaling"] = nullptr;
-  j["attention_bias"] = false;
-  j["attention_dropout"] = 0.0;
-  j["mlp_bias"] = false;
-  j["initializer_range"] = 0.02;
-  j["tie_word_embeddings"] = false;
-  j["bos_token_id"] = 1;
-  j["eos_token_id"] = 2;
-  j["torch_dtype"] = dtype;
-  j["use_cache"] = true;
-  j["mixln"] = {{"version", "0.1.0"},
-                {"placements", placements},
-                {"layers", layers},
-                {"final_norm", Net::final_norm::name},
-                {"hf_llama_compatible", pre_only}};
-  return j;
+// The tokenizer files transformers' LlamaTokenizer (and LlamaTokenizerFast, which converts
+// from the same tokenizer.model) loads, with mixln-prepare's special tokens: <unk> 0, <s> 1,
+// </s> 2, no padding token, nothing added around encoded text, and `legacy: true` so that text
+// is encoded exactly as SentencePiece (and mixln-prepare) encodes it.
+inline void write_hf_tokenizer(const std::string& model, const std::string& out, int max_pos) {
+  namespace fs = std::filesystem;
+  fs::copy_file(model, fs::path(out) / "tokenizer.model", fs::copy_options::overwrite_existing);
+  const nlohmann::ordered_json tc = {{"tokenizer_class", "LlamaTokenizer"},
+                                     {"bos_token", "<s>"},
+                                     {"eos_token", "</s>"},
+                                     {"unk_token", "<unk>"},
+                                     {"pad_token", nullptr},
+                                     {"add_bos_token", false},
+                                     {"add_eos_token", false},
+                                     {"clean_up_tokenization_spaces", false},
+                                     // legacy: SentencePiece's own encoding (its dummy prefix, as
+                                     // mixln-prepare encoded); the non-legacy path rewrites the model
+                                     {"legacy", true},
+                                     {"sp_model_kwargs", nlohmann::ordered_json::object()},
+                                     {"model_max_length", max_pos}};
+  write_file_atomic((fs::path(out) / "tokenizer_config.json").string(), tc.dump(2) + "\n");
+  const nlohmann::ordered_json sp = {{"bos_token", "<s>"}, {"eos_token", "</s>"}, {"unk_token", "<unk>"}};
+  write_file_atomic((fs::path(out) / "special_tokens_map.json").string(), sp.dump(2) + "\n");
 }
 
 // Refuses an --out folder that is, or contains, one of the inputs, or lies inside a checkpoint
@@ -109,37 +98,53 @@ int run_export_hf(const Args& a) {
   namespace fs = std::filesystem;
   const std::string out = a.required("out");
   check_export_folder(a, out);
-  Engine<Net, Backend> e;
-  const nlohmann::json st = load_model<Net>(e, a);
   const std::string dtype = a.str("dtype", "float32");
   if (dtype != "float32" && dtype != "bfloat16") throw Error("--dtype: '" + dtype + "' is neither float32 nor bfloat16");
-  int max_pos = 2048;
-  if (st.contains("train")) max_pos = st["train"].value("seq", 2048);
-  max_pos = a.int32("max-position", max_pos, 1);
+  const std::uint64_t max_shard = std::uint64_t(a.integer("max-shard-size", std::int64_t(kDefaultMaxShardBytes), 1));
   std::string tokenizer;
   if (a.has("data")) {
     tokenizer = (fs::path(a.required("data")) / "tokenizer.model").string();
     if (!fs::exists(tokenizer)) throw file_error(tokenizer, "cannot open");
   }
+  Engine<Net, Backend> e;
+  const nlohmann::json st = load_model<Net>(e, a);
+  int max_pos = 2048;
+  if (st.contains("train")) max_pos = st["train"].value("seq", 2048);
+  max_pos = a.int32("max-position", max_pos, 1);
+  const auto cfg = hf_config<Net>(max_pos, dtype);  // refuses a model modeling_mixln.py cannot compute
+  const bool llama = cfg["mixln"]["hf_llama_compatible"].template get<bool>();
   fs::create_directories(out);
-  save_params(e.layout(), std::span<const typename Backend::scalar>(e.params()), (fs::path(out) / "model.safetensors").string(), {},
-              dtype == "bfloat16" ? safetensors::DType::BF16 : safetensors::DType::F32);
-  const auto cfg = hf_config<Net>(max_pos, dtype);
+  write_hf_weights(e.layout(), std::span<const typename Backend::scalar>(e.params()), out,
+                   dtype == "bfloat16" ? safetensors::DType::BF16 : safetensors::DType::F32, max_shard);
   write_file_atomic((fs::path(out) / "config.json").string(), cfg.dump(2) + "\n");
-  if (!tokenizer.empty()) {
-    fs::copy_file(tokenizer, fs::path(out) / "tokenizer.model", fs::copy_options::overwrite_existing);
-    nlohmann::ordered_json tc = {{"tokenizer_class", "LlamaTokenizer"}, {"bos_token", "<s>"},
-                                 {"eos_token", "</s>"}, {"unk_token", "<unk>"},
-                                 {"add_bos_token", false}, {"add_eos_token", false},
-                                 {"legacy", false}};
-    write_file_atomic((fs::path(out) / "tokenizer_config.json").string(), tc.dump(2) + "\n");
+  const nlohmann::ordered_json gen = {{"bos_token_id", 1}, {"eos_token_id", 2}, {"do_sample", true},
+                                      {"max_length", max_pos}};
+  write_file_atomic((fs::path(out) / "generation_config.json").string(), gen.dump(2) + "\n");
+  for (const char* f : {"configuration_mixln.py", "modeling_mixln.py"}) {
+    std::error_code ec;
+    fs::remove(fs::path(out) / f, ec);  // a Llama export needs no code; a stale copy would mislead
   }
-  if (cfg["mixln"]["hf_llama_compatible"] == false)
+  if (!llama) {
+    write_file_atomic((fs::path(out) / "configuration_mixln.py").string(), hf_python::kConfiguration);
+    write_file_atomic((fs::path(out) / "modeling_mixln.py").string(), hf_python::kModeling);
+  }
+  if (!tokenizer.empty()) write_hf_tokenizer(tokenizer, out, max_pos);
+  if (!llama) {
     std::fprintf(stderr,
                  "note: this model is not a pure Pre-LN RMSNorm LLaMA, so Hugging Face's LlamaForCausalLM "
-                 "cannot compute it; config.json names it MixlnForCausalLM and describes each layer "
-                 "under \"mixln\"\n");
-  std::printf("wrote %s (config.json, model.safetensors%s)\n", out.c_str(), tokenizer.empty() ? "" : ", tokenizer.model");
+                 "cannot compute it; config.json names it MixlnForCausalLM, describes each layer under "
+                 "\"mixln\", and modeling_mixln.py computes it (AutoModelForCausalLM.from_pretrained(dir, "
+                 "trust_remote_code=True))\n");
+    if (pre_scale_only_difference(cfg["mixln"]["layers"]))
+      std::fprintf(stderr,
+                   "note: its layers differ from Llama's only by a pre-norm scale (LayerNorm Scaling's 1/sqrt(l)); "
+                   "folding it into the norm weights would round wherever the scale is not a power of two, so "
+                   "the scale stays in config.json and modeling_mixln.py applies it exactly\n");
+  }
+  std::printf("wrote %s (config.json, %s%s%s)\n", out.c_str(),
+              fs::exists(fs::path(out) / "model.safetensors") ? "model.safetensors" : "sharded safetensors + index",
+              llama ? "" : ", configuration_mixln.py, modeling_mixln.py",
+              tokenizer.empty() ? "" : ", tokenizer");
   return 0;
 }
 

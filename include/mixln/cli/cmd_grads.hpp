@@ -21,6 +21,12 @@ inline std::vector<Option> grads_options() {
   o.push_back({"out", true, "G.safetensors: the loss and every parameter's gradient"});
   return o;
 }
+inline std::vector<Option> logits_options() {
+  auto o = model_options();
+  o.push_back({"batch", true, "B.safetensors: input_ids and labels, [B, T]"});
+  o.push_back({"out", true, "F.safetensors: logits [B, T, V] (F32) and the loss"});
+  return o;
+}
 inline std::vector<Option> grad_norms_options() {
   auto o = model_options();
   o.push_back({"batch", true, "B.safetensors: input_ids and labels, [B, T]"});
@@ -52,6 +58,27 @@ int run_grads(const Args& a) {
   const double loss = forward_backward_on_file(e, a);
   save_params(e.layout(), std::span<const typename Backend::scalar>(e.grads()), a.required("out"),
               {{"loss", float(loss)}});
+  return 0;
+}
+
+// One forward pass; writes its logits, e.g. to compare with another implementation of the model.
+template <class Net, class Backend>
+int run_logits(const Args& a) {
+  const std::string batch_path = a.required("batch"), out = a.required("out");
+  check_output_file(a, out);
+  Engine<Net, Backend> e;
+  load_model<Net>(e, a);
+  const Batch b = load_batch(batch_path, Net::config::vocab_size);
+  const StepResult r = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, /*backward=*/false);
+  std::vector<typename Backend::scalar> logits(std::size_t(b.B) * b.T * Net::config::vocab_size);
+  e.copy_logits(logits.data());
+  safetensors::Writer w;
+  w.metadata("format", "pt");
+  const float loss = float(r.mean());
+  w.add("loss", {1}, &loss);
+  w.add("logits", {std::size_t(b.B), std::size_t(b.T), Net::config::vocab_size}, logits.data());
+  w.write(out);
+  std::printf("{\"loss\": %.8g, \"tokens\": %lld}\n", r.mean(), r.labels);
   return 0;
 }
 

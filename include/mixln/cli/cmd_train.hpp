@@ -41,6 +41,8 @@ inline std::vector<Option> train_options() {
       {"eval-every", true, "N: evaluate every N steps (0: only at the end)"},
       {"eval-tokens", true, "N: validation tokens per evaluation (65536)"},
       {"resume", false, "continue the run in --out from its latest checkpoint"},
+      {"init-from", true, "HF_DIR or FILE.safetensors: start from its tensors that match this model by name and "
+                          "shape (the rest at their init; e.g. a Pre-LN LLaMA to train as Mix-LN)"},
       {"stop-at", true, "STEP: end this invocation after STEP steps (checkpointed), for preemptible jobs"},
       {"optimizer", true, "adamw (decoupled decay) or adam (L2 in the gradient) (adamw)"},
       {"beta1", true, "Adam beta1 (0.9)"},
@@ -80,6 +82,8 @@ inline TrainOptions train_options_from(const Args& a) {
   o.eval_every = a.integer("eval-every", 0, 0);
   o.eval_tokens = a.integer("eval-tokens", 65536, 1);
   o.resume = a.flag("resume");
+  o.init_from = a.str("init-from", "");
+  if (o.resume && !o.init_from.empty()) throw Error("--init-from starts a new run; --resume continues one (give one of them)");
   o.stop_at = a.integer("stop-at", 0, 1);
   const std::string opt = a.str("optimizer", "adamw");
   if (opt != "adamw" && opt != "adam") throw Error("--optimizer: '" + opt + "' is neither adamw nor adam");

@@ -40,6 +40,8 @@ std::vector<Command> commands() {
        grads_options, run_grads<Net, Backend>},
       {"grad-norms", "per-layer gradient L2 norms of one batch, as CSV", grad_norms_options,
        run_grad_norms<Net, Backend>},
+      {"logits", "one forward pass on a batch; writes its logits and loss", logits_options,
+       run_logits<Net, Backend>},
       {"train", "train on token shards from mixln-prepare", train_options, run_train<Net, Backend>},
       {"eval", "validation loss and perplexity", eval_options, run_eval<Net, Backend>},
       {"generate", "sample text from a model", generate_options, run_generate<Net, Backend>},

@@ -1,13 +1,17 @@
 // mixln/cli/model_source.hpp — the MODEL argument of the trainer's subcommands:
-// `--weights FILE.safetensors`, `--ckpt RUN_DIR` (its latest checkpoint) or `--seed S` (fresh
-// init, with --scaled-init).
+// `--weights FILE.safetensors` or `--weights HF_DIR` (a Hugging Face folder: config.json checked
+// against the model, single or sharded safetensors), `--ckpt RUN_DIR` (its latest checkpoint)
+// or `--seed S` (fresh init, with --scaled-init).
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "../error.hpp"
 #include "../init.hpp"
+#include "../io/hf_config.hpp"
+#include "../io/hf_weights.hpp"
 #include "../io/model_io.hpp"
 #include "../io/paths.hpp"
 #include "../train/trainer.hpp"
@@ -16,7 +20,7 @@
 namespace mixln::cli {
 
 inline std::vector<Option> model_options(bool with_seed = true) {
-  std::vector<Option> o = {{"weights", true, "FILE.safetensors: parameters to load"},
+  std::vector<Option> o = {{"weights", true, "FILE.safetensors or HF_DIR (a Hugging Face folder): parameters to load"},
                            {"ckpt", true, "RUN_DIR: the latest checkpoint of a training run"}};
   if (with_seed) {
     o.push_back({"seed", true, "S: random init with seed S (DESIGN.md section 3)"});
@@ -57,8 +61,14 @@ nlohmann::json load_model(Engine& e, const Args& a, bool allow_seed = true) {
   nlohmann::json state = nlohmann::json::object();
   if (a.has("weights") || a.has("ckpt")) {
     const std::string source = a.has("weights") ? a.required("weights") : a.required("ckpt");
-    if (a.has("weights")) load_params(e.layout(), e.params(), source);
-    else state = load_run_params<Net>(e.layout(), e.params(), source);
+    if (a.has("weights") && std::filesystem::is_directory(source)) {
+      check_hf_config<Net>(read_hf_config(source), source);
+      load_hf_params(e.layout(), e.params(), HfWeights(source));
+    } else if (a.has("weights")) {
+      load_params(e.layout(), e.params(), source);
+    } else {
+      state = load_run_params<Net>(e.layout(), e.params(), source);
+    }
     // Weights that are not finite compute nothing worth printing: refuse them.
     using T = typename Engine::T;
     if (const ParamInfo* bad = first_nonfinite_param(e.layout(), std::span<const T>(e.params())))

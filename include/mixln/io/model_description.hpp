@@ -1,10 +1,13 @@
 // mixln/io/model_description.hpp — a Model type described as JSON: what checkpoints record to
 // recognise their model, and what the Hugging Face export writes under "mixln".
 //
-//   {"placement": "PostLN", "block": "llama+qk_norm[full]", "branches": ["attention", "swiglu_mlp"],
+//   {"placement": "PostLN", "block": "llama+qk_norm[full]",
+//    "branches": [{"name": "attention", "attention_norm": {"norms": "qk", "scope": "full_width",
+//                  "kind": "RMSNorm"}}, {"name": "swiglu_mlp"}],
 //    "norms": [{"sublayer": 0, "role": "post", "name": "post_attention_layernorm", "kind": "RMSNorm"}, ...],
 //    "residual_scale": 1.0, "pre_scale": 1.0}
-// per layer, plus the final norm's kind.
+// per layer, plus the final norm's kind. A branch's description is its name, and for an
+// attention branch (one with `attention_norm`) the norms inside it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -31,6 +34,21 @@ void describe_slots(nlohmann::ordered_json& norms, int sublayer) {
   }(std::make_integer_sequence<int, Slots::size>{});
 }
 
+template <class Br>
+nlohmann::ordered_json describe_branch() {
+  nlohmann::ordered_json j = {{"name", Br::name}};
+  if constexpr (requires { typename Br::attention_norm; }) {
+    using A = typename Br::attention_norm;
+    if constexpr (A::enabled)
+      j["attention_norm"] = {{"norms", A::norm_v ? "qkv" : "qk"},
+                             {"scope", A::per_head ? "per_head" : "full_width"},
+                             {"kind", A::kind::name}};
+    else
+      j["attention_norm"] = nullptr;
+  }
+  return j;
+}
+
 template <class Net, int l, int... b>
 nlohmann::ordered_json describe_layer(std::integer_sequence<int, b...>) {
   using S = Schedule<Net>;
@@ -40,7 +58,7 @@ nlohmann::ordered_json describe_layer(std::integer_sequence<int, b...>) {
   j["placement"] = P::name;
   j["block"] = P::block::name;
   nlohmann::ordered_json branches = nlohmann::ordered_json::array(), norms = nlohmann::ordered_json::array();
-  (branches.push_back(P::block::branches::template at<b>::name), ...);
+  (branches.push_back(describe_branch<typename P::block::branches::template at<b>>()), ...);
   (describe_slots<typename Subs::template at<b>::slots>(norms, b), ...);
   j["branches"] = branches;
   j["norms"] = norms;

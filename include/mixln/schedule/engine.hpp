@@ -173,6 +173,13 @@ class Engine {
     return out;
   }
 
+  // Copies the logits [B·T, V] of the last forward-only step (a step with backward turns them
+  // into their gradient) to the host.
+  void copy_logits(T* host_out) const {
+    Backend::copy_to_host(host_out, arena_.data() + plan_.slots[std::size_t(slots_.logits)].offset,
+                          std::size_t(B_) * T_ * V);
+  }
+
   // Copies the stream entering layer l (l = L: the last layer's output, before the final
   // norm) of the last forward pass to the host: [B·T, C].
   void layer_input(int l, T* host_out) const {

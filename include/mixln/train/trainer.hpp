@@ -30,6 +30,8 @@
 #include "../error.hpp"
 #include "../init.hpp"
 #include "../io/model_description.hpp"
+#include "../io/hf_config.hpp"
+#include "../io/hf_weights.hpp"
 #include "../io/model_io.hpp"
 #include "../io/paths.hpp"
 #include "../io/run_lock.hpp"
@@ -51,6 +53,7 @@ struct TrainDefaults {
 
 struct TrainOptions {
   std::string data, out;
+  std::string init_from;  // a Hugging Face folder or safetensors file whose matching tensors start the run
   long long steps = 0;
   int batch = 0, seq = 0, accum = 1;
   double lr = 0, warmup_frac = 0.1, min_lr_frac = 0.1, clip = 0;
@@ -142,9 +145,15 @@ class Trainer {
     check_vocab(train, "train");
     WindowLoader loader(train, o_.seq, o_.seed, /*shuffle=*/true, "training split");
     WindowLoader(val, o_.seq, 0, /*shuffle=*/false, "validation split");  // throws if too short
-    check_folder_apart({"--out", o_.out}, {{"--data", o_.data}});
+    check_folder_apart({"--out", o_.out}, {{"--data", o_.data}, {"--init-from", o_.init_from}});
     if (fs::exists(o_.out) && !fs::is_directory(o_.out)) throw file_error(o_.out, "exists and is not a folder");
 
+    // --init-from: the dimensions must be the model's (the layers may differ: that is the point).
+    std::optional<HfWeights> start;
+    if (!o_.init_from.empty() && !o_.resume) {
+      if (std::filesystem::is_directory(o_.init_from)) check_hf_dimensions<Net>(read_hf_config(o_.init_from), o_.init_from);
+      start.emplace(o_.init_from);
+    }
     const int rank = comm_->rank(), world = comm_->size();
     const bool lead = rank == 0;  // logs and writes checkpoints
     RunLock lock;
@@ -169,13 +178,16 @@ class Trainer {
         throw file_error(o_.out, "already holds a run (checkpoint " + fs::path(existing).filename().string() +
                                      "); pass --resume to continue it, or choose another --out");
       init_params(e.layout(), Net::num_layers, e.params(), {.seed = o_.seed, .scaled_init = o_.scaled_init});
+      if (start) report_init_from(init_from(e.layout(), e.params(), *start), lead);
       e.sync_to_device();
       if (lead) {
         fs::create_directories(o_.out);
         write_file_atomic((fs::path(o_.out) / "config.json").string(),
                           nlohmann::json{{"model", model_signature<Net>()},
                                          {"train", o_.run_settings()},
-                                         {"data", fs::absolute(o_.data).string()}}
+                                         {"data", fs::absolute(o_.data).string()},
+                                         {"init_from", o_.init_from.empty() ? nlohmann::json()
+                                                                            : nlohmann::json(fs::absolute(o_.init_from).string())}}
                                   .dump(2) + "\n");
       }
     }
@@ -315,6 +327,22 @@ class Trainer {
     if (v > 0 && std::size_t(v) != Net::config::vocab_size)
       throw file_error(o_.data, std::string(split) + " shards were made with vocab " + std::to_string(v) +
                                     ", but the model's vocab is " + std::to_string(Net::config::vocab_size));
+  }
+
+  // Says what --init-from carried over, and what starts fresh.
+  void report_init_from(const InitFromReport& r, bool lead) const {
+    if (r.loaded.empty())
+      throw file_error(o_.init_from, "shares no tensor with this model: nothing to start from");
+    if (!lead || o_.quiet) return;
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s;
+      for (std::size_t i = 0; i < v.size() && i < 4; ++i) s += (i ? ", " : "") + v[i];
+      return v.size() > 4 ? s + ", ..." : s;
+    };
+    std::fprintf(stderr, "init-from %s: %zu tensors loaded; %zu start at their init%s; %zu of the source unused%s\n",
+                 o_.init_from.c_str(), r.loaded.size(), r.kept_init.size(),
+                 r.kept_init.empty() ? "" : (" (" + list(r.kept_init) + ")").c_str(), r.unused.size(),
+                 r.unused.empty() ? "" : (" (" + list(r.unused) + ")").c_str());
   }
 
   // No checkpoint of non-finite weights is ever written (an update can overflow although the
