@@ -55,5 +55,10 @@ expect_error "config.json has vocab_size 4096, this model has 512" "$bin/tiny_mi
   --steps 4 --batch 2 --seq 16 --lr 1e-3 --init-from "$work/small"
 expect_error "--init-from starts a new run; --resume continues one" "$bin/tiny_mixln" train --data "$work/data" --out "$work/run" \
   --steps 4 --batch 2 --seq 16 --lr 1e-3 --init-from "$work/llama" --resume
+cp -r "$work/llama" "$work/nan"
+"$bin/golden_check" poison "$work/llama/model.safetensors" "$work/nan/model.safetensors"
+expect_error "holds NaN or infinite values" "$bin/tiny_mixln" train --data "$work/data" --out "$work/run3" \
+  --steps 4 --batch 2 --seq 16 --lr 1e-3 --init-from "$work/nan"
+[[ ! -e $work/run3 ]] || fail "a refused --init-from left a run folder"
 echo "ok: --init-from starts a Mix-LN run from a Pre-LN Llama ($(head -c 160 "$work/init.txt"))"
 echo "all Hugging Face command-line checks passed"

@@ -37,7 +37,7 @@ namespace mixln::cli {
 inline std::vector<Option> export_options() {
   auto o = model_options();
   o.push_back({"out", true, "DIR: the Hugging Face folder to write"});
-  o.push_back({"data", true, "DIR: also copy its tokenizer.model"});
+  o.push_back({"data", true, "DIR: also write its tokenizer (tokenizer.model and the files LlamaTokenizer loads)"});
   o.push_back({"dtype", true, "float32 or bfloat16 (float32)"});
   o.push_back({"max-position", true, "N: max_position_embeddings (the run's --seq, or 2048)"});
   o.push_back({"max-shard-size", true, "BYTES: above it the weights are sharded as transformers does (5000000000)"});

@@ -45,7 +45,7 @@ std::vector<Command> commands() {
       {"train", "train on token shards from mixln-prepare", train_options, run_train<Net, Backend>},
       {"eval", "validation loss and perplexity", eval_options, run_eval<Net, Backend>},
       {"generate", "sample text from a model", generate_options, run_generate<Net, Backend>},
-      {"export-hf", "write a Hugging Face folder (config.json + model.safetensors)",
+      {"export-hf", "write a Hugging Face folder that transformers loads",
        export_options, run_export_hf<Net, Backend>},
       {"angular", "angular distance between layer inputs, averaged over tokens, as CSV", angular_options,
        run_angular<Net, Backend>},

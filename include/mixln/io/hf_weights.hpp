@@ -9,11 +9,13 @@
 // tensor the model lacks), `init_from` is not (it copies what matches and says what it did).
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <span>
 #include <string>
@@ -172,6 +174,21 @@ InitFromReport init_from(const ParamLayout& layout, std::span<T> params, const H
   for (const std::string& n : w.names())
     if (!layout.find(n)) r.unused.push_back(n);
   return r;
+}
+
+// Reads every tensor init_from would copy (checking its shape) and names the first that holds
+// NaN or an infinity; empty if none. One tensor at a time, so a run can refuse a bad source
+// before it creates anything on disk.
+inline std::optional<std::string> first_nonfinite_shared_tensor(const ParamLayout& layout, const HfWeights& w) {
+  std::vector<float> buf;
+  for (const ParamInfo& p : layout.params) {
+    if (!w.has(p.name)) continue;
+    buf.resize(p.count);
+    w.file_of(p.name).read_float(p.name, p.shape, buf.data());
+    for (float v : buf)
+      if (!std::isfinite(v)) return p.name;
+  }
+  return std::nullopt;
 }
 
 }  // namespace mixln

@@ -153,6 +153,8 @@ class Trainer {
     if (!o_.init_from.empty() && !o_.resume) {
       if (std::filesystem::is_directory(o_.init_from)) check_hf_dimensions<Net>(read_hf_config(o_.init_from), o_.init_from);
       start.emplace(o_.init_from);
+      if (const auto bad = first_nonfinite_shared_tensor(make_param_layout<Net>(), *start))
+        throw file_error(o_.init_from, "tensor '" + *bad + "' holds NaN or infinite values");
     }
     const int rank = comm_->rank(), world = comm_->size();
     const bool lead = rank == 0;  // logs and writes checkpoints
@@ -178,7 +180,7 @@ class Trainer {
         throw file_error(o_.out, "already holds a run (checkpoint " + fs::path(existing).filename().string() +
                                      "); pass --resume to continue it, or choose another --out");
       init_params(e.layout(), Net::num_layers, e.params(), {.seed = o_.seed, .scaled_init = o_.scaled_init});
-      if (start) report_init_from(init_from(e.layout(), e.params(), *start), lead);
+      if (start) report_init_from(init_from(e.layout(), e.params(), *start), lead);  // checked finite above
       e.sync_to_device();
       if (lead) {
         fs::create_directories(o_.out);

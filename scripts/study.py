@@ -1,0 +1,634 @@
+#!/usr/bin/env python3
+"""scripts/study.py — the bookkeeping and the report of the depth study (scripts/study.sh).
+
+  study.py record --run RUN_DIR --key KEY ...   append one finished run to STUDY/results.csv and
+                                                copy its curve, gradient norms and analyses
+  study.py report --study STUDY --plan PLAN --out docs/reproduction.md --img docs/img
+                                                the report, every figure computed from the data
+
+Standard library only; the plots are drawn by gnuplot where it is installed.
+"""
+import argparse
+import csv
+import datetime
+import json
+import math
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+
+COLUMNS = ["run", "trainer", "config", "placement", "layers", "seed", "lr", "steps", "batch", "seq", "tokens",
+           "status", "diverged_step", "val_loss", "val_ppl", "train_loss_end", "train_s", "tok_s", "machine",
+           "commit", "date"]
+
+LABELS = {"preln": "Pre-LN", "postln": "Post-LN", "mixln": "Mix-LN", "deepnorm": "DeepNorm",
+          "sandwich": "Sandwich-LN", "lns": "LNS", "periln": "Peri-LN", "olmo2": "OLMo 2",
+          "hybridnorm": "HybridNorm", "dyt": "DyT (Pre-LN)", "mixln_a1_8": "Mix-LN α=1/8",
+          "mixln_a3_8": "Mix-LN α=3/8", "mixln_a1_2": "Mix-LN α=1/2"}
+ALPHA = {"preln": 0.0, "mixln_a1_8": 0.125, "mixln": 0.25, "mixln_a3_8": 0.375, "mixln_a1_2": 0.5, "postln": 1.0}
+ALPHA_TEXT = {0.0: "0 (Pre-LN)", 0.125: "1/8", 0.25: "1/4", 0.375: "3/8", 0.5: "1/2", 1.0: "1 (Post-LN)"}
+COLORS = {"preln": "#1f77b4", "postln": "#d62728", "mixln": "#2ca02c"}
+
+
+def fail(msg):
+    sys.stderr.write("study.py: %s\n" % msg)
+    sys.exit(1)
+
+
+def split_trainer(trainer):
+    config, _, placement = trainer.partition("_")
+    if not placement:
+        fail("trainer '%s' is not <config>_<placement>" % trainer)
+    return config, placement
+
+
+# ---------------------------------------------------------------- record
+
+def read_log(path):
+    steps, evals = {}, []
+    with open(path) as f:
+        for line in f:
+            j = json.loads(line)
+            if "val_ppl" in j:
+                evals.append(j)
+            elif "loss" in j:
+                steps[j["step"]] = j  # a resumed run repeats steps after its checkpoint: keep the last
+    return [steps[k] for k in sorted(steps)], evals
+
+
+def record(a):
+    run = a.run
+    log = os.path.join(run, "log.jsonl")
+    if not os.path.exists(log):
+        fail("%s has no log.jsonl" % run)
+    steps, evals = read_log(log)
+    config, placement = split_trainer(a.trainer)
+    tokens_per_step = a.batch * a.seq
+    gn = os.path.join(run, "grad_norms.csv")
+    layers = ""
+    if os.path.exists(gn):
+        with open(gn) as f:
+            layers = 1 + max(int(r["layer"]) for r in csv.DictReader(f))
+    diverged_step = ""
+    if a.status == "diverged":
+        m = re.search(r"at step (\d+)", open(a.err).read())
+        diverged_step = m.group(1) if m else ""
+        val_loss = val_ppl = ""
+    else:
+        if not evals:
+            fail("%s: the run finished without a validation evaluation" % run)
+        val_loss, val_ppl = "%.5f" % evals[-1]["val_loss"], "%.4f" % evals[-1]["val_ppl"]
+    tail = [s["loss"] for s in steps[-10:]]
+    row = {
+        "run": a.key, "trainer": a.trainer, "config": config, "placement": placement, "layers": layers,
+        "seed": a.seed, "lr": a.lr, "steps": a.steps, "batch": a.batch, "seq": a.seq,
+        "tokens": a.steps * tokens_per_step, "status": a.status, "diverged_step": diverged_step,
+        "val_loss": val_loss, "val_ppl": val_ppl,
+        "train_loss_end": "%.5f" % statistics.fmean(tail) if tail else "",
+        "train_s": "%.1f" % sum(tokens_per_step / s["tok_s"] for s in steps if s.get("tok_s")),
+        "tok_s": "%.0f" % statistics.median(s["tok_s"] for s in steps) if steps else "",
+        "machine": a.machine, "commit": a.commit,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+    }
+    dest = os.path.join(a.study, "runs", a.key)
+    os.makedirs(dest, exist_ok=True)
+    with open(os.path.join(dest, "curve.csv"), "w") as f:
+        f.write("step,loss,grad_norm\n")
+        for s in steps:
+            f.write("%d,%.5f,%.5g\n" % (s["step"], s["loss"], s.get("grad_norm", float("nan"))))
+    for name in ("grad_norms.csv", "angular.csv", "layer_drop.csv"):
+        if os.path.exists(os.path.join(run, name)):
+            shutil.copy(os.path.join(run, name), os.path.join(dest, name))
+    if a.status == "diverged":
+        shutil.copy(a.err, os.path.join(dest, "error.txt"))
+    results = os.path.join(a.study, "results.csv")
+    fresh = not os.path.exists(results)
+    tmp = results + ".tmp-%d" % os.getpid()  # the data file is replaced whole, never half-written
+    with open(tmp, "w", newline="") as f:
+        if not fresh:
+            f.write(open(results).read())
+        w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
+        if fresh:
+            w.writeheader()
+        w.writerow(row)
+    os.replace(tmp, results)
+    print("%s: %s, val ppl %s, %s s" % (a.key, a.status, val_ppl or "-", row["train_s"]))
+
+
+# ---------------------------------------------------------------- statistics
+
+def mean(xs):
+    return statistics.fmean(xs) if xs else float("nan")
+
+
+def std(xs):
+    return statistics.stdev(xs) if len(xs) > 1 else None
+
+
+def fmt(x, d=2):
+    return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else "%.*f" % (d, x)
+
+
+def pm(xs, d=2):
+    """mean ± std (n)"""
+    if not xs:
+        return "–"
+    s = std(xs)
+    return "%.*f ± %.*f (%d)" % (d, mean(xs), d, s, len(xs)) if s is not None else "%.*f (1)" % (d, xs[0])
+
+
+def judge(a, b, lower_is_claim=True):
+    """The claim 'a < b' (or 'a > b') over seeds: per-seed dicts {seed: value}. A difference counts
+    only when its mean exceeds the larger seed spread (std) of the two and every common seed agrees.
+    Returns (mean difference a - b, the paired differences, spread, verdict)."""
+    seeds = sorted(set(a) & set(b))
+    sa, sb = std(list(a.values())), std(list(b.values()))
+    spreads = [s for s in (sa, sb) if s is not None]
+    if seeds:
+        diffs = [a[s] - b[s] for s in seeds]
+    else:  # no common seed (a placement run once): against the other's mean
+        diffs = [x - mean(list(b.values())) for x in a.values()]
+    d = mean(diffs)
+    if not spreads:
+        return d, diffs, None, "not judged (one seed each)"
+    spread = max(spreads)
+    sign = -1 if lower_is_claim else 1
+    if sign * d > spread and all(sign * x > 0 for x in diffs):
+        return d, diffs, spread, "**held**"
+    if -sign * d > spread and all(-sign * x > 0 for x in diffs):
+        return d, diffs, spread, "did not hold (the opposite, beyond the seed spread)"
+    return d, diffs, spread, "did not hold (within the seed spread)"
+
+
+class Study:
+    def __init__(self, study_dir, plan):
+        self.dir = study_dir
+        path = os.path.join(study_dir, "results.csv")
+        self.rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
+        self.plan = []
+        for line in open(plan):
+            line = line.split("#")[0].split()
+            if line:
+                trainer, seed, lr, steps, batch, seq, _ = line
+                self.plan.append("%s_s%s_lr%s_%sx%sx%s" % (trainer, seed, lr, steps, batch, seq))
+        self.base_lr = {}
+        for r in self.rows:
+            lr = float(r["lr"])
+            self.base_lr[r["config"]] = min(lr, self.base_lr.get(r["config"], lr))
+
+    def runs(self, config, placement, stress=False):
+        out = []
+        for r in self.rows:
+            if r["config"] != config or r["placement"] != placement:
+                continue
+            if (float(r["lr"]) > self.base_lr[config]) == stress:
+                out.append(r)
+        return out
+
+    def ppl(self, config, placement, stress=False):
+        """{seed: val ppl} of the finished runs (diverged runs: infinity)"""
+        return {int(r["seed"]): float(r["val_ppl"]) if r["status"] == "ok" else float("inf")
+                for r in self.runs(config, placement, stress)}
+
+    def configs(self):
+        order = {"tiny": 0, "small": 1, "deep24": 2, "deep48": 3}
+        return sorted({r["config"] for r in self.rows}, key=lambda c: (order.get(c, 9), c))
+
+    def layers(self, config):
+        for r in self.rows:
+            if r["config"] == config and r["layers"]:
+                return int(r["layers"])
+        return 0
+
+    def csv_of(self, r, name):
+        path = os.path.join(self.dir, "runs", r["run"], name)
+        return list(csv.DictReader(open(path))) if os.path.exists(path) else None
+
+
+def ppl_cell(d):
+    xs = [v for v in d.values() if math.isfinite(v)]
+    bad = len(d) - len(xs)
+    cell = pm(xs)
+    return cell + (" — %d of %d diverged" % (bad, len(d)) if bad else "")
+
+
+def quarter_ratio(rows, layers):
+    """mean gradient norm of the last quarter of the layers / that of the first quarter"""
+    q = max(1, layers // 4)
+    first = [float(r["grad_norm"]) for r in rows if int(r["layer"]) < q]
+    last = [float(r["grad_norm"]) for r in rows if int(r["layer"]) >= layers - q]
+    return mean(last) / mean(first)
+
+
+def cv(xs):
+    m = mean(xs)
+    return statistics.pstdev(xs) / m if m else float("nan")
+
+
+# ---------------------------------------------------------------- plots
+
+def gnuplot(script):
+    if shutil.which("gnuplot") is None:
+        return False
+    subprocess.run(["gnuplot"], input=script.encode(), check=True)
+    return True
+
+
+def write_dat(path, lines):
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+# ---------------------------------------------------------------- report
+
+def report(a):
+    st = Study(a.study, a.plan)
+    os.makedirs(a.img, exist_ok=True)
+    work = os.path.join(a.study, "plotdata")
+    os.makedirs(work, exist_ok=True)
+    out = []
+    w = out.append
+    done = {r["run"] for r in st.rows}
+    pending = [k for k in st.plan if k not in done]
+    machines = sorted({r["machine"] for r in st.rows})
+    commits = sorted({r["commit"] for r in st.rows})
+    imgrel = os.path.relpath(a.img, os.path.dirname(os.path.abspath(a.out)) or ".")
+    plots = []
+
+    w("# Reproducing the Mix-LN paper where its effects live: depth and seeds\n")
+    w("Generated by `scripts/study.sh` (`scripts/study.py report`) from `%s/results.csv`: every "
+      "number below is computed from that file and the per-run files beside it, nothing is copied "
+      "by hand. %d of the plan's %d runs are finished%s." %
+      (a.study, len(st.plan) - len(pending), len(st.plan),
+       "" if not pending else "; the others are listed at the end and `scripts/study.sh` continues them"))
+    w("")
+    w("Machines: %s. Trainers built from commit%s %s." %
+      ("; ".join(machines) or "–", "s" if len(commits) > 1 else "", ", ".join(commits) or "–"))
+    w("")
+    w("**Setup.** LLaMA blocks (RMSNorm, SwiGLU, RoPE) trained on the Brown corpus (SentencePiece "
+      "vocabulary 4096) with AdamW, warm-up 10%, cosine to 10%, no clipping, the same number of tokens "
+      "for every run of a configuration; the seed changes the initialisation and the data order. "
+      "The validation perplexity is measured on 65536 held-out tokens at the end. "
+      "`small`: hidden 256, 8 layers; `deep24` and `deep48`: hidden 128, head dim 64, 24 and 48 "
+      "layers (examples/configs.hpp).")
+    w("")
+    w("**How a claim is judged.** For a claim \"A is lower than B\", the per-seed differences A − B "
+      "are taken over the seeds both ran (or against B's mean when A ran once); the claim *held* "
+      "only if their mean exceeds the larger of A's and B's seed standard deviations and every "
+      "seed agrees in sign; otherwise it *did not hold* — within the seed spread, or the opposite "
+      "beyond it. A single seed on both sides is not judged.")
+    w("")
+
+    # -- the headline: Pre / Post / Mix per configuration
+    w("## Perplexity: Pre-LN, Post-LN and Mix-LN (α = 1/4) by depth\n")
+    w("| configuration | layers | tokens per run | lr | Pre-LN | Post-LN | Mix-LN |")
+    w("|---|---|---|---|---|---|---|")
+    claims = []
+    bars = []
+    for c in st.configs():
+        p = {m: st.ppl(c, m) for m in ("preln", "postln", "mixln")}
+        if not any(p.values()):
+            continue
+        tokens = sorted({int(r["tokens"]) for r in st.rows if r["config"] == c})
+        w("| %s | %d | %s | %g | %s | %s | %s |" % (c, st.layers(c), "/".join("%.2fM" % (t / 1e6) for t in tokens),
+                                                   st.base_lr[c], ppl_cell(p["preln"]), ppl_cell(p["postln"]),
+                                                   ppl_cell(p["mixln"])))
+        for other in ("preln", "postln"):
+            if p["mixln"] and p[other]:
+                d, diffs, spread, v = judge(p["mixln"], p[other])
+                claims.append(("Mix-LN reaches a lower perplexity than %s" % LABELS[other], c,
+                               "Mix − %s per seed: %s; mean %s, spread %s" %
+                               (LABELS[other], ", ".join(fmt(x) for x in diffs), fmt(d), fmt(spread)), v))
+        finite = {m: [v for v in p[m].values() if math.isfinite(v)] for m in p}
+        bars.append("%s %s" % (c, " ".join("%g %g" % (mean(finite[m]) if finite[m] else 0, std(finite[m]) or 0)
+                                           for m in ("preln", "postln", "mixln"))))
+    w("")
+    w("Each cell: mean ± standard deviation of the validation perplexity over seeds (number of seeds).")
+    w("")
+    if bars:
+        dat = os.path.join(work, "ppl.dat")
+        write_dat(dat, bars)
+        if gnuplot("""set terminal pngcairo size 720,420
+set output '%s/study_ppl.png'
+set title 'validation perplexity, mean ± std over seeds'
+set ylabel 'perplexity'
+set style data histograms
+set style histogram errorbars gap 1 lw 1.2
+set style fill solid 0.85 border -1
+set grid ytics
+set yrange [0:*]
+plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb '#d62728' title 'Post-LN', \\
+     '' using 6:7 lc rgb '#2ca02c' title 'Mix-LN'
+""" % (a.img, dat)):
+            plots.append("study_ppl.png")
+            w("![perplexity by depth](%s/study_ppl.png)\n" % imgrel)
+
+    # -- the deep configuration: every placement, the α sweep, the learning-rate stress
+    deep = [c for c in st.configs() if c.startswith("deep")]
+    dc = "deep24" if "deep24" in deep else (deep[0] if deep else None)
+    if dc:
+        mix = st.ppl(dc, "mixln")
+        others = [m for m in ("deepnorm", "sandwich", "lns", "periln", "olmo2", "hybridnorm", "dyt") if st.runs(dc, m)]
+        if others:
+            w("## Every placement at %s\n" % dc)
+            w("| placement | perplexity | − Mix-LN (per seed) | verdict on \"Mix-LN is lower\" |")
+            w("|---|---|---|---|")
+            for m in ["preln", "postln", "mixln"] + others:
+                pm_ = st.ppl(dc, m)
+                if not pm_:
+                    continue
+                if m == "mixln":
+                    w("| %s | %s | | |" % (LABELS[m], ppl_cell(pm_)))
+                    continue
+                d, diffs, spread, v = judge(mix, pm_) if mix else (float("nan"), [], None, "–")
+                w("| %s | %s | %s | %s |" % (LABELS[m], ppl_cell(pm_), ", ".join(fmt(-x) for x in diffs), v))
+                if m in others and mix:
+                    claims.append(("Mix-LN reaches a lower perplexity than %s" % LABELS[m], dc,
+                                   "Mix − %s: %s; spread %s" % (LABELS[m], fmt(d), fmt(spread)), v))
+            w("")
+        sweep = [(ALPHA[m], m) for m in ALPHA if st.runs(dc, m)]
+        if len(sweep) > 2:
+            w("## The α sweep at %s (⌊%dα⌋ Post-LN layers first)\n" % (dc, st.layers(dc)))
+            w("| α | Post-LN layers | perplexity |")
+            w("|---|---|---|")
+            lines = []
+            for al, m in sorted(sweep):
+                p = st.ppl(dc, m)
+                w("| %s | %d | %s |" % (ALPHA_TEXT[al], int(st.layers(dc) * al), ppl_cell(p)))
+                xs = [v for v in p.values() if math.isfinite(v)]
+                if xs:
+                    lines.append("%g %g %g" % (al, mean(xs), std(xs) or 0))
+            w("")
+            means = {m: mean([v for v in st.ppl(dc, m).values() if math.isfinite(v)]) for _, m in sweep}
+            best = min(means, key=lambda m: means[m])
+            if best == "mixln":
+                claims.append(("α = 1/4 gives the lowest perplexity of the sweep", dc,
+                               "best α = 1/4 (%.2f)" % means[best], "**held**"))
+            else:
+                d, diffs, spread, v = judge(st.ppl(dc, "mixln"), st.ppl(dc, best))
+                verdict = ("did not hold (within the seed spread)" if "opposite" not in v and v != "**held**"
+                           else "did not hold (α = %s is lower beyond the seed spread)" % ALPHA_TEXT[ALPHA[best]]
+                           if "opposite" in v else v)
+                if v.startswith("not judged"):
+                    verdict = "not judged (one seed each)"
+                claims.append(("α = 1/4 gives the lowest perplexity of the sweep", dc,
+                               "best α = %s (%.2f); α = 1/4: %.2f" % (ALPHA_TEXT[ALPHA[best]], means[best],
+                                                                     means.get("mixln", float("nan"))), verdict))
+            dat = os.path.join(work, "alpha.dat")
+            write_dat(dat, lines)
+            if gnuplot("""set terminal pngcairo size 560,380
+set output '%s/study_alpha.png'
+set title 'validation perplexity against α (%s)'
+set xlabel 'α (fraction of Post-LN layers)'
+set ylabel 'perplexity'
+set grid
+plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
+""" % (a.img, dc, dat)):
+                plots.append("study_alpha.png")
+                w("![alpha sweep](%s/study_alpha.png)\n" % imgrel)
+        stress = {m: st.ppl(dc, m, stress=True) for m in ("preln", "postln", "mixln")}
+        if any(stress.values()):
+            lrs = sorted({float(r["lr"]) for r in st.rows if r["config"] == dc and float(r["lr"]) > st.base_lr[dc]})
+            w("## Learning-rate stress at %s: lr %s (base %g)\n" % (dc, "/".join("%g" % x for x in lrs), st.base_lr[dc]))
+            w("| placement | perplexity at the base lr | at the stress lr | change |")
+            w("|---|---|---|---|")
+            rise = {}
+            for m in ("preln", "postln", "mixln"):
+                base, hi = st.ppl(dc, m), stress[m]
+                if not hi:
+                    continue
+                rise[m] = {s: hi[s] - base[s] for s in hi if s in base}
+                w("| %s | %s | %s | %s |" % (LABELS[m], ppl_cell(base), ppl_cell(hi),
+                                             ", ".join(fmt(x) for x in rise[m].values())))
+            w("")
+            if "postln" in rise and "mixln" in rise and rise["postln"] and rise["mixln"]:
+                post_bad = any(not math.isfinite(x) for x in stress["postln"].values())
+                mix_bad = any(not math.isfinite(x) for x in stress["mixln"].values())
+                rp, rm = mean(list(rise["postln"].values())), mean(list(rise["mixln"].values()))
+                spread = std(list(st.ppl(dc, "mixln").values()))
+                held = (post_bad and not mix_bad) or (not mix_bad and spread is not None and rp - rm > spread)
+                claims.append(("Post-LN suffers from a high learning rate where Mix-LN does not", dc,
+                               "perplexity rise Post %s, Mix %s (seed spread %s)%s" %
+                               (fmt(rp), fmt(rm), fmt(spread), "; Post-LN diverged" if post_bad else ""),
+                               "**held**" if held else "did not hold"))
+
+        # -- analyses: gradient norms, angular distance, layer drop
+        L = st.layers(dc)
+        an = {m: st.runs(dc, m) for m in ("preln", "postln", "mixln")}
+        if L and any(an.values()):
+            w("## Per-layer gradient norms at %s (Fig. 1 and 6a)\n" % dc)
+            w("The L2 norm of each layer's gradient on the first batch (step 1) and the last; mean over "
+              "seeds. *last/first* is the mean norm of the last quarter of the layers over that of the "
+              "first quarter; *CV* the coefficient of variation across layers (lower: more uniform).\n")
+            w("| placement | step | last/first quarter | CV across layers |")
+            w("|---|---|---|---|")
+            ratio, cvs = {}, {}
+            for which in ("init", "final"):
+                lines = {}
+                for m, runs in an.items():
+                    per_seed_ratio, per_seed_cv, by_layer = {}, {}, {}
+                    for r in runs:
+                        if r["status"] != "ok":
+                            continue
+                        g = st.csv_of(r, "grad_norms.csv")
+                        if not g:
+                            continue
+                        step = "1" if which == "init" else r["steps"]
+                        rows = [x for x in g if x["step"] == step]
+                        if len(rows) != L:
+                            continue
+                        per_seed_ratio[int(r["seed"])] = quarter_ratio(rows, L)
+                        per_seed_cv[int(r["seed"])] = cv([float(x["grad_norm"]) for x in rows])
+                        for x in rows:
+                            by_layer.setdefault(int(x["layer"]), []).append(float(x["grad_norm"]))
+                    if not per_seed_ratio:
+                        continue
+                    ratio[(m, which)], cvs[(m, which)] = per_seed_ratio, per_seed_cv
+                    w("| %s | %s | %s | %s |" % (LABELS[m], "1" if which == "init" else "last",
+                                                 pm(list(per_seed_ratio.values()), 3), pm(list(per_seed_cv.values()), 3)))
+                    lines[m] = ["%d %g %g" % (l, mean(v), std(v) or 0) for l, v in sorted(by_layer.items())]
+                if lines:
+                    pl = []
+                    for m, ls in lines.items():
+                        dat = os.path.join(work, "grad_%s_%s.dat" % (which, m))
+                        write_dat(dat, ls)
+                        pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
+                                  (dat, COLORS[m], LABELS[m]))
+                    if gnuplot("""set terminal pngcairo size 720,420
+set output '%s/study_grad_norms_%s.png'
+set title 'per-layer gradient norm at %s (%s), mean ± std over seeds'
+set xlabel 'layer'
+set ylabel 'L2 norm of the layer''s gradient'
+set logscale y
+set grid
+plot %s
+""" % (a.img, which, "step 1" if which == "init" else "the last step", dc, ", ".join(pl))):
+                        plots.append("study_grad_norms_%s.png" % which)
+            w("")
+            for which in ("init", "final"):
+                if "study_grad_norms_%s.png" % which in plots:
+                    w("![gradient norms %s](%s/study_grad_norms_%s.png)" % (which, imgrel, which))
+            w("")
+            if ("preln", "final") in ratio:
+                xs = list(ratio[("preln", "final")].values())
+                claims.append(("Pre-LN's deep layers get smaller gradients than its early layers", dc,
+                               "last/first quarter at the last step: %s" % pm(xs, 3),
+                               "**held**" if all(x < 1 for x in xs) and (std(xs) is None or 1 - mean(xs) > std(xs))
+                               else "did not hold"))
+            if ("postln", "final") in ratio:
+                xs = list(ratio[("postln", "final")].values())
+                claims.append(("Post-LN's early layers get smaller gradients than its deep layers", dc,
+                               "last/first quarter at the last step: %s" % pm(xs, 3),
+                               "**held**" if all(x > 1 for x in xs) and (std(xs) is None or mean(xs) - 1 > std(xs))
+                               else "did not hold"))
+            if ("mixln", "final") in cvs:
+                for other in ("preln", "postln"):
+                    if (other, "final") in cvs:
+                        d, diffs, spread, v = judge(cvs[("mixln", "final")], cvs[(other, "final")])
+                        claims.append(("Mix-LN's gradient norms are more uniform across layers than %s's" % LABELS[other],
+                                       dc, "CV Mix − %s: %s (spread %s)" % (LABELS[other], fmt(d, 3), fmt(spread, 3)), v))
+
+            ang = {}
+            for m, runs in an.items():
+                mats = [st.csv_of(r, "angular.csv") for r in runs if r["status"] == "ok"]
+                mats = [(int(r["seed"]), x) for r, x in zip([r for r in runs if r["status"] == "ok"], mats) if x]
+                if mats:
+                    ang[m] = mats
+            if ang:
+                w("## Angular distance between layers at %s (Fig. 3 and 5)\n" % dc)
+                w("The mean over tokens of arccos(cos(x_ℓ, x_ℓ+1))/π between the inputs of consecutive "
+                  "layers, averaged over the first and the last half of the layers (low: the layer "
+                  "changes its input little, as in Pre-LN's deep layers in the paper).\n")
+                w("| placement | first half | last half |")
+                w("|---|---|---|")
+                late = {}
+                for m, mats in ang.items():
+                    early_s, late_s = {}, {}
+                    cells = {}
+                    for seed, x in mats:
+                        n1 = [r for r in x if r["n"] == "1"]
+                        early_s[seed] = mean([float(r["distance"]) for r in n1 if int(r["layer"]) < L // 2])
+                        late_s[seed] = mean([float(r["distance"]) for r in n1 if int(r["layer"]) >= L // 2])
+                        for r in x:
+                            cells.setdefault((int(r["layer"]), int(r["n"])), []).append(float(r["distance"]))
+                    late[m] = late_s
+                    w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values()), 4), pm(list(late_s.values()), 4)))
+                    dat = os.path.join(work, "angular_%s.dat" % m)
+                    write_dat(dat, ["%d %d %g" % (l, n, mean(v)) for (l, n), v in sorted(cells.items())])
+                    if gnuplot("""set terminal pngcairo size 460,400
+set output '%s/study_angular_%s.png'
+set title 'angular distance, %s (%s, mean over seeds)'
+set xlabel 'initial layer l'
+set ylabel 'block size n'
+set xrange [-0.5:%g]
+set yrange [0.5:%g]
+set cbrange [0:0.6]
+set palette defined (0 '#fde725', 0.5 '#21918c', 1 '#440154')
+plot '%s' using 1:2:3 with image notitle
+""" % (a.img, m, LABELS[m], dc, L - 0.5, L + 0.5, dat)):
+                        plots.append("study_angular_%s.png" % m)
+                w("")
+                imgs = [m for m in ("preln", "postln", "mixln") if "study_angular_%s.png" % m in plots]
+                if imgs:
+                    w("| %s |" % " | ".join(LABELS[m] for m in imgs))
+                    w("|%s" % "---|" * len(imgs))
+                    w("| %s |" % " | ".join("![](%s/study_angular_%s.png)" % (imgrel, m) for m in imgs))
+                    w("")
+                if "preln" in late and "mixln" in late:
+                    d, diffs, spread, v = judge(late["preln"], late["mixln"])
+                    claims.append(("Pre-LN's deep layers change their input less than Mix-LN's (angular distance)", dc,
+                                   "last half, Pre − Mix: %s (spread %s)" % (fmt(d, 4), fmt(spread, 4)), v))
+
+            drop = {}
+            for m, runs in an.items():
+                ok = [r for r in runs if r["status"] == "ok"]
+                xs = [(int(r["seed"]), st.csv_of(r, "layer_drop.csv")) for r in ok]
+                xs = [(s, x) for s, x in xs if x]
+                if xs:
+                    drop[m] = xs
+            if drop:
+                w("## The cost of removing one layer at %s (Fig. 3d/e and 6b)\n" % dc)
+                w("Validation perplexity with one layer replaced by the identity, minus the full model's; "
+                  "mean over the first and the last half of the layers.\n")
+                w("| placement | first half | last half |")
+                w("|---|---|---|")
+                late, pl = {}, []
+                for m, xs in drop.items():
+                    early_s, late_s, by_layer = {}, {}, {}
+                    for seed, x in xs:
+                        early_s[seed] = mean([float(r["delta"]) for r in x if int(r["layer"]) < L // 2])
+                        late_s[seed] = mean([float(r["delta"]) for r in x if int(r["layer"]) >= L // 2])
+                        for r in x:
+                            by_layer.setdefault(int(r["layer"]), []).append(float(r["delta"]))
+                    late[m] = late_s
+                    w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values())), pm(list(late_s.values()))))
+                    dat = os.path.join(work, "drop_%s.dat" % m)
+                    write_dat(dat, ["%d %g %g" % (l, max(mean(v), 1e-3), std(v) or 0) for l, v in sorted(by_layer.items())])
+                    pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
+                              (dat, COLORS[m], LABELS[m]))
+                w("")
+                if gnuplot("""set terminal pngcairo size 720,420
+set output '%s/study_layer_drop.png'
+set title 'perplexity increase when one layer is removed (%s), mean ± std over seeds'
+set xlabel 'removed layer'
+set ylabel 'perplexity increase'
+set logscale y
+set grid
+plot %s
+""" % (a.img, dc, ", ".join(pl))):
+                    plots.append("study_layer_drop.png")
+                    w("![layer drop](%s/study_layer_drop.png)\n" % imgrel)
+                if "preln" in late and "mixln" in late:
+                    d, diffs, spread, v = judge(late["preln"], late["mixln"])
+                    claims.append(("Removing one of Pre-LN's deep layers costs less than one of Mix-LN's", dc,
+                                   "last half, Pre − Mix: %s (spread %s)" % (fmt(d), fmt(spread)), v))
+
+    # -- the claims
+    w("## The claims, judged\n")
+    w("| claim | configuration | measured | verdict |")
+    w("|---|---|---|---|")
+    for claim, c, measured, v in claims:
+        w("| %s | %s | %s | %s |" % (claim, c, measured, v))
+    w("")
+    reading = os.path.join(a.study, "reading.md")
+    w("## Reading\n")
+    w(open(reading).read().strip() if os.path.exists(reading) else "(no reading written yet)")
+    w("")
+    w("## Every run\n")
+    w("| run | status | val ppl | train s | tok/s | machine | commit | date |")
+    w("|---|---|---|---|---|---|---|---|")
+    for r in st.rows:
+        w("| %s | %s | %s | %s | %s | %s | %s | %s |" %
+          (r["run"], r["status"] + (" at step %s" % r["diverged_step"] if r["diverged_step"] else ""),
+           r["val_ppl"] or "–", r["train_s"], r["tok_s"], r["machine"], r["commit"], r["date"]))
+    w("")
+    if pending:
+        w("Not yet run (%d): %s.\n" % (len(pending), ", ".join("`%s`" % k for k in pending)))
+    tmp = a.out + ".tmp-%d" % os.getpid()
+    with open(tmp, "w") as f:
+        f.write("\n".join(out).rstrip() + "\n")
+    os.replace(tmp, a.out)
+    shutil.rmtree(work, ignore_errors=True)
+    print("wrote %s (%d runs, %d claims, %d plots)" % (a.out, len(st.rows), len(claims), len(plots)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("record")
+    for k in ("run", "err", "key", "trainer", "lr", "status", "machine", "commit", "study"):
+        r.add_argument("--" + k, required=True)
+    for k in ("seed", "steps", "batch", "seq"):
+        r.add_argument("--" + k, type=int, required=True)
+    p = sub.add_parser("report")
+    for k in ("study", "plan", "out", "img"):
+        p.add_argument("--" + k, required=True)
+    a = ap.parse_args()
+    record(a) if a.cmd == "record" else report(a)
+
+
+if __name__ == "__main__":
+    main()

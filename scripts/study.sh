@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# scripts/study.sh — the depth study (docs/reproduction.md): the Mix-LN paper's claims on the
+# Brown corpus at 8, 24 and 48 layers, several seeds, then the report.
+#
+# The runs are the lines of a plan (scripts/study_plan.txt): trainer, seed, learning rate,
+# steps, batch, sequence, and whether to run the analyses (angular distance, layer drop) on the
+# trained model. Every finished run appends one row to $STUDY_DIR/results.csv and copies its
+# loss curve, per-layer gradient norms (step 1 and the last) and analyses to
+# $STUDY_DIR/runs/<run>/; a run already in results.csv is skipped, a run interrupted midway
+# resumes from its last checkpoint. So the study can be stopped at any moment and continued
+# later, on another machine: each row records the machine and the commit its trainer was built
+# from. A run whose loss becomes NaN is recorded as diverged (with the step), not retried.
+#
+#   scripts/study.sh                 build what the plan needs, run what is missing, write the report
+#   COMMIT=1 scripts/study.sh        also git-commit each finished result (for a long background run)
+#   ONLY='deep24_(pre|post|mix)ln ' scripts/study.sh   only plan lines matching this regex
+#
+# Environment: PLAN, STUDY_DIR (docs/study), RUNS (runs/study: checkpoints, not committed),
+# DATA (data/brown-4096), BIN (prebuilt trainers: skips setup and build), EVAL_TOKENS (65536),
+# ANALYSIS_TOKENS (32768), REPORT (docs/reproduction.md; empty: no report), IMG (docs/img).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PLAN=${PLAN:-scripts/study_plan.txt}
+STUDY_DIR=${STUDY_DIR:-docs/study}
+RUNS=${RUNS:-runs/study}
+DATA=${DATA:-data/brown-4096}
+BIN=${BIN:-}
+COMMIT=${COMMIT:-0}
+ONLY=${ONLY:-}
+EVAL_TOKENS=${EVAL_TOKENS:-65536}
+ANALYSIS_TOKENS=${ANALYSIS_TOKENS:-32768}
+REPORT=${REPORT-docs/reproduction.md}
+IMG=${IMG:-docs/img}
+
+die() { echo "study: $*" >&2; exit 1; }
+[[ -f $PLAN ]] || die "no plan file $PLAN"
+
+# The plan: "trainer seed lr steps batch seq analyses" per line; # starts a comment.
+plan=()
+while read -r line; do
+  line=${line%%#*}
+  [[ -z ${line// } ]] && continue
+  read -r trainer seed lr steps batch seq analyses extra <<<"$line"
+  [[ -n ${analyses:-} && -z ${extra:-} ]] || die "$PLAN: '$line' is not 'trainer seed lr steps batch seq analyses'"
+  [[ $seed =~ ^[0-9]+$ && $steps =~ ^[0-9]+$ && $batch =~ ^[0-9]+$ && $seq =~ ^[0-9]+$ ]] ||
+    die "$PLAN: '$line': seed, steps, batch and seq must be whole numbers"
+  [[ $analyses == yes || $analyses == no ]] || die "$PLAN: '$line': analyses must be yes or no"
+  if [[ -n $ONLY ]] && ! [[ "$line " =~ $ONLY ]]; then continue; fi
+  plan+=("$trainer $seed $lr $steps $batch $seq $analyses")
+done <"$PLAN"
+((${#plan[@]} > 0)) || die "no plan line of $PLAN matches ONLY='$ONLY'"
+
+# The trainers, built from this tree unless BIN names built ones; the commit they come from.
+if [[ -z $BIN ]]; then
+  scripts/setup.sh demo
+  scripts/fetch_brown.sh data/brown
+  BIN=build-study/bin
+  targets=(mixln-prepare)
+  for p in "${plan[@]}"; do targets+=("${p%% *}"); done
+  cmake -S . -B build-study -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON \
+    -DMIXLN_CUDA=OFF -DMIXLN_BUILD_TESTS=OFF -DMIXLN_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --build build-study -j "$(nproc)" --target $(printf '%s\n' "${targets[@]}" | sort -u)
+  commit=$(git rev-parse --short=12 HEAD)
+  [[ -z $(git status --porcelain -- include examples CMakeLists.txt cmake) ]] || commit+="+local"
+  echo "$commit" >build-study/commit
+  if [[ ! -f $DATA/val.bin && $DATA == data/brown-4096 ]]; then
+    "$BIN/mixln-prepare" --text data/brown/*.txt --vocab 4096 --out "$DATA" --seed 0
+  fi
+fi
+commit=$(cat "$BIN/../commit" 2>/dev/null || git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+[[ -f $DATA/val.bin ]] || die "no token shards in $DATA (mixln-prepare makes them)"
+machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ';'), $(nproc) cores"
+grep -qw avx512f /proc/cpuinfo && machine+=", AVX-512" || machine+=", AVX2"
+grep -qw avx512_bf16 /proc/cpuinfo && machine+=" + BF16"
+machine=${machine//,/;}
+
+mkdir -p "$STUDY_DIR/runs" "$RUNS"
+results=$STUDY_DIR/results.csv
+
+commit_result() {  # the data file and the run's folder; retried while another git holds the index
+  [[ $COMMIT == 1 ]] || return 0
+  for _ in 1 2 3 4 5 6 7 8 9 10; do
+    git add -- "$results" "$STUDY_DIR/runs/$1" && git commit -q -m "study: $1 ($2)" -- "$results" "$STUDY_DIR/runs/$1" &&
+      return 0
+    sleep 3
+  done
+  echo "study: could not commit $1; it stays in $results" >&2
+}
+
+last_step() { [[ -f $1/latest ]] && sed -E 's/ckpt-0*([0-9]+)/\1/' "$1/latest" || echo 0; }
+n=0
+for p in "${plan[@]}"; do
+  read -r trainer seed lr steps batch seq analyses <<<"$p"
+  n=$((n + 1))
+  key="${trainer}_s${seed}_lr${lr}_${steps}x${batch}x${seq}"
+  if [[ -f $results ]] && grep -q "^$key," "$results"; then
+    echo "== [$n/${#plan[@]}] $key: done (in $results)"
+    continue
+  fi
+  [[ -x $BIN/$trainer ]] || die "no trainer $BIN/$trainer"
+  run=$RUNS/$key
+  flags=(--data "$DATA" --out "$run" --steps "$steps" --batch "$batch" --seq "$seq" --lr "$lr" --seed "$seed"
+         --eval-every 0 --eval-tokens "$EVAL_TOKENS" --ckpt-every $(((steps + 3) / 4)) --grad-norms-at "1,$steps"
+         --quiet)
+  done_steps=$(last_step "$run")
+  echo "== [$n/${#plan[@]}] $key: $steps steps of $batch x $seq tokens (from step $done_steps)"
+  if [[ $done_steps -gt 0 ]]; then flags+=(--resume); else rm -rf "$run"; fi
+  status=ok
+  if ! "$BIN/$trainer" train "${flags[@]}" 2>"$RUNS/$key.err"; then
+    cat "$RUNS/$key.err" >&2
+    grep -qE "(the loss|the gradient norm) is .* at step" "$RUNS/$key.err" || die "$key failed (not a divergence)"
+    status=diverged
+  fi
+  if [[ $status == ok && $analyses == yes ]]; then
+    for a in angular layer-drop; do
+      f=$run/${a/-/_}.csv
+      [[ -f $f ]] || "$BIN/$trainer" "$a" --ckpt "$run" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
+    done
+  fi
+  row=$(python3 scripts/study.py record --run "$run" --err "$RUNS/$key.err" --key "$key" --trainer "$trainer" \
+        --seed "$seed" --lr "$lr" --steps "$steps" --batch "$batch" --seq "$seq" --status "$status" \
+        --machine "$machine" --commit "$commit" --study "$STUDY_DIR")
+  echo "   $row"
+  commit_result "$key" "$status"
+done
+
+if [[ -n $REPORT ]]; then
+  python3 scripts/study.py report --study "$STUDY_DIR" --plan "$PLAN" --out "$REPORT" --img "$IMG"
+fi
