@@ -9,6 +9,7 @@
 Standard library only; the plots are drawn by gnuplot where it is installed.
 """
 import argparse
+import collections
 import csv
 import datetime
 import json
@@ -21,7 +22,7 @@ import subprocess
 import sys
 
 COLUMNS = ["run", "trainer", "config", "placement", "layers", "seed", "lr", "steps", "batch", "seq", "tokens",
-           "status", "diverged_step", "val_loss", "val_ppl", "train_loss_end", "train_s", "tok_s", "machine",
+           "status", "diverged_step", "eval_tokens", "val_loss", "val_ppl", "train_loss_end", "train_s", "tok_s", "machine",
            "commit", "date"]
 
 LABELS = {"preln": "Pre-LN", "postln": "Post-LN", "mixln": "Mix-LN", "deepnorm": "DeepNorm",
@@ -74,8 +75,8 @@ def record(a):
             layers = 1 + max(int(r["layer"]) for r in csv.DictReader(f))
     diverged_step = ""
     if a.status == "diverged":
-        m = re.search(r"at step (\d+)", open(a.err).read())
-        diverged_step = m.group(1) if m else ""
+        m = re.search(r"(at|after) step (\d+)", open(a.err).read())
+        diverged_step = m.group(2) if m else ""
         val_loss = val_ppl = ""
     else:
         if not evals:
@@ -86,6 +87,7 @@ def record(a):
         "run": a.key, "trainer": a.trainer, "config": config, "placement": placement, "layers": layers,
         "seed": a.seed, "lr": a.lr, "steps": a.steps, "batch": a.batch, "seq": a.seq,
         "tokens": a.steps * tokens_per_step, "status": a.status, "diverged_step": diverged_step,
+        "eval_tokens": a.eval_tokens,
         "val_loss": val_loss, "val_ppl": val_ppl,
         "train_loss_end": "%.5f" % statistics.fmean(tail) if tail else "",
         "train_s": "%.1f" % sum(tokens_per_step / s["tok_s"] for s in steps if s.get("tok_s")),
@@ -99,9 +101,10 @@ def record(a):
         f.write("step,loss,grad_norm\n")
         for s in steps:
             f.write("%d,%.5f,%.5g\n" % (s["step"], s["loss"], s.get("grad_norm", float("nan"))))
-    for name in ("grad_norms.csv", "angular.csv", "layer_drop.csv"):
-        if os.path.exists(os.path.join(run, name)):
-            shutil.copy(os.path.join(run, name), os.path.join(dest, name))
+    for name in ("grad_norms.csv", "analyses/angular.csv", "analyses/layer_drop.csv"):
+        src = run + "." + name if name.startswith("analyses/") else os.path.join(run, name)
+        if os.path.exists(src):
+            shutil.copy(src, os.path.join(dest, os.path.basename(name)))
     if a.status == "diverged":
         shutil.copy(a.err, os.path.join(dest, "error.txt"))
     results = os.path.join(a.study, "results.csv")
@@ -174,15 +177,20 @@ class Study:
             if line:
                 trainer, seed, lr, steps, batch, seq, _ = line
                 self.plan.append("%s_s%s_lr%s_%sx%sx%s" % (trainer, seed, lr, steps, batch, seq))
-        self.base_lr = {}
+        # A configuration's base learning rate is its smallest (the others are stress points); its
+        # runs are compared at the number of tokens most of its runs used.
+        self.base_lr, self.tokens = {}, {}
         for r in self.rows:
             lr = float(r["lr"])
             self.base_lr[r["config"]] = min(lr, self.base_lr.get(r["config"], lr))
+        for c in self.base_lr:
+            counts = collections.Counter(r["tokens"] for r in self.rows if r["config"] == c)
+            self.tokens[c] = counts.most_common(1)[0][0]
 
     def runs(self, config, placement, stress=False):
         out = []
         for r in self.rows:
-            if r["config"] != config or r["placement"] != placement:
+            if r["config"] != config or r["placement"] != placement or r["tokens"] != self.tokens[config]:
                 continue
             if (float(r["lr"]) > self.base_lr[config]) == stress:
                 out.append(r)
@@ -268,12 +276,13 @@ def report(a):
     w("Machines: %s. Trainers built from commit%s %s." %
       ("; ".join(machines) or "–", "s" if len(commits) > 1 else "", ", ".join(commits) or "–"))
     w("")
-    w("**Setup.** LLaMA blocks (RMSNorm, SwiGLU, RoPE) trained on the Brown corpus (SentencePiece "
-      "vocabulary 4096) with AdamW, warm-up 10%, cosine to 10%, no clipping, the same number of tokens "
-      "for every run of a configuration; the seed changes the initialisation and the data order. "
-      "The validation perplexity is measured on 65536 held-out tokens at the end. "
-      "`small`: hidden 256, 8 layers; `deep24` and `deep48`: hidden 128, head dim 64, 24 and 48 "
-      "layers (examples/configs.hpp).")
+    evals = sorted({int(r["eval_tokens"]) for r in st.rows if r.get("eval_tokens")})
+    w("**Setup.** LLaMA blocks (RMSNorm, SwiGLU, RoPE) trained on the Brown corpus (tokenized by "
+      "`mixln-prepare`: vocabulary 4096 for small, deep24 and deep48) with AdamW, warm-up 10%%, cosine to "
+      "10%%, no clipping, the same number of tokens for every run of a configuration; the seed changes "
+      "the initialisation and the data order. The validation perplexity is measured at the end on %s "
+      "held-out tokens. `small`: hidden 256, 8 layers; `deep24` and `deep48`: hidden 128, head dim 64, "
+      "24 and 48 layers (examples/configs.hpp)." % ("/".join("{:,}".format(e) for e in evals) or "–"))
     w("")
     w("**How a claim is judged.** For a claim \"A is lower than B\", the per-seed differences A − B "
       "are taken over the seeds both ran (or against B's mean when A ran once); the claim *held* "
@@ -292,8 +301,7 @@ def report(a):
         p = {m: st.ppl(c, m) for m in ("preln", "postln", "mixln")}
         if not any(p.values()):
             continue
-        tokens = sorted({int(r["tokens"]) for r in st.rows if r["config"] == c})
-        w("| %s | %d | %s | %g | %s | %s | %s |" % (c, st.layers(c), "/".join("%.2fM" % (t / 1e6) for t in tokens),
+        w("| %s | %d | %s | %g | %s | %s | %s |" % (c, st.layers(c), "{:,}".format(int(st.tokens[c])),
                                                    st.base_lr[c], ppl_cell(p["preln"]), ppl_cell(p["postln"]),
                                                    ppl_cell(p["mixln"])))
         for other in ("preln", "postln"):
@@ -306,7 +314,8 @@ def report(a):
         bars.append("%s %s" % (c, " ".join("%g %g" % (mean(finite[m]) if finite[m] else 0, std(finite[m]) or 0)
                                            for m in ("preln", "postln", "mixln"))))
     w("")
-    w("Each cell: mean ± standard deviation of the validation perplexity over seeds (number of seeds).")
+    w("Each cell: mean ± standard deviation of the validation perplexity over seeds (number of seeds). "
+      "Runs of another length are listed under *Every run* only.")
     w("")
     if bars:
         dat = os.path.join(work, "ppl.dat")
@@ -326,9 +335,12 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
             plots.append("study_ppl.png")
             w("![perplexity by depth](%s/study_ppl.png)\n" % imgrel)
 
-    # -- the deep configuration: every placement, the α sweep, the learning-rate stress
-    deep = [c for c in st.configs() if c.startswith("deep")]
-    dc = "deep24" if "deep24" in deep else (deep[0] if deep else None)
+    # -- the deep configuration: every placement, the α sweep, the learning-rate stress, the
+    # analyses. It is the one with most runs beyond Pre/Post/Mix (deep24 in the plan), else the
+    # deepest.
+    cand = [c for c in st.configs() if any(st.runs(c, m) for m in ("preln", "postln", "mixln"))]
+    extra = lambda c: len({r["placement"] for r in st.rows if r["config"] == c})
+    dc = max(cand, key=lambda c: (extra(c), st.layers(c))) if cand else None
     if dc:
         mix = st.ppl(dc, "mixln")
         others = [m for m in ("deepnorm", "sandwich", "lns", "periln", "olmo2", "hybridnorm", "dyt") if st.runs(dc, m)]
@@ -534,7 +546,7 @@ plot '%s' using 1:2:3 with image notitle
                 imgs = [m for m in ("preln", "postln", "mixln") if "study_angular_%s.png" % m in plots]
                 if imgs:
                     w("| %s |" % " | ".join(LABELS[m] for m in imgs))
-                    w("|%s" % "---|" * len(imgs))
+                    w("|" + "---|" * len(imgs))
                     w("| %s |" % " | ".join("![](%s/study_angular_%s.png)" % (imgrel, m) for m in imgs))
                     w("")
                 if "preln" in late and "mixln" in late:
@@ -621,8 +633,8 @@ def main():
     r = sub.add_parser("record")
     for k in ("run", "err", "key", "trainer", "lr", "status", "machine", "commit", "study"):
         r.add_argument("--" + k, required=True)
-    for k in ("seed", "steps", "batch", "seq"):
-        r.add_argument("--" + k, type=int, required=True)
+    for k in ("seed", "steps", "batch", "seq", "eval_tokens"):
+        r.add_argument("--" + k.replace("_", "-"), dest=k, type=int, required=True)
     p = sub.add_parser("report")
     for k in ("study", "plan", "out", "img"):
         p.add_argument("--" + k, required=True)

@@ -69,7 +69,8 @@ if [[ -z $BIN ]]; then
 fi
 commit=$(cat "$BIN/../commit" 2>/dev/null || git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 [[ -f $DATA/val.bin ]] || die "no token shards in $DATA (mixln-prepare makes them)"
-machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ';'), $(nproc) cores"
+machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ';'), $(nproc --all) cores"
+machine+=", ${OMP_NUM_THREADS:-$(nproc --all)} threads"
 grep -qw avx512f /proc/cpuinfo && machine+=", AVX-512" || machine+=", AVX2"
 grep -qw avx512_bf16 /proc/cpuinfo && machine+=" + BF16"
 machine=${machine//,/;}
@@ -108,18 +109,19 @@ for p in "${plan[@]}"; do
   status=ok
   if ! "$BIN/$trainer" train "${flags[@]}" 2>"$RUNS/$key.err"; then
     cat "$RUNS/$key.err" >&2
-    grep -qE "(the loss|the gradient norm) is .* at step" "$RUNS/$key.err" || die "$key failed (not a divergence)"
+    grep -qE "(the loss|the gradient norm) is .* at step|the weights are not finite after step" "$RUNS/$key.err" || die "$key failed (not a divergence)"
     status=diverged
   fi
   if [[ $status == ok && $analyses == yes ]]; then
+    mkdir -p "$run.analyses"  # beside the run: no command writes inside its own input
     for a in angular layer-drop; do
-      f=$run/${a/-/_}.csv
+      f=$run.analyses/${a/-/_}.csv
       [[ -f $f ]] || "$BIN/$trainer" "$a" --ckpt "$run" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
     done
   fi
   row=$(python3 scripts/study.py record --run "$run" --err "$RUNS/$key.err" --key "$key" --trainer "$trainer" \
         --seed "$seed" --lr "$lr" --steps "$steps" --batch "$batch" --seq "$seq" --status "$status" \
-        --machine "$machine" --commit "$commit" --study "$STUDY_DIR")
+        --eval-tokens "$EVAL_TOKENS" --machine "$machine" --commit "$commit" --study "$STUDY_DIR")
   echo "   $row"
   commit_result "$key" "$status"
 done

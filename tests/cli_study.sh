@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The depth study's script on a tiny plan (two placements, two seeds, a few steps, and a run
+# that diverges): every run lands in results.csv with its files, a rerun skips them, a killed
+# run resumes, and the report computes its tables from the data. The study itself never runs here.
+# usage: cli_study.sh BIN_DIR WORK_DIR
+set -euo pipefail
+bin=$1
+work=$(realpath -m "$2")
+rm -rf "$work"
+mkdir -p "$work"
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+source "$here/lib.sh"
+licence_texts
+
+"$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data" --val-frac 0.2 > /dev/null
+cat > "$work/plan.txt" <<'EOF'
+# trainer seed lr steps batch seq analyses
+tiny_preln 0 1e-3 6 2 32 yes
+tiny_mixln 0 1e-3 6 2 32 yes
+tiny_preln 1 1e-3 6 2 32 yes   # a comment after a run
+tiny_mixln 1 1e-3 6 2 32 yes
+tiny_mixln 0 1e4 6 2 32 no
+tiny_postln 0 3e-3 6 2 32 no
+EOF
+study() {
+  env PLAN="$work/plan.txt" STUDY_DIR="$work/study" RUNS="$work/runs" DATA="$work/data" BIN="$bin" \
+    EVAL_TOKENS=2048 ANALYSIS_TOKENS=1024 REPORT="$work/report.md" IMG="$work/img" "$root/scripts/study.sh" "$@"
+}
+study > "$work/out1.txt"
+csv=$work/study/results.csv
+[[ $(wc -l < "$csv") -eq 7 ]] || fail "results.csv should hold a header and 6 runs: $(cat "$csv")"
+head -n 1 "$csv" | grep -q '^run,trainer,config,placement,layers,seed,lr,steps,batch,seq,tokens,status' ||
+  fail "results.csv header: $(head -n 1 "$csv")"
+grep -q '^tiny_mixln_s1_lr1e-3_6x2x32,tiny_mixln,tiny,mixln,8,1,1e-3,6,2,32,384,ok,' "$csv" ||
+  fail "the row of tiny_mixln seed 1: $(grep s1 "$csv")"
+grep -q '^tiny_mixln_s0_lr1e4_6x2x32,.*,diverged,[0-9]' "$csv" || fail "lr 1e4 was not recorded as diverged: $(cat "$csv")"
+grep -q "$(git -C "$root" rev-parse --short=12 HEAD)" "$csv" || fail "the rows do not record the commit"
+for f in curve.csv grad_norms.csv angular.csv layer_drop.csv; do
+  [[ -s $work/study/runs/tiny_preln_s1_lr1e-3_6x2x32/$f ]] || fail "the run's $f was not kept"
+done
+# grad norms at step 1 and the last step, 8 layers each
+[[ $(grep -c '^1,' "$work/study/runs/tiny_preln_s1_lr1e-3_6x2x32/grad_norms.csv") -eq 8 &&
+   $(grep -c '^6,' "$work/study/runs/tiny_preln_s1_lr1e-3_6x2x32/grad_norms.csv") -eq 8 ]] ||
+  fail "grad_norms.csv lacks step 1 or step 6"
+# the report: means ± std over the two seeds, paired differences, verdicts, every run
+for s in "mean ± standard deviation" "| tiny | 8 |" "± " "## The claims, judged" "Mix-LN reaches a lower perplexity than Pre-LN" \
+         "diverged" "## Every run"; do
+  grep -qF -- "$s" "$work/report.md" || fail "the report lacks '$s'"
+done
+# the report's Pre-LN cell is the mean and sample std of the two seeds in results.csv
+expect=$(awk -F, '$3 == "tiny" && $4 == "preln" && $12 == "ok" { x[n++] = $16 }
+  END { m = (x[0] + x[1]) / 2; s = sqrt(((x[0] - m) ^ 2 + (x[1] - m) ^ 2)); printf "%.2f ± %.2f (2)", m, s }' "$csv")
+grep -qF "$expect" "$work/report.md" || fail "the report's Pre-LN cell is not '$expect': $(grep '| tiny |' "$work/report.md")"
+
+# a rerun skips every finished run and appends nothing
+study > "$work/out2.txt"
+[[ $(grep -c ': done (in' "$work/out2.txt") -eq 6 ]] || fail "a rerun did not skip the finished runs: $(cat "$work/out2.txt")"
+[[ $(wc -l < "$csv") -eq 7 ]] || fail "a rerun changed results.csv"
+
+# a run stopped midway resumes from its checkpoint (as after a kill), then lands once
+echo "tiny_postln 0 1e-3 8 2 32 no" >> "$work/plan.txt"
+"$bin/tiny_postln" train --data "$work/data" --out "$work/runs/tiny_postln_s0_lr1e-3_8x2x32" --steps 8 --batch 2 --seq 32 \
+  --lr 1e-3 --seed 0 --eval-every 0 --eval-tokens 2048 --ckpt-every 2 --grad-norms-at 1,8 --quiet --stop-at 4
+study > "$work/out3.txt"
+grep -q "tiny_postln_s0_lr1e-3_8x2x32: 8 steps of 2 x 32 tokens (from step 4)" "$work/out3.txt" ||
+  fail "the stopped run did not resume: $(cat "$work/out3.txt")"
+[[ $(grep -c '^tiny_postln_s0_lr1e-3_8x2x32,' "$csv") -eq 1 ]] || fail "the resumed run is not in results.csv once"
+
+# a bad plan line is refused with one line
+echo "tiny_preln zero 1e-3 6 2 32 yes" > "$work/bad.txt"
+rc=0
+env PLAN="$work/bad.txt" STUDY_DIR="$work/study" BIN="$bin" DATA="$work/data" "$root/scripts/study.sh" 2> "$work/err.txt" || rc=$?
+[[ $rc -ne 0 ]] && grep -q "must be whole numbers" "$work/err.txt" || fail "a bad plan line was not refused: $(cat "$work/err.txt")"
+echo "all study checks passed ($(grep -c . "$csv") lines in results.csv; report $(wc -l < "$work/report.md") lines)"
