@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # scripts/demo.sh — the main job. On a fresh Debian machine: installs what is missing, fetches
-# the Brown corpus, builds, trains the `small` model (vocab 4096, hidden 256, 8 layers) with
-# Pre-LN, Post-LN and Mix-LN on the same tokens with the same seed, and prints their validation
-# perplexity; writes runs/demo/results.md and runs/demo/loss.png.
+# the Brown corpus, builds, trains Pre-LN, Post-LN and Mix-LN (α = 1/4) on the same tokens with
+# the same seed, and prints their validation perplexity beside the seed spread the depth study
+# measured for the same configuration and length (docs/reproduction.md, docs/study/results.csv),
+# so a difference is stated against what a change of seed alone would do. Writes
+# runs/demo/results.md and runs/demo/loss.png.
 #
-# Environment overrides: STEPS (250), BATCH (8), SEQ (256), LR (1e-3), SEED (0),
-# EVAL_EVERY (50), EVAL_TOKENS (65536), PLACEMENTS ("preln postln mixln").
+# The configuration is deep24 (hidden 128, 24 layers): the study's choice, where the placements
+# differ most clearly (docs/reproduction.md). Environment overrides: CONFIG (deep24), STEPS (500),
+# BATCH (8), SEQ (256), LR (1e-3), SEED (0), EVAL_TOKENS (65536), PLACEMENTS ("preln postln mixln").
+# Changing STEPS, BATCH, SEQ or LR leaves the study without a spread to compare with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${STEPS:-250} BATCH=${BATCH:-8} SEQ=${SEQ:-256} LR=${LR:-1e-3} SEED=${SEED:-0}
-EVAL_EVERY=${EVAL_EVERY:-50} EVAL_TOKENS=${EVAL_TOKENS:-65536}
+CONFIG=${CONFIG:-deep24} STEPS=${STEPS:-500} BATCH=${BATCH:-8} SEQ=${SEQ:-256} LR=${LR:-1e-3} SEED=${SEED:-0}
+EVAL_TOKENS=${EVAL_TOKENS:-65536}
 PLACEMENTS=${PLACEMENTS:-"preln postln mixln"}
 out=runs/demo
 
@@ -18,32 +22,30 @@ scripts/fetch_brown.sh data/brown
 # every trainer, tuned for this CPU (scripts/test.sh configures the same folder for its tests)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON >/dev/null
 targets=(mixln-prepare)
-for p in $PLACEMENTS; do targets+=("small_$p"); done
+for p in $PLACEMENTS; do targets+=("${CONFIG}_$p"); done
 cmake --build build -j "$(nproc)" --target "${targets[@]}"
-build/bin/mixln-prepare --text data/brown/*.txt --vocab 4096 --out data/brown-4096 --seed "$SEED"
+build/bin/mixln-prepare --text data/brown/*.txt --vocab 4096 --out data/brown-4096 --seed 0  # the study's tokenizer
 
 mkdir -p "$out"
-rows=()
+declare -A minutes
 for p in $PLACEMENTS; do
   rm -rf "${out:?}/$p"
-  echo "== small_$p: $STEPS steps of $BATCH x $SEQ tokens"
+  echo "== ${CONFIG}_$p: $STEPS steps of $BATCH x $SEQ tokens"
   start=$(date +%s)
-  build/bin/small_"$p" train --data data/brown-4096 --out "$out/$p" --steps "$STEPS" --batch "$BATCH" \
-    --seq "$SEQ" --lr "$LR" --seed "$SEED" --eval-every "$EVAL_EVERY" --eval-tokens "$EVAL_TOKENS"
-  secs=$(( $(date +%s) - start ))
-  # step,loss for the plot; the last evaluation for the table
+  build/bin/"${CONFIG}_$p" train --data data/brown-4096 --out "$out/$p" --steps "$STEPS" --batch "$BATCH" \
+    --seq "$SEQ" --lr "$LR" --seed "$SEED" --eval-every 0 --eval-tokens "$EVAL_TOKENS"
+  minutes[$p]=$(awk "BEGIN { printf \"%.1f\", ($(date +%s) - $start) / 60 }")
+  # step,loss for the plot
   grep '"loss"' "$out/$p/log.jsonl" | sed -E 's/.*"step":([0-9]+).*"loss":([-0-9.eE+]+).*/\1 \2/' > "$out/$p/loss.dat"
-  grep '"val_ppl"' "$out/$p/log.jsonl" | sed -E 's/.*"step":([0-9]+).*"val_loss":([-0-9.eE+]+).*"val_ppl":([-0-9.eE+]+).*"tokens":([0-9]+).*/\1 \2 \3 \4/' > "$out/$p/val.dat"
-  read -r _ vloss vppl vtok < <(tail -n 1 "$out/$p/val.dat")
-  rows+=("$(printf '| %-7s | %8.2f | %7.4f | %9d | %9d | %5.1f |' "$p" "$vppl" "$vloss" $((STEPS * BATCH * SEQ)) "$vtok" "$(awk "BEGIN { print $secs / 60 }")")")
 done
 
 {
-  echo "Validation perplexity on the Brown corpus (small: vocab 4096, hidden 256, 8 layers), $STEPS steps of $BATCH x $SEQ tokens, lr $LR, seed $SEED."
+  echo "Validation perplexity on the Brown corpus ($CONFIG, $("build/bin/${CONFIG}_mixln" info | head -n 1 | sed 's/^model: //')),"
+  echo "$STEPS steps of $BATCH x $SEQ tokens, lr $LR, seed $SEED, $EVAL_TOKENS validation tokens;"
+  echo "minutes per run: $(for p in $PLACEMENTS; do printf '%s %s  ' "$p" "${minutes[$p]}"; done)"
   echo
-  echo "| model   | val ppl  | val loss | train tok | eval tok  | min   |"
-  echo "|---------|----------|----------|-----------|-----------|-------|"
-  printf '%s\n' "${rows[@]}"
+  python3 scripts/study.py demo-table --study docs/study --plan scripts/study_plan.txt --runs "$out" --config "$CONFIG" \
+    --tokens $((STEPS * BATCH * SEQ)) --lr "$LR" --placements "$PLACEMENTS"
 } > "$out/results.md"
 
 plots=()
@@ -56,7 +58,7 @@ done
 gnuplot <<GP
 set terminal pngcairo size 900,560
 set output '$out/loss.png'
-set title 'small model on the Brown corpus: training loss'
+set title '$CONFIG on the Brown corpus: training loss'
 set xlabel 'step'
 set ylabel 'loss'
 set grid

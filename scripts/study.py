@@ -5,6 +5,9 @@
                                                 copy its curve, gradient norms and analyses
   study.py report --study STUDY --plan PLAN --out docs/reproduction.md --img docs/img
                                                 the report, every figure computed from the data
+  study.py demo-table --study STUDY --plan PLAN --runs runs/demo --config C --tokens N --lr X
+                      --placements "preln postln mixln"
+                                                the demo's table, against the study's seed spread
 
 Standard library only; the plots are drawn by gnuplot where it is installed.
 """
@@ -627,6 +630,46 @@ plot %s
     print("wrote %s (%d runs, %d claims, %d plots)" % (a.out, len(st.rows), len(claims), len(plots)))
 
 
+def demo_table(a):
+    """The demo's runs beside the study's seed spread for the same configuration and length."""
+    st = Study(a.study, a.plan) if os.path.exists(a.plan) else None
+    rows, val = [], {}
+    for p in a.placements.split():
+        _, evals = read_log(os.path.join(a.runs, p, "log.jsonl"))
+        if not evals:
+            fail("%s/%s has no validation evaluation" % (a.runs, p))
+        val[p] = evals[-1]
+    base = val.get("mixln")
+    print("| model | val ppl | − Mix-LN | the study's %s, %s tokens: mean ± std (seeds) |" % (a.config, "{:,}".format(a.tokens)))
+    print("|---|---|---|---|")
+    spreads = {}
+    for p, e in val.items():
+        study = {}
+        if st:
+            study = {int(r["seed"]): float(r["val_ppl"]) for r in st.rows
+                     if r["config"] == a.config and r["placement"] == p and float(r["lr"]) == a.lr
+                     and int(r["tokens"]) == a.tokens and r["status"] == "ok"}
+        xs = list(study.values())
+        spreads[p] = std(xs)
+        print("| %s | %.2f | %s | %s |" % (LABELS.get(p, p), e["val_ppl"],
+                                           "" if p == "mixln" or base is None else "%+.2f" % (e["val_ppl"] - base["val_ppl"]),
+                                           pm(xs) if xs else "not in the study"))
+    print()
+    if base is None:
+        return
+    for p in val:
+        if p == "mixln":
+            continue
+        d = val[p]["val_ppl"] - base["val_ppl"]
+        sp = [x for x in (spreads.get(p), spreads.get("mixln")) if x is not None]
+        if not sp:
+            print("%s − Mix-LN = %+.2f; the study has no seed spread for this configuration to judge it by." % (LABELS[p], d))
+            continue
+        spread = max(sp)
+        print("%s − Mix-LN = %+.2f perplexity; the seed spread the study measured is %.2f, so the difference is %s." %
+              (LABELS[p], d, spread, "beyond it" if abs(d) > spread else "within it (not a difference this run can show)"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -638,8 +681,13 @@ def main():
     p = sub.add_parser("report")
     for k in ("study", "plan", "out", "img"):
         p.add_argument("--" + k, required=True)
+    d = sub.add_parser("demo-table")
+    for k in ("study", "plan", "runs", "config", "placements"):
+        d.add_argument("--" + k, required=True)
+    d.add_argument("--tokens", type=int, required=True)
+    d.add_argument("--lr", type=float, required=True)
     a = ap.parse_args()
-    record(a) if a.cmd == "record" else report(a)
+    {"record": record, "report": report, "demo-table": demo_table}[a.cmd](a)
 
 
 if __name__ == "__main__":

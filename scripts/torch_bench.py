@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch peer of `<trainer> bench`: the same LLaMA model, placement, batch and optimizer
 (Adam), timed the same way (median step time of the timed steps after warm-up). Prints one
-JSON line like mixln's bench. Used by scripts/compare_torch.sh; needs Debian's python3-torch.
+JSON line like mixln's bench. Used by scripts/compare_torch.sh (CPU; Debian's python3-torch) and
+scripts/gpu_check.sh (CUDA: --device cuda --autocast bf16 --attention sdpa [--compile]).
 
   torch_bench.py --vocab 4096 --hidden 256 --intermediate 688 --heads 4 --post 2 --pre 6 \
                  --batch 8 --seq 256 --steps 10 --threads 2
@@ -49,6 +50,9 @@ class Attention(nn.Module):
         v = self.v_proj(x).view(B, T, self.H, self.D).transpose(1, 2)
         q = q * cos + rotate_half(q) * sin
         k = k * cos + rotate_half(k) * sin
+        if mask is None:  # --attention sdpa: PyTorch's fused (flash / memory-efficient) kernel
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            return self.o_proj(y.transpose(1, 2).reshape(B, T, C))
         att = (q @ k.transpose(-1, -2)) / math.sqrt(self.D)
         att = torch.softmax(att.masked_fill(mask, float("-inf")), dim=-1)
         return self.o_proj((att @ v).transpose(1, 2).reshape(B, T, C))
@@ -81,8 +85,9 @@ class Layer(nn.Module):
 
 
 class Model(nn.Module):
-    def __init__(self, V, C, I, H, post, pre):
+    def __init__(self, V, C, I, H, post, pre, sdpa=False):
         super().__init__()
+        self.sdpa = sdpa
         self.embed = nn.Embedding(V, C)
         self.layers = nn.ModuleList([Layer(C, I, H, True) for _ in range(post)] +
                                     [Layer(C, I, H, False) for _ in range(pre)])
@@ -96,11 +101,12 @@ class Model(nn.Module):
     def forward(self, ids, labels):
         B, T = ids.shape
         D = self.embed.weight.shape[1] // self.H
-        inv = 1.0 / (10000 ** (torch.arange(0, D, 2).float() / D))
-        freqs = torch.outer(torch.arange(T).float(), inv)
+        dev = ids.device
+        inv = 1.0 / (10000 ** (torch.arange(0, D, 2, device=dev).float() / D))
+        freqs = torch.outer(torch.arange(T, device=dev).float(), inv)
         emb = torch.cat((freqs, freqs), dim=-1)
         cos, sin = emb.cos(), emb.sin()
-        mask = torch.triu(torch.ones(T, T, dtype=torch.bool), diagonal=1)
+        mask = None if self.sdpa else torch.triu(torch.ones(T, T, dtype=torch.bool, device=dev), diagonal=1)
         x = self.embed(ids)
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
@@ -114,26 +120,37 @@ def main():
                           ("post", 2), ("pre", 6), ("batch", 8), ("seq", 256), ("steps", 10),
                           ("warmup", 2), ("threads", 2)]:
         ap.add_argument("--" + name, type=int, default=default)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
+    ap.add_argument("--autocast", default="none", help="none or bf16 (torch.autocast)")
+    ap.add_argument("--attention", default="manual", help="manual (softmax of the scores, as mixln) or sdpa")
+    ap.add_argument("--compile", action="store_true", help="torch.compile the model")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    model = Model(a.vocab, a.hidden, a.intermediate, a.heads, a.post, a.pre)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    dev = torch.device(a.device)
+    model = Model(a.vocab, a.hidden, a.intermediate, a.heads, a.post, a.pre, sdpa=a.attention == "sdpa").to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, **({"fused": True} if dev.type == "cuda" else {}))
+    step_fn = torch.compile(model) if a.compile else model
     g = torch.Generator().manual_seed(1)
-    ids = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
-    labels = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g)
+    ids = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g).to(dev)
+    labels = torch.randint(0, a.vocab, (a.batch, a.seq), generator=g).to(dev)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     times = []
     for step in range(a.warmup + a.steps):
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = model(ids, labels)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=a.autocast == "bf16"):
+            loss = step_fn(ids, labels)
         loss.backward()
         opt.step()
+        sync()
         if step >= a.warmup:
             times.append(time.perf_counter() - t0)
     step_s = statistics.median(times)
     tokens = a.batch * a.seq
-    print(json.dumps({"framework": f"pytorch {torch.__version__}", "tok_s": tokens / step_s,
+    print(json.dumps({"framework": f"pytorch {torch.__version__}", "device": a.device, "autocast": a.autocast,
+                      "attention": a.attention, "compile": a.compile, "tok_s": tokens / step_s,
                       "step_s": step_s, "loss": loss.item(), "threads": torch.get_num_threads(),
                       "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 

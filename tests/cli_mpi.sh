@@ -4,7 +4,8 @@
 #      the same losses within 1e-6 relative and final weights within 1e-4 relative L2 (fp32
 #      gradients are summed in another order);
 #   2. a rank killed mid-run ends the job with a clear error, the last checkpoint intact;
-#   3. a rank that hangs makes the others time out with a clear error instead of hanging.
+#   3. a rank that hangs makes the others time out with a clear error instead of hanging;
+#   4. --zero 1 (Adam moments sharded over the ranks) is the same run as without.
 # usage: cli_mpi.sh BIN_DIR WORK_DIR
 set -euo pipefail
 bin=$1
@@ -28,6 +29,32 @@ paste -d' ' <(grep '"loss"' "$work/mpi/log.jsonl" | sed -E 's/.*"loss":([^,]*),.
   fail "final weights of the 2-rank run differ from the single-process run"
 grep -q '"world": 2' "$work/mpi/config.json" || fail "config.json does not record 2 ranks"
 echo "2 ranks = 1 process with the same global batch"
+
+# ZeRO-1: the Adam moments sharded over the 2 ranks give the same run — losses, weights and the
+# (gathered) optimizer state of the checkpoints — with per-layer gradient norms at one step (the
+# full reduction) and with clipping (the norm summed over the slices).
+"${mpi[@]}" "$bin/tiny_mixln" train "${run[@]}" --steps 20 --zero 1 --grad-norms-at 5 --out "$work/zero"
+cmp <(grep '"loss"' "$work/mpi/log.jsonl" | sed -E 's/.*"loss":([^,]*),.*/\1/') \
+    <(grep '"loss"' "$work/zero/log.jsonl" | sed -E 's/.*"loss":([^,]*),.*/\1/') ||
+  fail "--zero 1 changed the losses"
+for f in model optimizer; do
+  for s in 10 20; do
+    "$bin/golden_check" compare "$work/mpi/ckpt-000000$s/$f.safetensors" "$work/zero/ckpt-000000$s/$f.safetensors" 1e-7 ||
+      fail "--zero 1: $f.safetensors of step $s differs from the unsharded run's"
+  done
+done
+grep -q '"zero": 1' "$work/zero/config.json" || fail "config.json does not record --zero 1"
+"${mpi[@]}" "$bin/tiny_mixln" train "${run[@]}" --steps 20 --clip 0.05 --out "$work/clip"
+"${mpi[@]}" "$bin/tiny_mixln" train "${run[@]}" --steps 20 --clip 0.05 --zero 1 --out "$work/clip_zero"
+"$bin/golden_check" compare "$work/clip/ckpt-00000020/model.safetensors" "$work/clip_zero/ckpt-00000020/model.safetensors" 1e-6 ||
+  fail "--zero 1 with --clip differs from the unsharded run"
+# a ZeRO-1 checkpoint is an ordinary one: resumed without sharding, the run goes on the same
+rm -rf "$work/zero_resume" && cp -r "$work/zero" "$work/zero_resume" && rm -rf "$work/zero_resume/ckpt-00000020"
+echo ckpt-00000010 > "$work/zero_resume/latest"
+"${mpi[@]}" "$bin/tiny_mixln" train "${run[@]}" --steps 20 --resume --out "$work/zero_resume"
+"$bin/golden_check" compare "$work/mpi/ckpt-00000020/model.safetensors" "$work/zero_resume/ckpt-00000020/model.safetensors" 1e-7 ||
+  fail "a ZeRO-1 checkpoint resumed without --zero does not continue the same run"
+echo "ZeRO-1 on 2 ranks = the unsharded run (losses, weights, optimizer state; with clipping; resumed)"
 
 # a rank dies at step 15: the job ends, with an error line, and ckpt 10 is intact
 set +e

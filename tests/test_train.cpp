@@ -329,3 +329,45 @@ TEST_CASE("a diverging run stops with a clear error and keeps its last checkpoin
   CHECK(msg.find(latest) != std::string::npos);
   CHECK_NOTHROW(verify_checkpoint(latest));
 }
+
+TEST_CASE("the local rank comes from the launcher's environment, before MPI_Init") {
+  const char* vars[] = {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID"};
+  for (const char* v : vars) unsetenv(v);
+  CHECK(mixln::launcher_local_rank() == -1);
+  setenv("SLURM_LOCALID", "3", 1);
+  CHECK(mixln::launcher_local_rank() == 3);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1", 1);  // Open MPI's comes first
+  CHECK(mixln::launcher_local_rank() == 1);
+  setenv("OMPI_COMM_WORLD_LOCAL_RANK", "x1", 1);  // not a number: the next launcher's
+  CHECK(mixln::launcher_local_rank() == 3);
+  setenv("MPI_LOCALRANKID", "-2", 1);  // negative: ignored
+  CHECK(mixln::launcher_local_rank() == 3);
+  for (const char* v : vars) unsetenv(v);
+}
+
+TEST_CASE("ZeRO-1: AdamW over slices of the parameters is AdamW over all of them") {
+  using Cfg = LlamaConfig<vocab<16>, hidden<8>, intermediate<12>, heads<2>>;
+  using Net = Model<Cfg, MixLN<LlamaBlock<Cfg>, 4>>;
+  const ParamLayout lay = make_param_layout<Net>();
+  std::vector<double> g(lay.total);
+  for (std::size_t i = 0; i < g.size(); ++i) g[i] = std::sin(double(i)) * 0.3;
+  const OptimizerOptions o{.weight_decay = 0.1f};  // decay on matrices only: the slices cut through tensors
+  AdamW<cpu::Backend<double>> whole(lay, o);
+  std::vector<double> p_whole(lay.total, 0.5), p_sliced(lay.total, 0.5);
+  for (int t = 1; t <= 3; ++t) whole.step(p_whole.data(), g.data(), 0.01f, t);
+  for (int world : {2, 3, 7}) {
+    std::fill(p_sliced.begin(), p_sliced.end(), 0.5);
+    std::size_t covered = 0;
+    for (int r = 0; r < world; ++r) {
+      const auto slice = Communicator::shard_of(lay.total, r, world);
+      CHECK(slice.first == covered);  // the slices tile the buffer
+      covered = slice.second;
+      AdamW<cpu::Backend<double>> part(lay, o, slice);
+      CHECK(part.exp_avg().size() == slice.second - slice.first);
+      CHECK(part.sharded());
+      for (int t = 1; t <= 3; ++t) part.step(p_sliced.data(), g.data(), 0.01f, t);
+    }
+    CHECK(covered == lay.total);
+    CHECK(p_sliced == p_whole);  // bit for bit
+  }
+}

@@ -17,7 +17,9 @@ inline std::vector<Option> info_options() {
   return {{"batch", true, "B: sequences per batch for the memory plan (8)"},
           {"seq", true, "T: tokens per sequence for the memory plan (256)"},
           {"slots", false, "list every activation slot of the plan"},
-          {"device", true, "cpu or cuda: whose memory plan to print (this trainer's backend)"}};
+          {"device", true, "cpu or cuda: whose memory plan to print (this trainer's backend)"},
+          {"ranks", true, "N: data-parallel ranks, for the memory of one rank (1)"},
+          {"zero", true, "0 or 1: with 1 the Adam moments are sharded over the ranks (train --zero 1) (0)"}};
 }
 
 inline std::string with_commas(std::size_t n) {
@@ -118,13 +120,20 @@ int run_info(const Args& a) {
                   s.backward ? "  (backward)" : "");
     std::printf("\n");
   }
+  const int ranks = a.int32("ranks", 1, 1);
+  const int zero = a.int32("zero", 0, 0, 1);
   const double pbytes = double(layout.total) * sizeof(float);
+  // ZeRO-1: each rank keeps the moments of its slice (the largest slice: ⌈total / ranks⌉)
+  const double moments = 2.0 * sizeof(float) * double(zero ? (layout.total + std::size_t(ranks) - 1) / std::size_t(ranks)
+                                                             : layout.total);
   const double fwd = double(plan.forward_bytes()), all = double(plan.bytes());
-  std::printf("memory plan for batch %d x seq %d on %s (fp32, one arena of %zu slots):\n", B, T,
-              device.c_str(), plan.slots.size());
+  std::printf("memory plan for batch %d x seq %d on %s (fp32, one arena of %zu slots)%s:\n", B, T,
+              device.c_str(), plan.slots.size(),
+              ranks > 1 ? (", per rank of " + std::to_string(ranks) + (zero ? ", ZeRO-1" : "")).c_str() : "");
   std::printf("  %-34s %12s\n", "parameters", format_bytes(pbytes).c_str());
   std::printf("  %-34s %12s\n", "gradients", format_bytes(pbytes).c_str());
-  std::printf("  %-34s %12s\n", "Adam moments (training)", format_bytes(2 * pbytes).c_str());
+  std::printf("  %-34s %12s\n", zero && ranks > 1 ? "Adam moments (this rank's slice)" : "Adam moments (training)",
+              format_bytes(moments).c_str());
   std::printf("  %-34s %12s\n", "activations kept for backward", format_bytes(fwd).c_str());
   std::printf("  %-34s %12s\n", "backward scratch", format_bytes(all - fwd).c_str());
   // The CUDA backend stages GEMM inputs in bf16 (its default precision).
@@ -137,7 +146,7 @@ int run_info(const Args& a) {
                                                   Cfg::num_heads, std::size_t(T)))
                       : 0.0;
   if (extra > 0) std::printf("  %-34s %12s\n", "bf16 staging of GEMM inputs", format_bytes(extra).c_str());
-  std::printf("  %-34s %12s%s\n", "total", format_bytes(4 * pbytes + all + extra).c_str(),
+  std::printf("  %-34s %12s%s\n", "total", format_bytes(2 * pbytes + moments + all + extra).c_str(),
               on_device ? "  (peak device memory)" : "");
   return 0;
 }

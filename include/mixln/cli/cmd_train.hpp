@@ -54,6 +54,7 @@ inline std::vector<Option> train_options() {
       {"quiet", false, "no progress output"},
       {"grad-norms-at", true, "S1,S2,...: write per-layer gradient norms at these steps to RUN_DIR/grad_norms.csv"},
       {"comm-timeout", true, "S: under mpirun, abort if a collective waits longer (600)"},
+      {"zero", true, "0 or 1: under mpirun, 1 shards the Adam moments over the ranks (ZeRO-1; the same run) (0)"},
   };
 }
 
@@ -96,6 +97,8 @@ inline TrainOptions train_options_from(const Args& a) {
   o.scaled_init = a.flag("scaled-init");
   o.keep = a.int32("keep", 2, 1);
   o.quiet = a.flag("quiet");
+  o.zero = a.int32("zero", 0, 0);
+  if (o.zero > 1) throw Error("--zero: " + std::to_string(o.zero) + " is neither 0 nor 1 (ZeRO-1: Adam moments sharded)");
   if (a.has("grad-norms-at")) {
     const std::string list = a.required("grad-norms-at");
     std::size_t pos = 0;

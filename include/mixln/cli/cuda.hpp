@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "../cuda/backend.hpp"
+#include "../dist/communicator.hpp"
+#include "../dist/make_comm.hpp"
 #include "main.hpp"
 #if defined(MIXLN_WITH_MPI) && defined(MIXLN_WITH_NCCL)
 #include "../dist/nccl_comm.hpp"
@@ -28,9 +30,16 @@ struct BackendCli<cuda::Backend> {
     } catch (const std::invalid_argument& e) {
       throw Error(e.what());
     }
-    if (subcommand != "info" && cuda::device_count() == 0)
-      throw Error("no CUDA device found (cudaGetDeviceCount reports none); run the CPU trainer "
-                  "(the same name without _cuda) instead");
+    if (subcommand == "info") return;
+    const cuda::DeviceProbe probe = cuda::probe_devices();
+    if (!probe.usable())
+      throw Error(probe.describe() + (probe.absent() ? "; run the CPU trainer (the same name without _cuda) instead" : ""));
+    // Under an MPI launcher each rank takes the GPU of its rank on the node, before MPI_Init and
+    // NCCL (or CUDA-aware MPI) touch a device; without the launcher saying, its global rank.
+    if (launched_by_mpi()) {
+      const int local = launcher_local_rank();
+      cuda::set_device((local >= 0 ? local : launcher_rank()) % probe.count);
+    }
   }
   // Under mpirun: NCCL for the gradients when it was compiled in, else MPI through the host.
   static std::unique_ptr<Communicator> communicator(double timeout_s) {

@@ -31,8 +31,25 @@
 namespace mixln::cuda {
 
 // --- runtime (ops.cu) -------------------------------------------------------------------------
-int device_count();  // 0 when there is no GPU or no driver; never throws
-std::string device_name();
+// What the CUDA runtime says about this machine: how many devices, or why none can be used. No
+// driver at all (a machine without a GPU) and no device are told apart from a driver too old for
+// this runtime or a broken installation, which must not pass for "no GPU".
+struct DeviceProbe {
+  int count = 0;
+  int error = 0;  // the cudaError_t of cudaGetDeviceCount (0: success)
+  std::string error_name, error_text;
+  int driver_version = 0;   // cudaDriverGetVersion, e.g. 12020; 0: no driver installed
+  int runtime_version = 0;  // cudaRuntimeGetVersion, e.g. 13000
+  bool usable() const { return count > 0; }
+  // A machine without a GPU: no driver, or the runtime reports no device.
+  bool absent() const { return count == 0 && (driver_version == 0 || error == 100 /* cudaErrorNoDevice */); }
+  std::string describe() const;  // one line: the count, or the error; the versions
+};
+DeviceProbe probe_devices();  // never throws
+int device_count();           // the probe's count: 0 when there is no usable GPU; never throws
+std::string device_name();    // the current device's name
+void set_device(int device);  // cudaSetDevice, checked
+int current_device();
 void* device_malloc(std::size_t bytes);
 void device_free(void* p) noexcept;
 void memset_zero(void* p, std::size_t bytes);

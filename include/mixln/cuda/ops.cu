@@ -9,15 +9,20 @@
 // on a BlockRow (cuda/row.cuh) and on the CPU on a SerialRow, where the tests check it against
 // finite differences and PyTorch.
 //
-// Determinism: no atomics. Embedding gradients are accumulated by column-owning threads
-// walking the rows in order, and reductions use cub::DeviceReduce (run-to-run deterministic on
-// one device).
+// Determinism: no atomics. Embedding gradients are accumulated per distinct token by one block
+// walking that token's rows in order (a stable sort groups them), and reductions use
+// cub::DeviceReduce (run-to-run deterministic on one device).
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <algorithm>
+#include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
+#include <cub/device/device_run_length_encode.cuh>
+#include <cub/device/device_scan.cuh>
 #include <string>
 #include <vector>
 
@@ -37,8 +42,24 @@ namespace {
 constexpr int kThreads = 256;     // threads per block of elementwise and per-row kernels
 constexpr int kMaxBlocks = 65535;  // elementwise kernels use grid-stride loops beyond this
 
+// A kernel's fault surfaces at a later call (launches are asynchronous): such errors say so, and
+// MIXLN_CUDA_SYNC=1 makes every launch wait for its kernel, so that the error names it.
+bool sync_every_launch() {
+  static const bool yes = [] {
+    const char* v = std::getenv("MIXLN_CUDA_SYNC");
+    return v != nullptr && std::string(v) == "1";
+  }();
+  return yes;
+}
 void check(cudaError_t e, const char* what) {
-  if (e != cudaSuccess) throw Error(std::string("CUDA error in ") + what + ": " + cudaGetErrorString(e));
+  if (e == cudaSuccess) return;
+  std::string msg = std::string("CUDA error in ") + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+  const bool from_a_kernel = e == cudaErrorIllegalAddress || e == cudaErrorLaunchFailure || e == cudaErrorMisalignedAddress ||
+                             e == cudaErrorIllegalInstruction || e == cudaErrorHardwareStackError ||
+                             e == cudaErrorAssert || e == cudaErrorInvalidPc || e == cudaErrorLaunchTimeout;
+  if (from_a_kernel && !sync_every_launch())
+    msg += "; an earlier kernel may have caused it (rerun with MIXLN_CUDA_SYNC=1 to name the kernel)";
+  throw Error(msg);
 }
 void check(cublasStatus_t s, const char* what) {
   if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLAS error ") + std::to_string(int(s)) + " in " + what);
@@ -56,6 +77,9 @@ struct Context {
   DeviceBuffer<__nv_bfloat16> a16, b16;  // bf16 staging of GEMM inputs
   DeviceBuffer<unsigned char> reduce_tmp;
   DeviceBuffer<double> reduce_out;
+  // embedding_backward: the batch's rows sorted by token, and the runs of equal tokens
+  DeviceBuffer<std::int32_t> emb_keys, emb_rows, emb_order, emb_unique, emb_counts, emb_offsets, emb_runs;
+  DeviceBuffer<unsigned char> emb_tmp;
 
   static Context& get() {
     static Context c;
@@ -84,12 +108,29 @@ __global__ void embedding_forward_kernel(int C, const std::int32_t* __restrict__
   for (int j = threadIdx.x; j < C; j += blockDim.x) out[r * C + j] = src[j];
 }
 
-// Thread j owns column j and walks the rows in order: repeated tokens add up deterministically.
-__global__ void embedding_backward_kernel(int rows, int C, const std::int32_t* __restrict__ tok,
-                                          const float* __restrict__ dout, float* __restrict__ dtable) {
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;
-  if (j >= C) return;
-  for (int r = 0; r < rows; ++r) dtable[std::size_t(tok[r]) * C + j] += dout[std::size_t(r) * C + j];
+__global__ void iota_kernel(int n, std::int32_t* __restrict__ out) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = i;
+}
+
+// One block per distinct token of the batch (blocks beyond the number of runs return at once):
+// it adds the token's rows, in row order, into the token's row of the table. Each table row has
+// one writer and the order is the CPU's (cpu/embedding.hpp), so the sums are the same bit for bit.
+__global__ void embedding_backward_runs_kernel(int C, const std::int32_t* __restrict__ unique,
+                                               const std::int32_t* __restrict__ counts,
+                                               const std::int32_t* __restrict__ offsets,
+                                               const std::int32_t* __restrict__ num_runs,
+                                               const std::int32_t* __restrict__ order,
+                                               const float* __restrict__ dout, float* __restrict__ dtable) {
+  const int u = blockIdx.x;
+  if (u >= *num_runs) return;
+  float* dst = dtable + std::size_t(unique[u]) * C;
+  const int begin = offsets[u], end = begin + counts[u];
+  for (int j = threadIdx.x; j < C; j += blockDim.x) {
+    float acc = dst[j];
+    for (int k = begin; k < end; ++k) acc += dout[std::size_t(order[k]) * C + j];
+    dst[j] = acc;
+  }
 }
 
 // One thread per element of rows × n: dst.row(i)[j] = src.row(i)[j].
@@ -237,20 +278,53 @@ void gemm_strided(bool ta, bool tb, int M, int N, int K, float alpha, const floa
 
 // --- runtime ----------------------------------------------------------------------------------
 
-void check_launch(const char* what) { check(cudaGetLastError(), what); }
-
-int device_count() {
-  int n = 0;
-  if (cudaGetDeviceCount(&n) != cudaSuccess) {
-    cudaGetLastError();  // clear the sticky "no driver" error
-    return 0;
-  }
-  return n;
+void check_launch(const char* what) {
+  check(cudaGetLastError(), what);
+  if (sync_every_launch()) check(cudaDeviceSynchronize(), what);
 }
+
+DeviceProbe probe_devices() {
+  DeviceProbe d;
+  cudaDriverGetVersion(&d.driver_version);  // 0 without a driver
+  cudaRuntimeGetVersion(&d.runtime_version);
+  const cudaError_t e = cudaGetDeviceCount(&d.count);
+  if (e != cudaSuccess) {
+    d.count = 0;
+    d.error = int(e);
+    d.error_name = cudaGetErrorName(e);
+    d.error_text = cudaGetErrorString(e);
+    cudaGetLastError();  // clear the error so later calls do not report it
+  }
+  return d;
+}
+
+std::string DeviceProbe::describe() const {
+  const auto version = [](int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); };
+  const std::string versions =
+      "driver " + (driver_version ? version(driver_version) : std::string("none")) + ", runtime " + version(runtime_version);
+  if (count > 0) return std::to_string(count) + " CUDA device" + (count > 1 ? "s" : "") + " (" + versions + ")";
+  if (driver_version == 0) return "no CUDA driver on this machine (" + versions + ")";
+  std::string s = error == 100 ? "no CUDA device" : "CUDA is unusable";
+  if (error) s += ": " + error_name + " (" + error_text + ")";
+  s += " (" + versions + ")";
+  if (error != 100 && driver_version < runtime_version) s += "; the driver is older than this runtime needs";
+  return s;
+}
+
+int device_count() { return probe_devices().count; }
+void set_device(int device) { check(cudaSetDevice(device), ("cudaSetDevice(" + std::to_string(device) + ")").c_str()); }
+int current_device() {
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  return device;
+}
+
 std::string device_name() {
+  int device = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
   cudaDeviceProp p{};
-  check(cudaGetDeviceProperties(&p, 0), "cudaGetDeviceProperties");
-  return p.name;
+  check(cudaGetDeviceProperties(&p, device), "cudaGetDeviceProperties");
+  return p.name + std::string(" (device ") + std::to_string(device) + ")";
 }
 void* device_malloc(std::size_t bytes) {
   void* p = nullptr;
@@ -277,8 +351,41 @@ void embedding_forward(int rows, int C, const std::int32_t* tok, const float* ta
   embedding_forward_kernel<<<rows, 128>>>(C, tok, table, out);
   check_launch("embedding_forward");
 }
+// The rows are grouped by token first — a stable radix sort of (token, row), the runs of equal
+// tokens and their offsets — so that the work spreads over one block per distinct token instead
+// of walking all B·T rows in one thread per column.
 void embedding_backward(int rows, int C, const std::int32_t* tok, const float* dout, float* dtable) {
-  embedding_backward_kernel<<<(C + kThreads - 1) / kThreads, kThreads>>>(rows, C, tok, dout, dtable);
+  if (rows <= 0) return;
+  Context& c = Context::get();
+  const std::size_t n = std::size_t(rows);
+  for (auto* b : {&c.emb_keys, &c.emb_rows, &c.emb_order, &c.emb_unique, &c.emb_counts, &c.emb_offsets})
+    if (b->size() < n) b->resize(n);
+  if (c.emb_runs.size() < 1) c.emb_runs.resize(1);
+  iota_kernel<<<unsigned((rows + kThreads - 1) / kThreads), kThreads>>>(rows, c.emb_rows.data());
+  check_launch("embedding_backward (row numbers)");
+  c.emb_counts.zero();
+  std::size_t sort_bytes = 0, rle_bytes = 0, scan_bytes = 0;
+  check(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, tok, c.emb_keys.data(), c.emb_rows.data(),
+                                        c.emb_order.data(), rows),
+        "cub::DeviceRadixSort::SortPairs (size)");
+  check(cub::DeviceRunLengthEncode::Encode(nullptr, rle_bytes, c.emb_keys.data(), c.emb_unique.data(),
+                                           c.emb_counts.data(), c.emb_runs.data(), rows),
+        "cub::DeviceRunLengthEncode::Encode (size)");
+  check(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, c.emb_counts.data(), c.emb_offsets.data(), rows),
+        "cub::DeviceScan::ExclusiveSum (size)");
+  const std::size_t bytes = std::max({sort_bytes, rle_bytes, scan_bytes, std::size_t(1)});
+  if (c.emb_tmp.size() < bytes) c.emb_tmp.resize(bytes);
+  check(cub::DeviceRadixSort::SortPairs(c.emb_tmp.data(), sort_bytes, tok, c.emb_keys.data(), c.emb_rows.data(),
+                                        c.emb_order.data(), rows),
+        "cub::DeviceRadixSort::SortPairs");
+  check(cub::DeviceRunLengthEncode::Encode(c.emb_tmp.data(), rle_bytes, c.emb_keys.data(), c.emb_unique.data(),
+                                           c.emb_counts.data(), c.emb_runs.data(), rows),
+        "cub::DeviceRunLengthEncode::Encode");
+  check(cub::DeviceScan::ExclusiveSum(c.emb_tmp.data(), scan_bytes, c.emb_counts.data(), c.emb_offsets.data(), rows),
+        "cub::DeviceScan::ExclusiveSum");
+  embedding_backward_runs_kernel<<<unsigned(rows), 128>>>(C, c.emb_unique.data(), c.emb_counts.data(),
+                                                          c.emb_offsets.data(), c.emb_runs.data(), c.emb_order.data(),
+                                                          dout, dtable);
   check_launch("embedding_backward");
 }
 

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <climits>
 #include <cstdio>
+#include <limits>
 #include <string>
 #include <thread>
 
@@ -64,6 +65,34 @@ class MpiComm : public Communicator {
     std::_Exit(code);
   }
 
+  // ZeRO-1's collectives on host memory, with slices as shard_of() cuts them.
+  void reduce_scatter_sum(float* data, std::size_t n) override {
+    const auto [counts, displs] = slices(n);
+    const auto [lo, hi] = shard(n);
+    std::vector<float> mine(hi - lo);
+    MPI_Request req;
+    if (MPI_Ireduce_scatter(data, mine.data(), counts.data(), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+      throw Error("MPI_Ireduce_scatter failed on rank " + std::to_string(rank_));
+    wait(req, "reduce-scatter");
+    std::copy(mine.begin(), mine.end(), data + lo);
+  }
+  void all_gather(float* data, std::size_t n) override {
+    const auto [counts, displs] = slices(n);
+    MPI_Request req;
+    if (MPI_Iallgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, data, counts.data(), displs.data(), MPI_FLOAT,
+                        MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+      throw Error("MPI_Iallgatherv failed on rank " + std::to_string(rank_));
+    wait(req, "all-gather");
+  }
+  void gather_to_root(const float* slice, std::size_t n, float* full) override {
+    const auto [counts, displs] = slices(n);
+    MPI_Request req;
+    if (MPI_Igatherv(slice, counts[std::size_t(rank_)], MPI_FLOAT, full, counts.data(), displs.data(), MPI_FLOAT, 0,
+                     MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+      throw Error("MPI_Igatherv failed on rank " + std::to_string(rank_));
+    wait(req, "gather");
+  }
+
  protected:
   template <class T>
   void allreduce(T* data, std::size_t n, MPI_Datatype type) {
@@ -75,6 +104,19 @@ class MpiComm : public Communicator {
         throw Error("MPI_Iallreduce failed on rank " + std::to_string(rank_));
       wait(req, "allreduce");
     }
+  }
+
+  // Counts and displacements of every rank's slice of n (MPI counts are int).
+  std::pair<std::vector<int>, std::vector<int>> slices(std::size_t n) const {
+    std::vector<int> counts(static_cast<std::size_t>(size_)), displs(static_cast<std::size_t>(size_));
+    for (int r = 0; r < size_; ++r) {
+      const auto [lo, hi] = shard_of(n, r, size_);
+      if (hi > std::size_t(std::numeric_limits<int>::max()))
+        throw Error("--zero 1 under MPI: " + std::to_string(n) + " parameters are beyond MPI's int counts");
+      counts[std::size_t(r)] = int(hi - lo);
+      displs[std::size_t(r)] = int(lo);
+    }
+    return {counts, displs};
   }
 
   void wait(MPI_Request& req, const char* what) {

@@ -4,12 +4,15 @@
 // Weight decay (when non-zero) applies to matrices — embeddings, linears, lm_head — and not
 // to norm weights, as is usual for transformers. The paper's setting is Adam(0.9, 0.999)
 // with no decay. The moments live in the backend's memory; exp_avg()/exp_avg_sq() are host
-// views (mirrors on a device backend: sync_to_host() / sync_to_device()).
+// views (mirrors on a device backend: sync_to_host() / sync_to_device()). Under ZeRO-1 an AdamW
+// holds the moments of one rank's slice of the parameters only.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "../math/adamw.hpp"
@@ -28,10 +31,22 @@ class AdamW {
  public:
   using T = typename Backend::scalar;
 
-  AdamW(const ParamLayout& layout, OptimizerOptions opt) : opt_(opt), m_(layout.total), v_(layout.total) {
+  // The moments of the slice [slice.first, slice.second) of the flat buffer: all of it, or under
+  // ZeRO-1 (train --zero 1) this rank's; step() updates that slice only.
+  AdamW(const ParamLayout& layout, OptimizerOptions opt,
+        std::pair<std::size_t, std::size_t> slice = {0, std::size_t(-1)})
+      : opt_(opt),
+        begin_(std::min(slice.first, layout.total)),
+        end_(std::max(begin_, std::min(slice.second, layout.total))),
+        total_(layout.total),
+        m_(end_ - begin_),
+        v_(end_ - begin_) {
     m_.zero();
     v_.zero();
-    for (auto& p : layout.params) ranges_.push_back({p.offset, p.count, p.kind != ParamKind::norm});
+    for (auto& p : layout.params) {
+      const std::size_t lo = std::max(p.offset, begin_), hi = std::min(p.offset + p.count, end_);
+      if (lo < hi) ranges_.push_back({lo, hi - lo, p.kind != ParamKind::norm});
+    }
   }
 
   // One update with learning rate lr of the backend's params from its grads; `t` is the
@@ -41,12 +56,16 @@ class AdamW {
                       float(1.0 - std::pow(double(opt_.beta1), double(t))),
                       float(1.0 - std::pow(double(opt_.beta2), double(t)))};
     for (const auto& r : ranges_)
-      Backend::adam_update(params + r.offset, grads + r.offset, m_.device() + r.offset,
-                           v_.device() + r.offset, r.count, h, r.decay);
+      Backend::adam_update(params + r.offset, grads + r.offset, m_.device() + (r.offset - begin_),
+                           v_.device() + (r.offset - begin_), r.count, h, r.decay);
   }
 
+  // Host views of the moments of the slice: element i is the flat buffer's begin() + i.
   std::span<T> exp_avg() { return m_.host(); }
   std::span<T> exp_avg_sq() { return v_.host(); }
+  std::size_t begin() const { return begin_; }
+  std::size_t end() const { return end_; }
+  bool sharded() const { return begin_ != 0 || end_ != total_; }
   void sync_to_host() {
     m_.to_host();
     v_.to_host();
@@ -63,6 +82,7 @@ class AdamW {
     bool decay;
   };
   OptimizerOptions opt_;
+  std::size_t begin_, end_, total_;
   MirroredBuffer<Backend, T> m_, v_;
   std::vector<Range> ranges_;
 };

@@ -19,6 +19,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "../analysis/grad_norms.hpp"
@@ -63,6 +65,7 @@ struct TrainOptions {
   int keep = 2;
   std::vector<long long> grad_norm_steps;  // log per-layer gradient norms at these steps
   int world = 1;                           // data-parallel ranks (set from the communicator)
+  int zero = 0;  // 1: ZeRO-1, the Adam moments sharded over the ranks (the same run, less memory)
   OptimizerOptions opt;
 
   // The settings that define a run; a resumed run must repeat them.
@@ -165,7 +168,13 @@ class Trainer {
         if (!o_.quiet) std::fprintf(stderr, "note: removed %s/%s, left by a writer that died\n", o_.out.c_str(), t.c_str());
     }
     E e;
-    AdamW<Backend> adam(e.layout(), o_.opt);
+    // ZeRO-1: this rank keeps and updates the Adam moments of its slice of the parameters only.
+    const bool zero = o_.zero == 1 && world > 1;
+    if constexpr (!std::is_same_v<typename E::T, float>)
+      if (zero) throw Error("--zero 1 needs fp32 parameters");
+    const std::size_t total = e.layout().total;
+    AdamW<Backend> adam(e.layout(), o_.opt, zero ? comm_->shard(total) : std::pair<std::size_t, std::size_t>{0, total});
+    const auto [own_lo, own_hi] = std::pair{adam.begin(), adam.end()};
     const LrSchedule sched{o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac};
     long long step = 0;
     std::uint64_t sequence = 0;
@@ -187,6 +196,7 @@ class Trainer {
         write_file_atomic((fs::path(o_.out) / "config.json").string(),
                           nlohmann::json{{"model", model_signature<Net>()},
                                          {"train", o_.run_settings()},
+                                         {"zero", o_.zero},
                                          {"data", fs::absolute(o_.data).string()},
                                          {"init_from", o_.init_from.empty() ? nlohmann::json()
                                                                             : nlohmann::json(fs::absolute(o_.init_from).string())}}
@@ -215,7 +225,10 @@ class Trainer {
       double loss_sum = 0;
       // On a device with async reductions (NCCL), each layer's gradient is reduced as soon as
       // the last micro-batch's backward finishes it; otherwise the whole buffer afterwards.
-      const bool per_layer = world > 1 && comm_->has_async_device_reduce();
+      const bool per_layer = world > 1 && comm_->has_async_device_reduce() && !zero;
+      // per-layer gradient norms need the whole summed gradient on the lead rank
+      const bool norms_now =
+          std::find(o_.grad_norm_steps.begin(), o_.grad_norm_steps.end(), step + 1) != o_.grad_norm_steps.end();
       for (int a = 0; a < o_.accum; ++a) {
         const std::uint64_t micro = std::uint64_t(a) * std::uint64_t(world) + std::uint64_t(rank);
         loader.fill(sequence + micro * std::uint64_t(B), B, tok.data(), lab.data());
@@ -231,16 +244,21 @@ class Trainer {
         comm_->allreduce_sum(&loss_sum, 1);
         if (per_layer)
           comm_->wait_device_reduces();
-        else if constexpr (Backend::host_memory)
-          comm_->allreduce_sum(e.device_grads(), e.layout().total);
+        else if (zero && !norms_now) {  // each rank needs the sum of its own slice only
+          if constexpr (Backend::host_memory)
+            comm_->reduce_scatter_sum(reinterpret_cast<float*>(e.device_grads()), total);
+          else
+            comm_->reduce_scatter_sum_device(reinterpret_cast<float*>(e.device_grads()), total, &copy_d2h, &copy_h2d);
+        } else if constexpr (Backend::host_memory)
+          comm_->allreduce_sum(e.device_grads(), total);
         else
-          comm_->allreduce_sum_device(e.device_grads(), e.layout().total, &copy_d2h, &copy_h2d);
+          comm_->allreduce_sum_device(e.device_grads(), total, &copy_d2h, &copy_h2d);
       }
       if (fault.rank == rank && fault.step == step + 1) std::raise(fault.signal);
       const double loss = loss_sum / double(tokens_per_step);
-      if (lead && std::find(o_.grad_norm_steps.begin(), o_.grad_norm_steps.end(), step + 1) != o_.grad_norm_steps.end())
-        append_grad_norms(e, step + 1, gn_path);
-      const double gnorm = clip_grad_norm<Backend>(e.device_grads(), e.layout().total, o_.clip);
+      if (lead && norms_now) append_grad_norms(e, step + 1, gn_path);
+      const double gnorm = zero ? clip_grad_norm_sliced(e.device_grads(), own_lo, own_hi)
+                                : clip_grad_norm<Backend>(e.device_grads(), total, o_.clip);
       if (!std::isfinite(loss) || !std::isfinite(gnorm)) {
         const std::string what = !std::isfinite(loss) ? "the loss is " + std::to_string(loss)
                                                       : "the gradient norm is " + std::to_string(gnorm);
@@ -251,6 +269,12 @@ class Trainer {
       }
       const double lr = sched.at(step);
       adam.step(e.device_params(), e.device_grads(), float(lr), step + 1);
+      if (zero) {  // every rank's updated slice to every rank
+        if constexpr (Backend::host_memory)
+          comm_->all_gather(reinterpret_cast<float*>(e.device_params()), total);
+        else
+          comm_->all_gather_device(reinterpret_cast<float*>(e.device_params()), total, &copy_d2h, &copy_h2d);
+      }
       ++step;
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
@@ -270,7 +294,8 @@ class Trainer {
       }
       if ((o_.ckpt_every > 0 && step % o_.ckpt_every == 0) || at_end) {
         check_finite_weights(e, step, last_ckpt);
-        if (lead) last_ckpt = save(e, adam, step, sequence);
+        const FullMoments moments = gather_moments(adam, lead, total);  // every rank takes part
+        if (lead) last_ckpt = save(e, adam, moments, step, sequence);
         else last_ckpt = (fs::path(o_.out) / checkpoint_name(step)).string();
       }
     }
@@ -358,9 +383,37 @@ class Trainer {
                                    : " (the last good checkpoint is " + last_ckpt + ")"));
   }
 
-  std::string save(E& e, AdamW<Backend>& adam, long long step, std::uint64_t sequence) {
-    e.sync_to_host();
+  // The Adam moments of every parameter for a checkpoint: the optimizer's own host view, or
+  // under ZeRO-1 every rank's slice gathered on the lead (empty elsewhere).
+  struct FullMoments {
+    std::vector<float> m, v;  // filled under ZeRO-1 on the lead only
+  };
+  FullMoments gather_moments(AdamW<Backend>& adam, bool lead, std::size_t total) {
+    FullMoments f;
     adam.sync_to_host();
+    if (!adam.sharded()) return f;
+    if constexpr (std::is_same_v<typename E::T, float>) {
+      if (lead) f.m.resize(total), f.v.resize(total);
+      comm_->gather_to_root(adam.exp_avg().data(), total, f.m.data());
+      comm_->gather_to_root(adam.exp_avg_sq().data(), total, f.v.data());
+    }
+    return f;
+  }
+
+  // Under ZeRO-1 the clipping norm is the square root of the sum over ranks of each slice's sum
+  // of squares; each rank scales its own slice.
+  double clip_grad_norm_sliced(typename E::T* g, std::size_t lo, std::size_t hi) {
+    double ss = Backend::sum_squares(g + lo, hi - lo);
+    comm_->allreduce_sum(&ss, 1);
+    const double norm = std::sqrt(ss);
+    if (o_.clip > 0 && norm > o_.clip) Backend::scale(g + lo, hi - lo, typename E::T(o_.clip / (norm + 1e-6)));
+    return norm;
+  }
+
+  std::string save(E& e, AdamW<Backend>& adam, const FullMoments& full, long long step, std::uint64_t sequence) {
+    e.sync_to_host();
+    const auto* m = full.m.empty() ? adam.exp_avg().data() : reinterpret_cast<const typename E::T*>(full.m.data());
+    const auto* v = full.v.empty() ? adam.exp_avg_sq().data() : reinterpret_cast<const typename E::T*>(full.v.data());
     nlohmann::json st = {{"format", "mixln-checkpoint-1"},
                          {"data_sequence", sequence},
                          {"tokens", (long long)sequence * o_.seq},
@@ -372,8 +425,8 @@ class Trainer {
           save_params(e.layout(), std::span<const typename E::T>(e.params()), dir + "/model.safetensors");
           safetensors::Writer w;
           for (auto& p : e.layout().params) {
-            w.add("exp_avg." + p.name, p.shape, adam.exp_avg().data() + p.offset);
-            w.add("exp_avg_sq." + p.name, p.shape, adam.exp_avg_sq().data() + p.offset);
+            w.add("exp_avg." + p.name, p.shape, m + p.offset);
+            w.add("exp_avg_sq." + p.name, p.shape, v + p.offset);
           }
           w.write(dir + "/optimizer.safetensors");
         },
@@ -391,9 +444,16 @@ class Trainer {
                     " was started with " + have.value(it.key(), nlohmann::json()).dump());
     load_params(e.layout(), e.params(), dir + "/model.safetensors");
     safetensors::File f(dir + "/optimizer.safetensors");
-    for (auto& p : e.layout().params) {
-      f.read_float("exp_avg." + p.name, p.shape, adam.exp_avg().data() + p.offset);
-      f.read_float("exp_avg_sq." + p.name, p.shape, adam.exp_avg_sq().data() + p.offset);
+    std::vector<typename E::T> tensor;
+    for (auto& p : e.layout().params) {  // the part of each tensor in the optimizer's slice
+      const std::size_t lo = std::max(p.offset, adam.begin()), hi = std::min(p.offset + p.count, adam.end());
+      if (lo >= hi) continue;
+      tensor.resize(p.count);
+      for (auto [name, dst] : {std::pair{"exp_avg.", adam.exp_avg()}, std::pair{"exp_avg_sq.", adam.exp_avg_sq()}}) {
+        f.read_float(name + p.name, p.shape, tensor.data());
+        std::copy(tensor.begin() + std::ptrdiff_t(lo - p.offset), tensor.begin() + std::ptrdiff_t(hi - p.offset),
+                  dst.begin() + std::ptrdiff_t(lo - adam.begin()));
+      }
     }
     e.sync_to_device();
     adam.sync_to_device();
