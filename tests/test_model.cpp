@@ -190,3 +190,26 @@ TEST_CASE("a step is bitwise reproducible, gradients accumulate, loss-only equal
   // a different shape replans the arena and still works
   CHECK(std::isfinite(e.step(tok.data(), lab.data(), 1, T, false).mean()));
 }
+
+TEST_CASE("no activation slot is read before it is written: steps on an arena filled with NaN") {
+  auto check = [&]<class Net>(Net*) {
+    Engine<Net, cpu::Backend<float>> clean, poisoned;
+    init_params(clean.layout(), Net::num_layers, clean.params(), {.seed = 2});
+    std::copy(clean.params().begin(), clean.params().end(), poisoned.params().begin());
+    const int Bn = 2, T = 24;
+    std::vector<std::int32_t> tok(Bn * T), lab(Bn * T);
+    for (int i = 0; i < Bn * T; ++i) tok[i] = (i * 37) % 512, lab[i] = i % 7 == 0 ? -100 : (i * 91 + 5) % 512;
+    poisoned.fill_arena(Bn, T, std::numeric_limits<float>::quiet_NaN());
+    clean.zero_grad(), poisoned.zero_grad();
+    INFO(Net::placement_names[0] << " " << Net::block_names[0]);
+    CHECK(poisoned.step(tok.data(), lab.data(), Bn, T, true).loss_sum == clean.step(tok.data(), lab.data(), Bn, T, true).loss_sum);
+    CHECK(std::vector<float>(poisoned.grads().begin(), poisoned.grads().end()) ==
+          std::vector<float>(clean.grads().begin(), clean.grads().end()));
+  };
+  using tiny = examples::tiny;
+  check((tiny::mixln*)nullptr);
+  check((tiny::hybridnorm*)nullptr);
+  check((tiny::qknorm_mixln*)nullptr);
+  check((tiny::gelu_mixln*)nullptr);
+  check((Model<tiny::Block::config, Stack<b2t::B2T<tiny::Block, LayerNorm>, 2, PreLN<tiny::Block>, 2>>*)nullptr);
+}

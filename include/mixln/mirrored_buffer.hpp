@@ -40,15 +40,16 @@ class MirroredBuffer {
     if constexpr (!Backend::host_memory) Backend::copy_to_device(dev_.data(), mirror().data(), size());
   }
   void to_host() {
-    if constexpr (!Backend::host_memory) Backend::copy_to_host(mirror().data(), dev_.data(), size());
+    if constexpr (!Backend::host_memory) Backend::copy_to_host(mirror(/*zeroed=*/false).data(), dev_.data(), size());
   }
   void zero() { Backend::zero(dev_.data(), size()); }
 
  private:
-  AlignedBuffer<T>& mirror() const {
+  // The mirror, allocated on first use: zeroed, unless the caller overwrites all of it.
+  AlignedBuffer<T>& mirror(bool zeroed = true) const {
     if (host_.size() != size()) {
       host_.resize(size());
-      host_.zero();
+      if (zeroed) host_.zero();
     }
     return host_;
   }

@@ -41,8 +41,12 @@ struct DeviceProbe {
   int driver_version = 0;   // cudaDriverGetVersion, e.g. 12020; 0: no driver installed
   int runtime_version = 0;  // cudaRuntimeGetVersion, e.g. 13000
   bool usable() const { return count > 0; }
-  // A machine without a GPU: no driver, or the runtime reports no device.
-  bool absent() const { return count == 0 && (driver_version == 0 || error == 100 /* cudaErrorNoDevice */); }
+  // A machine without a GPU: no driver (cudaErrorInsufficientDriver with driver version 0), or
+  // the runtime reports no device. A stub libcuda (cudaErrorStubLibrary) or an old driver is not.
+  bool absent() const {
+    return count == 0 && ((driver_version == 0 && error == 35 /* cudaErrorInsufficientDriver */) ||
+                          error == 100 /* cudaErrorNoDevice */);
+  }
   std::string describe() const;  // one line: the count, or the error; the versions
 };
 DeviceProbe probe_devices();  // never throws

@@ -96,11 +96,19 @@ void nccl_wait() {
   NcclState& s = state();
   if (!s.comm) throw Error("NCCL: the communicator was aborted after an earlier failure");
   check(cudaEventRecord(s.done, s.stream), "cudaEventRecord");
+  // The clock starts when the compute stream has reached the last collective (backward may
+  // still be running when this is called): only waiting for other ranks counts.
+  for (;;) {
+    const cudaError_t q = cudaEventQuery(s.ready);
+    if (q == cudaSuccess) break;
+    if (q != cudaErrorNotReady) check(q, "the step before the NCCL collective (cudaEventQuery)");
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+  }
   const auto start = std::chrono::steady_clock::now();
   for (;;) {
     const cudaError_t q = cudaEventQuery(s.done);
     if (q == cudaSuccess) break;
-    if (q != cudaErrorNotReady) check(q, "the gradient all-reduce (cudaEventQuery)");
+    if (q != cudaErrorNotReady) check(q, "an NCCL collective (cudaEventQuery)");
     ncclResult_t async = ncclSuccess;
     check(ncclCommGetAsyncError(s.comm, &async), "ncclCommGetAsyncError");
     const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -108,11 +116,11 @@ void nccl_wait() {
       ncclCommAbort(s.comm);
       s.comm = nullptr;
       if (async != ncclSuccess)
-        throw Error(std::string("the NCCL gradient all-reduce failed: ") + ncclGetErrorString(async) +
+        throw Error(std::string("an NCCL collective failed: ") + ncclGetErrorString(async) +
                     " (another rank may have died); communicator aborted");
       char buf[64];
       std::snprintf(buf, sizeof buf, "%g", s.timeout_s);
-      throw Error(std::string("the NCCL gradient all-reduce did not finish within --comm-timeout ") + buf +
+      throw Error(std::string("an NCCL collective did not finish within --comm-timeout ") + buf +
                   " s (a rank may have died or hung); communicator aborted");
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));

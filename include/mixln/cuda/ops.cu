@@ -56,7 +56,8 @@ void check(cudaError_t e, const char* what) {
   std::string msg = std::string("CUDA error in ") + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
   const bool from_a_kernel = e == cudaErrorIllegalAddress || e == cudaErrorLaunchFailure || e == cudaErrorMisalignedAddress ||
                              e == cudaErrorIllegalInstruction || e == cudaErrorHardwareStackError ||
-                             e == cudaErrorAssert || e == cudaErrorInvalidPc || e == cudaErrorLaunchTimeout;
+                             e == cudaErrorAssert || e == cudaErrorInvalidPc || e == cudaErrorLaunchTimeout ||
+                             e == cudaErrorInvalidAddressSpace;
   if (from_a_kernel && !sync_every_launch())
     msg += "; an earlier kernel may have caused it (rerun with MIXLN_CUDA_SYNC=1 to name the kernel)";
   throw Error(msg);
@@ -293,7 +294,7 @@ DeviceProbe probe_devices() {
     d.error = int(e);
     d.error_name = cudaGetErrorName(e);
     d.error_text = cudaGetErrorString(e);
-    cudaGetLastError();  // clear the error so later calls do not report it
+    cudaGetLastError();  // (without a driver the error is sticky: later CUDA calls fail too)
   }
   return d;
 }
@@ -303,11 +304,10 @@ std::string DeviceProbe::describe() const {
   const std::string versions =
       "driver " + (driver_version ? version(driver_version) : std::string("none")) + ", runtime " + version(runtime_version);
   if (count > 0) return std::to_string(count) + " CUDA device" + (count > 1 ? "s" : "") + " (" + versions + ")";
-  if (driver_version == 0) return "no CUDA driver on this machine (" + versions + ")";
-  std::string s = error == 100 ? "no CUDA device" : "CUDA is unusable";
-  if (error) s += ": " + error_name + " (" + error_text + ")";
-  s += " (" + versions + ")";
-  if (error != 100 && driver_version < runtime_version) s += "; the driver is older than this runtime needs";
+  const std::string why = error ? ": " + error_name + " (" + error_text + ")" : std::string();
+  if (driver_version == 0 && error == 35) return "no CUDA driver on this machine" + why + " (" + versions + ")";
+  std::string s = (error == 100 ? "no CUDA device" : "CUDA is unusable") + why + " (" + versions + ")";
+  if (error == 35 && driver_version > 0) s += "; the driver is older than this runtime needs";
   return s;
 }
 

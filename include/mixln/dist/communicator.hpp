@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -47,7 +48,9 @@ class Communicator {
   // parameters all-gathered. The defaults are correct for any communicator, not lean: a full
   // all-reduce, nothing to gather on one rank, a gather through all_gather.
   virtual void reduce_scatter_sum(float* data, std::size_t n) { allreduce_sum(data, n); }
-  virtual void all_gather(float* /*data*/, std::size_t /*n*/) {}
+  virtual void all_gather(float* /*data*/, std::size_t /*n*/) {
+    if (size() > 1) throw std::logic_error("all_gather: this communicator has no implementation for several ranks");
+  }
   virtual void reduce_scatter_sum_device(float* device_data, std::size_t n,
                                          void (*to_host)(void*, const void*, std::size_t),
                                          void (*to_device)(void*, const void*, std::size_t)) {

@@ -96,6 +96,7 @@ class Engine {
     params_.to_host();
     grads_.to_host();
   }
+  void sync_params_to_host() { params_.to_host(); }
   void zero_grad() { grads_.zero(); }
   // The backend's own parameter and gradient buffers (for the optimizer).
   T* device_params() { return params_.device(); }
@@ -119,6 +120,16 @@ class Engine {
     walker_.bind(slots_, plan_, arena_.data(), params_.device(), grads_.device(), B, Tn);
   }
   const ActivationPlan& activation_plan() const { return plan_; }
+
+  // Fills the activation arena for [B, T] batches with `value` (e.g. NaN), so that a slot read
+  // before it is written shows up in the loss or the gradients; the tests run steps this way.
+  // Branches' prepared constants (RoPE tables) are computed again after the fill.
+  void fill_arena(int B, int Tn, T value) {
+    reserve(B, Tn);
+    const std::vector<T> fill(plan_.total, value);
+    Backend::copy_to_device(arena_.data(), fill.data(), fill.size());
+    walker_.bind(slots_, plan_, arena_.data(), params_.device(), grads_.device(), B, Tn);
+  }
 
   // Removes layer l from forward passes (it becomes the identity), for layer-drop studies;
   // -1 restores the full model.

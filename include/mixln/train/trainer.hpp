@@ -251,7 +251,10 @@ class Trainer {
             comm_->reduce_scatter_sum_device(reinterpret_cast<float*>(e.device_grads()), total, &copy_d2h, &copy_h2d);
         } else if constexpr (Backend::host_memory)
           comm_->allreduce_sum(e.device_grads(), total);
-        else
+        else if (comm_->has_async_device_reduce()) {  // NCCL, without staging through the host
+          comm_->allreduce_sum_device_async(e.device_grads(), total);
+          comm_->wait_device_reduces();
+        } else
           comm_->allreduce_sum_device(e.device_grads(), total, &copy_d2h, &copy_h2d);
       }
       if (fault.rank == rank && fault.step == step + 1) std::raise(fault.signal);
@@ -294,7 +297,7 @@ class Trainer {
       }
       if ((o_.ckpt_every > 0 && step % o_.ckpt_every == 0) || at_end) {
         check_finite_weights(e, step, last_ckpt);
-        const FullMoments moments = gather_moments(adam, lead, total);  // every rank takes part
+        const FullMoments moments = gather_moments(adam, zero, lead, total);  // every rank takes part
         if (lead) last_ckpt = save(e, adam, moments, step, sequence);
         else last_ckpt = (fs::path(o_.out) / checkpoint_name(step)).string();
       }
@@ -388,10 +391,13 @@ class Trainer {
   struct FullMoments {
     std::vector<float> m, v;  // filled under ZeRO-1 on the lead only
   };
-  FullMoments gather_moments(AdamW<Backend>& adam, bool lead, std::size_t total) {
+  FullMoments gather_moments(AdamW<Backend>& adam, bool zero, bool lead, std::size_t total) {
     FullMoments f;
-    adam.sync_to_host();
-    if (!adam.sharded()) return f;
+    if (!zero) {  // only the lead writes: only its host mirror is filled
+      if (lead) adam.sync_to_host();
+      return f;
+    }
+    adam.sync_to_host();  // this rank's slice
     if constexpr (std::is_same_v<typename E::T, float>) {
       if (lead) f.m.resize(total), f.v.resize(total);
       comm_->gather_to_root(adam.exp_avg().data(), total, f.m.data());
@@ -411,7 +417,7 @@ class Trainer {
   }
 
   std::string save(E& e, AdamW<Backend>& adam, const FullMoments& full, long long step, std::uint64_t sequence) {
-    e.sync_to_host();
+    e.sync_params_to_host();
     const auto* m = full.m.empty() ? adam.exp_avg().data() : reinterpret_cast<const typename E::T*>(full.m.data());
     const auto* v = full.v.empty() ? adam.exp_avg_sq().data() : reinterpret_cast<const typename E::T*>(full.v.data());
     nlohmann::json st = {{"format", "mixln-checkpoint-1"},
