@@ -93,7 +93,8 @@ def record(a):
         "eval_tokens": a.eval_tokens,
         "val_loss": val_loss, "val_ppl": val_ppl,
         "train_loss_end": "%.5f" % statistics.fmean(tail) if tail else "",
-        "train_s": "%.1f" % sum(tokens_per_step / s["tok_s"] for s in steps if s.get("tok_s")),
+        # the training time as steps × the median step time: robust to a pause or a resume
+        "train_s": "%.1f" % (len(steps) * tokens_per_step / statistics.median(s["tok_s"] for s in steps)) if steps else "",
         "tok_s": "%.0f" % statistics.median(s["tok_s"] for s in steps) if steps else "",
         "machine": a.machine, "commit": a.commit,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
