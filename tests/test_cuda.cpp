@@ -79,7 +79,7 @@ void check_boundary(const int R = 70, const int n = 96) {
   const std::size_t S = std::size_t(std::max(Spec::num_stats, 1)), P = std::size_t(Spec::num_params);
   // CPU
   std::vector<float> y(R * n), h(R * n), st(R * S), df(R * n), dyc = dy, dkc = dk,
-      part(std::size_t(row_chunks(R)) * (P + 1) * n);
+      part(std::size_t(partial_rows(R)) * (P + 1) * n);
   std::vector<std::vector<float>> bufs(std::size_t(Spec::num_norms), std::vector<float>(R * n)), dw;
   for (auto& v : w) dw.emplace_back(v.size(), 0.f);
   BoundaryArgs<Spec, float> b;
@@ -131,7 +131,7 @@ void check_norm_rows(int groups, const int R = 70, const int H = 4, const int D 
   auto x = random_vec(std::size_t(R) * 3 * C, 31), d = random_vec(std::size_t(R) * 3 * C, 32);
   const auto w = random_params<norm_list<K>>(n, 33);
   const std::size_t S = std::size_t(std::max(K::num_stats, 1)), P = K::params.size();
-  std::vector<float> y(x.size()), st(rows * S), part(std::size_t(row_chunks(rows)) * (P + 1) * n), dc = d;
+  std::vector<float> y(x.size()), st(rows * S), part(std::size_t(partial_rows(rows)) * (P + 1) * n), dc = d;
   std::vector<std::vector<float>> dw;
   std::vector<float*> wp, dwp;
   for (auto& v : w) dw.emplace_back(v.size(), 0.f);

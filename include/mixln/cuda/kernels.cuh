@@ -9,7 +9,7 @@
 //
 // Launch shapes:
 //   boundary_forward     one block of kRowThreads per row
-//   boundary_backward    one block per chunk of kRowsPerChunk rows: each row's norm-parameter
+//   boundary_backward    one block per chunk of kGpuRowsPerChunk (4) rows: each row's norm-parameter
 //                        gradients go to the chunk's partial rows; then reduce_segments sums
 //                        segments of consecutive chunks (32 columns × 8 chunk lanes a block,
 //                        the lanes added in a fixed order) and add_segments adds the segments
@@ -72,12 +72,12 @@ __global__ void boundary_backward(int rows, int n, BoundaryArgs<Spec, float> b, 
   const int ch = blockIdx.x;
   float* part = g.partials + std::size_t(ch) * (Spec::num_params + 1) * n;
   zero_partials(row, part, Spec::num_params);
-  const int r1 = min(rows, (ch + 1) * kRowsPerChunk);
-  for (int r = ch * kRowsPerChunk; r < r1; ++r) boundary_backward_row<Spec>(row, b, g, std::size_t(r), part);
+  const int r1 = min(rows, (ch + 1) * kGpuRowsPerChunk);
+  for (int r = ch * kGpuRowsPerChunk; r < r1; ++r) boundary_backward_row<Spec>(row, b, g, std::size_t(r), part);
 }
 
 // The chunk partials [chunks, P + 1, n] are summed in two deterministic steps, so that a few
-// columns over many chunks (per-head QK-norm: n = head_dim, chunks = R·H/32) still spread over
+// columns over many chunks (per-head QK-norm: n = head_dim, chunks = R·H/4) still spread over
 // the GPU. Segment s covers chunks [s·L, s·L + L); its block (32 columns × kLanes chunk lanes)
 // sums them — lane y takes chunks s·L + y, s·L + y + kLanes, ... in order, then the lanes are
 // added in order — and writes the total over its first chunk's row, which only it reads.
@@ -134,8 +134,8 @@ __global__ void norm_rows_backward(int rows, int n, RowsView<const float> x, con
   zero_partials(row, part, P);
   float* dwp[P + 1];
   for (int p = 0; p < P; ++p) dwp[p] = part + std::size_t(p) * n;
-  const int r1 = min(rows, (ch + 1) * kRowsPerChunk);
-  for (int i = ch * kRowsPerChunk; i < r1; ++i)
+  const int r1 = min(rows, (ch + 1) * kGpuRowsPerChunk);
+  for (int i = ch * kGpuRowsPerChunk; i < r1; ++i)
     norm_row_backward<K>(row, x.row(std::size_t(i), n), stats + std::size_t(i) * K::num_stats, w.p,
                          dy.row(std::size_t(i), n), dx.row(std::size_t(i), n), dwp);
 }
@@ -191,7 +191,7 @@ template <class Spec>
 void Backend::boundary_backward(int rows, int n, const BoundaryArgs<Spec, float>& b,
                                 const BoundaryGradArgs<Spec, float>& g) {
   if (rows <= 0 || n <= 0) return;
-  const int chunks = row_chunks(rows);
+  const int chunks = row_chunks(rows, kGpuRowsPerChunk);
   kernels::boundary_backward<Spec><<<unsigned(chunks), kernels::kRowThreads>>>(rows, n, b, g);
   check_launch("boundary_backward");
   if constexpr (Spec::num_params > 0)
@@ -219,7 +219,7 @@ void Backend::norm_rows_backward(int rows, int n, RowsView<const float> x, const
   constexpr int P = int(Kind::params.size());
   kernels::ConstParams<P> wp{};
   for (int p = 0; p < P; ++p) wp.p[p] = w[p];
-  const int chunks = row_chunks(rows);
+  const int chunks = row_chunks(rows, kGpuRowsPerChunk);
   if (n <= 128)
     kernels::norm_rows_backward<Kind, 64><<<unsigned(chunks), 64>>>(rows, n, x, stats, wp, dy, dx, partials);
   else

@@ -78,7 +78,7 @@ struct BoundaryGradArgs {
   T* dskip_out = nullptr;       // [rows, n] gradient of x₀, may alias dskip_in       (skip)
   T* df = nullptr;              // [rows, n] gradient of f
   T* dw[Spec::num_params + 1] = {};  // += gradient of every norm parameter, in order
-  T* partials = nullptr;        // [row_chunks(rows), num_params + 1, n] scratch
+  T* partials = nullptr;        // [partial_rows(rows), num_params + 1, n] scratch
 };
 
 namespace detail {

@@ -125,7 +125,7 @@ ActivationPlan plan_activations(int B, int Tn, std::size_t elem_bytes, ArenaSlot
   sl.dh = p.add("grad.h", {R, C}, true);
   sl.df = p.add("grad.branch", {R, C}, true);
   if constexpr (S::has_skip) sl.dskip = p.add("grad.skip", {R, C}, true);
-  sl.partials = p.add("grad.norm_partials", {std::size_t(row_chunks(int(R))), std::size_t(max_params + 1), C}, true);
+  sl.partials = p.add("grad.norm_partials", {std::size_t(partial_rows(int(R))), std::size_t(max_params + 1), C}, true);
   if (scratch_elems > 0) sl.scratch = p.add("grad.branch_scratch", {scratch_elems}, true);
   if (out) *out = std::move(sl);
   return p;

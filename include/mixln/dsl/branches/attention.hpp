@@ -117,7 +117,7 @@ struct LlamaAttention {
       a.saved(k_stats, "k_norm_stats", {rows, S});
       a.saved(v_stats, "v_norm_stats", {Norm::norm_v ? rows : 1, S});
       a.scratch(norm_partials, "qkv_norm_partials",
-                {std::size_t(row_chunks(int(rows))), std::size_t(kNormParams + 1), norm_width});
+                {std::size_t(partial_rows(int(rows))), std::size_t(kNormParams + 1), norm_width});
     }
   }
 
