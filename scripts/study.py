@@ -191,19 +191,26 @@ class Study:
             counts = collections.Counter(r["tokens"] for r in self.rows if r["config"] == c)
             self.tokens[c] = counts.most_common(1)[0][0]
 
-    def runs(self, config, placement, stress=False):
+    def runs(self, config, placement, stress=False, tokens=None):
+        tokens = self.tokens[config] if tokens is None else tokens
         out = []
         for r in self.rows:
-            if r["config"] != config or r["placement"] != placement or r["tokens"] != self.tokens[config]:
+            if r["config"] != config or r["placement"] != placement or r["tokens"] != tokens:
                 continue
             if (float(r["lr"]) > self.base_lr[config]) == stress:
                 out.append(r)
         return out
 
-    def ppl(self, config, placement, stress=False):
+    def ppl(self, config, placement, stress=False, tokens=None):
         """{seed: val ppl} of the finished runs (diverged runs: infinity)"""
         return {int(r["seed"]): float(r["val_ppl"]) if r["status"] == "ok" else float("inf")
-                for r in self.runs(config, placement, stress)}
+                for r in self.runs(config, placement, stress, tokens)}
+
+    def lengths(self, config):
+        """the token counts of a configuration's runs at its base lr, the common one first"""
+        counts = collections.Counter(r["tokens"] for r in self.rows
+                                     if r["config"] == config and float(r["lr"]) == self.base_lr[config])
+        return sorted(counts, key=lambda t: (t != self.tokens[config], -int(t)))
 
     def configs(self):
         order = {"tiny": 0, "small": 1, "deep24": 2, "deep48": 3}
@@ -301,25 +308,27 @@ def report(a):
     w("|---|---|---|---|---|---|---|")
     claims = []
     bars = []
-    for c in st.configs():
-        p = {m: st.ppl(c, m) for m in ("preln", "postln", "mixln")}
+    for c, tok in [(c, t) for c in st.configs() for t in st.lengths(c)]:
+        p = {m: st.ppl(c, m, tokens=tok) for m in ("preln", "postln", "mixln")}
         if not any(p.values()):
             continue
-        w("| %s | %d | %s | %g | %s | %s | %s |" % (c, st.layers(c), "{:,}".format(int(st.tokens[c])),
+        w("| %s | %d | %s | %g | %s | %s | %s |" % (c, st.layers(c), "{:,}".format(int(tok)),
                                                    st.base_lr[c], ppl_cell(p["preln"]), ppl_cell(p["postln"]),
                                                    ppl_cell(p["mixln"])))
         for other in ("preln", "postln"):
             if p["mixln"] and p[other]:
                 d, diffs, spread, v = judge(p["mixln"], p[other])
-                claims.append(("Mix-LN reaches a lower perplexity than %s" % LABELS[other], c,
+                claims.append(("Mix-LN reaches a lower perplexity than %s" % LABELS[other],
+                               c if tok == st.tokens[c] else "%s, %s tokens" % (c, "{:,}".format(int(tok))),
                                "Mix − %s per seed: %s; mean %s, spread %s" %
                                (LABELS[other], ", ".join(fmt(x) for x in diffs), fmt(d), fmt(spread)), v))
         finite = {m: [v for v in p[m].values() if math.isfinite(v)] for m in p}
-        bars.append("%s %s" % (c, " ".join("%g %g" % (mean(finite[m]) if finite[m] else 0, std(finite[m]) or 0)
+        bars.append("%s %s" % (c if tok == st.tokens[c] else "%s/%dk" % (c, int(tok) // 1000), " ".join("%g %g" % (mean(finite[m]) if finite[m] else 0, std(finite[m]) or 0)
                                            for m in ("preln", "postln", "mixln"))))
     w("")
     w("Each cell: mean ± standard deviation of the validation perplexity over seeds (number of seeds). "
-      "Runs of another length are listed under *Every run* only.")
+      "A configuration's shorter runs (the demo's length) have their own row; the sections below use "
+      "the common length.")
     w("")
     if bars:
         dat = os.path.join(work, "ppl.dat")
