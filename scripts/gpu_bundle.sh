@@ -50,6 +50,7 @@ done
 # The CPU references: the same runs gpu_check.sh makes on the GPU (flags in gpu_check.sh's
 # run_flags), full fp32.
 runs=$(mktemp -d)
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # tiny steps: a second OpenMP thread only waits
 "$BUILD/bin/tiny_mixln" train --data "$stage/data/tiny" --out "$runs/tiny" --steps "$STEPS" --batch 8 --seq 64 --lr 1e-3 \
   --seed 0 --eval-every 0 --eval-tokens 8192 --quiet
 "$BUILD/bin/small_mixln" train --data "$stage/data/brown-4096" --out "$runs/small" --steps "$STEPS" --batch 8 --seq 256 \
