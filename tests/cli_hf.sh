@@ -14,15 +14,6 @@ here=$(dirname "$0")
 source "$here/lib.sh"
 licence_texts
 batch=$here/golden/tiny_mixln/batch.safetensors
-expect_error() {
-  local pattern=$1
-  shift
-  local rc=0
-  "$@" > "$work/out.txt" 2> "$work/err.txt" || rc=$?
-  [[ $rc -eq 1 ]] || fail "exit status $rc (expected 1) from: $* — $(cat "$work/err.txt")"
-  grep -qF -- "$pattern" "$work/err.txt" || fail "the error of '$*' lacks '$pattern': $(cat "$work/err.txt")"
-  [[ $(wc -l < "$work/err.txt") -eq 1 ]] || fail "more than one error line from '$*': $(cat "$work/err.txt")"
-}
 
 "$bin/tiny_mixln" export-hf --seed 1 --out "$work/mix" 2> /dev/null > /dev/null
 "$bin/tiny_preln" export-hf --seed 2 --out "$work/llama" > /dev/null

@@ -19,15 +19,6 @@ batch=$here/golden/tiny_mixln/batch.safetensors
 
 # expect_error PATTERN CMD...: fails unless CMD exits 1 with exactly one line on stderr that
 # contains PATTERN.
-expect_error() {
-  local pattern=$1
-  shift
-  local rc=0
-  "$@" > "$work/out.txt" 2> "$work/err.txt" || rc=$?
-  [[ $rc -eq 1 ]] || fail "exit status $rc (expected 1) from: $* — $(cat "$work/err.txt")"
-  grep -qF -- "$pattern" "$work/err.txt" || fail "the error of '$*' lacks '$pattern': $(cat "$work/err.txt")"
-  [[ $(wc -l < "$work/err.txt") -eq 1 ]] || fail "more than one error line from '$*': $(cat "$work/err.txt")"
-}
 ok() { echo "ok: $*"; }
 
 "$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data" --val-frac 0.2 > /dev/null
