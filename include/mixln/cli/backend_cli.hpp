@@ -2,11 +2,15 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdio>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "../cpu/backend.hpp"
 #include "../dist/make_comm.hpp"
+#include "../error.hpp"
 #include "args.hpp"
 
 namespace mixln::cli {
@@ -24,6 +28,32 @@ struct BackendCli {
                                    std::size_t /*H*/, std::size_t /*T*/) {
     return 0;
   }
+  // The precision of the GEMM inputs, for `bench` records.
+  static std::string precision() { return sizeof(typename Backend::scalar) == 8 ? "fp64" : "fp32"; }
+};
+
+// The CPU trainers: `--precision fp32|bf16` (GEMM inputs; fp32 by default). bf16 runs on oneDNN
+// where the CPU has bf16 instructions and the program was built with it, and is emulated (with
+// a note on stderr: slower than fp32) elsewhere.
+template <>
+struct BackendCli<cpu::Backend<float>> {
+  static std::vector<Option> options() {
+    return {{"precision", true, "GEMM inputs: fp32, or bf16 (rounded, fp32 accumulation, as on the GPU) (fp32)"}};
+  }
+  static void configure(const std::string& subcommand, const Args& a) {
+    try {
+      cpu::set_gemm_precision(cpu::parse_precision(a.str("precision", "fp32")));
+    } catch (const std::invalid_argument& e) {
+      throw Error(e.what());
+    }
+    if (subcommand != "info" && cpu::gemm_precision() == cpu::GemmPrecision::bf16 && !cpu::bf16_gemm_native())
+      std::fprintf(stderr, "note: --precision bf16: %s\n", cpu::bf16_gemm_description().c_str());
+  }
+  static std::unique_ptr<Communicator> communicator(double timeout_s) { return make_host_communicator(timeout_s); }
+  static std::size_t scratch_bytes(std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, std::size_t) {
+    return 0;
+  }
+  static std::string precision() { return cpu::precision_name(cpu::gemm_precision()); }
 };
 
 }  // namespace mixln::cli

@@ -20,6 +20,7 @@
 #include "../rng.hpp"
 #include "../train/optimizer.hpp"
 #include "args.hpp"
+#include "backend_cli.hpp"
 #include "engine_types.hpp"
 #include "model_source.hpp"
 
@@ -96,10 +97,10 @@ int run_bench(const Args& a) {
                          double(e.activation_plan().bytes());
   const double sgemm = sgemm_gflops<Backend>();
   std::printf(
-      "{\"backend\": \"%s\", \"blas\": \"%s\", \"threads\": %d, \"batch\": %d, \"seq\": %d, \"steps\": %d, \"tok_s\": %.1f, \"step_s\": %.5f, "
+      "{\"backend\": \"%s\", \"blas\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %d, \"seq\": %d, \"steps\": %d, \"tok_s\": %.1f, \"step_s\": %.5f, "
       "\"flops_per_token\": %.0f, \"gflops\": %.1f, \"sgemm_gflops\": %.1f, \"peak_rss_bytes\": %lld, "
       "\"planned_bytes\": %.0f, \"loss\": %.5f}\n",
-      Backend::name, Backend::describe().c_str(), omp_get_max_threads(), B, T, steps, tok_s, step_s, flops_per_token, flops_per_token * tok_s / 1e9, sgemm,
+      Backend::name, Backend::describe().c_str(), BackendCli<Backend>::precision().c_str(), omp_get_max_threads(), B, T, steps, tok_s, step_s, flops_per_token, flops_per_token * tok_s / 1e9, sgemm,
       (long long)ru.ru_maxrss * 1024, planned, loss);
   return 0;
 }

@@ -52,6 +52,10 @@ struct BackendCli<cuda::Backend> {
                                    std::size_t T) {
     return cuda::gemm_precision() == cuda::GemmPrecision::bf16 ? bf16_staging_bytes(R, C, I, V, H, T) : 0;
   }
+  static std::string precision() {
+    const cuda::GemmPrecision p = cuda::gemm_precision();
+    return p == cuda::GemmPrecision::bf16 ? "bf16" : p == cuda::GemmPrecision::tf32 ? "tf32" : "fp32";
+  }
 };
 
 }  // namespace mixln::cli

@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../buffer.hpp"
@@ -40,7 +41,9 @@ struct Backend {
 #if defined(OPENBLAS_VERSION)
     std::string cfg = openblas_get_config();
     while (!cfg.empty() && cfg.back() == ' ') cfg.pop_back();
-    return cfg + " (" + openblas_get_corename() + " kernels)";
+    cfg += " (" + std::string(openblas_get_corename()) + " kernels)";
+    if (std::is_same_v<T, float> && gemm_precision() == GemmPrecision::bf16) cfg += "; bf16 GEMMs: " + bf16_gemm_description();
+    return cfg;
 #else
     return "CBLAS";
 #endif

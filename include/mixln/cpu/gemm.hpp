@@ -4,11 +4,19 @@
 //
 // With the OpenMP build of OpenBLAS, a call made inside an OpenMP parallel region runs on the
 // calling thread only, so per-head GEMMs can be issued from a parallel loop.
+//
+// The float GEMMs follow the process's GEMM precision (set_gemm_precision; the trainers'
+// `--precision fp32|bf16`): fp32 is sgemm; bf16 rounds both inputs to bf16 and accumulates in
+// fp32 (gemm_bf16.hpp), as the CUDA backend does. The double GEMMs are always dgemm.
 #pragma once
 
 #include <cblas.h>
 
 #include <cstdio>
+#include <stdexcept>
+#include <string>
+
+#include "gemm_bf16.hpp"
 
 namespace mixln::cpu {
 
@@ -27,10 +35,29 @@ inline bool check_blas_threading() {
   return true;
 }
 
+enum class GemmPrecision { fp32, bf16 };
+
+inline GemmPrecision& gemm_precision_state() {
+  static GemmPrecision p = GemmPrecision::fp32;
+  return p;
+}
+inline GemmPrecision gemm_precision() { return gemm_precision_state(); }
+inline void set_gemm_precision(GemmPrecision p) { gemm_precision_state() = p; }
+inline GemmPrecision parse_precision(const std::string& s) {
+  if (s == "fp32") return GemmPrecision::fp32;
+  if (s == "bf16") return GemmPrecision::bf16;
+  throw std::invalid_argument("--precision: '" + s + "' is neither fp32 nor bf16");
+}
+inline const char* precision_name(GemmPrecision p) { return p == GemmPrecision::bf16 ? "bf16" : "fp32"; }
+
 inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
   static const bool checked = check_blas_threading();
   (void)checked;
+  if (gemm_precision() == GemmPrecision::bf16) {
+    gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
               N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }

@@ -1,0 +1,227 @@
+// mixln/cpu/gemm_bf16.hpp — row-major GEMM with bf16 inputs and fp32 accumulation, the CPU
+// twin of the CUDA backend's bf16 mode (cuda/ops.cu, gemm_strided):
+//
+//   C[M, N] = alpha · (bf16(op(A)) · bf16(op(B))) + beta · C        accumulation and C in fp32
+//
+// bf16() rounds to nearest even (math/half.hpp, float_to_bf16), as __float2bfloat16_rn does on
+// the GPU, so both backends round at the same points: every GEMM input, nothing else.
+//
+// Two ways to compute it, chosen once per process (bf16_gemm_native()):
+//  - oneDNN (MIXLN_WITH_DNNL, the CPU has avx512_bf16 or AMX): the inputs are converted to
+//    dense bf16 copies and multiplied by a oneDNN matmul primitive with bf16 dot-product
+//    instructions; primitives are created once per shape and kept (a training step has a
+//    fixed set of shapes).
+//  - emulated (no oneDNN, or a CPU without bf16 instructions): the inputs are rounded to bf16
+//    but kept as fp32 and multiplied by sgemm. Products of two bf16 values are exact in fp32,
+//    so this differs from the native path only in the order of the fp32 sums; it is slower
+//    than --precision fp32 (the rounding copies come on top), and says so. MIXLN_BF16_EMULATE=1
+//    chooses it on any CPU (the tests compare the two).
+#pragma once
+
+#include <cblas.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "../math/half.hpp"
+#include "aligned_scratch.hpp"
+
+#if defined(MIXLN_WITH_DNNL)
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <mutex>
+#include <unordered_map>
+#endif
+
+namespace mixln::cpu {
+
+// Copies X ([rows, cols] stored with leading dimension ld) into a dense [rows, cols] array,
+// each value rounded to bf16: bits (Out = uint16_t) or the rounded fp32 value (Out = float).
+// The layout is kept (a transposed operand stays transposed): the copy streams through memory.
+template <class Out>
+void round_to_bf16_dense(int rows, int cols, const float* X, int ld, Out* out) {
+  for (int r = 0; r < rows; ++r) {
+    const float* x = X + std::size_t(r) * ld;
+    Out* o = out + std::size_t(r) * cols;
+    if constexpr (sizeof(Out) == 2)
+      for (int c = 0; c < cols; ++c) o[c] = float_to_bf16(x[c]);
+    else
+      for (int c = 0; c < cols; ++c) o[c] = bf16_to_float(float_to_bf16(x[c]));
+  }
+}
+
+// The emulated path (also the reference the tests compare the native one with).
+inline void gemm_bf16_emulated(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                               const float* B, int ldb, float beta, float* C, int ldc) {
+  float* a = scratch<float>(0, std::size_t(M) * K);
+  float* b = scratch<float>(1, std::size_t(K) * N);
+  const int lda16 = ta ? M : K, ldb16 = tb ? K : N;  // dense copies, stored as A and B are
+  round_to_bf16_dense(ta ? K : M, lda16, A, lda, a);
+  round_to_bf16_dense(tb ? N : K, ldb16, B, ldb, b);
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, a,
+              lda16, b, ldb16, beta, C, ldc);
+}
+
+#if defined(MIXLN_WITH_DNNL)
+
+namespace dnnl_detail {
+
+struct Shape {
+  bool ta, tb;  // A stored [K, M], B stored [N, K]
+  int M, N, K, ldc;
+  float alpha, beta;
+  bool operator==(const Shape&) const = default;
+};
+struct ShapeHash {
+  std::size_t operator()(const Shape& s) const noexcept {
+    std::size_t h = std::size_t(s.ta) * 2 + std::size_t(s.tb);
+    for (std::uint64_t v : {std::uint64_t(s.M), std::uint64_t(s.N), std::uint64_t(s.K), std::uint64_t(s.ldc),
+                            std::uint64_t(float_bits(s.alpha)), std::uint64_t(float_bits(s.beta))})
+      h = (h ^ v) * 0x100000001b3ull;
+    return h;
+  }
+};
+
+// The engine and one matmul primitive per shape: src [M, K] and weights [K, N] dense bf16, dst
+// [M, N] fp32 with row stride ldc (op(A), op(B) dense, transposed in place by their strides); alpha as the output scale, beta as a sum post-op.
+class Matmuls {
+ public:
+  static Matmuls& get() {
+    static Matmuls m;
+    return m;
+  }
+  const dnnl::engine& engine() const { return engine_; }
+  struct Prim {
+    dnnl::matmul matmul;
+    std::size_t scratchpad_bytes;
+  };
+  const Prim& find(const Shape& s) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = prims_.find(s);
+    if (it == prims_.end()) {
+      const dnnl::matmul::primitive_desc d = pd(s);
+      it = prims_.emplace(s, Prim{dnnl::matmul(d), d.scratchpad_desc().get_size()}).first;
+    }
+    return it->second;
+  }
+  // The implementation oneDNN chose for a shape ("brg:avx512_core_bf16", ...), for tests and docs.
+  std::string implementation(const Shape& s) { return pd(s).impl_info_str(); }
+
+ private:
+  using dt = dnnl::memory::data_type;
+  using dims = dnnl::memory::dims;
+  dnnl::matmul::primitive_desc pd(const Shape& s) const {
+    const dnnl::memory::desc a = operand(s.M, s.K, s.ta), b = operand(s.K, s.N, s.tb);
+    const dnnl::memory::desc c({s.M, s.N}, dt::f32, dims{s.ldc, 1});
+    dnnl::primitive_attr attr;
+    // Our own scratchpad per call: oneDNN's shared one is not safe when primitives run
+    // concurrently (attention issues its GEMMs from an OpenMP loop), unless oneDNN was built
+    // with DNNL_ENABLE_CONCURRENT_EXEC, which Debian's is not.
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    if (s.alpha != 1.f) attr.set_output_scales(0, {s.alpha});
+    if (s.beta != 0.f) {
+      dnnl::post_ops po;
+      po.append_sum(s.beta);
+      attr.set_post_ops(po);
+    }
+    return dnnl::matmul::primitive_desc(dnnl::matmul::desc(a, b, c), attr, engine_);
+  }
+ public:
+  // A dense bf16 operand [rows, cols], stored transposed ([cols, rows]) when trans.
+  static dnnl::memory::desc operand(int rows, int cols, bool trans) {
+    return {{rows, cols}, dt::bf16, trans ? dims{1, rows} : dims{cols, 1}};
+  }
+ private:
+
+  dnnl::engine engine_{dnnl::engine::kind::cpu, 0};
+  std::mutex mutex_;
+  std::unordered_map<Shape, Prim, ShapeHash> prims_;
+};
+
+}  // namespace dnnl_detail
+
+inline void gemm_bf16_dnnl(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                           const float* B, int ldb, float beta, float* C, int ldc) {
+  using dnnl_detail::Matmuls;
+  std::uint16_t* a = scratch<std::uint16_t>(2, std::size_t(M) * K);
+  std::uint16_t* b = scratch<std::uint16_t>(3, std::size_t(K) * N);
+  round_to_bf16_dense(ta ? K : M, ta ? M : K, A, lda, a);
+  round_to_bf16_dense(tb ? N : K, tb ? K : N, B, ldb, b);
+  Matmuls& mm = Matmuls::get();
+  const dnnl_detail::Shape s{ta, tb, M, N, K, ldc, alpha, beta};
+  const Matmuls::Prim& prim = mm.find(s);
+  using dt = dnnl::memory::data_type;
+  using dims = dnnl::memory::dims;
+  const dnnl::engine& eng = mm.engine();
+  dnnl::memory am(Matmuls::operand(M, K, ta), eng, a);
+  dnnl::memory bm(Matmuls::operand(K, N, tb), eng, b);
+  dnnl::memory cm({{M, N}, dt::f32, dims{ldc, 1}}, eng, C);
+  dnnl::memory pad({{dnnl::memory::dim(prim.scratchpad_bytes)}, dt::u8, dims{1}}, eng,
+                   scratch<std::uint8_t>(4, prim.scratchpad_bytes));
+  thread_local dnnl::stream stream(eng);
+  prim.matmul.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, pad}});
+  stream.wait();
+}
+
+#endif
+
+// Whether this CPU executes bf16 dot products (AVX512_BF16 or AMX-BF16).
+inline bool cpu_has_bf16() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+#else
+  return false;
+#endif
+}
+
+// True: emulate bf16 GEMMs even where they could run natively (MIXLN_BF16_EMULATE set, or a
+// test comparing the two paths).
+inline bool& bf16_force_emulation() {
+  static bool force = std::getenv("MIXLN_BF16_EMULATE") != nullptr;
+  return force;
+}
+
+// How bf16 GEMMs run in this process: natively through oneDNN, or emulated (see the top).
+inline bool bf16_gemm_native() {
+#if defined(MIXLN_WITH_DNNL)
+  static const bool hardware = cpu_has_bf16();
+  return hardware && !bf16_force_emulation();
+#else
+  return false;
+#endif
+}
+
+// "oneDNN 2.6.3, brg:avx512_core_bf16" or "emulated (...)": for `bench` records and the note a
+// trainer prints when bf16 is chosen.
+inline std::string bf16_gemm_description() {
+#if defined(MIXLN_WITH_DNNL)
+  if (bf16_gemm_native()) {
+    const dnnl_version_t* v = dnnl_version();
+    return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+           ", " + dnnl_detail::Matmuls::get().implementation({false, true, 256, 256, 256, 256, 1.f, 0.f});
+  }
+  if (bf16_force_emulation()) return "emulated (MIXLN_BF16_EMULATE is set): bf16-rounded inputs through sgemm";
+  return "emulated (this CPU has no avx512_bf16 or AMX): bf16-rounded inputs through sgemm, slower than fp32";
+#else
+  return "emulated (built without oneDNN, MIXLN_WITH_DNNL): bf16-rounded inputs through sgemm, slower than fp32";
+#endif
+}
+
+inline void gemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                      int ldb, float beta, float* C, int ldc) {
+  if (M == 0 || N == 0) return;
+#if defined(MIXLN_WITH_DNNL)
+  if (bf16_gemm_native() && K > 0) {
+    gemm_bf16_dnnl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+#endif
+  gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+}  // namespace mixln::cpu
