@@ -79,6 +79,23 @@ TEST_CASE("bf16: rounding to nearest even, ties to even, NaN and inf kept") {
   CHECK(std::isinf(bf16(3.4e38f)));                   // above the largest bf16: rounds to inf
 }
 
+TEST_CASE("bf16 rows: the vector conversion gives float_to_bf16's bits, subnormals, NaN and inf included") {
+  MESSAGE(std::string(cpu::cpu_has_avx512_bf16() ? "AVX512_BF16 conversion in use" : "no AVX512_BF16: the portable loop"));
+  std::mt19937 g(5);
+  std::vector<float> x(4096 + 7);
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const std::uint32_t u = std::uint32_t(g());
+    x[i] = i % 3 ? std::ldexp(float(int(u % 20001) - 10000), int(u % 60) - 70) : bits_float(u);  // any bits too
+  }
+  x[5] = 1e-39f, x[40] = -3e-40f, x[77] = NAN, x[78] = -INFINITY, x[200] = bits_float(0x7f800001u);
+  std::vector<std::uint16_t> got(x.size());
+  cpu::round_row_to_bf16(int(x.size()), x.data(), got.data());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    INFO(i << ": " << x[i]);
+    REQUIRE(got[i] == float_to_bf16(x[i]));
+  }
+}
+
 TEST_CASE("bf16 GEMM, emulated: inputs rounded, fp32 accumulation, alpha, beta, transposes, strides") {
   check_gemm_shapes(&cpu::gemm_bf16_emulated);
 }

@@ -6,7 +6,9 @@
 //
 // Tolerances (relative L2 error per tensor): fp32 GEMMs (cuBLAS PEDANTIC) 1e-4 — only the
 // order of summation differs from the CPU; bf16 GEMM inputs (8-bit mantissa, fp32
-// accumulation) 3e-2 for gradients and 1e-2 for the loss; TF32 2e-3 for the loss. Row kernels
+// accumulation) against the CPU's bf16 (the same rounding points): the loss 1e-4, the whole
+// gradient 1.5e-2, each tensor 1e-1 (test_bf16.cpp says why two bf16 runs differ that much),
+// and against fp32 the loss 1e-3 and the whole gradient 5e-2; TF32 2e-3 for the loss. Row kernels
 // run at LLaMA-7B's sizes too; training steps (accumulation, clipping, AdamW, eval, TF32, a
 // checkpoint round trip) run on arenas filled with NaN first.
 #include <doctest/doctest.h>
@@ -56,6 +58,10 @@ double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
   for (std::size_t i = 0; i < a.size(); ++i) num += double(a[i] - b[i]) * (a[i] - b[i]), den += double(b[i]) * b[i];
   return std::sqrt(num / std::max(den, 1e-30));
+}
+
+std::vector<float> slice(const std::vector<float>& v, std::size_t offset, std::size_t count) {
+  return std::vector<float>(v.begin() + long(offset), v.begin() + long(offset + count));
 }
 
 // Random norm parameters around their init, one vector per parameter, for rows of n.
@@ -268,19 +274,35 @@ TEST_CASE("cuda: every tiny model's loss and gradients match the CPU in fp32 and
     const ParamLayout lay = make_param_layout<Net>();
     std::vector<float> params(lay.total);
     init_params(lay, Net::num_layers, std::span<float>(params), {.seed = 3, .std = 0.1});
+    // The CPU references: fp32, and bf16 with the GPU's rounding points (cpu/gemm_bf16.hpp).
+    mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::fp32);
     const auto [lc, gc] = loss_and_grads<Net, Cpu>(params, tok, lab, Bn, T);
+    mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::bf16);
+    const auto [lc16, gc16] = loss_and_grads<Net, Cpu>(params, tok, lab, Bn, T);
+    mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::fp32);
     for (auto prec : {mixln::cuda::GemmPrecision::fp32, mixln::cuda::GemmPrecision::bf16}) {
       mixln::cuda::set_gemm_precision(prec);
       const bool bf16 = prec == mixln::cuda::GemmPrecision::bf16;
       const auto [lg, gg] = loss_and_grads<Net, Gpu>(params, tok, lab, Bn, T);
       INFO(Net::placement_names[0] << " " << Net::block_names[0] << (bf16 ? " bf16" : " fp32"));
-      CHECK(std::abs(lg - lc) / lc < (bf16 ? 1e-2 : 1e-5));
-      for (auto& p : lay.params) {
-        std::vector<float> a(gg.begin() + long(p.offset), gg.begin() + long(p.offset + p.count)),
-            b(gc.begin() + long(p.offset), gc.begin() + long(p.offset + p.count));
-        INFO(p.name);
-        CHECK(rel_err(a, b) < (bf16 ? 3e-2 : 1e-4));
+      if (!bf16) {
+        CHECK(std::abs(lg - lc) / lc < 1e-5);
+        for (auto& p : lay.params) {
+          INFO(p.name);
+          CHECK(rel_err(slice(gg, p.offset, p.count), slice(gc, p.offset, p.count)) < 1e-4);
+        }
+        continue;
       }
+      // bf16 against the CPU's bf16, with the bounds test_bf16.cpp measured between two bf16
+      // paths that round at the same points and sum in different orders; against fp32, looser.
+      CHECK(std::abs(lg - lc16) / lc16 < 1e-4);
+      CHECK(rel_err(gg, gc16) < 1.5e-2);
+      for (auto& p : lay.params) {
+        INFO(p.name);
+        CHECK(rel_err(slice(gg, p.offset, p.count), slice(gc16, p.offset, p.count)) < 1e-1);
+      }
+      CHECK(std::abs(lg - lc) / lc < 1e-3);
+      CHECK(rel_err(gg, gc) < 5e-2);
     }
   };
   []<class... M>(type_list<M...>, auto& r) { (r((M*)nullptr), ...); }(cuda_cases::models{}, run);

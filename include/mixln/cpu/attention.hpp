@@ -12,6 +12,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "../config.hpp"
@@ -58,8 +60,114 @@ void rope_apply(int B, int seq, int H, int D, T* qkv, const T* cos_t, const T* s
 // [0, t1), so their GEMMs stop there — about 40% fewer FLOPs than full T×T products at T = 256.
 inline constexpr int kQueryBlock = 64;
 
+// --precision bf16: the same blocks and the same products, with every GEMM input rounded to
+// bf16 (gemm_bf16.hpp) — but each operand is rounded once per head and used by every block,
+// where the per-GEMM path would round K and V again for each query block and dS twice.
+// Out: uint16_t (bf16 bits, oneDNN) or float (rounded values, the emulation through sgemm).
+// The products and their inputs are those of the per-GEMM path, so the results are too.
+template <class Out>
+void attention_forward_rounded(int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
+  const int C = H * D;
+  const float scale = 1.f / std::sqrt(float(D));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h) {
+      const float* q = qkv + std::size_t(b) * seq * 3 * C + h * D;  // [T, D], ld 3C
+      Out* q16 = scratch<Out>(3, std::size_t(3) * seq * D);           // q | k | v, each [T, D] dense
+      Out* k16 = q16 + std::size_t(seq) * D;
+      Out* v16 = k16 + std::size_t(seq) * D;
+      round_to_bf16_dense(seq, D, q, 3 * C, q16);
+      round_to_bf16_dense(seq, D, q + C, 3 * C, k16);
+      round_to_bf16_dense(seq, D, q + 2 * C, 3 * C, v16);
+      Out* p16 = scratch<Out>(4, std::size_t(kQueryBlock) * seq);
+      float* p = probs + (std::size_t(b) * H + h) * seq * seq;
+      float* o = out + std::size_t(b) * seq * C + h * D;
+      for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
+        const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+        float* pb = p + std::size_t(t0) * seq;
+        // S = s·Q Kᵀ: the score rows [t0, t1) against keys [0, t1), ld seq
+        multiply_rounded<Out>(false, true, rows, t1, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
+        for (int t = t0; t < t1; ++t) {
+          float* row = p + std::size_t(t) * seq;
+          causal_softmax_row(SerialRow{t + 1}, row, t + 1);
+          std::fill(row + t + 1, row + seq, 0.f);
+        }
+        round_to_bf16_dense(rows, t1, pb, seq, p16);
+        multiply_rounded<Out>(false, false, rows, D, t1, 1.f, p16, v16, 0.f, o + std::size_t(t0) * C, C);  // O = P V
+      }
+    }
+}
+
+template <class Out>
+void attention_backward_rounded(int B, int seq, int H, int D, const float* qkv, const float* probs,
+                                const float* dout, float* dprobs, float* dqkv) {
+  const int C = H * D;
+  const float scale = 1.f / std::sqrt(float(D));
+#pragma omp parallel for collapse(2) schedule(static)
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h) {
+      const std::size_t base = std::size_t(b) * seq * 3 * C + h * D;
+      const float* q = qkv + base;
+      float* dq = dqkv + base;
+      float* dk = dq + C;
+      float* dv = dq + 2 * C;
+      const float* p = probs + (std::size_t(b) * H + h) * seq * seq;
+      float* dp = dprobs + (std::size_t(b) * H + h) * seq * seq;
+      const float* dO = dout + std::size_t(b) * seq * C + h * D;
+      Out* q16 = scratch<Out>(3, std::size_t(4) * seq * D);  // q | k | v | dO, each [T, D] dense
+      Out* k16 = q16 + std::size_t(seq) * D;
+      Out* v16 = k16 + std::size_t(seq) * D;
+      Out* do16 = v16 + std::size_t(seq) * D;
+      round_to_bf16_dense(seq, D, q, 3 * C, q16);
+      round_to_bf16_dense(seq, D, q + C, 3 * C, k16);
+      round_to_bf16_dense(seq, D, q + 2 * C, 3 * C, v16);
+      round_to_bf16_dense(seq, D, dO, C, do16);
+      Out* blk16 = scratch<Out>(4, std::size_t(kQueryBlock) * seq);  // P, then dS, of a block
+      for (int t = 0; t < seq; ++t) {  // dK and dV accumulate over query blocks
+        std::fill(dk + std::size_t(t) * 3 * C, dk + std::size_t(t) * 3 * C + D, 0.f);
+        std::fill(dv + std::size_t(t) * 3 * C, dv + std::size_t(t) * 3 * C + D, 0.f);
+      }
+      for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
+        const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+        const float* pb = p + std::size_t(t0) * seq;
+        float* dpb = dp + std::size_t(t0) * seq;
+        const Out* dOb = do16 + std::size_t(t0) * D;
+        multiply_rounded<Out>(false, true, rows, t1, D, 1.f, dOb, v16, 0.f, dpb, seq);  // dP = dO Vᵀ
+        for (int t = t0; t < t1; ++t) {
+          float* row = dp + std::size_t(t) * seq;
+          causal_softmax_backward_row(SerialRow{t + 1}, p + std::size_t(t) * seq, row);
+          std::fill(row + t + 1, row + seq, 0.f);
+        }
+        round_to_bf16_dense(rows, t1, pb, seq, blk16);
+        multiply_rounded<Out>(true, false, t1, D, rows, 1.f, blk16, dOb, 1.f, dv, 3 * C);  // dV += Pᵀ dO
+        round_to_bf16_dense(rows, t1, dpb, seq, blk16);
+        multiply_rounded<Out>(false, false, rows, D, t1, scale, blk16, k16, 0.f, dq + std::size_t(t0) * 3 * C,
+                              3 * C);                                                       // dQ = s·dS K
+        multiply_rounded<Out>(true, false, t1, D, rows, scale, blk16, q16 + std::size_t(t0) * D, 1.f, dk,
+                              3 * C);                                                       // dK += s·dSᵀ Q
+      }
+    }
+}
+
+// The bf16 attention on the engine the process uses for bf16 GEMMs.
+inline void attention_forward_bf16(int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
+#if defined(MIXLN_CPU_DNNL)
+  if (bf16_gemm_native()) return attention_forward_rounded<std::uint16_t>(B, seq, H, D, qkv, probs, out);
+#endif
+  attention_forward_rounded<float>(B, seq, H, D, qkv, probs, out);
+}
+inline void attention_backward_bf16(int B, int seq, int H, int D, const float* qkv, const float* probs,
+                                    const float* dout, float* dprobs, float* dqkv) {
+#if defined(MIXLN_CPU_DNNL)
+  if (bf16_gemm_native()) return attention_backward_rounded<std::uint16_t>(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
+#endif
+  attention_backward_rounded<float>(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
+}
+
 template <class T>
 void attention_forward(int B, int seq, int H, int D, const T* qkv, T* probs, T* out) {
+  if constexpr (std::is_same_v<T, float>)
+    if (gemm_precision() == GemmPrecision::bf16) return attention_forward_bf16(B, seq, H, D, qkv, probs, out);
   const int C = H * D;
   const T scale = T(1) / std::sqrt(T(D));
 #pragma omp parallel for collapse(2) schedule(static)
@@ -88,6 +196,8 @@ void attention_forward(int B, int seq, int H, int D, const T* qkv, T* probs, T* 
 template <class T>
 void attention_backward(int B, int seq, int H, int D, const T* qkv, const T* probs,
                         const T* dout, T* dprobs, T* dqkv) {
+  if constexpr (std::is_same_v<T, float>)
+    if (gemm_precision() == GemmPrecision::bf16) return attention_backward_bf16(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
   const int C = H * D;
   const T scale = T(1) / std::sqrt(T(D));
 #pragma omp parallel for collapse(2) schedule(static)

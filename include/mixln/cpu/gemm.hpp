@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "gemm_bf16.hpp"
 
@@ -79,6 +80,8 @@ void linear_forward(int M, int N, int K, const T* x, const T* W, T* y) {
 // dx[M, K] = dy[M, N] · W[N, K]   (=),   dW[N, K] += dy[M, N]ᵀ · x[M, K]
 template <class T>
 void linear_backward(int M, int N, int K, const T* dy, const T* x, const T* W, T* dx, T* dW) {
+  if constexpr (std::is_same_v<T, float>)
+    if (gemm_precision() == GemmPrecision::bf16) return linear_backward_bf16(M, N, K, dy, x, W, dx, dW);
   gemm(false, false, M, K, N, T(1), dy, N, W, K, T(0), dx, K);
   gemm(true, false, N, K, M, T(1), dy, N, x, K, T(1), dW, K);
 }

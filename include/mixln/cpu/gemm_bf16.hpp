@@ -19,18 +19,31 @@
 #pragma once
 
 #include <cblas.h>
+#include <omp.h>
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(__CUDACC__)
+#include <immintrin.h>
+#endif
 
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "../math/half.hpp"
 #include "aligned_scratch.hpp"
 
-#if defined(MIXLN_WITH_DNNL)
+// oneDNN where the build found it (MIXLN_WITH_DNNL), except in translation units nvcc compiles:
+// nvcc 13's front end stops with an internal error on oneDNN's C++ header, so there (the CPU
+// references of test_cuda, a `_cuda` trainer's host code) bf16 is emulated — the same rounding
+// points.
+#if defined(MIXLN_WITH_DNNL) && !defined(__CUDACC__)
+#define MIXLN_CPU_DNNL 1
+#endif
+
+#if defined(MIXLN_CPU_DNNL)
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <mutex>
@@ -39,34 +52,118 @@
 
 namespace mixln::cpu {
 
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(__CUDACC__)
+#define MIXLN_X86_BF16_ROWS 1
+// Rounds the first multiple of 32 of n values with vcvtne2ps2bf16 (AVX512_BF16; compiled for it
+// whatever -march says, called only where the CPU has it) and returns how many it did. The
+// instruction rounds to nearest even as float_to_bf16 does but flushes subnormal inputs to zero:
+// a block holding one is left to float_to_bf16, so the bits are always float_to_bf16's.
+__attribute__((target("avx512f,avx512bw,avx512bf16"))) inline int round_row_to_bf16_avx512(int n, const float* x,
+                                                                                          std::uint16_t* o) {
+  const __m512i exponent = _mm512_set1_epi32(0x7f800000), magnitude = _mm512_set1_epi32(0x7fffffff);
+  int c = 0;
+  for (; c + 32 <= n; c += 32) {
+    const __m512i lo = _mm512_loadu_si512(x + c), hi = _mm512_loadu_si512(x + c + 16);
+    const __mmask16 sub_lo = _mm512_mask_test_epi32_mask(_mm512_testn_epi32_mask(lo, exponent), lo, magnitude);
+    const __mmask16 sub_hi = _mm512_mask_test_epi32_mask(_mm512_testn_epi32_mask(hi, exponent), hi, magnitude);
+    if (sub_lo | sub_hi) {
+      for (int k = c; k < c + 32; ++k) o[k] = float_to_bf16(x[k]);
+      continue;
+    }
+    const __m512bh r = _mm512_cvtne2ps_pbh(_mm512_castsi512_ps(hi), _mm512_castsi512_ps(lo));
+    _mm512_storeu_si512(o + c, reinterpret_cast<const __m512i&>(r));
+  }
+  return c;
+}
+#endif
+
+// Whether this CPU executes bf16 dot products and conversions (AVX512_BF16, or AMX-BF16).
+inline bool cpu_has_avx512_bf16() {
+#if defined(MIXLN_X86_BF16_ROWS)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+// One row of bf16 bits: float_to_bf16 of each value; 32 at a time with AVX512_BF16 where the
+// CPU has it (2.2x the portable loop on a 32 MB array, docs/performance.md).
+inline void round_row_to_bf16(int n, const float* x, std::uint16_t* o) {
+  int c = 0;
+#if defined(MIXLN_X86_BF16_ROWS)
+  if (cpu_has_avx512_bf16()) c = round_row_to_bf16_avx512(n, x, o);
+#endif
+  for (; c < n; ++c) o[c] = float_to_bf16(x[c]);
+}
+
 // Copies X ([rows, cols] stored with leading dimension ld) into a dense [rows, cols] array,
 // each value rounded to bf16: bits (Out = uint16_t) or the rounded fp32 value (Out = float).
 // The layout is kept (a transposed operand stays transposed): the copy streams through memory.
+// Large copies made outside a parallel region use every thread (a GEMM's own threads would
+// otherwise wait for a one-thread copy: measured 8.6% of a small_mixln bf16 step).
 template <class Out>
 void round_to_bf16_dense(int rows, int cols, const float* X, int ld, Out* out) {
+  const bool parallel = std::size_t(rows) * cols >= (std::size_t(1) << 15) && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
   for (int r = 0; r < rows; ++r) {
     const float* x = X + std::size_t(r) * ld;
     Out* o = out + std::size_t(r) * cols;
     if constexpr (sizeof(Out) == 2)
-      for (int c = 0; c < cols; ++c) o[c] = float_to_bf16(x[c]);
+      round_row_to_bf16(cols, x, o);
     else
       for (int c = 0; c < cols; ++c) o[c] = bf16_to_float(float_to_bf16(x[c]));
   }
 }
 
+// C = alpha·op(a)·op(b) + beta·C for operands already rounded and dense (a stored [M, K], or
+// [K, M] when ta; b stored [K, N], or [N, K] when tb): Out = float multiplies through sgemm (the
+// emulated path), Out = uint16_t (bf16 bits) through oneDNN (below).
+template <class Out>
+void multiply_rounded(bool ta, bool tb, int M, int N, int K, float alpha, const Out* a, const Out* b, float beta,
+                      float* C, int ldc);
+
+template <>
+inline void multiply_rounded<float>(bool ta, bool tb, int M, int N, int K, float alpha, const float* a,
+                                    const float* b, float beta, float* C, int ldc) {
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, a,
+              ta ? M : K, b, tb ? K : N, beta, C, ldc);
+}
+
+// Rounds both operands into this thread's scratch (slots 0 and 1 of Out) and multiplies.
+template <class Out>
+void gemm_rounded(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                  int ldb, float beta, float* C, int ldc) {
+  Out* a = scratch<Out>(0, std::size_t(M) * K);
+  Out* b = scratch<Out>(1, std::size_t(K) * N);
+  round_to_bf16_dense(ta ? K : M, ta ? M : K, A, lda, a);
+  round_to_bf16_dense(tb ? N : K, tb ? K : N, B, ldb, b);
+  multiply_rounded<Out>(ta, tb, M, N, K, alpha, a, b, beta, C, ldc);
+}
+
+// dx[M, K] = dy[M, N]·W[N, K],  dW[N, K] += dy[M, N]ᵀ·x[M, K], dy rounded once for both.
+template <class Out>
+void linear_backward_rounded(int M, int N, int K, const float* dy, const float* x, const float* W, float* dx,
+                             float* dW) {
+  Out* dy16 = scratch<Out>(2, std::size_t(M) * N);
+  Out* other = scratch<Out>(1, std::size_t(std::max(M, N)) * K);
+  round_to_bf16_dense(M, N, dy, N, dy16);
+  round_to_bf16_dense(N, K, W, K, other);
+  multiply_rounded<Out>(false, false, M, K, N, 1.f, dy16, other, 0.f, dx, K);
+  round_to_bf16_dense(M, K, x, K, other);
+  multiply_rounded<Out>(true, false, N, K, M, 1.f, dy16, other, 1.f, dW, K);
+}
+
 // The emulated path (also the reference the tests compare the native one with).
 inline void gemm_bf16_emulated(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                                const float* B, int ldb, float beta, float* C, int ldc) {
-  float* a = scratch<float>(0, std::size_t(M) * K);
-  float* b = scratch<float>(1, std::size_t(K) * N);
-  const int lda16 = ta ? M : K, ldb16 = tb ? K : N;  // dense copies, stored as A and B are
-  round_to_bf16_dense(ta ? K : M, lda16, A, lda, a);
-  round_to_bf16_dense(tb ? N : K, ldb16, B, ldb, b);
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M, N, K, alpha, a,
-              lda16, b, ldb16, beta, C, ldc);
+  gemm_rounded<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-#if defined(MIXLN_WITH_DNNL)
+#if defined(MIXLN_CPU_DNNL)
 
 namespace dnnl_detail {
 
@@ -144,36 +241,37 @@ class Matmuls {
 
 }  // namespace dnnl_detail
 
-inline void gemm_bf16_dnnl(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-                           const float* B, int ldb, float beta, float* C, int ldc) {
+template <>
+inline void multiply_rounded<std::uint16_t>(bool ta, bool tb, int M, int N, int K, float alpha, const std::uint16_t* a,
+                                            const std::uint16_t* b, float beta, float* C, int ldc) {
   using dnnl_detail::Matmuls;
-  std::uint16_t* a = scratch<std::uint16_t>(2, std::size_t(M) * K);
-  std::uint16_t* b = scratch<std::uint16_t>(3, std::size_t(K) * N);
-  round_to_bf16_dense(ta ? K : M, ta ? M : K, A, lda, a);
-  round_to_bf16_dense(tb ? N : K, tb ? K : N, B, ldb, b);
-  Matmuls& mm = Matmuls::get();
-  const dnnl_detail::Shape s{ta, tb, M, N, K, ldc, alpha, beta};
-  const Matmuls::Prim& prim = mm.find(s);
   using dt = dnnl::memory::data_type;
   using dims = dnnl::memory::dims;
+  Matmuls& mm = Matmuls::get();
+  const Matmuls::Prim& prim = mm.find({ta, tb, M, N, K, ldc, alpha, beta});
   const dnnl::engine& eng = mm.engine();
-  dnnl::memory am(Matmuls::operand(M, K, ta), eng, a);
-  dnnl::memory bm(Matmuls::operand(K, N, tb), eng, b);
+  dnnl::memory am(Matmuls::operand(M, K, ta), eng, const_cast<std::uint16_t*>(a));
+  dnnl::memory bm(Matmuls::operand(K, N, tb), eng, const_cast<std::uint16_t*>(b));
   dnnl::memory cm({{M, N}, dt::f32, dims{ldc, 1}}, eng, C);
   dnnl::memory pad({{dnnl::memory::dim(prim.scratchpad_bytes)}, dt::u8, dims{1}}, eng,
-                   scratch<std::uint8_t>(4, prim.scratchpad_bytes));
+                   scratch<std::uint8_t>(0, prim.scratchpad_bytes));
   thread_local dnnl::stream stream(eng);
   prim.matmul.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, pad}});
   stream.wait();
+}
+
+inline void gemm_bf16_dnnl(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                           const float* B, int ldb, float beta, float* C, int ldc) {
+  gemm_rounded<std::uint16_t>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 #endif
 
 // Whether this CPU executes bf16 dot products (AVX512_BF16 or AMX-BF16).
 inline bool cpu_has_bf16() {
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(MIXLN_X86_BF16_ROWS)
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512bf16") || __builtin_cpu_supports("amx-bf16");
+  return cpu_has_avx512_bf16() || __builtin_cpu_supports("amx-bf16");
 #else
   return false;
 #endif
@@ -188,7 +286,7 @@ inline bool& bf16_force_emulation() {
 
 // How bf16 GEMMs run in this process: natively through oneDNN, or emulated (see the top).
 inline bool bf16_gemm_native() {
-#if defined(MIXLN_WITH_DNNL)
+#if defined(MIXLN_CPU_DNNL)
   static const bool hardware = cpu_has_bf16();
   return hardware && !bf16_force_emulation();
 #else
@@ -199,7 +297,7 @@ inline bool bf16_gemm_native() {
 // "oneDNN 2.6.3, brg:avx512_core_bf16" or "emulated (...)": for `bench` records and the note a
 // trainer prints when bf16 is chosen.
 inline std::string bf16_gemm_description() {
-#if defined(MIXLN_WITH_DNNL)
+#if defined(MIXLN_CPU_DNNL)
   if (bf16_gemm_native()) {
     const dnnl_version_t* v = dnnl_version();
     return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
@@ -207,6 +305,8 @@ inline std::string bf16_gemm_description() {
   }
   if (bf16_force_emulation()) return "emulated (MIXLN_BF16_EMULATE is set): bf16-rounded inputs through sgemm";
   return "emulated (this CPU has no avx512_bf16 or AMX): bf16-rounded inputs through sgemm, slower than fp32";
+#elif defined(MIXLN_WITH_DNNL)
+  return "emulated (compiled by nvcc, which cannot parse oneDNN's header): bf16-rounded inputs through sgemm";
 #else
   return "emulated (built without oneDNN, MIXLN_WITH_DNNL): bf16-rounded inputs through sgemm, slower than fp32";
 #endif
@@ -215,13 +315,27 @@ inline std::string bf16_gemm_description() {
 inline void gemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                       int ldb, float beta, float* C, int ldc) {
   if (M == 0 || N == 0) return;
-#if defined(MIXLN_WITH_DNNL)
+#if defined(MIXLN_CPU_DNNL)
   if (bf16_gemm_native() && K > 0) {
     gemm_bf16_dnnl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     return;
   }
 #endif
   gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+// linear_backward (gemm.hpp) in bf16: the same two products as two gemm_bf16 calls, with dy
+// rounded once (the largest operand of the step, the LM head's [rows, vocab], among them).
+inline void linear_backward_bf16(int M, int N, int K, const float* dy, const float* x, const float* W, float* dx,
+                                 float* dW) {
+  if (M == 0 || N == 0 || K == 0) return;
+#if defined(MIXLN_CPU_DNNL)
+  if (bf16_gemm_native()) {
+    linear_backward_rounded<std::uint16_t>(M, N, K, dy, x, W, dx, dW);
+    return;
+  }
+#endif
+  linear_backward_rounded<float>(M, N, K, dy, x, W, dx, dW);
 }
 
 }  // namespace mixln::cpu
