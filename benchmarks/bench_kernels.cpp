@@ -1,7 +1,9 @@
 // Google Benchmark: every CPU kernel forward and backward, at the `small` size (C = 256,
 // I = 688, H = 4, V = 4096) and the `llama71m` size (C = 512, I = 1368, H = 8, V = 32000),
 // batch 8 × 256 tokens; and a whole training step (forward, backward, Adam) of small_mixln and
-// llama71m_mixln.
+// llama71m_mixln. `bf16/` runs the GEMM-bearing ones with --precision bf16; `gemm/` times one
+// product of each shape class of the small step by three engines (sgemm, bf16 emulated, bf16
+// on oneDNN), and `bf16_convert/` the rounding of a 32 MB array (portable loop, AVX512_BF16).
 //
 //   build/bin/mixln_bench                         # all
 //   build/bin/mixln_bench --benchmark_filter=small
@@ -179,6 +181,88 @@ void BM_step(benchmark::State& st) {
   st.counters["tok/s"] = benchmark::Counter(double(kR) * double(st.iterations()), benchmark::Counter::kIsRate);
 }
 
+// Runs a benchmark with the process's GEMM precision set to bf16.
+template <class F, class... A>
+void with_bf16(benchmark::State& st, F f, A... a) {
+  cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
+  f(st, a...);
+  cpu::set_gemm_precision(cpu::GemmPrecision::fp32);
+}
+
+// One product C[M, N] = op(A)·op(B) of the small step by one engine: 0 sgemm, 1 bf16 emulated,
+// 2 bf16 on oneDNN (skipped where the CPU or the build lacks it).
+void BM_gemm(benchmark::State& st, bool ta, bool tb, int M, int N, int K, int engine) {
+  if (engine == 2 && !cpu::bf16_gemm_native()) {
+    st.SkipWithError(("no native bf16: " + cpu::bf16_gemm_description()).c_str());
+    return;
+  }
+  auto A = random_vec(std::size_t(M) * K), B = random_vec(std::size_t(K) * N);
+  std::vector<float> C(std::size_t(M) * N);
+  const int lda = ta ? M : K, ldb = tb ? K : N;
+  for (auto _ : st) {
+    if (engine == 0)
+      cpu::gemm(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), N);
+    else if (engine == 1)
+      cpu::gemm_bf16_emulated(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), N);
+    else
+      cpu::gemm_bf16(ta, tb, M, N, K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C.data(), N);
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * M * N * K * double(st.iterations()), benchmark::Counter::kIsRate,
+                                              benchmark::Counter::kIs1000);
+}
+
+void BM_bf16_convert(benchmark::State& st, bool vector) {
+  if (vector && !cpu::cpu_has_avx512_bf16()) {
+    st.SkipWithError("no AVX512_BF16 on this CPU");
+    return;
+  }
+  const int n = 8 << 20;  // 32 MB of fp32, the LM head's [rows, vocab] gradient at small's size
+  auto x = random_vec(std::size_t(n));
+  std::vector<std::uint16_t> o(static_cast<std::size_t>(n));
+  for (auto _ : st) {
+    if (vector)
+      cpu::round_row_to_bf16(n, x.data(), o.data());
+    else
+      for (int i = 0; i < n; ++i) o[std::size_t(i)] = float_to_bf16(x[std::size_t(i)]);
+    benchmark::DoNotOptimize(o.data());
+  }
+  st.SetItemsProcessed(st.iterations() * n);
+}
+
+void register_bf16() {
+  struct Shape {
+    const char* name;
+    bool ta, tb;
+    int M, N, K;
+  };
+  constexpr int C = Small::C, I = Small::I, V = Small::V, T = kT, D = C / Small::H;
+  const Shape shapes[] = {{"qkv_fwd", false, true, kR, 3 * C, C},  {"gate_up_fwd", false, true, kR, 2 * I, C},
+                          {"down_fwd", false, true, kR, C, I},     {"head_fwd", false, true, kR, V, C},
+                          {"head_dx", false, false, kR, C, V},     {"head_dW", true, false, V, C, kR},
+                          {"down_dW", true, false, C, I, kR},      {"attn_scores", false, true, 64, T, D},
+                          {"attn_values", false, false, 64, D, T}, {"attn_dK", true, false, T, D, 64}};
+  const char* engines[] = {"sgemm", "bf16_emulated", "bf16_onednn"};
+  for (const Shape& s : shapes)
+    for (int e = 0; e < 3; ++e)
+      benchmark::RegisterBenchmark((std::string("gemm/") + s.name + "/" + engines[e]).c_str(), BM_gemm, s.ta, s.tb,
+                                   s.M, s.N, s.K, e);
+  benchmark::RegisterBenchmark("bf16_convert/portable", BM_bf16_convert, false)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("bf16_convert/avx512_bf16", BM_bf16_convert, true)->Unit(benchmark::kMillisecond);
+  for (bool bwd : {false, true}) {
+    const std::string dir = bwd ? "_bwd" : "_fwd";
+    benchmark::RegisterBenchmark(("bf16/small/attention" + dir).c_str(),
+                                 [](benchmark::State& st, bool b) { with_bf16(st, BM_attention<Small>, b); }, bwd)
+        ->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("bf16/small/linears" + dir).c_str(),
+                                 [](benchmark::State& st, bool b) { with_bf16(st, BM_linears<Small>, b); }, bwd)
+        ->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("bf16/small/step_mixln",
+                               [](benchmark::State& st) { with_bf16(st, BM_step<examples::small::mixln>); })
+      ->Unit(benchmark::kMillisecond)
+      ->MinTime(2.0);
+}
+
 template <class S>
 void register_size() {
   const std::string p = std::string(S::name) + "/";
@@ -211,6 +295,7 @@ int main(int argc, char** argv) {
   benchmark::RegisterBenchmark("llama71m/step_mixln", BM_step<examples::llama71m::mixln>)
       ->Unit(benchmark::kMillisecond)
       ->MinTime(5.0);
+  register_bf16();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -11,11 +11,12 @@
 # runs the same three placements at this length with three seeds (scripts/study_plan.txt), which
 # gives the spread the table is read against. Environment overrides: CONFIG (deep24), STEPS
 # (300), BATCH (8), SEQ (256), LR (1e-3), SEED (0), EVAL_TOKENS (65536), PLACEMENTS ("preln
-# postln mixln"). With other values the study may have no spread to compare with (it says so).
+# postln mixln"), PRECISION (fp32; bf16: bf16 GEMM inputs, docs/usage.md). With other values
+# the study (fp32) may have no spread to compare with (it says so).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONFIG=${CONFIG:-deep24} STEPS=${STEPS:-300} BATCH=${BATCH:-8} SEQ=${SEQ:-256} LR=${LR:-1e-3} SEED=${SEED:-0}
-EVAL_TOKENS=${EVAL_TOKENS:-65536}
+EVAL_TOKENS=${EVAL_TOKENS:-65536} PRECISION=${PRECISION:-fp32}
 PLACEMENTS=${PLACEMENTS:-"preln postln mixln"}
 out=runs/demo
 
@@ -35,7 +36,7 @@ for p in $PLACEMENTS; do
   echo "== ${CONFIG}_$p: $STEPS steps of $BATCH x $SEQ tokens"
   start=$(date +%s)
   build/bin/"${CONFIG}_$p" train --data data/brown-4096 --out "$out/$p" --steps "$STEPS" --batch "$BATCH" \
-    --seq "$SEQ" --lr "$LR" --seed "$SEED" --eval-every 0 --eval-tokens "$EVAL_TOKENS"
+    --seq "$SEQ" --lr "$LR" --seed "$SEED" --eval-every 0 --eval-tokens "$EVAL_TOKENS" --precision "$PRECISION"
   minutes[$p]=$(awk "BEGIN { printf \"%.1f\", ($(date +%s) - $start) / 60 }")
   # step,loss for the plot
   grep '"loss"' "$out/$p/log.jsonl" | sed -E 's/.*"step":([0-9]+).*"loss":([-0-9.eE+]+).*/\1 \2/' > "$out/$p/loss.dat"
@@ -43,7 +44,7 @@ done
 
 {
   echo "Validation perplexity on the Brown corpus ($CONFIG, $("build/bin/${CONFIG}_mixln" info | head -n 1 | sed 's/^model: //')),"
-  echo "$STEPS steps of $BATCH x $SEQ tokens, lr $LR, seed $SEED, $EVAL_TOKENS validation tokens;"
+  echo "$STEPS steps of $BATCH x $SEQ tokens, lr $LR, seed $SEED, $EVAL_TOKENS validation tokens, $PRECISION GEMMs;"
   echo "minutes per run: $(for p in $PLACEMENTS; do printf '%s %s  ' "$p" "${minutes[$p]}"; done)"
   echo
   python3 scripts/study.py demo-table --study docs/study --plan scripts/study_plan.txt --runs "$out" --config "$CONFIG" \

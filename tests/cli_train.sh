@@ -86,6 +86,7 @@ echo "100 steps: train loss fp32 $l32, bf16 $l16; val loss fp32 $v32, bf16 $v16 
 awk -v a="$l32" -v b="$l16" -v c="$v32" -v d="$v16" 'BEGIN { exit !(a > 0 && c > 0 && (b - a) / a < 0.02 && (a - b) / a < 0.02 && (d - c) / c < 0.02 && (c - d) / c < 0.02) }' ||
   fail "bf16 ends more than 2% from fp32: train loss $l16 vs $l32, val loss $v16 vs $v32"
 cmp -s "$work/prec-fp32/log.jsonl" "$work/prec-bf16/log.jsonl" && fail "bf16 and fp32 runs are identical: no rounding happened"
+grep -q '"precision": "bf16"' "$work/prec-bf16/config.json" || fail "config.json does not record --precision bf16"
 
 # bad invocations: one error line, non-zero exit, nothing written
 expect_error() {

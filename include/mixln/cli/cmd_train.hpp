@@ -122,7 +122,8 @@ inline TrainOptions train_options_from(const Args& a) {
 // Under mpirun, every rank runs this; an error on any rank ends the whole job.
 template <class Net, class Backend>
 int run_train(const Args& a) {
-  const TrainOptions o = train_options_from(a);
+  TrainOptions o = train_options_from(a);
+  o.precision = BackendCli<Backend>::precision();
   const double timeout = a.real("comm-timeout", 600, 0.0, 1e9, /*open_lo=*/true);
   const std::unique_ptr<Communicator> comm = BackendCli<Backend>::communicator(timeout);
   if (comm->size() == 1) {

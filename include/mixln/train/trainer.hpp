@@ -56,6 +56,7 @@ struct TrainDefaults {
 struct TrainOptions {
   std::string data, out;
   std::string init_from;  // a Hugging Face folder or safetensors file whose matching tensors start the run
+  std::string precision;  // the GEMM inputs' precision (fp32, bf16, ...), recorded in config.json
   long long steps = 0;
   int batch = 0, seq = 0, accum = 1;
   double lr = 0, warmup_frac = 0.1, min_lr_frac = 0.1, clip = 0;
@@ -197,6 +198,7 @@ class Trainer {
                           nlohmann::json{{"model", model_signature<Net>()},
                                          {"train", o_.run_settings()},
                                          {"zero", o_.zero},
+                                         {"precision", o_.precision.empty() ? nlohmann::json() : nlohmann::json(o_.precision)},
                                          {"data", fs::absolute(o_.data).string()},
                                          {"init_from", o_.init_from.empty() ? nlohmann::json()
                                                                             : nlohmann::json(fs::absolute(o_.init_from).string())}}
