@@ -77,7 +77,7 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline int round_row_to_b
 }
 #endif
 
-// Whether this CPU executes bf16 dot products and conversions (AVX512_BF16, or AMX-BF16).
+// Whether this CPU has AVX512_BF16 (bf16 dot products and conversions).
 inline bool cpu_has_avx512_bf16() {
 #if defined(MIXLN_X86_BF16_ROWS)
   static const bool has = [] {
@@ -267,15 +267,9 @@ inline void gemm_bf16_dnnl(bool ta, bool tb, int M, int N, int K, float alpha, c
 
 #endif
 
-// Whether this CPU executes bf16 dot products (AVX512_BF16 or AMX-BF16).
-inline bool cpu_has_bf16() {
-#if defined(MIXLN_X86_BF16_ROWS)
-  __builtin_cpu_init();
-  return cpu_has_avx512_bf16() || __builtin_cpu_supports("amx-bf16");
-#else
-  return false;
-#endif
-}
+// Whether this CPU executes bf16 dot products. Every x86 CPU with AMX-BF16 (Sapphire Rapids
+// and later) has AVX512_BF16 too, so that flag decides; oneDNN picks AMX itself where present.
+inline bool cpu_has_bf16() { return cpu_has_avx512_bf16(); }
 
 // True: emulate bf16 GEMMs even where they could run natively (MIXLN_BF16_EMULATE set, or a
 // test comparing the two paths).
