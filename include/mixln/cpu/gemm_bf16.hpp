@@ -7,7 +7,7 @@
 // the GPU, so both backends round at the same points: every GEMM input, nothing else.
 //
 // Two ways to compute it, chosen once per process (bf16_gemm_native()):
-//  - oneDNN (MIXLN_WITH_DNNL, the CPU has avx512_bf16 or AMX): the inputs are converted to
+//  - oneDNN (MIXLN_WITH_DNNL, the CPU has avx512_bf16): the inputs are converted to
 //    dense bf16 copies and multiplied by a oneDNN matmul primitive with bf16 dot-product
 //    instructions; primitives are created once per shape and kept (a training step has a
 //    fixed set of shapes).
@@ -16,6 +16,10 @@
 //    so this differs from the native path only in the order of the fp32 sums; it is slower
 //    than --precision fp32 (the rounding copies come on top), and says so. MIXLN_BF16_EMULATE=1
 //    chooses it on any CPU (the tests compare the two).
+//
+// Besides gemm_bf16: multiply_rounded (operands already rounded, for callers that round an
+// operand once and use it in several products: attention.hpp per head) and
+// linear_backward_bf16 (dy rounded once for dx and dW).
 #pragma once
 
 #include <cblas.h>
