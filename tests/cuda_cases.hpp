@@ -2,6 +2,12 @@
 // models, compared with the CPU backend.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
+#include <span>
+
+#include <mixln/mixln.hpp>
 #include <mixln/type_list.hpp>
 #include <mixln/math/boundary.hpp>
 #include <mixln/math/norm_kinds.hpp>
@@ -11,6 +17,24 @@
 #include "gelu_block.hpp"
 
 namespace cuda_cases {
+
+// The batch the model comparisons use: 2 × 32 tokens of the tiny vocabulary (512), every ninth
+// label ignored (-100).
+struct TinyBatch {
+  int B = 2, T = 32;
+  std::vector<std::int32_t> tok, lab;
+  TinyBatch() : tok(std::size_t(B * T)), lab(std::size_t(B * T)) {
+    for (int i = 0; i < B * T; ++i) tok[i] = (i * 37) % 512, lab[i] = i % 9 == 0 ? -100 : (i * 91 + 5) % 512;
+  }
+};
+
+// The parameters the model comparisons start from: seed 3, std 0.1.
+template <class Net>
+std::vector<float> tiny_params(const mixln::ParamLayout& lay) {
+  std::vector<float> params(lay.total);
+  mixln::init_params(lay, Net::num_layers, std::span<float>(params), {.seed = 3, .std = 0.1});
+  return params;
+}
 
 using R = mixln::RMSNorm;
 using N = mixln::LayerNorm;

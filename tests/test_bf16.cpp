@@ -151,13 +151,13 @@ double rel_err(const float* a, const float* b, std::size_t n) {
 TEST_CASE("bf16 models (the GPU test's tiny models): fp32 vs bf16, and native vs emulated bf16") {
   const bool native = cpu::bf16_gemm_native();
   if (!native) MESSAGE("native bf16 not available (" << cpu::bf16_gemm_description() << "): native vs emulated skipped");
-  const int Bn = 2, T = 32;
-  std::vector<std::int32_t> tok(Bn * T), lab(Bn * T);
-  for (int i = 0; i < Bn * T; ++i) tok[i] = (i * 37) % 512, lab[i] = i % 9 == 0 ? -100 : (i * 91 + 5) % 512;
+  const cuda_cases::TinyBatch batch;
+  const int Bn = batch.B, T = batch.T;
+  const std::vector<std::int32_t>& tok = batch.tok;
+  const std::vector<std::int32_t>& lab = batch.lab;
   auto run = [&]<class Net>(Net*) {
     const ParamLayout lay = make_param_layout<Net>();
-    std::vector<float> params(lay.total);
-    init_params(lay, Net::num_layers, std::span<float>(params), {.seed = 3, .std = 0.1});
+    const std::vector<float> params = cuda_cases::tiny_params<Net>(lay);
     std::pair<double, std::vector<float>> f32, b16, emu;
     {
       PrecisionScope p(cpu::GemmPrecision::fp32);

@@ -267,13 +267,13 @@ TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match t
 }
 
 TEST_CASE("cuda: every tiny model's loss and gradients match the CPU in fp32 and bf16") {
-  const int Bn = 2, T = 32;
-  std::vector<std::int32_t> tok(Bn * T), lab(Bn * T);
-  for (int i = 0; i < Bn * T; ++i) tok[i] = (i * 37) % 512, lab[i] = i % 9 == 0 ? -100 : (i * 91 + 5) % 512;
+  const cuda_cases::TinyBatch batch;
+  const int Bn = batch.B, T = batch.T;
+  const std::vector<std::int32_t>& tok = batch.tok;
+  const std::vector<std::int32_t>& lab = batch.lab;
   auto run = [&]<class Net>(Net*) {
     const ParamLayout lay = make_param_layout<Net>();
-    std::vector<float> params(lay.total);
-    init_params(lay, Net::num_layers, std::span<float>(params), {.seed = 3, .std = 0.1});
+    const std::vector<float> params = cuda_cases::tiny_params<Net>(lay);
     // The CPU references: fp32, and bf16 with the GPU's rounding points (cpu/gemm_bf16.hpp).
     mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::fp32);
     const auto [lc, gc] = loss_and_grads<Net, Cpu>(params, tok, lab, Bn, T);
