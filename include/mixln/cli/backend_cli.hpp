@@ -1,6 +1,9 @@
 // mixln/cli/backend_cli.hpp — what a backend adds to the command line.
 #pragma once
 
+#include <omp.h>
+
+#include <algorithm>
 #include <cstddef>
 #include <cstdio>
 #include <memory>
@@ -50,8 +53,17 @@ struct BackendCli<cpu::Backend<float>> {
       std::fprintf(stderr, "note: --precision bf16: %s\n", cpu::bf16_gemm_description().c_str());
   }
   static std::unique_ptr<Communicator> communicator(double timeout_s) { return make_host_communicator(timeout_s); }
-  static std::size_t scratch_bytes(std::size_t, std::size_t, std::size_t, std::size_t, std::size_t, std::size_t) {
-    return 0;
+  // bf16: the rounded copies of GEMM inputs (cpu/gemm_bf16.hpp; bf16 bits natively, rounded
+  // floats when emulated): the largest dy of a linear backward, the largest A and the largest
+  // other operand, and each thread's per-head attention operands.
+  static std::size_t scratch_bytes(std::size_t R, std::size_t C, std::size_t I, std::size_t V, std::size_t H,
+                                   std::size_t T) {
+    if (cpu::gemm_precision() != cpu::GemmPrecision::bf16) return 0;
+    const std::size_t es = cpu::bf16_gemm_native() ? 2 : 4;
+    const std::size_t dy = R * std::max({V, 2 * I, 3 * C}), a = R * std::max(C, I),
+                      other = std::max({V * C, 2 * I * C, R * std::max(C, I)});
+    const std::size_t per_thread = 4 * T * (C / H) + std::size_t(cpu::kQueryBlock) * T;
+    return es * (dy + a + other + std::size_t(omp_get_max_threads()) * per_thread);
   }
   static std::string precision() { return cpu::precision_name(cpu::gemm_precision()); }
 };

@@ -136,7 +136,8 @@ int run_info(const Args& a) {
               format_bytes(moments).c_str());
   std::printf("  %-34s %12s\n", "activations kept for backward", format_bytes(fwd).c_str());
   std::printf("  %-34s %12s\n", "backward scratch", format_bytes(all - fwd).c_str());
-  // The CUDA backend stages GEMM inputs in bf16 (its default precision).
+  // The CUDA backend stages GEMM inputs in bf16 (its default precision); the CPU backend keeps
+  // rounded copies of them with --precision bf16.
   const std::size_t R = std::size_t(B) * T;
   const double extra =
       device == Backend::name
