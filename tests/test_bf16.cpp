@@ -151,24 +151,21 @@ double rel_err(const float* a, const float* b, std::size_t n) {
 TEST_CASE("bf16 models (the GPU test's tiny models): fp32 vs bf16, and native vs emulated bf16") {
   const bool native = cpu::bf16_gemm_native();
   if (!native) MESSAGE("native bf16 not available (" << cpu::bf16_gemm_description() << "): native vs emulated skipped");
-  const cuda_cases::TinyBatch batch;
-  const int Bn = batch.B, T = batch.T;
-  const std::vector<std::int32_t>& tok = batch.tok;
-  const std::vector<std::int32_t>& lab = batch.lab;
+  const cuda_cases::TinyBatch b;
   auto run = [&]<class Net>(Net*) {
     const ParamLayout lay = make_param_layout<Net>();
     const std::vector<float> params = cuda_cases::tiny_params<Net>(lay);
     std::pair<double, std::vector<float>> f32, b16, emu;
     {
       PrecisionScope p(cpu::GemmPrecision::fp32);
-      f32 = loss_and_grads<Net>(params, tok, lab, Bn, T);
+      f32 = loss_and_grads<Net>(params, b.tok, b.lab, b.B, b.T);
     }
     {
       PrecisionScope p(cpu::GemmPrecision::bf16);
-      b16 = loss_and_grads<Net>(params, tok, lab, Bn, T);
+      b16 = loss_and_grads<Net>(params, b.tok, b.lab, b.B, b.T);
       const bool saved = cpu::bf16_force_emulation();
       cpu::bf16_force_emulation() = true;
-      emu = loss_and_grads<Net>(params, tok, lab, Bn, T);
+      emu = loss_and_grads<Net>(params, b.tok, b.lab, b.B, b.T);
       cpu::bf16_force_emulation() = saved;
     }
     INFO(Net::placement_names[0] << " " << Net::block_names[0]);

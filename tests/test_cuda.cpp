@@ -267,23 +267,20 @@ TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match t
 }
 
 TEST_CASE("cuda: every tiny model's loss and gradients match the CPU in fp32 and bf16") {
-  const cuda_cases::TinyBatch batch;
-  const int Bn = batch.B, T = batch.T;
-  const std::vector<std::int32_t>& tok = batch.tok;
-  const std::vector<std::int32_t>& lab = batch.lab;
+  const cuda_cases::TinyBatch b;
   auto run = [&]<class Net>(Net*) {
     const ParamLayout lay = make_param_layout<Net>();
     const std::vector<float> params = cuda_cases::tiny_params<Net>(lay);
     // The CPU references: fp32, and bf16 with the GPU's rounding points (cpu/gemm_bf16.hpp).
     mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::fp32);
-    const auto [lc, gc] = loss_and_grads<Net, Cpu>(params, tok, lab, Bn, T);
+    const auto [lc, gc] = loss_and_grads<Net, Cpu>(params, b.tok, b.lab, b.B, b.T);
     mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::bf16);
-    const auto [lc16, gc16] = loss_and_grads<Net, Cpu>(params, tok, lab, Bn, T);
+    const auto [lc16, gc16] = loss_and_grads<Net, Cpu>(params, b.tok, b.lab, b.B, b.T);
     mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::fp32);
     for (auto prec : {mixln::cuda::GemmPrecision::fp32, mixln::cuda::GemmPrecision::bf16}) {
       mixln::cuda::set_gemm_precision(prec);
       const bool bf16 = prec == mixln::cuda::GemmPrecision::bf16;
-      const auto [lg, gg] = loss_and_grads<Net, Gpu>(params, tok, lab, Bn, T);
+      const auto [lg, gg] = loss_and_grads<Net, Gpu>(params, b.tok, b.lab, b.B, b.T);
       INFO(Net::placement_names[0] << " " << Net::block_names[0] << (bf16 ? " bf16" : " fp32"));
       if (!bf16) {
         CHECK(std::abs(lg - lc) / lc < 1e-5);

@@ -18,10 +18,8 @@
 
 namespace mixln::cli {
 
-// Flags a backend adds to every subcommand, and what it does with them before one runs
-// (cli/cuda.hpp specialises this for the CUDA backend).
-template <class Backend>
-struct BackendCli {
+// What a host-memory backend adds by default: no flags, MPI through the host.
+struct HostBackendCli {
   static std::vector<Option> options() { return {}; }
   static void configure(const std::string& /*subcommand*/, const Args& /*args*/) {}
   // The communicator for data-parallel training on this backend.
@@ -31,6 +29,12 @@ struct BackendCli {
                                    std::size_t /*H*/, std::size_t /*T*/) {
     return 0;
   }
+};
+
+// Flags a backend adds to every subcommand, and what it does with them before one runs
+// (below for the fp32 CPU trainers; cli/cuda.hpp for the CUDA backend).
+template <class Backend>
+struct BackendCli : HostBackendCli {
   // The precision of the GEMM inputs, for `bench` records.
   static std::string precision() { return sizeof(typename Backend::scalar) == 8 ? "fp64" : "fp32"; }
 };
@@ -39,7 +43,7 @@ struct BackendCli {
 // where the CPU has bf16 instructions and the program was built with it, and is emulated (with
 // a note on stderr: slower than fp32) elsewhere.
 template <>
-struct BackendCli<cpu::Backend<float>> {
+struct BackendCli<cpu::Backend<float>> : HostBackendCli {
   static std::vector<Option> options() {
     return {{"precision", true, "GEMM inputs: fp32, or bf16 (rounded, fp32 accumulation, as on the GPU) (fp32)"}};
   }
@@ -52,7 +56,6 @@ struct BackendCli<cpu::Backend<float>> {
     if (subcommand != "info" && cpu::gemm_precision() == cpu::GemmPrecision::bf16 && !cpu::bf16_gemm_native())
       std::fprintf(stderr, "note: --precision bf16: %s\n", cpu::bf16_gemm_description().c_str());
   }
-  static std::unique_ptr<Communicator> communicator(double timeout_s) { return make_host_communicator(timeout_s); }
   // bf16: the rounded copies of GEMM inputs (cpu/gemm_bf16.hpp; bf16 bits natively, rounded
   // floats when emulated): the largest dy of a linear backward, the largest A and the largest
   // other operand, and each thread's per-head attention operands.

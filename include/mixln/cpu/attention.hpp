@@ -151,17 +151,12 @@ void attention_backward_rounded(int B, int seq, int H, int D, const float* qkv, 
 
 // The bf16 attention on the engine the process uses for bf16 GEMMs.
 inline void attention_forward_bf16(int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
-#if defined(MIXLN_CPU_DNNL)
-  if (bf16_gemm_native()) return attention_forward_rounded<std::uint16_t>(B, seq, H, D, qkv, probs, out);
-#endif
-  attention_forward_rounded<float>(B, seq, H, D, qkv, probs, out);
+  with_bf16_operands([&](auto o) { attention_forward_rounded<decltype(o)>(B, seq, H, D, qkv, probs, out); });
 }
 inline void attention_backward_bf16(int B, int seq, int H, int D, const float* qkv, const float* probs,
                                     const float* dout, float* dprobs, float* dqkv) {
-#if defined(MIXLN_CPU_DNNL)
-  if (bf16_gemm_native()) return attention_backward_rounded<std::uint16_t>(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
-#endif
-  attention_backward_rounded<float>(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
+  with_bf16_operands(
+      [&](auto o) { attention_backward_rounded<decltype(o)>(B, seq, H, D, qkv, probs, dout, dprobs, dqkv); });
 }
 
 template <class T>

@@ -264,16 +264,7 @@ inline void multiply_rounded<std::uint16_t>(bool ta, bool tb, int M, int N, int 
   stream.wait();
 }
 
-inline void gemm_bf16_dnnl(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
-                           const float* B, int ldb, float beta, float* C, int ldc) {
-  gemm_rounded<std::uint16_t>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
 #endif
-
-// Whether this CPU executes bf16 dot products. Every x86 CPU with AMX-BF16 (Sapphire Rapids
-// and later) has AVX512_BF16 too, so that flag decides; oneDNN picks AMX itself where present.
-inline bool cpu_has_bf16() { return cpu_has_avx512_bf16(); }
 
 // True: emulate bf16 GEMMs even where they could run natively (MIXLN_BF16_EMULATE set, or a
 // test comparing the two paths).
@@ -285,7 +276,8 @@ inline bool& bf16_force_emulation() {
 // How bf16 GEMMs run in this process: natively through oneDNN, or emulated (see the top).
 inline bool bf16_gemm_native() {
 #if defined(MIXLN_CPU_DNNL)
-  static const bool hardware = cpu_has_bf16();
+  // Every x86 CPU with AMX-BF16 has AVX512_BF16 too; oneDNN picks AMX itself where present.
+  static const bool hardware = cpu_has_avx512_bf16();
   return hardware && !bf16_force_emulation();
 #else
   return false;
@@ -310,16 +302,23 @@ inline std::string bf16_gemm_description() {
 #endif
 }
 
+// Calls f(Out{}) with the operand type of this process's bf16 engine: std::uint16_t (bf16 bits,
+// oneDNN) or float (rounded values through sgemm, the emulation).
+template <class F>
+void with_bf16_operands(F&& f) {
+#if defined(MIXLN_CPU_DNNL)
+  if (bf16_gemm_native()) return f(std::uint16_t{});
+#endif
+  f(float{});
+}
+
 inline void gemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
                       int ldb, float beta, float* C, int ldc) {
   if (M == 0 || N == 0) return;
-#if defined(MIXLN_CPU_DNNL)
-  if (bf16_gemm_native() && K > 0) {
-    gemm_bf16_dnnl(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
-#endif
-  gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  if (K == 0) return gemm_bf16_emulated(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);  // C = β·C
+  with_bf16_operands([&](auto out) {
+    gemm_rounded<decltype(out)>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  });
 }
 
 // linear_backward (gemm.hpp) in bf16: the same two products as two gemm_bf16 calls, with dy
@@ -327,13 +326,7 @@ inline void gemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const 
 inline void linear_backward_bf16(int M, int N, int K, const float* dy, const float* x, const float* W, float* dx,
                                  float* dW) {
   if (M == 0 || N == 0 || K == 0) return;
-#if defined(MIXLN_CPU_DNNL)
-  if (bf16_gemm_native()) {
-    linear_backward_rounded<std::uint16_t>(M, N, K, dy, x, W, dx, dW);
-    return;
-  }
-#endif
-  linear_backward_rounded<float>(M, N, K, dy, x, W, dx, dW);
+  with_bf16_operands([&](auto out) { linear_backward_rounded<decltype(out)>(M, N, K, dy, x, W, dx, dW); });
 }
 
 }  // namespace mixln::cpu

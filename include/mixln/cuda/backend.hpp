@@ -42,8 +42,8 @@ struct DeviceProbe {
   int runtime_version = 0;  // cudaRuntimeGetVersion, e.g. 13000
   bool usable() const { return count > 0; }
   // A machine without a GPU: no driver (cudaErrorInsufficientDriver with driver version 0), or
-  // the runtime reports no device. The toolkit's placeholder libcuda (cudaErrorStubLibrary) or
-// an old driver is a broken installation, not a machine without a GPU.
+  // the runtime reports no device. The toolkit's link-time libcuda stub found at run time
+  // (cudaErrorStubLibrary) or an old driver is a broken installation, not a machine without a GPU.
   bool absent() const {
     return count == 0 && ((driver_version == 0 && error == 35 /* cudaErrorInsufficientDriver */) ||
                           error == 100 /* cudaErrorNoDevice */);
