@@ -106,6 +106,7 @@ PY
       [[ $prec == bf16 ]] && tol=2e-2
       say "$t --precision $prec: 200 steps"
       local out=$work/runs/${t}_$prec
+      mkdir -p "$work/runs"  # the stderr file below lives beside the run folder
       if timeout 240 "$bin/$t" train --data "$work/data/$data" --out "$out" --steps 200 --batch "$batch" --seq "$seq" \
           --lr 1e-3 --seed 0 --eval-every 0 --eval-tokens "$evt" --quiet --precision "$prec" 2> "$out.err"; then
         IFS='|' read -r verdict detail < <(compare "$t" "$work/ref/${t%_cuda}.jsonl" "$out/log.jsonl" "$tol")
