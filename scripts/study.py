@@ -302,6 +302,179 @@ def report(a):
       "beyond it. A single seed on both sides is not judged.")
     w("")
 
+    def analyses(dc):
+        """gradient norms, angular distance and layer drop of dc's Pre/Post/Mix runs"""
+        L = st.layers(dc)
+        an = {m: st.runs(dc, m) for m in ("preln", "postln", "mixln")}
+        if L and any(an.values()):
+            w("## Per-layer gradient norms at %s (Fig. 1 and 6a)\n" % dc)
+            w("The L2 norm of each layer's gradient on the first batch (step 1) and the last; mean over "
+              "seeds. *last/first* is the mean norm of the last quarter of the layers over that of the "
+              "first quarter; *CV* the coefficient of variation across layers (lower: more uniform).\n")
+            w("| placement | step | last/first quarter | CV across layers |")
+            w("|---|---|---|---|")
+            ratio, cvs = {}, {}
+            for which in ("init", "final"):
+                lines = {}
+                for m, runs in an.items():
+                    per_seed_ratio, per_seed_cv, by_layer = {}, {}, {}
+                    for r in runs:
+                        if r["status"] != "ok":
+                            continue
+                        g = st.csv_of(r, "grad_norms.csv")
+                        if not g:
+                            continue
+                        step = "1" if which == "init" else r["steps"]
+                        rows = [x for x in g if x["step"] == step]
+                        if len(rows) != L:
+                            continue
+                        per_seed_ratio[int(r["seed"])] = quarter_ratio(rows, L)
+                        per_seed_cv[int(r["seed"])] = cv([float(x["grad_norm"]) for x in rows])
+                        for x in rows:
+                            by_layer.setdefault(int(x["layer"]), []).append(float(x["grad_norm"]))
+                    if not per_seed_ratio:
+                        continue
+                    ratio[(m, which)], cvs[(m, which)] = per_seed_ratio, per_seed_cv
+                    w("| %s | %s | %s | %s |" % (LABELS[m], "1" if which == "init" else "last",
+                                                 pm(list(per_seed_ratio.values()), 3), pm(list(per_seed_cv.values()), 3)))
+                    lines[m] = ["%d %g %g" % (l, mean(v), std(v) or 0) for l, v in sorted(by_layer.items())]
+                if lines:
+                    pl = []
+                    for m, ls in lines.items():
+                        dat = os.path.join(work, "grad_%s_%s_%s.dat" % (dc, which, m))
+                        write_dat(dat, ls)
+                        pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
+                                  (dat, COLORS[m], LABELS[m]))
+                    if gnuplot("""set terminal pngcairo size 720,420
+set output '%s/study_%s_grad_norms_%s.png'
+set title 'per-layer gradient norm at %s (%s), mean ± std over seeds'
+set xlabel 'layer'
+set ylabel 'L2 norm of the layer''s gradient'
+set logscale y
+set grid
+plot %s
+""" % (a.img, dc, which, "step 1" if which == "init" else "the last step", dc, ", ".join(pl))):
+                        plots.append("study_%s_grad_norms_%s.png" % (dc, which))
+            w("")
+            for which in ("init", "final"):
+                if "study_%s_grad_norms_%s.png" % (dc, which) in plots:
+                    w("![gradient norms %s, %s](%s/study_%s_grad_norms_%s.png)" % (dc, which, imgrel, dc, which))
+            w("")
+            if ("preln", "final") in ratio:
+                xs = list(ratio[("preln", "final")].values())
+                claims.append(("Pre-LN's deep layers get smaller gradients than its early layers", dc,
+                               "last/first quarter at the last step: %s" % pm(xs, 3),
+                               "**held**" if all(x < 1 for x in xs) and (std(xs) is None or 1 - mean(xs) > std(xs))
+                               else "did not hold"))
+            if ("postln", "final") in ratio:
+                xs = list(ratio[("postln", "final")].values())
+                claims.append(("Post-LN's early layers get smaller gradients than its deep layers", dc,
+                               "last/first quarter at the last step: %s" % pm(xs, 3),
+                               "**held**" if all(x > 1 for x in xs) and (std(xs) is None or mean(xs) - 1 > std(xs))
+                               else "did not hold"))
+            if ("mixln", "final") in cvs:
+                for other in ("preln", "postln"):
+                    if (other, "final") in cvs:
+                        d, diffs, spread, v = judge(cvs[("mixln", "final")], cvs[(other, "final")])
+                        claims.append(("Mix-LN's gradient norms are more uniform across layers than %s's" % LABELS[other],
+                                       dc, "CV Mix − %s: %s (spread %s)" % (LABELS[other], fmt(d, 3), fmt(spread, 3)), v))
+
+            ang = {}
+            for m, runs in an.items():
+                mats = [st.csv_of(r, "angular.csv") for r in runs if r["status"] == "ok"]
+                mats = [(int(r["seed"]), x) for r, x in zip([r for r in runs if r["status"] == "ok"], mats) if x]
+                if mats:
+                    ang[m] = mats
+            if ang:
+                w("## Angular distance between layers at %s (Fig. 3 and 5)\n" % dc)
+                w("The mean over tokens of arccos(cos(x_ℓ, x_ℓ+1))/π between the inputs of consecutive "
+                  "layers, averaged over the first and the last half of the layers (low: the layer "
+                  "changes its input little, as in Pre-LN's deep layers in the paper).\n")
+                w("| placement | first half | last half |")
+                w("|---|---|---|")
+                late = {}
+                for m, mats in ang.items():
+                    early_s, late_s = {}, {}
+                    cells = {}
+                    for seed, x in mats:
+                        n1 = [r for r in x if r["n"] == "1"]
+                        early_s[seed] = mean([float(r["distance"]) for r in n1 if int(r["layer"]) < L // 2])
+                        late_s[seed] = mean([float(r["distance"]) for r in n1 if int(r["layer"]) >= L // 2])
+                        for r in x:
+                            cells.setdefault((int(r["layer"]), int(r["n"])), []).append(float(r["distance"]))
+                    late[m] = late_s
+                    w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values()), 4), pm(list(late_s.values()), 4)))
+                    dat = os.path.join(work, "angular_%s_%s.dat" % (dc, m))
+                    write_dat(dat, ["%d %d %g" % (l, n, mean(v)) for (l, n), v in sorted(cells.items())])
+                    if gnuplot("""set terminal pngcairo size 460,400
+set output '%s/study_%s_angular_%s.png'
+set title 'angular distance, %s (%s, mean over seeds)'
+set xlabel 'initial layer l'
+set ylabel 'block size n'
+set xrange [-0.5:%g]
+set yrange [0.5:%g]
+set cbrange [0:0.6]
+set palette defined (0 '#fde725', 0.5 '#21918c', 1 '#440154')
+plot '%s' using 1:2:3 with image notitle
+""" % (a.img, dc, m, LABELS[m], dc, L - 0.5, L + 0.5, dat)):
+                        plots.append("study_%s_angular_%s.png" % (dc, m))
+                w("")
+                imgs = [m for m in ("preln", "postln", "mixln") if "study_%s_angular_%s.png" % (dc, m) in plots]
+                if imgs:
+                    w("| %s |" % " | ".join(LABELS[m] for m in imgs))
+                    w("|" + "---|" * len(imgs))
+                    w("| %s |" % " | ".join("![](%s/study_%s_angular_%s.png)" % (imgrel, dc, m) for m in imgs))
+                    w("")
+                if "preln" in late and "mixln" in late:
+                    d, diffs, spread, v = judge(late["preln"], late["mixln"])
+                    claims.append(("Pre-LN's deep layers change their input less than Mix-LN's (angular distance)", dc,
+                                   "last half, Pre − Mix: %s (spread %s)" % (fmt(d, 4), fmt(spread, 4)), v))
+
+            drop = {}
+            for m, runs in an.items():
+                ok = [r for r in runs if r["status"] == "ok"]
+                xs = [(int(r["seed"]), st.csv_of(r, "layer_drop.csv")) for r in ok]
+                xs = [(s, x) for s, x in xs if x]
+                if xs:
+                    drop[m] = xs
+            if drop:
+                w("## The cost of removing one layer at %s (Fig. 3d/e and 6b)\n" % dc)
+                w("Validation perplexity with one layer replaced by the identity, minus the full model's; "
+                  "mean over the first and the last half of the layers.\n")
+                w("| placement | first half | last half |")
+                w("|---|---|---|")
+                late, pl = {}, []
+                for m, xs in drop.items():
+                    early_s, late_s, by_layer = {}, {}, {}
+                    for seed, x in xs:
+                        early_s[seed] = mean([float(r["delta"]) for r in x if int(r["layer"]) < L // 2])
+                        late_s[seed] = mean([float(r["delta"]) for r in x if int(r["layer"]) >= L // 2])
+                        for r in x:
+                            by_layer.setdefault(int(r["layer"]), []).append(float(r["delta"]))
+                    late[m] = late_s
+                    w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values())), pm(list(late_s.values()))))
+                    dat = os.path.join(work, "drop_%s_%s.dat" % (dc, m))
+                    write_dat(dat, ["%d %g %g" % (l, max(mean(v), 1e-3), std(v) or 0) for l, v in sorted(by_layer.items())])
+                    pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
+                              (dat, COLORS[m], LABELS[m]))
+                w("")
+                if gnuplot("""set terminal pngcairo size 720,420
+set output '%s/study_%s_layer_drop.png'
+set title 'perplexity increase when one layer is removed (%s), mean ± std over seeds'
+set xlabel 'removed layer'
+set ylabel 'perplexity increase'
+set logscale y
+set grid
+plot %s
+""" % (a.img, dc, dc, ", ".join(pl))):
+                    plots.append("study_%s_layer_drop.png" % dc)
+                    w("![layer drop, %s](%s/study_%s_layer_drop.png)\n" % (dc, imgrel, dc))
+                if "preln" in late and "mixln" in late:
+                    d, diffs, spread, v = judge(late["preln"], late["mixln"])
+                    claims.append(("Removing one of Pre-LN's deep layers costs less than one of Mix-LN's", dc,
+                                   "last half, Pre − Mix: %s (spread %s)" % (fmt(d), fmt(spread)), v))
+
+
     # -- the headline: Pre / Post / Mix per configuration
     w("## Perplexity: Pre-LN, Post-LN and Mix-LN (α = 1/4) by depth\n")
     w("| configuration | layers | tokens per run | lr | Pre-LN | Post-LN | Mix-LN |")
@@ -348,9 +521,8 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
             plots.append("study_ppl.png")
             w("![perplexity by depth](%s/study_ppl.png)\n" % imgrel)
 
-    # -- the deep configuration: every placement, the α sweep, the learning-rate stress, the
-    # analyses. It is the one with most runs beyond Pre/Post/Mix (deep24 in the plan), else the
-    # deepest.
+    # -- the deep configuration: every placement, the α sweep, the learning-rate stress. It is the
+    # one with most runs beyond Pre/Post/Mix (deep24 in the plan), else the deepest.
     cand = [c for c in st.configs() if any(st.runs(c, m) for m in ("preln", "postln", "mixln"))]
     extra = lambda c: len({r["placement"] for r in st.rows if r["config"] == c})
     dc = max(cand, key=lambda c: (extra(c), st.layers(c))) if cand else None
@@ -440,176 +612,10 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
                                (fmt(rp), fmt(rm), fmt(spread), "; Post-LN diverged" if post_bad else ""),
                                "**held**" if held else "did not hold"))
 
-        # -- analyses: gradient norms, angular distance, layer drop
-        L = st.layers(dc)
-        an = {m: st.runs(dc, m) for m in ("preln", "postln", "mixln")}
-        if L and any(an.values()):
-            w("## Per-layer gradient norms at %s (Fig. 1 and 6a)\n" % dc)
-            w("The L2 norm of each layer's gradient on the first batch (step 1) and the last; mean over "
-              "seeds. *last/first* is the mean norm of the last quarter of the layers over that of the "
-              "first quarter; *CV* the coefficient of variation across layers (lower: more uniform).\n")
-            w("| placement | step | last/first quarter | CV across layers |")
-            w("|---|---|---|---|")
-            ratio, cvs = {}, {}
-            for which in ("init", "final"):
-                lines = {}
-                for m, runs in an.items():
-                    per_seed_ratio, per_seed_cv, by_layer = {}, {}, {}
-                    for r in runs:
-                        if r["status"] != "ok":
-                            continue
-                        g = st.csv_of(r, "grad_norms.csv")
-                        if not g:
-                            continue
-                        step = "1" if which == "init" else r["steps"]
-                        rows = [x for x in g if x["step"] == step]
-                        if len(rows) != L:
-                            continue
-                        per_seed_ratio[int(r["seed"])] = quarter_ratio(rows, L)
-                        per_seed_cv[int(r["seed"])] = cv([float(x["grad_norm"]) for x in rows])
-                        for x in rows:
-                            by_layer.setdefault(int(x["layer"]), []).append(float(x["grad_norm"]))
-                    if not per_seed_ratio:
-                        continue
-                    ratio[(m, which)], cvs[(m, which)] = per_seed_ratio, per_seed_cv
-                    w("| %s | %s | %s | %s |" % (LABELS[m], "1" if which == "init" else "last",
-                                                 pm(list(per_seed_ratio.values()), 3), pm(list(per_seed_cv.values()), 3)))
-                    lines[m] = ["%d %g %g" % (l, mean(v), std(v) or 0) for l, v in sorted(by_layer.items())]
-                if lines:
-                    pl = []
-                    for m, ls in lines.items():
-                        dat = os.path.join(work, "grad_%s_%s.dat" % (which, m))
-                        write_dat(dat, ls)
-                        pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
-                                  (dat, COLORS[m], LABELS[m]))
-                    if gnuplot("""set terminal pngcairo size 720,420
-set output '%s/study_grad_norms_%s.png'
-set title 'per-layer gradient norm at %s (%s), mean ± std over seeds'
-set xlabel 'layer'
-set ylabel 'L2 norm of the layer''s gradient'
-set logscale y
-set grid
-plot %s
-""" % (a.img, which, "step 1" if which == "init" else "the last step", dc, ", ".join(pl))):
-                        plots.append("study_grad_norms_%s.png" % which)
-            w("")
-            for which in ("init", "final"):
-                if "study_grad_norms_%s.png" % which in plots:
-                    w("![gradient norms %s](%s/study_grad_norms_%s.png)" % (which, imgrel, which))
-            w("")
-            if ("preln", "final") in ratio:
-                xs = list(ratio[("preln", "final")].values())
-                claims.append(("Pre-LN's deep layers get smaller gradients than its early layers", dc,
-                               "last/first quarter at the last step: %s" % pm(xs, 3),
-                               "**held**" if all(x < 1 for x in xs) and (std(xs) is None or 1 - mean(xs) > std(xs))
-                               else "did not hold"))
-            if ("postln", "final") in ratio:
-                xs = list(ratio[("postln", "final")].values())
-                claims.append(("Post-LN's early layers get smaller gradients than its deep layers", dc,
-                               "last/first quarter at the last step: %s" % pm(xs, 3),
-                               "**held**" if all(x > 1 for x in xs) and (std(xs) is None or mean(xs) - 1 > std(xs))
-                               else "did not hold"))
-            if ("mixln", "final") in cvs:
-                for other in ("preln", "postln"):
-                    if (other, "final") in cvs:
-                        d, diffs, spread, v = judge(cvs[("mixln", "final")], cvs[(other, "final")])
-                        claims.append(("Mix-LN's gradient norms are more uniform across layers than %s's" % LABELS[other],
-                                       dc, "CV Mix − %s: %s (spread %s)" % (LABELS[other], fmt(d, 3), fmt(spread, 3)), v))
-
-            ang = {}
-            for m, runs in an.items():
-                mats = [st.csv_of(r, "angular.csv") for r in runs if r["status"] == "ok"]
-                mats = [(int(r["seed"]), x) for r, x in zip([r for r in runs if r["status"] == "ok"], mats) if x]
-                if mats:
-                    ang[m] = mats
-            if ang:
-                w("## Angular distance between layers at %s (Fig. 3 and 5)\n" % dc)
-                w("The mean over tokens of arccos(cos(x_ℓ, x_ℓ+1))/π between the inputs of consecutive "
-                  "layers, averaged over the first and the last half of the layers (low: the layer "
-                  "changes its input little, as in Pre-LN's deep layers in the paper).\n")
-                w("| placement | first half | last half |")
-                w("|---|---|---|")
-                late = {}
-                for m, mats in ang.items():
-                    early_s, late_s = {}, {}
-                    cells = {}
-                    for seed, x in mats:
-                        n1 = [r for r in x if r["n"] == "1"]
-                        early_s[seed] = mean([float(r["distance"]) for r in n1 if int(r["layer"]) < L // 2])
-                        late_s[seed] = mean([float(r["distance"]) for r in n1 if int(r["layer"]) >= L // 2])
-                        for r in x:
-                            cells.setdefault((int(r["layer"]), int(r["n"])), []).append(float(r["distance"]))
-                    late[m] = late_s
-                    w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values()), 4), pm(list(late_s.values()), 4)))
-                    dat = os.path.join(work, "angular_%s.dat" % m)
-                    write_dat(dat, ["%d %d %g" % (l, n, mean(v)) for (l, n), v in sorted(cells.items())])
-                    if gnuplot("""set terminal pngcairo size 460,400
-set output '%s/study_angular_%s.png'
-set title 'angular distance, %s (%s, mean over seeds)'
-set xlabel 'initial layer l'
-set ylabel 'block size n'
-set xrange [-0.5:%g]
-set yrange [0.5:%g]
-set cbrange [0:0.6]
-set palette defined (0 '#fde725', 0.5 '#21918c', 1 '#440154')
-plot '%s' using 1:2:3 with image notitle
-""" % (a.img, m, LABELS[m], dc, L - 0.5, L + 0.5, dat)):
-                        plots.append("study_angular_%s.png" % m)
-                w("")
-                imgs = [m for m in ("preln", "postln", "mixln") if "study_angular_%s.png" % m in plots]
-                if imgs:
-                    w("| %s |" % " | ".join(LABELS[m] for m in imgs))
-                    w("|" + "---|" * len(imgs))
-                    w("| %s |" % " | ".join("![](%s/study_angular_%s.png)" % (imgrel, m) for m in imgs))
-                    w("")
-                if "preln" in late and "mixln" in late:
-                    d, diffs, spread, v = judge(late["preln"], late["mixln"])
-                    claims.append(("Pre-LN's deep layers change their input less than Mix-LN's (angular distance)", dc,
-                                   "last half, Pre − Mix: %s (spread %s)" % (fmt(d, 4), fmt(spread, 4)), v))
-
-            drop = {}
-            for m, runs in an.items():
-                ok = [r for r in runs if r["status"] == "ok"]
-                xs = [(int(r["seed"]), st.csv_of(r, "layer_drop.csv")) for r in ok]
-                xs = [(s, x) for s, x in xs if x]
-                if xs:
-                    drop[m] = xs
-            if drop:
-                w("## The cost of removing one layer at %s (Fig. 3d/e and 6b)\n" % dc)
-                w("Validation perplexity with one layer replaced by the identity, minus the full model's; "
-                  "mean over the first and the last half of the layers.\n")
-                w("| placement | first half | last half |")
-                w("|---|---|---|")
-                late, pl = {}, []
-                for m, xs in drop.items():
-                    early_s, late_s, by_layer = {}, {}, {}
-                    for seed, x in xs:
-                        early_s[seed] = mean([float(r["delta"]) for r in x if int(r["layer"]) < L // 2])
-                        late_s[seed] = mean([float(r["delta"]) for r in x if int(r["layer"]) >= L // 2])
-                        for r in x:
-                            by_layer.setdefault(int(r["layer"]), []).append(float(r["delta"]))
-                    late[m] = late_s
-                    w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values())), pm(list(late_s.values()))))
-                    dat = os.path.join(work, "drop_%s.dat" % m)
-                    write_dat(dat, ["%d %g %g" % (l, max(mean(v), 1e-3), std(v) or 0) for l, v in sorted(by_layer.items())])
-                    pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
-                              (dat, COLORS[m], LABELS[m]))
-                w("")
-                if gnuplot("""set terminal pngcairo size 720,420
-set output '%s/study_layer_drop.png'
-set title 'perplexity increase when one layer is removed (%s), mean ± std over seeds'
-set xlabel 'removed layer'
-set ylabel 'perplexity increase'
-set logscale y
-set grid
-plot %s
-""" % (a.img, dc, ", ".join(pl))):
-                    plots.append("study_layer_drop.png")
-                    w("![layer drop](%s/study_layer_drop.png)\n" % imgrel)
-                if "preln" in late and "mixln" in late:
-                    d, diffs, spread, v = judge(late["preln"], late["mixln"])
-                    claims.append(("Removing one of Pre-LN's deep layers costs less than one of Mix-LN's", dc,
-                                   "last half, Pre − Mix: %s (spread %s)" % (fmt(d), fmt(spread)), v))
+    # -- the analyses, for every configuration whose Pre/Post/Mix runs have them (the deep ones)
+    for c in st.configs():
+        if any(st.csv_of(r, "angular.csv") for m in ("preln", "postln", "mixln") for r in st.runs(c, m)):
+            analyses(c)
 
     # -- the claims
     w("## The claims, judged\n")

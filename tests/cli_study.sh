@@ -45,7 +45,8 @@ done
   fail "grad_norms.csv lacks step 1 or step 6"
 # the report: means ± std over the two seeds, paired differences, verdicts, every run
 for s in "mean ± standard deviation" "| tiny | 8 |" "± " "## The claims, judged" "Mix-LN reaches a lower perplexity than Pre-LN" \
-         "diverged" "## Every run"; do
+         "diverged" "## Every run" "## Angular distance between layers at tiny" \
+         "## The cost of removing one layer at tiny"; do
   grep -qF -- "$s" "$work/report.md" || fail "the report lacks '$s'"
 done
 # the report's Pre-LN cell is the mean and sample std of the two seeds in results.csv
