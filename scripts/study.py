@@ -586,15 +586,21 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
 """ % (a.img, dc, dat)):
                 plots.append("study_alpha.png")
                 w("![alpha sweep](%s/study_alpha.png)\n" % imgrel)
-        stress = {m: st.ppl(dc, m, stress=True) for m in ("preln", "postln", "mixln")}
-        if any(stress.values()):
-            lrs = sorted({float(r["lr"]) for r in st.rows if r["config"] == dc and float(r["lr"]) > st.base_lr[dc]})
-            w("## Learning-rate stress at %s: lr %s (base %g)\n" % (dc, "/".join("%g" % x for x in lrs), st.base_lr[dc]))
-            w("| placement | perplexity at the base lr | at the stress lr | change |")
+        # one table per length of the stress runs, the common length first; each compared with the
+        # base-rate runs of the same length
+        hi_rows = [r for r in st.rows if r["config"] == dc and float(r["lr"]) > st.base_lr[dc]]
+        for tok in sorted({r["tokens"] for r in hi_rows}, key=lambda t: (t != st.tokens[dc], -int(t))):
+            stress = {m: st.ppl(dc, m, stress=True, tokens=tok) for m in ("preln", "postln", "mixln")}
+            if not any(stress.values()):
+                continue
+            lrs = sorted({float(r["lr"]) for r in hi_rows if r["tokens"] == tok})
+            where = dc if tok == st.tokens[dc] else "%s, %s tokens" % (dc, "{:,}".format(int(tok)))
+            w("## Learning-rate stress at %s: lr %s (base %g)\n" % (where, "/".join("%g" % x for x in lrs), st.base_lr[dc]))
+            w("| placement | perplexity at the base lr | at the stress lr | change per seed |")
             w("|---|---|---|---|")
             rise = {}
             for m in ("preln", "postln", "mixln"):
-                base, hi = st.ppl(dc, m), stress[m]
+                base, hi = st.ppl(dc, m, tokens=tok), stress[m]
                 if not hi:
                     continue
                 rise[m] = {s: hi[s] - base[s] for s in hi if s in base}
@@ -605,12 +611,20 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
                 post_bad = any(not math.isfinite(x) for x in stress["postln"].values())
                 mix_bad = any(not math.isfinite(x) for x in stress["mixln"].values())
                 rp, rm = mean(list(rise["postln"].values())), mean(list(rise["mixln"].values()))
-                spread = std(list(st.ppl(dc, "mixln").values()))
+                spread = std(list(st.ppl(dc, "mixln", tokens=tok).values()))
                 held = (post_bad and not mix_bad) or (not mix_bad and spread is not None and rp - rm > spread)
-                claims.append(("Post-LN suffers from a high learning rate where Mix-LN does not", dc,
+                claims.append(("Post-LN suffers from a high learning rate where Mix-LN does not", where,
                                "perplexity rise Post %s, Mix %s (seed spread %s)%s" %
                                (fmt(rp), fmt(rm), fmt(spread), "; Post-LN diverged" if post_bad else ""),
                                "**held**" if held else "did not hold"))
+            # at the stress rate itself: is Mix-LN ahead of the other two?
+            for other in ("preln", "postln"):
+                if stress["mixln"] and stress[other]:
+                    d, diffs, spread, v = judge(stress["mixln"], stress[other])
+                    claims.append(("Mix-LN reaches a lower perplexity than %s" % LABELS[other],
+                                   "%s, lr %s" % (where, "/".join("%g" % x for x in lrs)),
+                                   "Mix − %s per seed: %s; mean %s, spread %s" %
+                                   (LABELS[other], ", ".join(fmt(x) for x in diffs), fmt(d), fmt(spread)), v))
 
     # -- the analyses, for every configuration whose Pre/Post/Mix runs have them (the deep ones)
     for c in st.configs():
