@@ -53,9 +53,14 @@ def split_trainer(trainer):
 
 def read_log(path):
     steps, evals = {}, []
+    if not os.path.isfile(path):
+        fail("no training log %s" % path)
     with open(path) as f:
-        for line in f:
-            j = json.loads(line)
+        for n, line in enumerate(f, 1):
+            try:
+                j = json.loads(line)
+            except ValueError:
+                fail("%s:%d is not a JSON line" % (path, n))
             if "val_ppl" in j:
                 evals.append(j)
             elif "loss" in j:

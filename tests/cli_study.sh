@@ -68,6 +68,28 @@ grep -q "tiny_postln_s0_lr1e-3_8x2x32: 8 steps of 2 x 32 tokens (from step 4)" "
   fail "the stopped run did not resume: $(cat "$work/out3.txt")"
 [[ $(grep -c '^tiny_postln_s0_lr1e-3_8x2x32,' "$csv") -eq 1 ]] || fail "the resumed run is not in results.csv once"
 
+# the demo's table (scripts/demo.sh): two runs beside the study's spread for the same
+# configuration, length and rate; a difference is stated against the larger spread
+mkdir -p "$work/demo"
+ln -s "$work/runs/tiny_preln_s0_lr1e-3_6x2x32" "$work/demo/preln"
+ln -s "$work/runs/tiny_mixln_s0_lr1e-3_6x2x32" "$work/demo/mixln"
+demo_table() {
+  python3 "$root/scripts/study.py" demo-table --study "$work/study" --plan "$work/plan.txt" --runs "$work/demo" \
+    --config tiny --lr 1e-3 --placements "preln mixln" "$@"
+}
+demo_table --tokens 384 > "$work/demo.txt"
+pre=$(awk -F, '$1 == "tiny_preln_s0_lr1e-3_6x2x32" { printf "%.2f", $16 }' "$csv")
+grep -qF "| Pre-LN | $pre | " "$work/demo.txt" || fail "the demo table's Pre-LN row is not the run's $pre: $(cat "$work/demo.txt")"
+grep -qF -- "$expect |" "$work/demo.txt" || fail "the demo table lacks the study's Pre-LN spread '$expect': $(cat "$work/demo.txt")"
+grep -qE "^Pre-LN − Mix-LN = [-+][0-9.]+ perplexity; the seed spread the study measured is [0-9.]+, so the difference is (beyond|within)" \
+  "$work/demo.txt" || fail "the demo table's verdict line: $(cat "$work/demo.txt")"
+demo_table --tokens 999 > "$work/demo.txt"
+grep -q "not in the study" "$work/demo.txt" || fail "a length the study did not run was not said so: $(cat "$work/demo.txt")"
+rm "$work/demo/mixln"
+rc=0
+demo_table --tokens 384 > /dev/null 2> "$work/err.txt" || rc=$?
+[[ $rc -ne 0 && $(wc -l < "$work/err.txt") -eq 1 ]] || fail "a missing run's log was not one error line: $(cat "$work/err.txt")"
+
 # a bad plan line is refused with one line
 echo "tiny_preln zero 1e-3 6 2 32 yes" > "$work/bad.txt"
 rc=0
