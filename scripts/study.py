@@ -175,6 +175,14 @@ def judge(a, b, lower_is_claim=True):
     return d, diffs, spread, "did not hold (within the seed spread)"
 
 
+def mix_lower_claim(mix, other_ppl, other, where):
+    """the claim "Mix-LN is lower than <other>" judged on {seed: ppl} of both, as a claims row"""
+    d, diffs, spread, v = judge(mix, other_ppl)
+    return ("Mix-LN reaches a lower perplexity than %s" % LABELS[other], where,
+            "Mix − %s per seed: %s; mean %s, spread %s" %
+            (LABELS[other], ", ".join(fmt(x) for x in diffs), fmt(d), fmt(spread)), v)
+
+
 class Study:
     def __init__(self, study_dir, plan):
         self.dir = study_dir
@@ -495,11 +503,8 @@ plot %s
                                                    ppl_cell(p["mixln"])))
         for other in ("preln", "postln"):
             if p["mixln"] and p[other]:
-                d, diffs, spread, v = judge(p["mixln"], p[other])
-                claims.append(("Mix-LN reaches a lower perplexity than %s" % LABELS[other],
-                               c if tok == st.tokens[c] else "%s, %s tokens" % (c, "{:,}".format(int(tok))),
-                               "Mix − %s per seed: %s; mean %s, spread %s" %
-                               (LABELS[other], ", ".join(fmt(x) for x in diffs), fmt(d), fmt(spread)), v))
+                claims.append(mix_lower_claim(p["mixln"], p[other], other,
+                                              c if tok == st.tokens[c] else "%s, %s tokens" % (c, "{:,}".format(int(tok)))))
         finite = {m: [v for v in p[m].values() if math.isfinite(v)] for m in p}
         bars.append("%s %s" % (c if tok == st.tokens[c] else "%s/%dk" % (c, int(tok) // 1000), " ".join("%g %g" % (mean(finite[m]) if finite[m] else 0, std(finite[m]) or 0)
                                            for m in ("preln", "postln", "mixln"))))
@@ -625,11 +630,8 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
             # at the stress rate itself: is Mix-LN ahead of the other two?
             for other in ("preln", "postln"):
                 if stress["mixln"] and stress[other]:
-                    d, diffs, spread, v = judge(stress["mixln"], stress[other])
-                    claims.append(("Mix-LN reaches a lower perplexity than %s" % LABELS[other],
-                                   "%s, lr %s" % (where, "/".join("%g" % x for x in lrs)),
-                                   "Mix − %s per seed: %s; mean %s, spread %s" %
-                                   (LABELS[other], ", ".join(fmt(x) for x in diffs), fmt(d), fmt(spread)), v))
+                    claims.append(mix_lower_claim(stress["mixln"], stress[other], other,
+                                                  "%s, lr %s" % (where, "/".join("%g" % x for x in lrs))))
 
     # -- the analyses, for every configuration whose Pre/Post/Mix runs have them (the deep ones)
     for c in st.configs():
