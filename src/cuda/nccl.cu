@@ -1,4 +1,4 @@
-// mixln/cuda/nccl.cu — NCCL all-reduces of device gradients (the `mixln::cuda_nccl` library).
+// src/cuda/nccl.cu — NCCL all-reduces of device gradients (the `mixln::cuda_nccl` library).
 //
 // Reductions run on their own stream: each starts after an event recorded on the compute
 // stream (so it sees the finished gradients of its layer) and overlaps with the backward of
@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "../error.hpp"
-#include "nccl.hpp"
+#include "mixln/error.hpp"
+#include "mixln/cuda/nccl.hpp"
 
 namespace mixln::cuda {
 

@@ -1,4 +1,4 @@
-// mixln/cuda/ops.cu — the CUDA backend's launch wrappers and kernels (compiled by nvcc into
+// src/cuda/ops.cu — the CUDA backend's launch wrappers and kernels (compiled by nvcc into
 // the `mixln::cuda` library; see cuda/backend.hpp for the interface).
 //
 // This file holds the ops every model needs, compiled once: GEMMs, attention, RoPE, SwiGLU, the
@@ -26,14 +26,14 @@
 #include <string>
 #include <vector>
 
-#include "../error.hpp"
-#include "../math/adamw.hpp"
-#include "../math/cross_entropy.hpp"
-#include "../math/rope.hpp"
-#include "../math/softmax.hpp"
-#include "../math/swiglu.hpp"
-#include "backend.hpp"
-#include "row.cuh"
+#include "mixln/error.hpp"
+#include "mixln/math/adamw.hpp"
+#include "mixln/math/cross_entropy.hpp"
+#include "mixln/math/rope.hpp"
+#include "mixln/math/softmax.hpp"
+#include "mixln/math/swiglu.hpp"
+#include "mixln/cuda/backend.hpp"
+#include "mixln/cuda/row.cuh"
 
 namespace mixln::cuda {
 

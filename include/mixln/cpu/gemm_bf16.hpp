@@ -1,5 +1,5 @@
 // mixln/cpu/gemm_bf16.hpp — row-major GEMM with bf16 inputs and fp32 accumulation, the CPU
-// twin of the CUDA backend's bf16 mode (cuda/ops.cu, gemm_strided):
+// twin of the CUDA backend's bf16 mode (src/cuda/ops.cu, gemm_strided):
 //
 //   C[M, N] = alpha · (bf16(op(A)) · bf16(op(B))) + beta · C        accumulation and C in fp32
 //

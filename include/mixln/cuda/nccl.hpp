@@ -1,4 +1,4 @@
-// mixln/cuda/nccl.hpp — host-side interface of cuda/nccl.cu (no CUDA headers needed).
+// mixln/cuda/nccl.hpp — host-side interface of src/cuda/nccl.cu (no CUDA headers needed).
 #pragma once
 
 #include <cstddef>
