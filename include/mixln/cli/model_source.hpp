@@ -14,7 +14,7 @@
 #include "../io/hf_weights.hpp"
 #include "../io/model_io.hpp"
 #include "../io/paths.hpp"
-#include "../train/trainer.hpp"
+#include "../train/checkpoint.hpp"
 #include "args.hpp"
 
 namespace mixln::cli {

@@ -20,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "../error.hpp"
 #include "../io/atomic_file.hpp"
 #include "../io/mapped_file.hpp"
+#include "../io/model_description.hpp"
 #include "../io/model_io.hpp"
 
 namespace mixln {
@@ -140,6 +142,19 @@ std::string save_checkpoint(const std::string& run_dir, long long step, nlohmann
   for (std::size_t i = 0; i + std::size_t(keep) < all.size(); ++i)
     if (all[i] != name) fs::remove_all(fs::path(run_dir) / all[i]);
   return dst.string();
+}
+
+// Loads parameters from the latest checkpoint of a run (checked against the model type);
+// returns the checkpoint's state.json.
+template <class Net, class T>
+nlohmann::json load_run_params(const ParamLayout& layout, std::span<T> params, const std::string& run_dir) {
+  const std::string dir = latest_checkpoint(run_dir);
+  if (dir.empty()) throw file_error(run_dir, "holds no checkpoint (no 'latest' file)");
+  nlohmann::json st = verify_checkpoint(dir);
+  if (st.contains("model") && !signature_matches<Net>(st["model"]))
+    throw file_error(dir, "is a checkpoint of another model: " + st["model"].dump());
+  load_params(layout, params, (std::filesystem::path(dir) / "model.safetensors").string());
+  return st;
 }
 
 }  // namespace mixln
