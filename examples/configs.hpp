@@ -1,5 +1,5 @@
-// examples/configs.hpp — the model configurations of DESIGN.md section 6, each with the six
-// placements the paper compares and the models of section 8. A trainer is
+// examples/configs.hpp — the model configurations of docs/design.md §6.4, each with the six
+// placements the paper compares and the models of §8.4. A trainer is
 // `<config>::<placement>`, e.g. tiny::mixln, tiny::hybridnorm.
 #pragma once
 
@@ -10,7 +10,7 @@
 namespace mixln::examples {
 
 // The placements of one configuration of L layers (Mix-LN with α = Alpha): the paper's six,
-// then those compared since (DESIGN.md section 8).
+// then those compared since (docs/design.md §8).
 template <class Cfg, int L, class Alpha = std::ratio<1, 4>>
 struct Placements {
   static constexpr TrainDefaults defaults{};  // no defaults: give --steps --batch --seq --lr
@@ -54,7 +54,7 @@ struct deep24 : Placements<DeepCfg, 24> {
 };
 using deep48 = Placements<DeepCfg, 48>;
 
-// The paper's configurations (DESIGN.md section 5: Table 9 and the authors' scripts), with
+// The paper's configurations (docs/design.md §5: Table 9 and the authors' scripts), with
 // their hyper-parameters as the trainers' defaults: sequence 256, a global batch of 512
 // sequences (micro-batch × --accum), warm-up 10%, cosine to 10%.
 struct llama71m : Placements<LlamaConfig<vocab<32000>, hidden<512>, intermediate<1368>, heads<8>>, 12> {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every trainer of DESIGN.md section 8 through the whole command line: info, grads, grad-norms,
+# Every trainer of docs/design.md §8.4 through the whole command line: info, grads, grad-norms,
 # train with checkpoints, a killed-style resume (--stop-at, then --resume: the same weights as
 # an uninterrupted run), eval, angular, layer-drop, generate and export-hf (config.json says
 # what the model is, and the exported weights load back).

@@ -298,7 +298,7 @@ TEST_CASE("the activation plan grows with the batch and holds one slot set per b
   CHECK(h_slots == 13);  // 12 Pre-LN norms + the final norm
 }
 
-TEST_CASE("init follows DESIGN.md: N(0, 0.02), norms 1, DeepNorm beta, reproducible") {
+TEST_CASE("init follows docs/design.md §3.4: N(0, 0.02), norms 1, DeepNorm beta, reproducible") {
   using Net = Model<Cfg, Stack<DeepNorm<B>, 8>>;
   const ParamLayout lay = make_param_layout<Net>();
   std::vector<float> a(lay.total), b(lay.total);

@@ -118,7 +118,7 @@ TEST_CASE("fused boundary: the Pre-LN boundary equals add, then RMSNorm, compute
   CHECK(st[0] == doctest::Approx(r));
 }
 
-TEST_CASE("norm kinds: LayerNorm and DyT forward as DESIGN.md section 8 defines them") {
+TEST_CASE("norm kinds: LayerNorm and DyT forward as docs/design.md §8.1 defines them") {
   const int n = 5;
   Vec x = {1, -2, 3, 0.5, 4}, w = {1, 2, 0.5, 1, 1.5}, bias = {0.1, 0, -0.2, 0.3, 0}, alpha = {0.7}, y(n), st(2);
   const double* wl[] = {w.data(), bias.data()};

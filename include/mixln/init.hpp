@@ -1,4 +1,4 @@
-// mixln/init.hpp — random initialisation (DESIGN.md section 3).
+// mixln/init.hpp — random initialisation (docs/design.md §3.4).
 //
 // Embeddings, linears and lm_head: N(0, 0.02 · gain), gain from the placement (DeepNorm's
 // β = (8L)^−¼ on v, o, gate, up, down). Norm parameters: their kind's constant (weights 1,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Golden data for mixln's model tests, from an independent PyTorch reference.
 
-The reference below is a plain, unfused transcription of DESIGN.md sections 2-3 and 8 (RMSNorm,
+The reference below is a plain, unfused transcription of docs/design.md §2, §3 and §8 (RMSNorm,
 LayerNorm and DyT, rotate_half RoPE, causal attention with optional QK/QKV-norm, SwiGLU and a
 GELU MLP, the placements of the paper and those since, B2T), computed in float64. A layer is
 written as a spec: placement, norm kind, attention norm option and MLP kind.
@@ -45,7 +45,7 @@ PLACEMENTS = {
     "HybridNorm": {"attn": (None, None, "post_attention_layernorm", False),
                    "mlp": (None, None, None, False)},
 }
-# Parameters of each norm kind, in order, and their init (DESIGN.md section 8).
+# Parameters of each norm kind, in order, and their init (docs/design.md §8.1).
 NORM_PARAMS = {"RMSNorm": [("weight", True, 1.0)],
                "LayerNorm": [("weight", True, 1.0), ("bias", True, 0.0)],
                "DyT": [("alpha", False, 0.5), ("weight", True, 1.0), ("bias", True, 0.0)]}
@@ -314,7 +314,7 @@ def main():
     for i, (name, layers) in enumerate(cases):
         make_case(name, layers, GOLDEN, batch=2, seq=12, seed=100 + i,
                   int_dtype="I32" if i % 2 else "I64")
-    # The models of the trainers of DESIGN.md section 8, at the same small size (4 layers): the
+    # The models of the trainers of docs/design.md §8.4, at the same small size (4 layers): the
     # tests build them from the same templates as the trainers (examples/configs.hpp).
     mix = lambda **kw: [layer("PostLN", **kw)] + [layer("PreLN", **kw)] * 3  # MixLN<B, 4, 1/4>
     new_cases = [

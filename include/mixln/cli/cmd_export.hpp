@@ -1,4 +1,4 @@
-// mixln/cli/cmd_export.hpp — `export-hf`: a Hugging Face folder (DESIGN.md section 4).
+// mixln/cli/cmd_export.hpp — `export-hf`: a Hugging Face folder (docs/design.md §4.5).
 //
 //   DIR/config.json               Llama's fields + "mixln": every layer described (io/hf_config.hpp)
 //   DIR/model.safetensors         parameters under Hugging Face Llama names (sharded with an

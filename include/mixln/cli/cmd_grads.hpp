@@ -1,4 +1,5 @@
-// mixln/cli/cmd_grads.hpp — `grads` and `grad-norms`: one forward/backward on a batch file.
+// mixln/cli/cmd_grads.hpp — `grads` and `grad-norms` (one forward/backward on a batch file) and
+// `logits` (one forward pass on a batch file).
 #pragma once
 
 #include <cmath>

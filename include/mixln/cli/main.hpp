@@ -2,8 +2,12 @@
 //
 //   int main(int argc, char** argv) { return mixln::cli::main<Net>(argc, argv); }
 //
-// Subcommands (DESIGN.md section 6) live one per header in cli/cmd_*.hpp. Any mixln::Error
-// is printed as one line `error: ...` with exit status 1; a bad command line exits with 2.
+// The 11 subcommands (docs/design.md §6.2) are listed in commands() below and defined in seven
+// headers: cmd_info.hpp (info), cmd_grads.hpp (grads, grad-norms, logits), cmd_train.hpp (train,
+// eval), cmd_generate.hpp (generate), cmd_export.hpp (export-hf), cmd_analysis.hpp (angular,
+// layer-drop) and cmd_bench.hpp (bench). Any error — a mixln::Error, a bad flag, out of memory,
+// any other exception — is printed as one line `error: ...` with exit status 1; a missing or
+// unknown subcommand exits with 2.
 #pragma once
 
 #include <cstdio>

@@ -23,7 +23,7 @@ inline std::vector<Option> model_options(bool with_seed = true) {
   std::vector<Option> o = {{"weights", true, "FILE.safetensors or HF_DIR (a Hugging Face folder): parameters to load"},
                            {"ckpt", true, "RUN_DIR: the latest checkpoint of a training run"}};
   if (with_seed) {
-    o.push_back({"seed", true, "S: random init with seed S (DESIGN.md section 3)"});
+    o.push_back({"seed", true, "S: random init with seed S (docs/design.md §3.4)"});
     o.push_back({"scaled-init", false, "with --seed: o_proj, down_proj ~ N(0, 0.02/sqrt(2L))"});
   }
   return o;

@@ -2,7 +2,7 @@
 //
 // This header needs no CUDA headers and compiles with the host compiler. Two kinds of ops:
 //   - the ops every model needs (GEMMs, attention, RoPE, SwiGLU, the loss, the optimizer):
-//     non-template launch wrappers declared here, defined in cuda/ops.cu, compiled once by
+//     non-template launch wrappers declared here, defined in src/cuda/ops.cu, compiled once by
 //     nvcc into the `mixln::cuda` library;
 //   - the ops that depend on the model type — boundary_forward<Spec>, norm_rows_forward<Kind>,
 //     map_forward<Op>, ... — member templates defined in cuda/kernels.cuh, which this header
@@ -14,7 +14,7 @@
 // tests check.
 //
 // Precision: fp32 master weights, gradients, moments and activations; GEMMs take bf16
-// inputs with fp32 accumulation by default (DESIGN.md section 3), or TF32, or full fp32
+// inputs with fp32 accumulation by default (docs/design.md §3.5), or TF32, or full fp32
 // (set_gemm_precision). Norm, softmax and loss statistics are fp32.
 #pragma once
 

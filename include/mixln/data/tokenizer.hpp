@@ -1,4 +1,4 @@
-// mixln/data/tokenizer.hpp — SentencePiece, trained on the corpus (DESIGN.md section 4).
+// mixln/data/tokenizer.hpp — SentencePiece, trained on the corpus (docs/design.md §4.4).
 //
 // The tokenizer keeps text exactly: no Unicode normalisation, whitespace kept as written, and
 // byte fallback, so any UTF-8 string — accents, CJK, emoji, newlines — decodes back to itself.

@@ -1,7 +1,8 @@
 // mixln/dsl/branch.hpp — what a branch F of a block declares, and what it is handed to run.
 //
-// A block (dsl/block.hpp) is a list of branches; each branch maps its input h [B·T, C] to its
-// output F(h) [B·T, C] and owns everything in between. A branch type has:
+// A block (the Block concept of dsl/concepts.hpp; LLaMA's is dsl/llama_block.hpp) is a list of
+// branches; each branch maps its input h [B·T, C] to its output F(h) [B·T, C] and owns
+// everything in between. A branch type has:
 //
 //   static constexpr const char* name;                          "attention", "swiglu_mlp"
 //   static void weights(WeightList& w);                         its weights, in order

@@ -136,9 +136,9 @@ class Engine {
   void drop_layer(int l) { walker_.drop_layer(l); }
   int dropped_layer() const { return walker_.dropped_layer(); }
 
-  // Called during backward as soon as a range of gradients is final: each layer's (in the
-  // order backward finishes them: L−1 first), then the final norm and lm_head, then the
-  // embedding. A data-parallel trainer starts the reduction of a range right away
+  // Called during backward as soon as a range of gradients is final, in the order backward
+  // finishes them: first the final norm and lm_head, then each layer's, L−1 first and 0 last,
+  // then the embedding (docs/design.md §11.4). A data-parallel trainer starts the reduction of a range right away
   // (ncclAllReduce per layer on CUDA). Arguments: offset and count in the gradient buffer.
   void set_grad_ready_hook(std::function<void(std::size_t, std::size_t)> hook) {
     walker_.set_grad_ready_hook(std::move(hook));

@@ -1,6 +1,6 @@
 // mixln/train/checkpoint.hpp — checkpoints of a training run.
 //
-//   RUN_DIR/ckpt-00000100/model.safetensors       parameters (DESIGN.md names, F32)
+//   RUN_DIR/ckpt-00000100/model.safetensors       parameters (names of docs/design.md §2.2, F32)
 //   RUN_DIR/ckpt-00000100/optimizer.safetensors   exp_avg.<name>, exp_avg_sq.<name>
 //   RUN_DIR/ckpt-00000100/state.json              step, data position, seed, the run's
 //                                                 settings, and size + FNV-1a hash of each file

@@ -1,5 +1,5 @@
 // mixln/dsl/branches/attention.hpp — LLaMA's causal self-attention as a branch, with the
-// norms the field puts inside attention (DESIGN.md section 8).
+// norms the field puts inside attention (docs/design.md §8.2).
 //
 //   qkv = h · [Wq; Wk; Wv]ᵀ                          one [3C, C] GEMM            [R, 3C]
 //   q, k (, v) ← N(q), N(k) (, N(v))                 attention norm option, before RoPE
