@@ -22,6 +22,10 @@ set -euo pipefail
 
 src=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 cd "$src"
+if ! command -v python3 >/dev/null; then
+  echo "check_refs: skipped: python3 not found"
+  exit 77
+fi
 
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   list_files() { git ls-files -z; }
