@@ -3,7 +3,7 @@
 # validation perplexity of each placement in each precision and the relative difference.
 # Environment: CONFIG (deep24), STEPS (300), BATCH (8), SEQ (256), LR (1e-3), SEED (0),
 # EVAL_TOKENS (65536), PLACEMENTS ("preln postln mixln"), PRECISIONS ("fp32 bf16"), BIN
-# (build/bin; built here when unset), OUT (runs/precision). The summation order of the fp32
+# (build-demo/bin, the demo's; built here when unset), OUT (runs/precision). The summation order of the fp32
 # runs depends on OMP_NUM_THREADS and OPENBLAS_CORETYPE; the line "environment:" says what was
 # set (docs/performance.md compares several).
 set -euo pipefail
@@ -14,11 +14,11 @@ OUT=${OUT:-runs/precision}
 if [[ -z ${BIN:-} ]]; then
   scripts/setup.sh demo >/dev/null
   scripts/fetch_brown.sh data/brown
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON >/dev/null
+  cmake --preset demo >/dev/null
   targets=(mixln-prepare)
   for p in $PLACEMENTS; do targets+=("${CONFIG}_$p"); done
-  cmake --build build -j "$(nproc)" --target "${targets[@]}" >/dev/null
-  BIN=build/bin
+  cmake --build build-demo -j "$(nproc)" --target "${targets[@]}" >/dev/null
+  BIN=build-demo/bin
   [[ -f data/brown-4096/val.bin ]] || "$BIN/mixln-prepare" --text data/brown/*.txt --vocab 4096 --out data/brown-4096 --seed 0
 fi
 echo "environment: OMP_NUM_THREADS=${OMP_NUM_THREADS:-<unset>} OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>}"

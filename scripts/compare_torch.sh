@@ -17,8 +17,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BATCH=${BATCH:-8} SEQ=${SEQ:-256} STEPS=${STEPS:-10} THREADS=${THREADS:-2}
 scripts/setup.sh dev >/dev/null
-# every trainer, tuned for this CPU (scripts/test.sh configures the same folder for its tests)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON >/dev/null
+# the dev preset: every trainer, tuned for this CPU, in build/
+cmake --preset dev >/dev/null
 cmake --build build -j "$(nproc)" --target small_mixln >/dev/null
 export OMP_NUM_THREADS=$THREADS
 aten=""

@@ -25,12 +25,12 @@ out=runs/demo
 
 scripts/setup.sh demo
 scripts/fetch_brown.sh data/brown
-# every trainer, tuned for this CPU (scripts/test.sh configures the same folder for its tests)
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON >/dev/null
+# the demo preset: trainers tuned for this CPU, in build-demo/ (scripts/test.sh builds in build-ci/)
+cmake --preset demo >/dev/null
 targets=(mixln-prepare)
 for p in $PLACEMENTS; do targets+=("${CONFIG}_$p"); done
-cmake --build build -j "$(nproc)" --target "${targets[@]}"
-build/bin/mixln-prepare --text data/brown/*.txt --vocab 4096 --out data/brown-4096 --seed 0  # the study's tokenizer
+cmake --build build-demo -j "$(nproc)" --target "${targets[@]}"
+build-demo/bin/mixln-prepare --text data/brown/*.txt --vocab 4096 --out data/brown-4096 --seed 0  # the study's tokenizer
 
 mkdir -p "$out"
 declare -A minutes
@@ -38,7 +38,7 @@ for p in $PLACEMENTS; do
   rm -rf "${out:?}/$p"
   echo "== ${CONFIG}_$p: $STEPS steps of $BATCH x $SEQ tokens"
   start=$(date +%s)
-  build/bin/"${CONFIG}_$p" train --data data/brown-4096 --out "$out/$p" --steps "$STEPS" --batch "$BATCH" \
+  build-demo/bin/"${CONFIG}_$p" train --data data/brown-4096 --out "$out/$p" --steps "$STEPS" --batch "$BATCH" \
     --seq "$SEQ" --lr "$LR" --seed "$SEED" --eval-every 0 --eval-tokens "$EVAL_TOKENS" --precision "$PRECISION"
   minutes[$p]=$(awk "BEGIN { printf \"%.1f\", ($(date +%s) - $start) / 60 }")
   # step,loss for the plot
@@ -46,7 +46,7 @@ for p in $PLACEMENTS; do
 done
 
 {
-  echo "Validation perplexity on the Brown corpus ($CONFIG, $("build/bin/${CONFIG}_mixln" info | head -n 1 | sed 's/^model: //')),"
+  echo "Validation perplexity on the Brown corpus ($CONFIG, $("build-demo/bin/${CONFIG}_mixln" info | head -n 1 | sed 's/^model: //')),"
   echo "$STEPS steps of $BATCH x $SEQ tokens, lr $LR, seed $SEED, $EVAL_TOKENS validation tokens, $PRECISION GEMMs;"
   echo "minutes per run: $(for p in $PLACEMENTS; do printf '%s %s  ' "$p" "${minutes[$p]}"; done)"
   echo

@@ -24,8 +24,7 @@ die() { echo "gpu_bundle: $*" >&2; exit 1; }
 scripts/setup.sh demo
 [[ -x /usr/local/cuda/bin/nvcc ]] || command -v nvcc >/dev/null || die "no nvcc: the bundle's CUDA programs cannot be built here"
 scripts/fetch_brown.sh data/brown
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DMIXLN_NATIVE=OFF -DMIXLN_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES="$ARCH" \
-  -DMIXLN_MPI=OFF -DMIXLN_EXAMPLES=tested -DMIXLN_BUILD_BENCHMARKS=OFF >/dev/null
+cmake --preset cuda -B "$BUILD" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" >/dev/null
 programs=(test_cuda tiny_mixln_cuda small_mixln_cuda llama71m_mixln_cuda tiny_mixln)
 cmake --build "$BUILD" -j "$(nproc)" --target "${programs[@]}" small_mixln mixln-prepare golden_check
 

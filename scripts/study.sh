@@ -57,8 +57,7 @@ if [[ -z $BIN ]]; then
   BIN=build-study/bin
   targets=(mixln-prepare)
   for p in "${plan[@]}"; do targets+=("${p%% *}"); done
-  cmake -S . -B build-study -DCMAKE_BUILD_TYPE=Release -DMIXLN_EXAMPLES=all -DMIXLN_NATIVE=ON \
-    -DMIXLN_CUDA=OFF -DMIXLN_BUILD_TESTS=OFF -DMIXLN_BUILD_BENCHMARKS=OFF >/dev/null
+  cmake --preset study >/dev/null  # build-study/: a test build never rebuilds a running study's trainers
   cmake --build build-study -j "$(nproc)" --target $(printf '%s\n' "${targets[@]}" | sort -u)
   commit=$(git rev-parse --short=12 HEAD)
   [[ -z $(git status --porcelain -- include examples CMakeLists.txt cmake) ]] || commit+="+local"

@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# scripts/test.sh — installs what is missing, builds everything and runs every test.
-# Usage: scripts/test.sh [build-dir]   (default: build)
+# scripts/test.sh — installs what is missing, builds everything and runs every test: the `ci`
+# workflow of CMakePresets.json (configure, build, test) in build-ci/.
+# Usage: scripts/test.sh [build-dir]   (default: build-ci, the preset's folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build}
 scripts/setup.sh build
-jobs=$(nproc)
 # CUDA code is compiled when nvcc is present (no GPU needed). To keep CI within its time
-# budget, of the _cuda trainers only the tiny ones are built, of the small and paper
-# configurations only the trainers the tests run, and the host side of CUDA translation units
-# (compiled, not run here) at -O1 — every kernel and every template is still compiled.
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DMIXLN_NATIVE=OFF -DMIXLN_CUDA_TRAINERS=tiny \
-  -DMIXLN_EXAMPLES=tested "-DCMAKE_CUDA_FLAGS_RELEASE=-O1 -DNDEBUG"
-cmake --build "$build" -j "$jobs"
-ctest --test-dir "$build" -j "$jobs" --output-on-failure
+# budget the preset builds of the small and paper configurations only the trainers the tests
+# run, of the _cuda trainers only the tiny ones (MIXLN_EXAMPLES=tested, examples/models.txt),
+# and the host side of CUDA translation units (compiled, not run here) at -O1 — every kernel and
+# every template is still compiled.
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
+export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-$(nproc)}
+if (($# == 0)); then
+  exec cmake --workflow --preset ci
+fi
+build=$1  # the same steps in another folder
+cmake --preset ci -B "$build"
+cmake --build "$build"
+ctest --test-dir "$build" --output-on-failure
