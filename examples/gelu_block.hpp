@@ -6,7 +6,8 @@
 // as GPT-2 and BERT have. Everything mixln needs is here: the MLP branch's weights (names,
 // shapes), its activations, and its forward and backward passes written with backend ops, so
 // the same code runs on the CPU and on CUDA; the GELU itself is one MIXLN_HD functor that both
-// backends map over the elements. Any placement wraps the block:
+// backends map over the elements; and how the Hugging Face export computes the branch in
+// PyTorch (`hf_module`). Any placement wraps the block:
 // `Model<Cfg, MixLN<gelu::GeluBlock<Cfg>, 8>>` is `tiny_gelu_mixln`.
 #pragma once
 
@@ -38,6 +39,19 @@ struct GeluTanh {
 template <class Cfg>
 struct GeluMLP {
   static constexpr const char* name = "gelu_mlp";
+  // How the Hugging Face export computes it: this class, appended to its modeling_mixln.py
+  // (mixln/hf_module.hpp), where torch, nn and F are imported.
+  static constexpr mixln::HfModule hf_module{"GeluMLP", R"PY(class GeluMLP(nn.Module):
+    """mlp.down_proj(gelu_tanh(mlp.up_proj(x)))"""
+
+    def __init__(self, config):
+        super().__init__()
+        c, i = config.hidden_size, config.intermediate_size
+        self.up_proj, self.down_proj = nn.Linear(c, i, bias=False), nn.Linear(i, c, bias=False)
+
+    def forward(self, x):
+        return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
+)PY"};
   static constexpr std::size_t C = Cfg::hidden_size, I = Cfg::intermediate_size;
 
   enum Weight : int { up, down };

@@ -126,7 +126,8 @@ int run_export_hf(const Args& a) {
   }
   if (!llama) {
     write_file_atomic((fs::path(out) / "configuration_mixln.py").string(), hf_python::kConfiguration);
-    write_file_atomic((fs::path(out) / "modeling_mixln.py").string(), hf_python::kModeling);
+    write_file_atomic((fs::path(out) / "modeling_mixln.py").string(),
+                      std::string(hf_python::kModeling) + hf_python_extensions<Net>());
   }
   if (!tokenizer.empty()) write_hf_tokenizer(tokenizer, out, max_pos);
   if (!llama) {

@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "../hf_module.hpp"
+
 namespace mixln {
 
 // One parameter tensor of a block (or of a norm): its name after `model.layers.{i}.`, its

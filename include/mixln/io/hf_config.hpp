@@ -6,13 +6,11 @@
 // `model_type: mixln`, `MixlnForCausalLM`, with an `auto_map` to the configuration_mixln.py and
 // modeling_mixln.py the export puts beside it, and `mixln.layers` describing every layer
 // generically (io/model_description.hpp): its sub-layers in order — an attention branch (with
-// its QK/QKV-norm) or an MLP branch (SwiGLU or GELU) — the norms around each (role, name,
+// its QK/QKV-norm) or a position-wise branch (an MLP) — the norms around each (role, name,
 // kind), the residual and pre-norm scales, the skip from the layer input. modeling_mixln.py
-// computes every model within this vocabulary:
-//   branches   attention (LLaMA's, RoPE, with an optional attention norm), swiglu_mlp, gelu_mlp
-//   norm kinds RMSNorm (eps 1e-6), LayerNorm (eps 1e-5, biased variance), DyT
-// and export refuses a model outside it (a user's own norm kind or branch) with one line
-// naming what it cannot describe.
+// computes the library's branches (attention, swiglu_mlp) and norm kinds (RMSNorm, LayerNorm,
+// DyT); a branch or norm kind of the user's carries its own Python (its `hf_module` trait,
+// io/hf_modules.hpp), which the export appends; a type without one is refused in one line.
 #pragma once
 
 #include <filesystem>
@@ -23,44 +21,10 @@
 
 #include "../config.hpp"
 #include "../error.hpp"
+#include "hf_modules.hpp"
 #include "model_description.hpp"
 
 namespace mixln {
-
-inline constexpr const char* kHfBranches[] = {"attention", "swiglu_mlp", "gelu_mlp"};
-inline constexpr const char* kHfNormKinds[] = {"RMSNorm", "LayerNorm", "DyT"};
-
-namespace detail {
-template <std::size_t N>
-bool one_of(const std::string& s, const char* const (&list)[N]) {
-  for (const char* x : list)
-    if (s == x) return true;
-  return false;
-}
-}  // namespace detail
-
-// Throws naming the first thing of the model modeling_mixln.py cannot compute.
-inline void check_hf_vocabulary(const nlohmann::ordered_json& layers, const std::string& final_norm) {
-  auto kind_ok = [](const std::string& k, const std::string& where) {
-    if (!detail::one_of(k, kHfNormKinds))
-      throw Error("export-hf: " + where + " is a " + k +
-                  ", a norm kind modeling_mixln.py does not compute (it knows RMSNorm, LayerNorm, DyT)");
-  };
-  for (std::size_t l = 0; l < layers.size(); ++l) {
-    const std::string at = "layer " + std::to_string(l);
-    for (const auto& b : layers[l]["branches"]) {
-      const std::string name = b["name"].get<std::string>();
-      if (!detail::one_of(name, kHfBranches))
-        throw Error("export-hf: " + at + " of block '" + layers[l]["block"].get<std::string>() + "' has a branch '" +
-                    name + "' that modeling_mixln.py does not compute (it knows attention, swiglu_mlp, gelu_mlp)");
-      if (b.contains("attention_norm") && !b["attention_norm"].is_null())
-        kind_ok(b["attention_norm"]["kind"].get<std::string>(), at + "'s attention norm");
-    }
-    for (const auto& n : layers[l]["norms"])
-      kind_ok(n["kind"].get<std::string>(), at + "'s norm " + n["name"].get<std::string>());
-  }
-  kind_ok(final_norm, "the final norm");
-}
 
 // Whether Hugging Face's LlamaForCausalLM computes the model exactly.
 inline bool hf_llama_compatible(const nlohmann::ordered_json& layers, const std::string& final_norm) {
@@ -84,7 +48,7 @@ nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
   using Cfg = typename Net::config;
   const nlohmann::ordered_json layers = describe_layers<Net>();
   const std::string final_norm = Net::final_norm::name;
-  check_hf_vocabulary(layers, final_norm);
+  check_hf_modules<Net>();
   const bool llama = hf_llama_compatible(layers, final_norm);
   std::vector<std::string> placements(Net::placement_names.begin(), Net::placement_names.end());
   nlohmann::ordered_json j;

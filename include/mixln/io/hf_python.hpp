@@ -9,7 +9,7 @@ namespace mixln::hf_python {
 inline constexpr const char kConfiguration[] = R"MIXLN_PY("""Configuration of a model exported by mixln's `export-hf` (https://github.com/.../mixln).
 
 The dimensions are Llama's fields; `mixln` describes every layer: its sub-layers in order
-(an attention branch with an optional QK/QKV-norm, or a SwiGLU / GELU MLP), the norms around
+(an attention branch with an optional QK/QKV-norm, or an MLP), the norms around
 each (role pre / branch / post, name, kind RMSNorm / LayerNorm / DyT), the residual and pre-norm
 scales, and the sub-layer whose sum takes the layer's input. modeling_mixln.py computes it.
 Works with transformers 4.40 .. 5.x, and without transformers (a plain attribute bag).
@@ -93,7 +93,8 @@ inline constexpr const char kModeling[] = R"MIXLN_PY("""Computes, in PyTorch, a 
 
 Every layer is a sequence of sub-layers, each a branch F — LLaMA's attention (RoPE θ from the
 config, rotate_half, optional QK/QKV-norm on the projections before RoPE, per head or full
-width) or an MLP (SwiGLU, or GELU with the tanh approximation) — with norms around it, as
+width), LLaMA's SwiGLU MLP, or a position-wise branch of the user's that the export appends to
+this file (BRANCHES) — with norms around it, as
 config.json's `mixln.layers` describes (x: the residual stream entering the sub-layer, x0: the
 stream entering the layer, a: the layer's residual scale, c: its pre-norm scale):
 
@@ -101,8 +102,9 @@ stream entering the layer, a: the layer's residual scale, c: its pre-norm scale)
     g = N_branch(F(h))
     x = N_post(a · x + g (+ x0 for the sub-layer that takes the layer's input))
 
-each N a chain of zero or more norms — RMSNorm, LayerNorm (biased variance) or DyT
-(w · tanh(α·x) + b) — applied in the order listed. Then the final norm and an untied lm_head.
+each N a chain of zero or more norms — RMSNorm, LayerNorm (biased variance), DyT
+(w · tanh(α·x) + b) or a kind the export appends (NORMS) — applied in the order listed. Then
+the final norm and an untied lm_head.
 Weights keep mixln's (Hugging Face Llama's) names.
 
 With transformers installed (4.40 .. 5.x) this is remote code:
@@ -265,15 +267,23 @@ class MixlnDyT(nn.Module):
         return (self.weight.float() * torch.tanh(self.alpha.float() * h) + self.bias.float()).to(x.dtype)
 
 
+def _norm_eps(config, kind, default):
+    return config.mixln.get("norm_eps", {}).get(kind, default)
+
+
+# Norm kinds by name, each built as NORMS[kind](size, config). A kind of the user's is appended
+# below by the export, with its registration (mixln's `hf_module` trait of the kind's type).
+NORMS = {
+    "RMSNorm": lambda size, config: MixlnRMSNorm(size, _norm_eps(config, "RMSNorm", config.rms_norm_eps)),
+    "LayerNorm": lambda size, config: MixlnLayerNorm(size, _norm_eps(config, "LayerNorm", 1e-5)),
+    "DyT": lambda size, config: MixlnDyT(size),
+}
+
+
 def make_norm(kind, size, config):
-    eps = config.mixln.get("norm_eps", {})
-    if kind == "RMSNorm":
-        return MixlnRMSNorm(size, eps.get("RMSNorm", config.rms_norm_eps))
-    if kind == "LayerNorm":
-        return MixlnLayerNorm(size, eps.get("LayerNorm", 1e-5))
-    if kind == "DyT":
-        return MixlnDyT(size)
-    raise ValueError("modeling_mixln: unknown norm kind '%s' (RMSNorm, LayerNorm, DyT)" % kind)
+    if kind not in NORMS:
+        raise ValueError("modeling_mixln: unknown norm kind '%s' (%s)" % (kind, ", ".join(sorted(NORMS))))
+    return NORMS[kind](size, config)
 
 
 # ---------------- branches ----------------
@@ -338,14 +348,9 @@ class MixlnSwiGLU(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
 
 
-class MixlnGeluMLP(nn.Module):
-    def __init__(self, config):
-        super().__init__()
-        c, i = config.hidden_size, config.intermediate_size
-        self.up_proj, self.down_proj = nn.Linear(c, i, bias=False), nn.Linear(i, c, bias=False)
-
-    def forward(self, x):
-        return self.down_proj(F.gelu(self.up_proj(x), approximate="tanh"))
+# Position-wise branches (the MLPs) by name, each built as BRANCHES[name](config), stored as the
+# layer's `mlp` and called as mlp(x). A branch of the user's is appended below by the export.
+BRANCHES = {"swiglu_mlp": MixlnSwiGLU}
 
 
 # ---------------- layers and the model ----------------
@@ -358,12 +363,10 @@ class MixlnDecoderLayer(nn.Module):
             if b["name"] == "attention":
                 self.self_attn = MixlnAttention(config, b.get("attention_norm"), cache_idx)
                 cache_idx += 1
-            elif b["name"] == "swiglu_mlp":
-                self.mlp = MixlnSwiGLU(config)
-            elif b["name"] == "gelu_mlp":
-                self.mlp = MixlnGeluMLP(config)
+            elif b["name"] in BRANCHES:
+                self.mlp = BRANCHES[b["name"]](config)
             else:
-                raise ValueError("modeling_mixln: unknown branch '%s' (attention, swiglu_mlp, gelu_mlp)" % b["name"])
+                raise ValueError("modeling_mixln: unknown branch '%s' (attention, %s)" % (b["name"], ", ".join(sorted(BRANCHES))))
         self.attention_sublayers = cache_idx - cache_start
         self.chains = [{"pre": [], "branch": [], "post": []} for _ in self.kinds]
         for n in desc["norms"]:  # in order of application within each role

@@ -37,6 +37,7 @@
 #include <ratio>
 
 #include "../config.hpp"
+#include "../hf_module.hpp"
 #include "fast_tanh.hpp"
 
 namespace mixln {
@@ -52,6 +53,7 @@ struct NormParam {
 // y = x / √(mean(x²) + 1e-6) · w
 struct RMSNorm {
   static constexpr const char* name = "RMSNorm";
+  static constexpr HfModule hf_module{"MixlnRMSNorm"};  // the export's modeling_mixln.py
   static constexpr std::array<NormParam, 1> params = {{{"weight", true, 1.0}}};
   static constexpr int num_stats = 1;  // rstd
   static constexpr double eps = 1e-6;
@@ -88,6 +90,7 @@ struct RMSNorm {
 // y = (x − mean) / √(var + 1e-5) · w + b, biased variance (PyTorch's nn.LayerNorm)
 struct LayerNorm {
   static constexpr const char* name = "LayerNorm";
+  static constexpr HfModule hf_module{"MixlnLayerNorm"};  // the export's modeling_mixln.py
   static constexpr std::array<NormParam, 2> params = {{{"weight", true, 1.0}, {"bias", true, 0.0}}};
   static constexpr int num_stats = 2;  // mean, rstd
   static constexpr double eps = 1e-5;
@@ -133,6 +136,7 @@ struct LayerNorm {
 template <class Alpha0 = std::ratio<1, 2>>
 struct DyT {
   static constexpr const char* name = "DyT";
+  static constexpr HfModule hf_module{"MixlnDyT"};  // the export's modeling_mixln.py
   static constexpr double alpha0 = double(Alpha0::num) / double(Alpha0::den);
   static constexpr std::array<NormParam, 3> params = {
       {{"alpha", false, alpha0}, {"weight", true, 1.0}, {"bias", true, 0.0}}};

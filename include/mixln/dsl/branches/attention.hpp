@@ -63,6 +63,7 @@ struct LlamaAttention {
                 "LlamaAttention: the norm option must be NoAttentionNorm, QKNorm<Scope, Kind> or "
                 "QKVNorm<Scope, Kind>");
   static constexpr const char* name = "attention";
+  static constexpr HfModule hf_module{"MixlnAttention"};  // the export's modeling_mixln.py
   using attention_norm = Norm;
   using NK = typename Norm::kind;
   static constexpr std::size_t C = Cfg::hidden_size, H = Cfg::num_heads, D = Cfg::head_dim;

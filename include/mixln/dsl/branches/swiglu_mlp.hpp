@@ -14,6 +14,7 @@ namespace mixln {
 template <class Cfg>
 struct SwiGLUMLP {
   static constexpr const char* name = "swiglu_mlp";
+  static constexpr HfModule hf_module{"MixlnSwiGLU"};  // the export's modeling_mixln.py
   static constexpr std::size_t C = Cfg::hidden_size, I = Cfg::intermediate_size;
 
   enum Weight : int { gate, up, down };

@@ -1,7 +1,7 @@
 """Configuration of a model exported by mixln's `export-hf` (https://github.com/.../mixln).
 
 The dimensions are Llama's fields; `mixln` describes every layer: its sub-layers in order
-(an attention branch with an optional QK/QKV-norm, or a SwiGLU / GELU MLP), the norms around
+(an attention branch with an optional QK/QKV-norm, or an MLP), the norms around
 each (role pre / branch / post, name, kind RMSNorm / LayerNorm / DyT), the residual and pre-norm
 scales, and the sub-layer whose sum takes the layer's input. modeling_mixln.py computes it.
 Works with transformers 4.40 .. 5.x, and without transformers (a plain attribute bag).
