@@ -28,8 +28,8 @@ class Communicator {
   virtual void allreduce_sum(float* data, std::size_t n) = 0;
   virtual void allreduce_sum(double* data, std::size_t n) = 0;
   virtual void barrier() = 0;
-  // In-place sum of device memory of `bytes_per_element`-sized floats; the default copies
-  // through the host.
+  // In-place sum of n floats in device memory; the default copies them to the host with
+  // to_host (byte counts), sums there and copies back with to_device.
   virtual void allreduce_sum_device(float* device_data, std::size_t n, void (*to_host)(void*, const void*, std::size_t),
                                     void (*to_device)(void*, const void*, std::size_t)) {
     std::vector<float> host(n);
