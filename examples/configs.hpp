@@ -41,7 +41,7 @@ struct small : Placements<LlamaConfig<vocab<4096>, hidden<256>, intermediate<688
   using mixln_a1_2 = Model<Block::config, MixLN<Block, 8, std::ratio<1, 2>>>;
 };
 
-// Deep and narrow, for the study of depth on a CPU (scripts/study.sh): the `small` vocabulary,
+// Deep and narrow, for the study of depth on a CPU (scripts/study/study.sh): the `small` vocabulary,
 // hidden 128, head dim 64 (as in the paper's configurations: 2 heads), intermediate 344
 // (≈ 8/3 × hidden, as small's 688 for 256), 24 or 48 layers. A step of deep24 costs about what a
 // step of small does (the same weight FLOPs per token within 30%), so a 1M-token run takes

@@ -9,7 +9,7 @@
 # The configuration is deep24 (hidden 128, 24 layers) for 300 steps of 8 × 256 tokens (614K
 # tokens a run) at lr 1e-3, so that the demo with its build stays within 15 minutes on 2 cores;
 # the study runs these three placements at this length with three seeds
-# (scripts/study_plan.txt), which gives the spread the table is read against. Where the study
+# (scripts/study/study_plan.txt), which gives the spread the table is read against. Where the study
 # parts the three most clearly — 500 steps at three times the rate, STEPS=500 LR=3e-3, where
 # Mix-LN takes the higher rate and Post-LN's start becomes a matter of the seed — the demo takes
 # longer than that with its build (docs/results.md has both). Environment overrides: CONFIG
@@ -50,7 +50,7 @@ done
   echo "$STEPS steps of $BATCH x $SEQ tokens, lr $LR, seed $SEED, $EVAL_TOKENS validation tokens, $PRECISION GEMMs;"
   echo "minutes per run: $(for p in $PLACEMENTS; do printf '%s %s  ' "$p" "${minutes[$p]}"; done)"
   echo
-  python3 scripts/study.py demo-table --study docs/study --plan scripts/study_plan.txt --runs "$out" --config "$CONFIG" \
+  python3 scripts/study/study.py demo-table --study docs/study --plan scripts/study/study_plan.txt --runs "$out" --config "$CONFIG" \
     --tokens $((STEPS * BATCH * SEQ)) --lr "$LR" --placements "$PLACEMENTS"
 } > "$out/results.md"
 

@@ -25,7 +25,7 @@ tiny_postln 0 3e-3 6 2 32 no
 EOF
 study() {
   env PLAN="$work/plan.txt" STUDY_DIR="$work/study" RUNS="$work/runs" DATA="$work/data" BIN="$bin" \
-    EVAL_TOKENS=2048 ANALYSIS_TOKENS=1024 REPORT="$work/report.md" IMG="$work/img" "$root/scripts/study.sh" "$@"
+    EVAL_TOKENS=2048 ANALYSIS_TOKENS=1024 REPORT="$work/report.md" IMG="$work/img" "$root/scripts/study/study.sh" "$@"
 }
 study > "$work/out1.txt"
 csv=$work/study/results.csv
@@ -74,7 +74,7 @@ mkdir -p "$work/demo"
 ln -s "$work/runs/tiny_preln_s0_lr1e-3_6x2x32" "$work/demo/preln"
 ln -s "$work/runs/tiny_mixln_s0_lr1e-3_6x2x32" "$work/demo/mixln"
 demo_table() {
-  python3 "$root/scripts/study.py" demo-table --study "$work/study" --plan "$work/plan.txt" --runs "$work/demo" \
+  python3 "$root/scripts/study/study.py" demo-table --study "$work/study" --plan "$work/plan.txt" --runs "$work/demo" \
     --config tiny --lr 1e-3 --placements "preln mixln" "$@"
 }
 demo_table --tokens 384 > "$work/demo.txt"
@@ -93,6 +93,6 @@ demo_table --tokens 384 > /dev/null 2> "$work/err.txt" || rc=$?
 # a bad plan line is refused with one line
 echo "tiny_preln zero 1e-3 6 2 32 yes" > "$work/bad.txt"
 rc=0
-env PLAN="$work/bad.txt" STUDY_DIR="$work/study" BIN="$bin" DATA="$work/data" "$root/scripts/study.sh" 2> "$work/err.txt" || rc=$?
+env PLAN="$work/bad.txt" STUDY_DIR="$work/study" BIN="$bin" DATA="$work/data" "$root/scripts/study/study.sh" 2> "$work/err.txt" || rc=$?
 [[ $rc -ne 0 ]] && grep -q "must be whole numbers" "$work/err.txt" || fail "a bad plan line was not refused: $(cat "$work/err.txt")"
 echo "all study checks passed ($(grep -c . "$csv") lines in results.csv; report $(wc -l < "$work/report.md") lines)"

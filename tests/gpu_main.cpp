@@ -1,6 +1,6 @@
 // The main of test_cuda. Where no GPU can run the cases it runs none and exits with 77, which
 // CTest reports as skipped (SKIP_RETURN_CODE), never as passed; with MIXLN_EXPECT_GPU=1 (on a
-// machine that has one: scripts/gpu_check.sh) a missing or unusable GPU is a failure that prints
+// machine that has one: scripts/gpu/gpu_check.sh) a missing or unusable GPU is a failure that prints
 // what the CUDA runtime said and the driver and runtime versions.
 #define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# scripts/gpu_bundle.sh [DIR] — run on a CPU machine like ours (Debian, nvcc, no GPU). Builds what
-# scripts/gpu_check.sh runs on a GPU machine that has CUDA 13, CMake, PyTorch and transformers but
+# scripts/gpu/gpu_bundle.sh [DIR] — run on a CPU machine like ours (Debian, nvcc, no GPU). Builds what
+# scripts/gpu/gpu_check.sh runs on a GPU machine that has CUDA 13, CMake, PyTorch and transformers but
 # none of our Debian packages and no network, and packs it into DIR (gpu-bundle/):
 #   payload.tar.xz   bin/  test_cuda, {tiny,small,llama71m}_mixln_cuda (sm_$ARCH), tiny_mixln
 #                          (the CPU reference for logits); host code generic x86-64, stripped
@@ -13,7 +13,7 @@
 # The repository's tracked files and DIR travel together (device tool: carry DIR), at most 64 MiB.
 # Environment: ARCH (90: H100/H200; 80 for A100), STEPS (200), BUILD (build-gpu).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 out=${1:-gpu-bundle}
 ARCH=${ARCH:-90}
 STEPS=${STEPS:-200}

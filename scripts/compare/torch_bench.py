@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch peer of `<trainer> bench`: the same LLaMA model, placement, batch and optimizer
 (Adam), timed the same way (median step time of the timed steps after warm-up). Prints one
-JSON line like mixln's bench. Used by scripts/compare_torch.sh (CPU; Debian's python3-torch) and
-scripts/gpu_check.sh (CUDA: --device cuda --autocast bf16 --attention sdpa [--compile]).
+JSON line like mixln's bench. Used by scripts/compare/compare_torch.sh (CPU; Debian's python3-torch) and
+scripts/gpu/gpu_check.sh (CUDA: --device cuda --autocast bf16 --attention sdpa [--compile]).
 
   torch_bench.py --vocab 4096 --hidden 256 --intermediate 688 --heads 4 --post 2 --pre 6 \
                  --batch 8 --seq 256 --steps 10 --threads 2

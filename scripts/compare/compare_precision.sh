@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/compare_precision.sh — the demo's runs with fp32 and bf16 GEMMs, side by side: the
+# scripts/compare/compare_precision.sh — the demo's runs with fp32 and bf16 GEMMs, side by side: the
 # validation perplexity of each placement in each precision and the relative difference.
 # Environment: CONFIG (deep24), STEPS (300), BATCH (8), SEQ (256), LR (1e-3), SEED (0),
 # EVAL_TOKENS (65536), PLACEMENTS ("preln postln mixln"), PRECISIONS ("fp32 bf16"), BIN
@@ -7,7 +7,7 @@
 # runs depends on OMP_NUM_THREADS and OPENBLAS_CORETYPE; the line "environment:" says what was
 # set (docs/performance.md compares several).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 CONFIG=${CONFIG:-deep24} STEPS=${STEPS:-300} BATCH=${BATCH:-8} SEQ=${SEQ:-256} LR=${LR:-1e-3} SEED=${SEED:-0}
 EVAL_TOKENS=${EVAL_TOKENS:-65536} PLACEMENTS=${PLACEMENTS:-"preln postln mixln"} PRECISIONS=${PRECISIONS:-"fp32 bf16"}
 OUT=${OUT:-runs/precision}

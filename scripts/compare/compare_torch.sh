@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/compare_torch.sh — mixln's `bench` beside the same model in PyTorch, on one machine,
+# scripts/compare/compare_torch.sh — mixln's `bench` beside the same model in PyTorch, on one machine,
 # in one run.
 #
 # Model: small_mixln (vocab 4096, hidden 256, intermediate 688, 4 heads, 2 Post-LN + 6 Pre-LN
@@ -14,7 +14,7 @@
 # environment line says what was set. Prints the JSON lines, a table and the ratios;
 # environment overrides: BATCH, SEQ, STEPS, THREADS.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 BATCH=${BATCH:-8} SEQ=${SEQ:-256} STEPS=${STEPS:-10} THREADS=${THREADS:-2}
 scripts/setup.sh dev >/dev/null
 # the dev preset: every trainer, tuned for this CPU, in build/
@@ -34,9 +34,9 @@ mix16=$(build/bin/small_mixln "${bench[@]}" --precision bf16)
 args=(--vocab 4096 --hidden 256 --intermediate 688 --heads 4 --post 2 --pre 6 --batch "$BATCH" --seq "$SEQ"
       --steps "$STEPS" --threads "$THREADS")
 tuned=(env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp ${aten:+ATEN_CPU_CAPABILITY=$aten})
-torch_default=$(/usr/bin/python3 scripts/torch_bench.py "${args[@]}")
-torch_tuned=$("${tuned[@]}" /usr/bin/python3 scripts/torch_bench.py "${args[@]}")
-torch_bf16=$("${tuned[@]}" /usr/bin/python3 scripts/torch_bench.py "${args[@]}" --autocast bf16)
+torch_default=$(/usr/bin/python3 scripts/compare/torch_bench.py "${args[@]}")
+torch_tuned=$("${tuned[@]}" /usr/bin/python3 scripts/compare/torch_bench.py "${args[@]}")
+torch_bf16=$("${tuned[@]}" /usr/bin/python3 scripts/compare/torch_bench.py "${args[@]}" --autocast bf16)
 field() { sed -E "s/.*\"$2\": ([0-9.eE+-]+).*/\1/" <<< "$1"; }
 echo "mixln fp32:                    $mix32"
 echo "mixln bf16:                    $mix16"

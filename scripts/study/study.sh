@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# scripts/study.sh — the depth study (docs/reproduction.md): the Mix-LN paper's claims on the
+# scripts/study/study.sh — the depth study (docs/reproduction.md): the Mix-LN paper's claims on the
 # Brown corpus at 8, 24 and 48 layers, several seeds, then the report.
 #
-# The runs are the lines of a plan (scripts/study_plan.txt): trainer, seed, learning rate,
+# The runs are the lines of a plan (scripts/study/study_plan.txt): trainer, seed, learning rate,
 # steps, batch, sequence, and whether to run the analyses (angular distance, layer drop) on the
 # trained model. Every finished run appends one row to $STUDY_DIR/results.csv and copies its
 # loss curve, per-layer gradient norms (step 1 and the last) and analyses to
@@ -11,16 +11,16 @@
 # later, on another machine: each row records the machine and the commit its trainer was built
 # from. A run whose loss becomes NaN is recorded as diverged (with the step), not retried.
 #
-#   scripts/study.sh                 build what the plan needs, run what is missing, write the report
-#   COMMIT=1 scripts/study.sh        also git-commit each finished result (for a long background run)
-#   ONLY='deep24_(pre|post|mix)ln ' scripts/study.sh   only plan lines matching this regex
+#   scripts/study/study.sh                 build what the plan needs, run what is missing, write the report
+#   COMMIT=1 scripts/study/study.sh        also git-commit each finished result (for a long background run)
+#   ONLY='deep24_(pre|post|mix)ln ' scripts/study/study.sh   only plan lines matching this regex
 #
 # Environment: PLAN, STUDY_DIR (docs/study), RUNS (runs/study: checkpoints, not committed),
 # DATA (data/brown-4096), BIN (prebuilt trainers: skips setup and build), EVAL_TOKENS (65536),
 # ANALYSIS_TOKENS (32768), REPORT (docs/reproduction.md; empty: no report), IMG (docs/img).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-PLAN=${PLAN:-scripts/study_plan.txt}
+cd "$(dirname "$0")/../.."
+PLAN=${PLAN:-scripts/study/study_plan.txt}
 STUDY_DIR=${STUDY_DIR:-docs/study}
 RUNS=${RUNS:-runs/study}
 DATA=${DATA:-data/brown-4096}
@@ -118,7 +118,7 @@ for p in "${plan[@]}"; do
       [[ -f $f ]] || "$BIN/$trainer" "$a" --ckpt "$run" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
     done
   fi
-  row=$(python3 scripts/study.py record --run "$run" --err "$RUNS/$key.err" --key "$key" --trainer "$trainer" \
+  row=$(python3 scripts/study/study.py record --run "$run" --err "$RUNS/$key.err" --key "$key" --trainer "$trainer" \
         --seed "$seed" --lr "$lr" --steps "$steps" --batch "$batch" --seq "$seq" --status "$status" \
         --eval-tokens "$EVAL_TOKENS" --machine "$machine" --commit "$commit" --study "$STUDY_DIR")
   echo "   $row"
@@ -126,5 +126,5 @@ for p in "${plan[@]}"; do
 done
 
 if [[ -n $REPORT ]]; then
-  python3 scripts/study.py report --study "$STUDY_DIR" --plan "$PLAN" --out "$REPORT" --img "$IMG"
+  python3 scripts/study/study.py report --study "$STUDY_DIR" --plan "$PLAN" --out "$REPORT" --img "$IMG"
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# scripts/gpu_check.sh [BUNDLE] — the GPU check, in one command, on a machine with one NVIDIA GPU,
+# scripts/gpu/gpu_check.sh [BUNDLE] — the GPU check, in one command, on a machine with one NVIDIA GPU,
 # CUDA 13, PyTorch and transformers but none of our Debian packages and no network. Runs from the
-# repository's root with the folder scripts/gpu_bundle.sh made (gpu-bundle/) beside it:
+# repository's root with the folder scripts/gpu/gpu_bundle.sh made (gpu-bundle/) beside it:
 #   1. the machine: GPU, driver and runtime; every bundled program's libraries resolve
 #   2. test_cuda with MIXLN_EXPECT_GPU=1 (a missing or unusable GPU fails, naming why)
 #   3. 200 steps of tiny_mixln_cuda and small_mixln_cuda against the CPU trainers' losses in the
@@ -15,7 +15,7 @@
 # reference data — and reports every GPU step as "not run". At most 8 minutes on one H100/H200.
 # Exit status: 0 when every step that ran passed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 bundle=${1:-gpu-bundle}
 work=${WORK:-/tmp/mixln-gpu}
 PY=${PYTHON:-python3}
@@ -26,7 +26,7 @@ say() { echo; echo "== $*"; }
 
 say "bundle"
 if [[ ! -f $bundle/payload.tar.xz ]]; then
-  echo "gpu_check: no $bundle/payload.tar.xz (make it with scripts/gpu_bundle.sh on a CPU machine)" >&2
+  echo "gpu_check: no $bundle/payload.tar.xz (make it with scripts/gpu/gpu_bundle.sh on a CPU machine)" >&2
   exit 1
 fi
 cat "$bundle/manifest.txt"
@@ -138,7 +138,7 @@ PY
     [[ $peak != 0 ]] && line+=" (MFU $(awk -v t="$tok" -v f="$flops" -v p="$peak" 'BEGIN { printf "%.1f%%", 100 * t * f / p }'))"
     for mode in eager compile; do
       local tp
-      tp=$(timeout 240 "$PY" scripts/torch_bench.py --device cuda --autocast bf16 --attention sdpa \
+      tp=$(timeout 240 "$PY" scripts/compare/torch_bench.py --device cuda --autocast bf16 --attention sdpa \
              $([[ $mode == compile ]] && echo --compile) --batch "$batch" --seq "$seq" --steps "$steps" "$@" 2>"$work/torch_$mode.err" |
            tail -n 1 | "$PY" -c 'import json,sys; print(json.loads(sys.stdin.read())["tok_s"])' 2>/dev/null)
       if [[ -n $tp ]]; then
