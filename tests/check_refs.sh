@@ -11,8 +11,8 @@
 #       folder. A path is looked up relative to the repository root, to include/ and
 #       include/mixln/, and to the citing file's folder.
 #   (b) a `docs/design.md §N` (or `§N.M`) citation whose section has no heading
-#       `## N. ...` / `### N.M ...` in docs/design.md (inside docs/design.md a bare `§N` is
-#       checked too).
+#       `## N. ...` / `### N.M ...` in docs/design.md. Every `§N` is read as a section of
+#       docs/design.md, the one document with numbered sections (`docs/design.md §2, §8`).
 #   (c) any mention of the design brief by its upper-case file name: the project's design
 #       reference is docs/design.md, and nothing may point anywhere else.
 #
@@ -113,7 +113,7 @@ for f in files:
         if BRIEF in line:
             problem(f, n, f"cites {BRIEF}: the design reference is docs/design.md (§N)")
         # (b)
-        if "§" in line and ("design.md" in line or f == DESIGN):
+        if "§" in line:  # docs/design.md is the one document with numbered sections
             for m in SECTION.finditer(line):
                 s = m.group(1)
                 if s not in sections:

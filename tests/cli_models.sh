@@ -63,4 +63,4 @@ if "$bin/tiny_dyt" eval --ckpt "$work/layernorm_mixln/a" --data "$work/data" 2> 
   fail "tiny_dyt evaluated a checkpoint of tiny_layernorm_mixln"
 fi
 grep -q "is a checkpoint of another model" "$work/err.txt" || fail "wrong error: $(cat "$work/err.txt")"
-echo "all section 8 trainers passed"
+echo "all trainers of docs/design.md §8.4 passed"
