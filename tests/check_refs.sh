@@ -9,14 +9,16 @@
 #       `dsl/branch.hpp`, `cpu/attention.hpp`, `examples/configs.hpp`, `scripts/demo.sh`,
 #       `tests/test_dsl.cpp`, `docs/usage.md`, `../cpu/gemm.hpp`, ...) that names no file or
 #       folder. A path is looked up relative to the repository root, to include/ and
-#       include/mixln/, and to the citing file's folder.
+#       include/mixln/, and to the citing file's folder. Also a markdown link or image
+#       `[text](target)` whose target does not exist beside the document.
 #   (b) a `docs/design.md §N` (or `§N.M`) citation whose section has no heading
 #       `## N. ...` / `### N.M ...` in docs/design.md. Every `§N` is read as a section of
 #       docs/design.md, the one document with numbered sections (`docs/design.md §2, §8`).
 #   (c) any mention of the design brief by its upper-case file name: the project's design
 #       reference is docs/design.md, and nothing may point anywhere else.
 #
-# CTest runs it as `check_refs` (tests/CMakeLists.txt); it needs bash, git and python3.
+# CTest runs it as `check_refs` (tests/CMakeLists.txt); it needs bash and python3 (and git for
+# the list of tracked files).
 # CHECK_REFS_VERBOSE=1 also prints, on stderr, every path token it checks or skips.
 set -euo pipefail
 
@@ -27,10 +29,14 @@ if ! command -v python3 >/dev/null; then
   exit 77
 fi
 
-if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+if [[ "$(git rev-parse --show-toplevel 2>/dev/null)" == "$(pwd -P)" ]]; then
   list_files() { git ls-files -z; }
 else
-  list_files() { find . -path ./.git -prune -o -path './build*' -prune -o -type f -print0 | sed -z 's|^\./||'; }
+  # not a git checkout (a source archive): every file, less build outputs and run/data folders
+  list_files() {
+    find . \( -path ./.git -o -path './build*' -o -path ./runs -o -path ./data \) -prune -o -type f -print0 |
+      sed -z 's|^\./||'
+  }
 fi
 
 check=$(cat <<'PY'
@@ -82,6 +88,7 @@ def resolve(token, citing_dir):
     return any(exists(os.path.normpath(c)) for c in cands)
 
 problems = []
+MDLINK = re.compile(r"\]\(([^()\s]+)\)")
 
 def problem(f, n, msg):
     problems.append(f"{f}:{n}: {msg}")
@@ -118,7 +125,15 @@ for f in files:
                 s = m.group(1)
                 if s not in sections:
                     problem(f, n, f"docs/design.md has no section §{s}")
-        # (a)
+        # (a) markdown links and images, [text](target): relative to the document's folder
+        if f.endswith(".md"):
+            for m in MDLINK.finditer(line):
+                target = m.group(1).split("#", 1)[0]
+                if not target or re.match(r"[a-z]+:", target) or target.startswith("/"):
+                    continue  # an anchor, a URL, an absolute path
+                if not exists(os.path.normpath(os.path.join(citing_dir, target))):
+                    problem(f, n, f"link {m.group(1)}: no such file or folder")
+        # (a) path tokens
         for m in TOKEN.finditer(line):
             tok, start = m.group(0), m.start()
             while tok[:1] in ("-", "+"):  # ${VAR:-path}, --flag=-path
