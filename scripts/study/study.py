@@ -28,10 +28,13 @@ COLUMNS = ["run", "trainer", "config", "placement", "layers", "seed", "lr", "ste
            "status", "diverged_step", "eval_tokens", "val_loss", "val_ppl", "train_loss_end", "train_s", "tok_s", "machine",
            "commit", "date"]
 
-LABELS = {"preln": "Pre-LN", "postln": "Post-LN", "mixln": "Mix-LN", "deepnorm": "DeepNorm",
-          "sandwich": "Sandwich-LN", "lns": "LNS", "periln": "Peri-LN", "olmo2": "OLMo 2",
-          "hybridnorm": "HybridNorm", "dyt": "DyT (Pre-LN)", "mixln_a1_8": "Mix-LN α=1/8",
-          "mixln_a3_8": "Mix-LN α=3/8", "mixln_a1_2": "Mix-LN α=1/2"}
+# The example trainers (examples/models.txt): a plan names only these; each placement's name in
+# the report is its label there.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
+import example_models  # noqa: E402
+MODELS = example_models.read()
+TRAINERS = {r["trainer"] for r in MODELS}
+LABELS = {r["placement"]: r["label"] for r in MODELS}
 ALPHA = {"preln": 0.0, "mixln_a1_8": 0.125, "mixln": 0.25, "mixln_a3_8": 0.375, "mixln_a1_2": 0.5, "postln": 1.0}
 ALPHA_TEXT = {0.0: "0 (Pre-LN)", 0.125: "1/8", 0.25: "1/4", 0.375: "3/8", 0.5: "1/2", 1.0: "1 (Post-LN)"}
 COLORS = {"preln": "#1f77b4", "postln": "#d62728", "mixln": "#2ca02c"}
@@ -193,6 +196,8 @@ class Study:
             line = line.split("#")[0].split()
             if line:
                 trainer, seed, lr, steps, batch, seq, _ = line
+                if trainer not in TRAINERS:
+                    fail("%s: %s is not a trainer of examples/models.txt" % (plan, trainer))
                 self.plan.append("%s_s%s_lr%s_%sx%sx%s" % (trainer, seed, lr, steps, batch, seq))
         # A configuration's base learning rate is its smallest (the others are stress points); its
         # runs are compared at the number of tokens most of its runs used.
@@ -390,7 +395,9 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
     def every_placement(self, dc):
         st, w = self.st, self.w
         mix = st.ppl(dc, "mixln")
-        others = [m for m in ("deepnorm", "sandwich", "lns", "periln", "olmo2", "hybridnorm", "dyt") if st.runs(dc, m)]
+        # the configuration's other placements (examples/models.txt), the α sweep apart
+        others = [r["placement"] for r in MODELS if r["config"] == dc and r["placement"] not in PAIR
+                  and r["placement"] not in ALPHA and st.runs(dc, r["placement"])]
         if not others:
             return
         w("## Every placement at %s\n" % dc)

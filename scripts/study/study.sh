@@ -35,7 +35,9 @@ IMG=${IMG:-docs/img}
 die() { echo "study: $*" >&2; exit 1; }
 [[ -f $PLAN ]] || die "no plan file $PLAN"
 
-# The plan: "trainer seed lr steps batch seq analyses" per line; # starts a comment.
+# The plan: "trainer seed lr steps batch seq analyses" per line; # starts a comment. A trainer is
+# a row of examples/models.txt, <config>_<placement>.
+trainers=" $(awk '!/^#/ && NF { printf "%s_%s ", $1, $2 }' examples/models.txt)"
 plan=()
 while read -r line; do
   line=${line%%#*}
@@ -45,6 +47,7 @@ while read -r line; do
   [[ $seed =~ ^[0-9]+$ && $steps =~ ^[0-9]+$ && $batch =~ ^[0-9]+$ && $seq =~ ^[0-9]+$ ]] ||
     die "$PLAN: '$line': seed, steps, batch and seq must be whole numbers"
   [[ $analyses == yes || $analyses == no ]] || die "$PLAN: '$line': analyses must be yes or no"
+  [[ $trainers == *" $trainer "* ]] || die "$PLAN: '$line': $trainer is not a trainer of examples/models.txt"
   if [[ -n $ONLY ]] && ! [[ "$line " =~ $ONLY ]]; then continue; fi
   plan+=("$trainer $seed $lr $steps $batch $seq $analyses")
 done <"$PLAN"

@@ -298,16 +298,45 @@ GOLDEN = {"vocab": 64, "hidden": 32, "intermediate": 80, "heads": 2}
 TINY = {"vocab": 512, "hidden": 64, "intermediate": 172, "heads": 4}
 
 
+# The reference's transcription of each example model at the golden size, 4 layers: layers and
+# final norm, by placement. Which are written, and in which order (the order gives each its
+# seed), comes from examples/models.txt: its rows tagged golden.
+mix = lambda **kw: [layer("PostLN", **kw)] + [layer("PreLN", **kw)] * 3  # MixLN<B, 4, 1/4>
+SPECS = {
+    "preln": (["PreLN"] * 4, "RMSNorm"),
+    "postln": (["PostLN"] * 4, "RMSNorm"),
+    "mixln": (["PostLN"] * 1 + ["PreLN"] * 3, "RMSNorm"),  # MixLN<B, 4, 1/4>
+    "deepnorm": (["DeepNorm"] * 4, "RMSNorm"),
+    "sandwich": (["SandwichLN"] * 4, "RMSNorm"),
+    "lns": (["LNS"] * 4, "RMSNorm"),
+    "b2t": (["B2T"] * 4, "RMSNorm"),
+    "periln": ([layer("PeriLN")] * 4, "RMSNorm"),
+    "olmo2": ([layer("OLMo2", attn_norm=("qk", "full", "RMSNorm"))] * 4, "RMSNorm"),
+    "hybridnorm": ([layer("HybridNorm", attn_norm=("qkv", "full", "RMSNorm"))] * 4, "RMSNorm"),
+    "dyt": ([layer("PreLN", kind="DyT")] * 4, "DyT"),
+    "layernorm_mixln": (mix(kind="LayerNorm"), "LayerNorm"),
+    "qknorm_mixln": (mix(attn_norm=("qk", "per_head", "RMSNorm")), "RMSNorm"),
+    "gelu_mixln": (mix(mlp="gelu"), "RMSNorm"),
+}
+
+
+def golden_models():
+    """(the paper's placements and B2T, the models of docs/design.md §8.4): the placements of the
+    rows of examples/models.txt tagged golden, without and with the tag models"""
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
+    import example_models
+    rows = example_models.tagged("golden")
+    missing = [r["placement"] for r in rows if r["placement"] not in SPECS]
+    if missing:
+        sys.exit("make_golden.py: no reference spec for %s (examples/models.txt tags them golden)" % ", ".join(missing))
+    return ([r["placement"] for r in rows if "models" not in r["tags"]],
+            [r["placement"] for r in rows if "models" in r["tags"]])
+
+
 def main():
     torch.set_num_threads(1)
-    cases = [
-        ("preln", ["PreLN"] * 4),
-        ("postln", ["PostLN"] * 4),
-        ("mixln", ["PostLN"] * 1 + ["PreLN"] * 3),  # MixLN<B, 4, 1/4>
-        ("deepnorm", ["DeepNorm"] * 4),
-        ("sandwich", ["SandwichLN"] * 4),
-        ("lns", ["LNS"] * 4),
-        ("b2t", ["B2T"] * 4),
+    paper, since = golden_models()
+    cases = [(name, SPECS[name][0]) for name in paper] + [
         ("mixed", ["PreLN"] * 2 + ["PostLN"] * 3 + ["PreLN"] * 3),  # Stack<PreLN,2,PostLN,3,PreLN,3>
         ("zoo", ["SandwichLN", "DeepNorm", "PostLN", "LNS", "B2T", "PreLN"]),
     ]
@@ -316,15 +345,7 @@ def main():
                   int_dtype="I32" if i % 2 else "I64")
     # The models of the trainers of docs/design.md §8.4, at the same small size (4 layers): the
     # tests build them from the same templates as the trainers (examples/configs.hpp).
-    mix = lambda **kw: [layer("PostLN", **kw)] + [layer("PreLN", **kw)] * 3  # MixLN<B, 4, 1/4>
-    new_cases = [
-        ("periln", [layer("PeriLN")] * 4, "RMSNorm"),
-        ("olmo2", [layer("OLMo2", attn_norm=("qk", "full", "RMSNorm"))] * 4, "RMSNorm"),
-        ("hybridnorm", [layer("HybridNorm", attn_norm=("qkv", "full", "RMSNorm"))] * 4, "RMSNorm"),
-        ("dyt", [layer("PreLN", kind="DyT")] * 4, "DyT"),
-        ("layernorm_mixln", mix(kind="LayerNorm"), "LayerNorm"),
-        ("qknorm_mixln", mix(attn_norm=("qk", "per_head", "RMSNorm")), "RMSNorm"),
-        ("gelu_mixln", mix(mlp="gelu"), "RMSNorm"),
+    new_cases = [(name, SPECS[name][0], SPECS[name][1]) for name in since] + [
         # every new feature in one stack, blocks of three shapes included
         ("zoo2", [layer("HybridNorm", attn_norm=("qkv", "full", "RMSNorm")),
                   layer("PreLN", kind="DyT"),
@@ -340,7 +361,6 @@ def main():
     tiny = ["PostLN"] * 2 + ["PreLN"] * 6
     params, ids, labels = make_case("tiny_mixln", tiny, TINY, batch=2, seq=16, seed=7, int_dtype="I64")
     write_analyses("tiny_mixln", tiny, TINY, params, ids, labels)
-
 
 if __name__ == "__main__":
     sys.exit(main())

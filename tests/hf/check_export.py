@@ -27,8 +27,10 @@ except ImportError:
 BIN, WORK = sys.argv[1], sys.argv[2]
 HERE = os.path.dirname(os.path.abspath(__file__))
 BATCH = os.path.join(HERE, "..", "golden", "tiny_mixln", "batch.safetensors")
-MODELS = ["preln", "postln", "mixln", "deepnorm", "sandwich", "lns", "b2t", "periln", "olmo2", "hybridnorm",
-          "dyt", "layernorm_mixln", "qknorm_mixln", "gelu_mixln"]
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
+import example_models  # noqa: E402
+# the trainers of examples/models.txt tagged hf, by placement
+MODELS = {r["placement"]: r["trainer"] for r in example_models.tagged("hf")}
 
 try:
     import transformers  # noqa: F401
@@ -143,7 +145,7 @@ def main():
     run(os.path.join(BIN, "tiny_mixln"), "export-hf", "--seed", "1", "--out", os.path.join(WORK, "code"))
     worst = 0.0
     for i, m in enumerate(MODELS):
-        trainer = os.path.join(BIN, "tiny_" + m)
+        trainer = os.path.join(BIN, MODELS[m])
         folder = os.path.join(WORK, m)
         run(trainer, "export-hf", "--seed", str(10 + i), "--out", folder)
         cfg = json.load(open(os.path.join(folder, "config.json")))
