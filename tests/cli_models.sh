@@ -16,18 +16,15 @@ batch=$here/golden/tiny_mixln/batch.safetensors
 
 "$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data" --val-frac 0.2 > /dev/null
 
-# model, what its export must say of it
-models=("periln:\"PeriLN\""
-        "olmo2:\"llama+qk_norm\\[full\\]\""
-        "hybridnorm:\"llama+qkv_norm\\[full\\]\""
-        "dyt:\"DyT\""
-        "layernorm_mixln:\"LayerNorm\""
-        "qknorm_mixln:\"llama+qk_norm\\[per_head\\]\""
-        "gelu_mixln:\"gelu_mlp\"")
+# placement:trainer:what its export must say of it, for the rows of examples/models.txt tagged models
+models=()
+while read -r config placement source tags params export label; do
+  if [[ ,$tags, == *,models,* ]]; then models+=("$placement:${config}_$placement:$export"); fi
+done < <(grep -v "^#" "$here/../examples/models.txt" | grep .)
+((${#models[@]} > 0)) || fail "examples/models.txt tags no trainer models"
 for entry in "${models[@]}"; do
-  m=${entry%%:*}
-  says=${entry#*:}
-  t=$bin/tiny_$m
+  IFS=: read -r m trainer says <<<"$entry"
+  t=$bin/$trainer
   w=$work/$m
   mkdir -p "$w"
   "$t" info > "$w/info.txt" || fail "$m: info"
@@ -53,7 +50,7 @@ for entry in "${models[@]}"; do
     fail "$m: generate"
   "$t" export-hf --ckpt "$w/a" --out "$w/hf" > /dev/null 2>&1 || fail "$m: export-hf"
   grep -q '"MixlnForCausalLM"' "$w/hf/config.json" || fail "$m: export is not MixlnForCausalLM"
-  grep -q "$says" "$w/hf/config.json" || fail "$m: export config.json lacks $says"
+  grep -qF -- "$says" "$w/hf/config.json" || fail "$m: export config.json lacks $says"
   "$t" grads --weights "$w/hf/model.safetensors" --batch "$batch" --out "$w/g2.safetensors" > /dev/null ||
     fail "$m: the exported weights do not load back"
   echo "$m: info, grads, grad-norms, train, resume, eval, angular, layer-drop, generate, export-hf ok"
