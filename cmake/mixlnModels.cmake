@@ -3,7 +3,7 @@
 #
 # mixln_read_models() sets, in the caller's scope:
 #   MIXLN_MODELS                      every trainer, <config>_<placement>, in the table's order
-#   MIXLN_MODEL_<trainer>_CONFIG, _PLACEMENT, _SOURCE, _PARAMS, _EXPORT   its cells (- : empty)
+#   MIXLN_MODEL_<trainer>_CONFIG, _PLACEMENT, _SOURCE, _PARAMS, _EXPORT, _LABEL   its cells (- : empty)
 #   MIXLN_MODEL_<trainer>_TAGS        its tags, a list
 # mixln_models_tagged(OUT TAG) sets OUT to the trainers tagged TAG, in the table's order.
 set(MIXLN_MODELS_FILE ${CMAKE_CURRENT_LIST_DIR}/../examples/models.txt)
@@ -25,6 +25,7 @@ macro(mixln_read_models)
     string(REPLACE "," ";" MIXLN_MODEL_${_mixln_t}_TAGS "${CMAKE_MATCH_4}")
     set(MIXLN_MODEL_${_mixln_t}_PARAMS "${CMAKE_MATCH_5}")
     set(MIXLN_MODEL_${_mixln_t}_EXPORT "${CMAKE_MATCH_6}")
+    set(MIXLN_MODEL_${_mixln_t}_LABEL "${CMAKE_MATCH_7}")
   endforeach()
 endmacro()
 

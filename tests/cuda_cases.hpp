@@ -14,6 +14,7 @@
 
 #include "b2t.hpp"
 #include "configs.hpp"
+#include "example_models.hpp"  // generated from examples/models.txt
 #include "gelu_block.hpp"
 
 namespace cuda_cases {
@@ -60,10 +61,11 @@ using norm_kinds = mixln::type_list<R, N, Y>;
 
 using tiny = mixln::examples::tiny;
 using Cfg = tiny::Block::config;
-// Models whose loss and gradients are compared with the CPU.
-using models = mixln::type_list<tiny::mixln, tiny::sandwich, tiny::deepnorm, tiny::lns, tiny::periln, tiny::olmo2,
-                                tiny::hybridnorm, tiny::dyt, tiny::layernorm_mixln, tiny::qknorm_mixln,
-                                tiny::gelu_mixln,
+// Models whose loss and gradients are compared with the CPU: the trainers' of examples/models.txt
+// tagged gpu, and a B2T stack with LayerNorm.
+#define MIXLN_EXAMPLE_TYPE(config, placement, label) mixln::examples::config::placement,
+using models = mixln::type_list<MIXLN_EXAMPLES_TAGGED_GPU(MIXLN_EXAMPLE_TYPE)
                                 mixln::Model<Cfg, mixln::Stack<b2t::B2T<tiny::Block, N>, 2, mixln::PreLN<tiny::Block>, 2>>>;
+#undef MIXLN_EXAMPLE_TYPE
 
 }  // namespace cuda_cases

@@ -323,3 +323,58 @@ TEST_CASE("init follows docs/design.md §3.4: N(0, 0.02), norms 1, DeepNorm beta
   const auto* o = lay.find("model.layers.0.self_attn.o_proj.weight");
   CHECK(c[o->offset] == doctest::Approx(a[o->offset] / 4.0));  // 1/sqrt(2·8)
 }
+
+// --- the Hugging Face export's modules: traits on the types, not lists of names --------------
+// A norm kind of the user's (RMSNorm's math under another name) without an `hf_module`, and
+// one with the Python of its class.
+struct UnexportedNorm {
+  static constexpr const char* name = "UnexportedNorm";
+  static constexpr auto params = RMSNorm::params;
+  static constexpr int num_stats = RMSNorm::num_stats;
+  template <class Row, class In, class T>
+  static void statistics(const Row& row, In&& in, const T* x, T* st) {
+    RMSNorm::statistics(row, in, x, st);
+  }
+  template <class T>
+  static T apply(const T* st, T x, int j, const T* const* w) {
+    return RMSNorm::apply(st, x, j, w);
+  }
+  template <class Row, class DOut, class DIn, class T>
+  static void backward(const Row& row, const T* x, const T* st, const T* const* w, DOut&& dout, DIn&& din,
+                       T* const* dw) {
+    RMSNorm::backward(row, x, st, w, dout, din, dw);
+  }
+};
+struct ExportedNorm : UnexportedNorm {
+  static constexpr const char* name = "ExportedNorm";
+  static constexpr HfModule hf_module{"MyNorm", "class MyNorm(MixlnRMSNorm):\n    def __init__(self, size, config):\n"
+                                                "        super().__init__(size, 1e-6)\n"};
+};
+
+TEST_CASE("export: each branch and norm kind says how modeling_mixln.py computes it") {
+  // the library's types are computed by modeling_mixln.py itself: nothing is appended
+  CHECK(hf_python_extensions<examples::tiny::mixln>().empty());
+  CHECK(hf_python_extensions<examples::tiny::dyt>().empty());
+  CHECK_NOTHROW(hf_config<examples::tiny::hybridnorm>(256, "float32"));
+  // the uses, distinct and in order: attention, the MLP, the norms; the final norm last
+  const auto uses = hf_module_uses<examples::tiny::layernorm_mixln>();
+  REQUIRE(uses.size() == 3);
+  CHECK(uses[0].name == "attention");
+  CHECK(uses[1].name == "swiglu_mlp");
+  CHECK(uses[2].name == "LayerNorm");
+  // a block of the user's (examples/gelu_block.hpp) brings its own class, registered by name
+  const std::string gelu = hf_python_extensions<examples::tiny::gelu_mixln>();
+  CHECK(gelu.find("class GeluMLP(nn.Module):") != std::string::npos);
+  CHECK(gelu.find("BRANCHES[\"gelu_mlp\"] = GeluMLP\n") != std::string::npos);
+  // so does a norm kind of the user's, in a norm slot or as the final norm
+  using Mine = Model<Cfg, Stack<PreLN<B, ExportedNorm>, 2>, ExportedNorm>;
+  const std::string mine = hf_python_extensions<Mine>();
+  CHECK(mine.find("class MyNorm(MixlnRMSNorm):") != std::string::npos);
+  CHECK(mine.find("NORMS[\"ExportedNorm\"] = MyNorm\n") != std::string::npos);
+  CHECK(mine.find("class MyNorm", mine.find("class MyNorm") + 1) == std::string::npos);  // once
+  // a type that says nothing is refused in one line naming it and where it is
+  using Silent = Model<Cfg, Stack<PreLN<B>, 1, PostLN<B, UnexportedNorm>, 1>>;
+  CHECK_THROWS_WITH(hf_config<Silent>(256, "float32"),
+                    doctest::Contains("layer 1's norm post_attention_layernorm is a norm kind 'UnexportedNorm' "
+                                      "that declares no hf_module"));
+}

@@ -7,6 +7,7 @@
 
 #include "b2t.hpp"
 #include "configs.hpp"
+#include "example_models.hpp"  // generated from examples/models.txt
 #include "fd.hpp"
 #include "gelu_block.hpp"
 #include "golden.hpp"
@@ -51,21 +52,12 @@ TEST_CASE("golden: every placement in one stack") {
   check_case<Model<Cfg, Stack<SandwichLN<B>, 1, DeepNorm<B>, 1, PostLN<B>, 1, LNS<B>, 1,
                               b2t::B2T<B>, 1, PreLN<B>, 1>>>("zoo");
 }
-TEST_CASE("golden: Peri-LN (tiny_periln's model)") { check_case<Small::periln>("periln"); }
-TEST_CASE("golden: OLMo 2 with full-width QK-norm (tiny_olmo2's model)") { check_case<Small::olmo2>("olmo2"); }
-TEST_CASE("golden: HybridNorm with full-width QKV-norm (tiny_hybridnorm's model)") {
-  check_case<Small::hybridnorm>("hybridnorm");
-}
-TEST_CASE("golden: DyT everywhere, the final norm too (tiny_dyt's model)") { check_case<Small::dyt>("dyt"); }
-TEST_CASE("golden: Mix-LN with LayerNorm (tiny_layernorm_mixln's model)") {
-  check_case<Small::layernorm_mixln>("layernorm_mixln");
-}
-TEST_CASE("golden: Mix-LN with per-head QK-norm (tiny_qknorm_mixln's model)") {
-  check_case<Small::qknorm_mixln>("qknorm_mixln");
-}
-TEST_CASE("golden: Mix-LN of a block defined outside the library, GELU MLP (tiny_gelu_mixln's model)") {
-  check_case<Small::gelu_mixln>("gelu_mixln");
-}
+// The models compared since the paper (examples/models.txt, tagged models): the trainers' templates
+// at the golden size against tests/golden/<placement>/.
+#define MIXLN_GOLDEN_CASE(config, placement, label) \
+  TEST_CASE("golden: " label " (" #config "_" #placement "'s model)") { check_case<Small::placement>(#placement); }
+MIXLN_EXAMPLES_TAGGED_MODELS(MIXLN_GOLDEN_CASE)
+#undef MIXLN_GOLDEN_CASE
 TEST_CASE("golden: norm kinds, attention norms and blocks mixed in one stack") {
   using QKV = LlamaBlock<Cfg, QKVNorm<FullWidth>>;
   using QKFull = LlamaBlock<Cfg, QKNorm<FullWidth>>;

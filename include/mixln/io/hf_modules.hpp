@@ -3,6 +3,7 @@
 // Python the export appends to modeling_mixln.py for the types of the user's own.
 #pragma once
 
+#include <concepts>
 #include <string>
 #include <utility>
 #include <vector>
@@ -24,7 +25,7 @@ struct HfModuleUse {
 namespace detail {
 template <class X>
 constexpr const HfModule* hf_module_of() {
-  if constexpr (requires { X::hf_module; })
+  if constexpr (requires { { X::hf_module } -> std::convertible_to<const HfModule&>; })
     return &X::hf_module;
   else
     return nullptr;
