@@ -25,8 +25,6 @@
 #define MIXLN_VERSION_PATCH 0
 
 namespace mixln {
-// RMSNorm epsilon (docs/design.md §3.1).
-inline constexpr float kNormEps = 1e-6f;
 // RoPE base θ (docs/design.md §3.2).
 inline constexpr double kRopeTheta = 10000.0;
 // Label value that contributes no loss, as in PyTorch's cross_entropy.

@@ -35,7 +35,6 @@ class MirroredBuffer {
     if constexpr (Backend::host_memory) return {dev_.data(), dev_.size()};
     else return mirror().span();
   }
-  bool has_mirror() const { return Backend::host_memory || host_.size() == size(); }
   void to_device() {
     if constexpr (!Backend::host_memory) Backend::copy_to_device(dev_.data(), mirror().data(), size());
   }

@@ -21,7 +21,6 @@
 
 #include "../error.hpp"
 #include "../math/half.hpp"
-#include "../schedule/plan.hpp"
 #include "atomic_file.hpp"
 #include "mapped_file.hpp"
 

@@ -10,13 +10,9 @@
 #include <string>
 #include <vector>
 
-namespace mixln {
+#include "../error.hpp"
 
-inline std::string format_shape(const std::vector<std::size_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
+namespace mixln {
 
 struct ActivationPlan {
   struct Slot {
