@@ -71,14 +71,14 @@ void BM_boundary(benchmark::State& st, bool backward) {
 }
 
 template <class S>
-void BM_attention(benchmark::State& st, bool backward) {
+void BM_attention(benchmark::State& st, bool backward, Precision p) {
   constexpr int C = S::C, H = S::H, D = C / H;
   auto qkv = random_vec(kR * 3 * C), dout = random_vec(kR * C);
   std::vector<float> probs(std::size_t(kB) * H * kT * kT), out(kR * C), dp(probs.size()), dqkv(kR * 3 * C);
-  Cpu::attention_forward(kB, kT, H, D, qkv.data(), probs.data(), out.data());
+  Cpu::attention_forward(p, kB, kT, H, D, qkv.data(), probs.data(), out.data());
   for (auto _ : st) {
-    if (backward) Cpu::attention_backward(kB, kT, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
-    else Cpu::attention_forward(kB, kT, H, D, qkv.data(), probs.data(), out.data());
+    if (backward) Cpu::attention_backward(p, kB, kT, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
+    else Cpu::attention_forward(p, kB, kT, H, D, qkv.data(), probs.data(), out.data());
   }
 }
 
@@ -89,14 +89,14 @@ void BM_rope(benchmark::State& st, bool backward) {
   std::vector<float> cs(kT * D / 2), sn(kT * D / 2);
   Cpu::rope_tables(kT, D, cs.data(), sn.data());
   for (auto _ : st) {
-    if (backward) Cpu::rope<true>(kB, kT, H, D, qkv.data(), cs.data(), sn.data());
-    else Cpu::rope<false>(kB, kT, H, D, qkv.data(), cs.data(), sn.data());
+    if (backward) Cpu::rope(true, kB, kT, H, D, qkv.data(), cs.data(), sn.data());
+    else Cpu::rope(false, kB, kT, H, D, qkv.data(), cs.data(), sn.data());
   }
 }
 
 // The four GEMMs of a layer and the head, forward (x·Wᵀ) or backward (dx and dW).
 template <class S>
-void BM_linears(benchmark::State& st, bool backward) {
+void BM_linears(benchmark::State& st, bool backward, Precision p) {
   constexpr int C = S::C, I = S::I, V = S::V;
   const int shapes[5][2] = {{3 * C, C}, {C, C}, {2 * I, C}, {C, I}, {V, C}};  // [out, in]
   std::vector<std::vector<float>> W, x, y, dx, dW;
@@ -112,10 +112,10 @@ void BM_linears(benchmark::State& st, bool backward) {
   for (auto _ : st)
     for (int i = 0; i < 5; ++i) {
       if (backward)
-        Cpu::linear_backward(kR, shapes[i][0], shapes[i][1], y[i].data(), x[i].data(), W[i].data(), dx[i].data(),
+        Cpu::linear_backward(p, kR, shapes[i][0], shapes[i][1], y[i].data(), x[i].data(), W[i].data(), dx[i].data(),
                              dW[i].data());
       else
-        Cpu::linear_forward(kR, shapes[i][0], shapes[i][1], x[i].data(), W[i].data(), y[i].data());
+        Cpu::linear_forward(p, kR, shapes[i][0], shapes[i][1], x[i].data(), W[i].data(), y[i].data());
     }
   st.counters["GFLOP/s"] =
       benchmark::Counter(flops * double(st.iterations()), benchmark::Counter::kIsRate, benchmark::Counter::kIs1000);
@@ -164,8 +164,8 @@ void BM_embedding(benchmark::State& st, bool backward) {
 }
 
 template <class Net>
-void BM_step(benchmark::State& st) {
-  Engine<Net, Cpu> e;
+void BM_step(benchmark::State& st, Precision p) {
+  Engine<Net, Cpu> e(p);
   init_params(e.layout(), Net::num_layers, e.params(), {.seed = 1});
   AdamW<Cpu> adam(e.layout(), {});
   const int V = int(Net::config::vocab_size);
@@ -179,14 +179,6 @@ void BM_step(benchmark::State& st) {
     adam.step(e.device_params(), e.device_grads(), 1e-4f, ++t);
   }
   st.counters["tok/s"] = benchmark::Counter(double(kR) * double(st.iterations()), benchmark::Counter::kIsRate);
-}
-
-// Runs a benchmark with the process's GEMM precision set to bf16.
-template <class F, class... A>
-void with_bf16(benchmark::State& st, F f, A... a) {
-  cpu::set_gemm_precision(cpu::GemmPrecision::bf16);
-  f(st, a...);
-  cpu::set_gemm_precision(cpu::GemmPrecision::fp32);
 }
 
 // One product C[M, N] = op(A)·op(B) of the small step by one engine: 0 sgemm, 1 bf16 emulated,
@@ -250,15 +242,12 @@ void register_bf16() {
   benchmark::RegisterBenchmark("bf16_convert/avx512_bf16", BM_bf16_convert, true)->Unit(benchmark::kMillisecond);
   for (bool bwd : {false, true}) {
     const std::string dir = bwd ? "_bwd" : "_fwd";
-    benchmark::RegisterBenchmark(("bf16/small/attention" + dir).c_str(),
-                                 [](benchmark::State& st, bool b) { with_bf16(st, BM_attention<Small>, b); }, bwd)
+    benchmark::RegisterBenchmark(("bf16/small/attention" + dir).c_str(), BM_attention<Small>, bwd, Precision::bf16)
         ->Unit(benchmark::kMillisecond);
-    benchmark::RegisterBenchmark(("bf16/small/linears" + dir).c_str(),
-                                 [](benchmark::State& st, bool b) { with_bf16(st, BM_linears<Small>, b); }, bwd)
+    benchmark::RegisterBenchmark(("bf16/small/linears" + dir).c_str(), BM_linears<Small>, bwd, Precision::bf16)
         ->Unit(benchmark::kMillisecond);
   }
-  benchmark::RegisterBenchmark("bf16/small/step_mixln",
-                               [](benchmark::State& st) { with_bf16(st, BM_step<examples::small::mixln>); })
+  benchmark::RegisterBenchmark("bf16/small/step_mixln", BM_step<examples::small::mixln>, Precision::bf16)
       ->Unit(benchmark::kMillisecond)
       ->MinTime(2.0);
 }
@@ -274,9 +263,9 @@ void register_size() {
     benchmark::RegisterBenchmark((p + "boundary_peri" + dir).c_str(), BM_boundary<S, kPeri>, bwd);
     benchmark::RegisterBenchmark((p + "boundary_layernorm_pre" + dir).c_str(), BM_boundary<S, kLayerNormPre>, bwd);
     benchmark::RegisterBenchmark((p + "boundary_dyt_pre" + dir).c_str(), BM_boundary<S, kDyTPre>, bwd);
-    benchmark::RegisterBenchmark((p + "attention" + dir).c_str(), BM_attention<S>, bwd)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "attention" + dir).c_str(), BM_attention<S>, bwd, Precision::fp32)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((p + "rope" + dir).c_str(), BM_rope<S>, bwd);
-    benchmark::RegisterBenchmark((p + "linears" + dir).c_str(), BM_linears<S>, bwd)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "linears" + dir).c_str(), BM_linears<S>, bwd, Precision::fp32)->Unit(benchmark::kMillisecond);
     benchmark::RegisterBenchmark((p + "swiglu" + dir).c_str(), BM_swiglu<S>, bwd);
     benchmark::RegisterBenchmark((p + "cross_entropy" + dir).c_str(), BM_cross_entropy<S>, bwd)
         ->Unit(benchmark::kMillisecond);
@@ -289,10 +278,10 @@ void register_size() {
 int main(int argc, char** argv) {
   register_size<Small>();
   register_size<Llama71m>();
-  benchmark::RegisterBenchmark("small/step_mixln", BM_step<examples::small::mixln>)
+  benchmark::RegisterBenchmark("small/step_mixln", BM_step<examples::small::mixln>, Precision::fp32)
       ->Unit(benchmark::kMillisecond)
       ->MinTime(2.0);
-  benchmark::RegisterBenchmark("llama71m/step_mixln", BM_step<examples::llama71m::mixln>)
+  benchmark::RegisterBenchmark("llama71m/step_mixln", BM_step<examples::llama71m::mixln>, Precision::fp32)
       ->Unit(benchmark::kMillisecond)
       ->MinTime(5.0);
   register_bf16();

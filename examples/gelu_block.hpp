@@ -70,16 +70,16 @@ struct GeluMLP {
   template <class Backend, class T>
   static void forward(const mixln::BranchIO<T>& io) {
     const int R = io.rows();
-    Backend::linear_forward(R, int(I), int(C), io.in, io.w[up], io.act[pre]);
+    Backend::linear_forward(io.precision, R, int(I), int(C), io.in, io.w[up], io.act[pre]);
     Backend::template map_forward<GeluTanh>(std::size_t(R) * I, io.act[pre], io.act[act]);
-    Backend::linear_forward(R, int(C), int(I), io.act[act], io.w[down], io.out);
+    Backend::linear_forward(io.precision, R, int(C), int(I), io.act[act], io.w[down], io.out);
   }
   template <class Backend, class T>
   static void backward(const mixln::BranchIO<T>& io) {
     const int R = io.rows();
-    Backend::linear_backward(R, int(C), int(I), io.dout, io.act[act], io.w[down], io.act[dact], io.dw[down]);
+    Backend::linear_backward(io.precision, R, int(C), int(I), io.dout, io.act[act], io.w[down], io.act[dact], io.dw[down]);
     Backend::template map_backward<GeluTanh>(std::size_t(R) * I, io.act[pre], io.act[dact], io.act[dact]);
-    Backend::linear_backward(R, int(I), int(C), io.act[dact], io.in, io.w[up], io.din, io.dw[up]);
+    Backend::linear_backward(io.precision, R, int(I), int(C), io.act[dact], io.in, io.w[up], io.din, io.dw[up]);
   }
 };
 

@@ -15,21 +15,15 @@
 
 namespace mixln::testing {
 
-// Sets the process's CPU GEMM precision for one scope.
-struct PrecisionScope {
-  cpu::GemmPrecision saved = cpu::gemm_precision();
-  explicit PrecisionScope(cpu::GemmPrecision p) { cpu::set_gemm_precision(p); }
-  ~PrecisionScope() { cpu::set_gemm_precision(saved); }
-};
-
 inline std::string golden(const std::string& c, const char* file) {
   return std::string(MIXLN_GOLDEN_DIR) + "/" + c + "/" + file;
 }
 
-// Per-tensor relative error ||g − ref|| / ||ref|| of every gradient, and of the loss.
+// Per-tensor relative error ||g − ref|| / ||ref|| of every gradient, and of the loss, with
+// GEMMs in `precision`.
 template <class Net, class T>
-double check_against_golden(const std::string& name, double tol) {
-  Engine<Net, cpu::Backend<T>> e;
+double check_against_golden(const std::string& name, double tol, Precision precision = Precision::fp32) {
+  Engine<Net, cpu::Backend<T>> e(precision);
   load_params(e.layout(), e.params(), golden(name, "weights.safetensors"));
   const Batch b = load_batch(golden(name, "batch.safetensors"), Net::config::vocab_size);
   e.zero_grad();
@@ -37,7 +31,7 @@ double check_against_golden(const std::string& name, double tol) {
   safetensors::File ref(golden(name, "grads.safetensors"));
   float ref_loss = 0;
   ref.read_float("loss", {1}, &ref_loss);
-  INFO(name << " (" << (sizeof(T) == 8 ? "fp64" : cpu::precision_name(cpu::gemm_precision())) << ")");
+  INFO(name << " (" << (sizeof(T) == 8 ? "fp64" : precision_name(precision)) << ")");
   CHECK(std::abs(loss - ref_loss) / std::abs(ref_loss) <= tol);
   double worst = 0;
   std::string worst_name;

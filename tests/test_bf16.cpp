@@ -110,22 +110,21 @@ TEST_CASE("bf16 GEMM, native (oneDNN): the same products") {
 }
 
 TEST_CASE("bf16 GEMM: the rounding happens at the inputs (a 1x1x1 product shows it)") {
-  PrecisionScope bf(cpu::GemmPrecision::bf16);
   const float a = 1.f + 3 * 0x1p-8f, b = 1.f + 0x1p-8f;
   float c = 0;
-  cpu::gemm(false, false, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);
+  cpu::gemm(Precision::bf16, false, false, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);
   CHECK(c == (1.f + 0x1p-6f) * 1.f);
-  cpu::set_gemm_precision(cpu::GemmPrecision::fp32);
-  cpu::gemm(false, false, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);
+  cpu::gemm(Precision::fp32, false, false, 1, 1, 1, 1.f, &a, 1, &b, 1, 0.f, &c, 1);
   CHECK(c == a * b);
 }
 
 namespace {
 
 template <class Net>
-std::pair<double, std::vector<float>> loss_and_grads(const std::vector<float>& params, const std::vector<std::int32_t>& tok,
+std::pair<double, std::vector<float>> loss_and_grads(Precision precision, const std::vector<float>& params,
+                                                     const std::vector<std::int32_t>& tok,
                                                      const std::vector<std::int32_t>& lab, int Bn, int T) {
-  Engine<Net, cpu::Backend<float>> e;
+  Engine<Net, cpu::Backend<float>> e(precision);
   std::copy(params.begin(), params.end(), e.params().begin());
   e.zero_grad();
   const double loss = e.step(tok.data(), lab.data(), Bn, T, true).mean();
@@ -156,16 +155,12 @@ TEST_CASE("bf16 models (the GPU test's tiny models): fp32 vs bf16, and native vs
     const ParamLayout lay = make_param_layout<Net>();
     const std::vector<float> params = cuda_cases::tiny_params<Net>(lay);
     std::pair<double, std::vector<float>> f32, b16, emu;
+    f32 = loss_and_grads<Net>(Precision::fp32, params, b.tok, b.lab, b.B, b.T);
     {
-      PrecisionScope p(cpu::GemmPrecision::fp32);
-      f32 = loss_and_grads<Net>(params, b.tok, b.lab, b.B, b.T);
-    }
-    {
-      PrecisionScope p(cpu::GemmPrecision::bf16);
-      b16 = loss_and_grads<Net>(params, b.tok, b.lab, b.B, b.T);
+      b16 = loss_and_grads<Net>(Precision::bf16, params, b.tok, b.lab, b.B, b.T);
       const bool saved = cpu::bf16_force_emulation();
       cpu::bf16_force_emulation() = true;
-      emu = loss_and_grads<Net>(params, b.tok, b.lab, b.B, b.T);
+      emu = loss_and_grads<Net>(Precision::bf16, params, b.tok, b.lab, b.B, b.T);
       cpu::bf16_force_emulation() = saved;
     }
     INFO(Net::placement_names[0] << " " << Net::block_names[0]);

@@ -162,9 +162,10 @@ void check_norm_rows(int groups, const int R = 70, const int H = 4, const int D 
 }
 
 template <class Net, class B>
-std::pair<double, std::vector<float>> loss_and_grads(const std::vector<float>& params, const std::vector<std::int32_t>& tok,
+std::pair<double, std::vector<float>> loss_and_grads(Precision precision, const std::vector<float>& params,
+                                                     const std::vector<std::int32_t>& tok,
                                                      const std::vector<std::int32_t>& lab, int Bn, int T) {
-  Engine<Net, B> e;
+  Engine<Net, B> e(precision);
   std::copy(params.begin(), params.end(), e.params().begin());
   e.sync_to_device();
   e.zero_grad();
@@ -176,7 +177,6 @@ std::pair<double, std::vector<float>> loss_and_grads(const std::vector<float>& p
 }  // namespace
 
 TEST_CASE("cuda: every boundary spec and norm kind matches the CPU, forward and backward") {
-  mixln::cuda::set_gemm_precision(mixln::cuda::GemmPrecision::fp32);
   []<class... S>(type_list<S...>) { (check_boundary<S>(), ...); }(cuda_cases::specs{});
 }
 
@@ -198,7 +198,6 @@ TEST_CASE("cuda: norms inside attention (QK-norm rows) and a user branch's eleme
 }
 
 TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match the CPU") {
-  mixln::cuda::set_gemm_precision(mixln::cuda::GemmPrecision::fp32);
   const int B = 2, T = 37, H = 4, D = 16, C = H * D, I = 50, V = 300, R = B * T;
   auto qkv = random_vec(R * 3 * C, 11), dout = random_vec(R * C, 12);
   std::vector<float> cs(T * D / 2), sn(T * D / 2), probs(B * H * T * T), out(R * C), dp(probs.size()), dqkv(R * 3 * C);
@@ -207,17 +206,17 @@ TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match t
   Gpu::rope_tables(T, D, CS.p(), SN.p());
   CHECK(rel_err(CS.host(), cs) < 1e-6);
   Dev QKV(qkv), P(probs.size()), O(R * C), DO(dout), DP(probs.size()), DQKV(R * 3 * C);
-  Cpu::rope<false>(B, T, H, D, qkv.data(), cs.data(), sn.data());
-  Gpu::rope<false>(B, T, H, D, QKV.p(), CS.p(), SN.p());
+  Cpu::rope(false, B, T, H, D, qkv.data(), cs.data(), sn.data());
+  Gpu::rope(false, B, T, H, D, QKV.p(), CS.p(), SN.p());
   CHECK(rel_err(QKV.host(), qkv) < 1e-6);
-  Cpu::attention_forward(B, T, H, D, qkv.data(), probs.data(), out.data());
-  Gpu::attention_forward(B, T, H, D, QKV.p(), P.p(), O.p());
+  Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), probs.data(), out.data());
+  Gpu::attention_forward(Precision::fp32, B, T, H, D, QKV.p(), P.p(), O.p());
   CHECK(rel_err(P.host(), probs) < 1e-5);
   CHECK(rel_err(O.host(), out) < 1e-5);
-  Cpu::attention_backward(B, T, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
-  Gpu::attention_backward(B, T, H, D, QKV.p(), P.p(), DO.p(), DP.p(), DQKV.p());
-  Cpu::rope<true>(B, T, H, D, dqkv.data(), cs.data(), sn.data());
-  Gpu::rope<true>(B, T, H, D, DQKV.p(), CS.p(), SN.p());
+  Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
+  Gpu::attention_backward(Precision::fp32, B, T, H, D, QKV.p(), P.p(), DO.p(), DP.p(), DQKV.p());
+  Cpu::rope(true, B, T, H, D, dqkv.data(), cs.data(), sn.data());
+  Gpu::rope(true, B, T, H, D, DQKV.p(), CS.p(), SN.p());
   CHECK(rel_err(DQKV.host(), dqkv) < 1e-5);
 
   auto gu = random_vec(R * 2 * I, 13, 2.f), dact = random_vec(R * I, 14);
@@ -272,15 +271,11 @@ TEST_CASE("cuda: every tiny model's loss and gradients match the CPU in fp32 and
     const ParamLayout lay = make_param_layout<Net>();
     const std::vector<float> params = cuda_cases::tiny_params<Net>(lay);
     // The CPU references: fp32, and bf16 with the GPU's rounding points (cpu/gemm_bf16.hpp).
-    mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::fp32);
-    const auto [lc, gc] = loss_and_grads<Net, Cpu>(params, b.tok, b.lab, b.B, b.T);
-    mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::bf16);
-    const auto [lc16, gc16] = loss_and_grads<Net, Cpu>(params, b.tok, b.lab, b.B, b.T);
-    mixln::cpu::set_gemm_precision(mixln::cpu::GemmPrecision::fp32);
-    for (auto prec : {mixln::cuda::GemmPrecision::fp32, mixln::cuda::GemmPrecision::bf16}) {
-      mixln::cuda::set_gemm_precision(prec);
-      const bool bf16 = prec == mixln::cuda::GemmPrecision::bf16;
-      const auto [lg, gg] = loss_and_grads<Net, Gpu>(params, b.tok, b.lab, b.B, b.T);
+    const auto [lc, gc] = loss_and_grads<Net, Cpu>(Precision::fp32, params, b.tok, b.lab, b.B, b.T);
+    const auto [lc16, gc16] = loss_and_grads<Net, Cpu>(Precision::bf16, params, b.tok, b.lab, b.B, b.T);
+    for (auto prec : {Precision::fp32, Precision::bf16}) {
+      const bool bf16 = prec == Precision::bf16;
+      const auto [lg, gg] = loss_and_grads<Net, Gpu>(prec, params, b.tok, b.lab, b.B, b.T);
       INFO(Net::placement_names[0] << " " << Net::block_names[0] << (bf16 ? " bf16" : " fp32"));
       if (!bf16) {
         CHECK(std::abs(lg - lc) / lc < 1e-5);
@@ -307,14 +302,13 @@ TEST_CASE("cuda: every tiny model's loss and gradients match the CPU in fp32 and
 
 TEST_CASE("cuda: a step is bitwise deterministic") {
   using Net = examples::tiny::mixln;
-  mixln::cuda::set_gemm_precision(mixln::cuda::GemmPrecision::bf16);
   const ParamLayout lay = make_param_layout<Net>();
   std::vector<float> params(lay.total);
   init_params(lay, Net::num_layers, std::span<float>(params), {.seed = 4});
   std::vector<std::int32_t> tok(4 * 64), lab(4 * 64);
   for (int i = 0; i < 4 * 64; ++i) tok[i] = (i * 13) % 512, lab[i] = (i * 29 + 1) % 512;
-  const auto a = loss_and_grads<Net, Gpu>(params, tok, lab, 4, 64);
-  const auto b = loss_and_grads<Net, Gpu>(params, tok, lab, 4, 64);
+  const auto a = loss_and_grads<Net, Gpu>(Precision::bf16, params, tok, lab, 4, 64);
+  const auto b = loss_and_grads<Net, Gpu>(Precision::bf16, params, tok, lab, 4, 64);
   CHECK(a.first == b.first);
   CHECK(a.second == b.second);
 }
@@ -322,7 +316,6 @@ TEST_CASE("cuda: a step is bitwise deterministic") {
 // LLaMA-7B's row sizes: hidden 4096, sequence 1024 (one sequence: 1024 rows), vocabulary 32000,
 // 32 heads of 128, intermediate 11008. The CPU computes the references.
 TEST_CASE("cuda: row kernels at LLaMA-7B sizes (C = 4096, T = 1024, vocab 32000)") {
-  mixln::cuda::set_gemm_precision(mixln::cuda::GemmPrecision::fp32);
   const int T = 1024, C = 4096, H = 32, D = 128, I = 11008, V = 32000;
   using namespace cuda_cases;
   check_boundary<Spec<true, false, false, L<>, L<>, L<R>>>(T, C);    // Pre-LN
@@ -378,13 +371,13 @@ TEST_CASE("cuda: row kernels at LLaMA-7B sizes (C = 4096, T = 1024, vocab 32000)
         dp(probs.size()), dqkv(qkv.size());
     Cpu::rope_tables(T, D, cs.data(), sn.data());
     Dev CS(cs), SN(sn), QKV(qkv), P(probs.size()), O(out.size()), DO(dout), DP(probs.size()), DQKV(qkv.size());
-    Cpu::rope<false>(1, T, H, D, qkv.data(), cs.data(), sn.data());
-    Gpu::rope<false>(1, T, H, D, QKV.p(), CS.p(), SN.p());
-    Cpu::attention_forward(1, T, H, D, qkv.data(), probs.data(), out.data());
-    Gpu::attention_forward(1, T, H, D, QKV.p(), P.p(), O.p());
+    Cpu::rope(false, 1, T, H, D, qkv.data(), cs.data(), sn.data());
+    Gpu::rope(false, 1, T, H, D, QKV.p(), CS.p(), SN.p());
+    Cpu::attention_forward(Precision::fp32, 1, T, H, D, qkv.data(), probs.data(), out.data());
+    Gpu::attention_forward(Precision::fp32, 1, T, H, D, QKV.p(), P.p(), O.p());
     CHECK(rel_err(O.host(), out) < 1e-5);
-    Cpu::attention_backward(1, T, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
-    Gpu::attention_backward(1, T, H, D, QKV.p(), P.p(), DO.p(), DP.p(), DQKV.p());
+    Cpu::attention_backward(Precision::fp32, 1, T, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
+    Gpu::attention_backward(Precision::fp32, 1, T, H, D, QKV.p(), P.p(), DO.p(), DP.p(), DQKV.p());
     CHECK(rel_err(DQKV.host(), dqkv) < 1e-4);
   }
 }
@@ -404,9 +397,8 @@ void check_training(const char* what) {
   const ParamLayout lay = make_param_layout<Net>();
   std::vector<float> init(lay.total);
   init_params(lay, Net::num_layers, std::span<float>(init), {.seed = 5});
-  mixln::cuda::set_gemm_precision(mixln::cuda::GemmPrecision::fp32);
-  Engine<Net, Cpu> c;
-  Engine<Net, Gpu> g;
+  Engine<Net, Cpu> c(Precision::fp32);
+  Engine<Net, Gpu> g(Precision::fp32);
   std::copy(init.begin(), init.end(), c.params().begin());
   std::copy(init.begin(), init.end(), g.params().begin());
   g.sync_to_device();
@@ -441,14 +433,15 @@ void check_training(const char* what) {
   const double eg = g.step(tok.data(), lab.data(), Bn, T, false).loss_sum;
   CHECK(eg == doctest::Approx(ec).epsilon(1e-5));
   // TF32 GEMMs: 10-bit mantissas, fp32 accumulation
-  mixln::cuda::set_gemm_precision(mixln::cuda::GemmPrecision::tf32);
-  const double tg = g.step(tok.data(), lab.data(), Bn, T, false).loss_sum;
+  Engine<Net, Gpu> tf32(Precision::tf32);
+  std::copy(pg.begin(), pg.end(), tf32.params().begin());
+  tf32.sync_to_device();
+  const double tg = tf32.step(tok.data(), lab.data(), Bn, T, false).loss_sum;
   CHECK(tg == doctest::Approx(ec).epsilon(2e-3));
-  mixln::cuda::set_gemm_precision(mixln::cuda::GemmPrecision::fp32);
   // checkpoint round trip: the GPU's weights saved and loaded into a fresh engine compute the same
   const std::string path = "test_cuda_roundtrip.safetensors";
   save_params(lay, std::span<const float>(pg), path);
-  Engine<Net, Gpu> fresh;
+  Engine<Net, Gpu> fresh(Precision::fp32);
   load_params(lay, fresh.params(), path);
   fresh.sync_to_device();
   CHECK(fresh.step(tok.data(), lab.data(), Bn, T, false).loss_sum == eg);

@@ -205,15 +205,15 @@ TEST_CASE("linear: dx and dW match finite differences; dW accumulates") {
   Vec x = fd::random_vec(M * K, g), W = fd::random_vec(N * K, g), r = fd::random_vec(M * N, g);
   Vec y(M * N), dx(M * K), dW(N * K, 0.0);
   auto loss = [&] {
-    Cpu::linear_forward(M, N, K, x.data(), W.data(), y.data());
+    Cpu::linear_forward(Precision::fp32, M, N, K, x.data(), W.data(), y.data());
     return fd::dot(y, r);
   };
   loss();
-  Cpu::linear_backward(M, N, K, r.data(), x.data(), W.data(), dx.data(), dW.data());
+  Cpu::linear_backward(Precision::fp32, M, N, K, r.data(), x.data(), W.data(), dx.data(), dW.data());
   fd::check("dx", x, dx, loss);
   fd::check("dW", W, dW, loss);
   Vec dW2 = dW;
-  Cpu::linear_backward(M, N, K, r.data(), x.data(), W.data(), dx.data(), dW2.data());
+  Cpu::linear_backward(Precision::fp32, M, N, K, r.data(), x.data(), W.data(), dx.data(), dW2.data());
   for (int i = 0; i < N * K; ++i) CHECK(dW2[i] == doctest::Approx(2 * dW[i]));
 }
 
@@ -226,7 +226,7 @@ TEST_CASE("RoPE: rotate_half convention, and its backward is the transpose") {
   std::mt19937_64 g(2);
   Vec qkv = fd::random_vec(B * T * 3 * C, g), r = fd::random_vec(B * T * 3 * C, g);
   const Vec orig = qkv;
-  Cpu::rope<false>(B, T, H, D, qkv.data(), cs.data(), sn.data());
+  Cpu::rope(false, B, T, H, D, qkv.data(), cs.data(), sn.data());
   // v (the last C columns of a row) is left alone; q at position 0 too (angle 0)
   for (int j = 2 * C; j < 3 * C; ++j) CHECK(qkv[j] == orig[j]);
   for (int j = 0; j < C; ++j) CHECK(qkv[j] == doctest::Approx(orig[j]));
@@ -235,7 +235,7 @@ TEST_CASE("RoPE: rotate_half convention, and its backward is the transpose") {
   CHECK(qkv[3 * C] == doctest::Approx(q1[0] * std::cos(1.0) - q1[2] * std::sin(1.0)));
   // <R v, r> == <v, Rᵀ r>
   Vec rt = r;
-  Cpu::rope<true>(B, T, H, D, rt.data(), cs.data(), sn.data());
+  Cpu::rope(true, B, T, H, D, rt.data(), cs.data(), sn.data());
   CHECK(fd::dot(qkv, r) == doctest::Approx(fd::dot(orig, rt)));
 }
 
@@ -245,7 +245,7 @@ TEST_CASE("causal attention: dqkv matches finite differences; the future is mask
   Vec qkv = fd::random_vec(B * T * 3 * C, g), r = fd::random_vec(B * T * C, g);
   Vec probs(B * H * T * T), out(B * T * C), dprobs(B * H * T * T), dqkv(B * T * 3 * C);
   auto loss = [&] {
-    Cpu::attention_forward(B, T, H, D, qkv.data(), probs.data(), out.data());
+    Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), probs.data(), out.data());
     return fd::dot(out, r);
   };
   loss();
@@ -258,7 +258,7 @@ TEST_CASE("causal attention: dqkv matches finite differences; the future is mask
     }
     CHECK(sum == doctest::Approx(1.0));
   }
-  Cpu::attention_backward(B, T, H, D, qkv.data(), probs.data(), r.data(), dprobs.data(),
+  Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), probs.data(), r.data(), dprobs.data(),
                           dqkv.data());
   fd::check("dqkv", qkv, dqkv, loss);
   // changing a later token leaves earlier outputs alone

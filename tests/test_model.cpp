@@ -29,8 +29,7 @@ void check_case(const std::string& name) {
   // bf16 GEMM inputs (--precision bf16): every GEMM's inputs carry a relative rounding error
   // of up to 2^-9; through a 4-layer model the loss and each gradient stay within 5% (the
   // worst measured: 2.9e-2, on the zoo's and the olmo2 case's attention-norm gradients).
-  PrecisionScope bf16(cpu::GemmPrecision::bf16);
-  const double worst = check_against_golden<Net, float>(name, 5e-2);
+  const double worst = check_against_golden<Net, float>(name, 5e-2, Precision::bf16);
   MESSAGE(name << ": bf16 GEMMs, worst relative error " << worst);
 }
 

@@ -1,5 +1,6 @@
-// src/cuda/ops.cu — the CUDA backend's launch wrappers and kernels (compiled by nvcc into
-// the `mixln::cuda` library; see cuda/backend.hpp for the interface).
+// src/cuda/ops.cu — the CUDA backend's ops every model needs: the static members of
+// cuda::Backend that cuda/backend.hpp declares from the lists of backend_ops.hpp, with their
+// kernels (compiled by nvcc into the `mixln::cuda` library).
 //
 // This file holds the ops every model needs, compiled once: GEMMs, attention, RoPE, SwiGLU, the
 // loss, the optimizer. What depends on the model type — its fused boundaries, the norms inside
@@ -71,10 +72,9 @@ unsigned blocks_for(std::size_t n) {
   return unsigned(b < kMaxBlocks ? (b ? b : 1) : kMaxBlocks);
 }
 
-// Process-wide state: the cuBLAS handle, the GEMM precision, and scratch buffers.
+// Process-wide state: the cuBLAS handle and scratch buffers (the GEMM precision is an argument).
 struct Context {
   cublasHandle_t blas = nullptr;
-  GemmPrecision precision = GemmPrecision::bf16;
   DeviceBuffer<__nv_bfloat16> a16, b16;  // bf16 staging of GEMM inputs
   DeviceBuffer<unsigned char> reduce_tmp;
   DeviceBuffer<double> reduce_out;
@@ -252,12 +252,12 @@ const __nv_bfloat16* stage_bf16(DeviceBuffer<__nv_bfloat16>& buf, const float* x
 
 // Row-major strided-batched GEMM: C_i = alpha·op(A_i)·op(B_i) + beta·C_i, through the
 // column-major identity Cᵀ = op(B)ᵀ·op(A)ᵀ.
-void gemm_strided(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, long long sA,
+void gemm_strided(Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, long long sA,
                   const float* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC, int batch) {
   Context& c = Context::get();
   cublasHandle_t h = c.handle();
   const cublasOperation_t opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
-  if (c.precision == GemmPrecision::bf16) {
+  if (p == Precision::bf16) {
     const std::size_t na = extent(ta ? K : M, ta ? M : K, lda, sA, batch);
     const std::size_t nb = extent(tb ? N : K, tb ? K : N, ldb, sB, batch);
     const __nv_bfloat16* A16 = stage_bf16(c.a16, A, na);
@@ -268,7 +268,7 @@ void gemm_strided(bool ta, bool tb, int M, int N, int K, float alpha, const floa
           "cublasGemmStridedBatchedEx (bf16)");
   } else {
     const cublasComputeType_t compute =
-        c.precision == GemmPrecision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_PEDANTIC;
+        p == Precision::tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F_PEDANTIC;
     check(cublasGemmStridedBatchedEx(h, opB, opA, N, M, K, &alpha, B, CUDA_R_32F, ldb, sB, A, CUDA_R_32F, lda, sA,
                                      &beta, C, CUDA_R_32F, ldc, sC, batch, compute, CUBLAS_GEMM_DEFAULT),
           "cublasGemmStridedBatchedEx (fp32)");
@@ -311,7 +311,6 @@ std::string DeviceProbe::describe() const {
   return s;
 }
 
-int device_count() { return probe_devices().count; }
 void set_device(int device) { check(cudaSetDevice(device), ("cudaSetDevice(" + std::to_string(device) + ")").c_str()); }
 int current_device() {
   int device = 0;
@@ -342,19 +341,17 @@ void copy_d2h(void* dst, const void* src, std::size_t bytes) {
   check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy device to host");
 }
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
-void set_gemm_precision(GemmPrecision p) { Context::get().precision = p; }
-GemmPrecision gemm_precision() { return Context::get().precision; }
 
 // --- ops --------------------------------------------------------------------------------------
 
-void embedding_forward(int rows, int C, const std::int32_t* tok, const float* table, float* out) {
+void Backend::embedding_forward(int rows, int C, const std::int32_t* tok, const float* table, float* out) {
   embedding_forward_kernel<<<rows, 128>>>(C, tok, table, out);
   check_launch("embedding_forward");
 }
 // The rows are grouped by token first — a stable radix sort of (token, row), the runs of equal
 // tokens and their offsets — so that the work spreads over one block per distinct token instead
 // of walking all B·T rows in one thread per column.
-void embedding_backward(int rows, int C, const std::int32_t* tok, const float* dout, float* dtable) {
+void Backend::embedding_backward(int rows, int C, const std::int32_t* tok, const float* dout, float* dtable) {
   if (rows <= 0) return;
   Context& c = Context::get();
   const std::size_t n = std::size_t(rows);
@@ -389,57 +386,63 @@ void embedding_backward(int rows, int C, const std::int32_t* tok, const float* d
   check_launch("embedding_backward");
 }
 
-void copy_rows(int rows, int n, RowsView<const float> src, RowsView<float> dst) {
+void Backend::copy_rows(int rows, int n, RowsView<const float> src, RowsView<float> dst) {
   copy_rows_kernel<<<blocks_for(std::size_t(rows) * n), kThreads>>>(std::size_t(rows), n, src, dst);
   check_launch("copy_rows");
 }
 
-void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B, int ldb,
-          float beta, float* C, int ldc) {
-  gemm_strided(ta, tb, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
+void gemm(Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+          int ldb, float beta, float* C, int ldc) {
+  gemm_strided(p, ta, tb, M, N, K, alpha, A, lda, 0, B, ldb, 0, beta, C, ldc, 0, 1);
 }
 
-void rope_tables(int seq, int head_dim, float* cos_out, float* sin_out) {
+// y[M, N] = x[M, K] · W[N, K]ᵀ
+void Backend::linear_forward(Precision p, int M, int N, int K, const float* x, const float* W, float* y) {
+  gemm(p, false, true, M, N, K, 1.f, x, K, W, K, 0.f, y, N);
+}
+// dx = dy · W (=),  dW += dyᵀ · x
+void Backend::linear_backward(Precision p, int M, int N, int K, const float* dy, const float* x, const float* W,
+                              float* dx, float* dW) {
+  gemm(p, false, false, M, K, N, 1.f, dy, N, W, K, 0.f, dx, K);
+  gemm(p, true, false, N, K, M, 1.f, dy, N, x, K, 1.f, dW, K);
+}
+
+// The tables are computed on the host (math/rope.hpp, the CPU's own) and copied.
+void Backend::rope_tables(int seq, int head_dim, float* cos_out, float* sin_out) {
   const int half = head_dim / 2;
   std::vector<float> cs(std::size_t(seq) * half), sn(cs.size());
-  for (int t = 0; t < seq; ++t)
-    for (int i = 0; i < half; ++i) {
-      const double inv_freq = 1.0 / std::pow(kRopeTheta, double(2 * i) / head_dim);
-      const double ang = double(t) * double(float(inv_freq));
-      cs[std::size_t(t) * half + i] = float(std::cos(ang));
-      sn[std::size_t(t) * half + i] = float(std::sin(ang));
-    }
+  mixln::rope_tables(seq, head_dim, cs.data(), sn.data());
   copy_h2d(cos_out, cs.data(), cs.size() * sizeof(float));
   copy_h2d(sin_out, sn.data(), sn.size() * sizeof(float));
 }
 
-void rope(bool backward, int B, int seq, int H, int D, float* qkv, const float* cs, const float* sn) {
+void Backend::rope(bool backward, int B, int seq, int H, int D, float* qkv, const float* cs, const float* sn) {
   const std::size_t n = std::size_t(B) * seq * 2 * H;
   rope_kernel<<<unsigned((n + kThreads - 1) / kThreads), kThreads>>>(backward, B * seq, seq, H, D, qkv, cs, sn);
   check_launch("rope");
 }
 
 // Per sequence b, strided-batched over the H heads (head h: columns h·D of q, k, v).
-void attention_forward(int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
+void Backend::attention_forward(Precision precision, int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
   const int C = H * D;
   const float scale = 1.f / std::sqrt(float(D));
   const long long TT = (long long)seq * seq;
   for (int b = 0; b < B; ++b) {
     const float* q = qkv + std::size_t(b) * seq * 3 * C;
     float* p = probs + std::size_t(b) * H * TT;
-    gemm_strided(false, true, seq, seq, D, scale, q, 3 * C, D, q + C, 3 * C, D, 0.f, p, seq, TT, H);  // S = QKᵀ
+    gemm_strided(precision, false, true, seq, seq, D, scale, q, 3 * C, D, q + C, 3 * C, D, 0.f, p, seq, TT, H);  // S = QKᵀ
   }
   causal_softmax_kernel<<<unsigned(B * H * seq), kThreads>>>(seq, probs);
   check_launch("causal_softmax");
   for (int b = 0; b < B; ++b) {
     const float* v = qkv + std::size_t(b) * seq * 3 * C + 2 * C;
-    gemm_strided(false, false, seq, D, seq, 1.f, probs + std::size_t(b) * H * TT, seq, TT, v, 3 * C, D, 0.f,
+    gemm_strided(precision, false, false, seq, D, seq, 1.f, probs + std::size_t(b) * H * TT, seq, TT, v, 3 * C, D, 0.f,
                  out + std::size_t(b) * seq * C, C, D, H);  // O = P V
   }
 }
 
-void attention_backward(int B, int seq, int H, int D, const float* qkv, const float* probs, const float* dout,
-                        float* dprobs, float* dqkv) {
+void Backend::attention_backward(Precision precision, int B, int seq, int H, int D, const float* qkv, const float* probs,
+                                 const float* dout, float* dprobs, float* dqkv) {
   const int C = H * D;
   const float scale = 1.f / std::sqrt(float(D));
   const long long TT = (long long)seq * seq;
@@ -448,44 +451,44 @@ void attention_backward(int B, int seq, int H, int D, const float* qkv, const fl
     const float* p = probs + std::size_t(b) * H * TT;
     float* dp = dprobs + std::size_t(b) * H * TT;
     const float* dO = dout + std::size_t(b) * seq * C;
-    gemm_strided(true, false, seq, D, seq, 1.f, p, seq, TT, dO, C, D, 0.f, dqkv + base + 2 * C, 3 * C, D, H);  // dV
-    gemm_strided(false, true, seq, seq, D, 1.f, dO, C, D, qkv + base + 2 * C, 3 * C, D, 0.f, dp, seq, TT, H);   // dP
+    gemm_strided(precision, true, false, seq, D, seq, 1.f, p, seq, TT, dO, C, D, 0.f, dqkv + base + 2 * C, 3 * C, D, H);  // dV
+    gemm_strided(precision, false, true, seq, seq, D, 1.f, dO, C, D, qkv + base + 2 * C, 3 * C, D, 0.f, dp, seq, TT, H);   // dP
   }
   causal_softmax_backward_kernel<<<unsigned(B * H * seq), kThreads>>>(seq, probs, dprobs);
   check_launch("causal_softmax_backward");
   for (int b = 0; b < B; ++b) {
     const std::size_t base = std::size_t(b) * seq * 3 * C;
     const float* ds = dprobs + std::size_t(b) * H * TT;
-    gemm_strided(false, false, seq, D, seq, scale, ds, seq, TT, qkv + base + C, 3 * C, D, 0.f, dqkv + base, 3 * C, D,
+    gemm_strided(precision, false, false, seq, D, seq, scale, ds, seq, TT, qkv + base + C, 3 * C, D, 0.f, dqkv + base, 3 * C, D,
                  H);  // dQ = scale·dS K
-    gemm_strided(true, false, seq, D, seq, scale, ds, seq, TT, qkv + base, 3 * C, D, 0.f, dqkv + base + C, 3 * C, D,
+    gemm_strided(precision, true, false, seq, D, seq, scale, ds, seq, TT, qkv + base, 3 * C, D, 0.f, dqkv + base + C, 3 * C, D,
                  H);  // dK = scale·dSᵀ Q
   }
 }
 
-void swiglu_forward(int rows, int I, const float* gu, float* act) {
+void Backend::swiglu_forward(int rows, int I, const float* gu, float* act) {
   swiglu_forward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads>>>(std::size_t(rows), I, gu, act);
   check_launch("swiglu_forward");
 }
-void swiglu_backward(int rows, int I, const float* gu, const float* dact, float* dgu) {
+void Backend::swiglu_backward(int rows, int I, const float* gu, const float* dact, float* dgu) {
   swiglu_backward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads>>>(std::size_t(rows), I, gu, dact, dgu);
   check_launch("swiglu_backward");
 }
 
-double cross_entropy(int rows, int V, float* logits, const std::int32_t* labels, int grad_divisor, bool grad,
-                     float* row_loss) {
+double Backend::cross_entropy(int rows, int V, float* logits, const std::int32_t* labels, int grad_divisor,
+                              bool grad, float* row_loss) {
   const float scale = grad_divisor > 0 ? 1.f / float(grad_divisor) : 0.f;
   cross_entropy_kernel<<<rows, kThreads>>>(V, logits, labels, scale, grad, row_loss);
   check_launch("cross_entropy");
   return reduce_to_double(row_loss, std::size_t(rows), ToDouble{});
 }
 
-void adam_update(float* p, const float* g, float* m, float* v, std::size_t n, const AdamHyper& h, bool decay) {
+void Backend::adam_update(float* p, const float* g, float* m, float* v, std::size_t n, const AdamHyper& h, bool decay) {
   adam_kernel<<<blocks_for(n), kThreads>>>(p, g, m, v, n, h, decay);
   check_launch("adam_update");
 }
-double sum_squares(const float* x, std::size_t n) { return reduce_to_double(x, n, Square{}); }
-void scale(float* x, std::size_t n, float s) {
+double Backend::sum_squares(const float* x, std::size_t n) { return reduce_to_double(x, n, Square{}); }
+void Backend::scale(float* x, std::size_t n, float s) {
   scale_kernel<<<blocks_for(n), kThreads>>>(x, n, s);
   check_launch("scale");
 }

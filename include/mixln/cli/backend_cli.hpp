@@ -14,7 +14,9 @@
 #include "../cpu/backend.hpp"
 #include "../dist/make_comm.hpp"
 #include "../error.hpp"
+#include "../precision.hpp"
 #include "args.hpp"
+#include "engine_select.hpp"
 
 namespace mixln::cli {
 
@@ -24,8 +26,8 @@ struct HostBackendCli {
   static void configure(const std::string& /*subcommand*/, const Args& /*args*/) {}
   // The communicator for data-parallel training on this backend.
   static std::unique_ptr<Communicator> communicator(double timeout_s) { return make_host_communicator(timeout_s); }
-  // Extra memory the backend needs for a step of R = B·T rows, for `info`.
-  static std::size_t scratch_bytes(std::size_t /*R*/, std::size_t /*C*/, std::size_t /*I*/, std::size_t /*V*/,
+  // Extra memory the backend needs for a step of R = B·T rows in a precision, for `info`.
+  static std::size_t scratch_bytes(Precision, std::size_t /*R*/, std::size_t /*C*/, std::size_t /*I*/, std::size_t /*V*/,
                                    std::size_t /*H*/, std::size_t /*T*/) {
     return 0;
   }
@@ -34,10 +36,7 @@ struct HostBackendCli {
 // Flags a backend adds to every subcommand, and what it does with them before one runs
 // (below for the fp32 CPU trainers; cli/cuda.hpp for the CUDA backend).
 template <class Backend>
-struct BackendCli : HostBackendCli {
-  // The precision of the GEMM inputs, for `bench` records.
-  static std::string precision() { return sizeof(typename Backend::scalar) == 8 ? "fp64" : "fp32"; }
-};
+struct BackendCli : HostBackendCli {};
 
 // The CPU trainers: `--precision fp32|bf16` (GEMM inputs; fp32 by default). bf16 runs on oneDNN
 // where the CPU has bf16 instructions and the program was built with it, and is emulated (with
@@ -48,27 +47,22 @@ struct BackendCli<cpu::Backend<float>> : HostBackendCli {
     return {{"precision", true, "GEMM inputs: fp32, or bf16 (rounded, fp32 accumulation, as on the GPU) (fp32)"}};
   }
   static void configure(const std::string& subcommand, const Args& a) {
-    try {
-      cpu::set_gemm_precision(cpu::parse_precision(a.str("precision", "fp32")));
-    } catch (const std::invalid_argument& e) {
-      throw Error(e.what());
-    }
-    if (subcommand != "info" && cpu::gemm_precision() == cpu::GemmPrecision::bf16 && !cpu::bf16_gemm_native())
+    const Precision p = precision_arg<cpu::Backend<float>>(a);  // an unknown --precision stops here
+    if (subcommand != "info" && p == Precision::bf16 && !cpu::bf16_gemm_native())
       std::fprintf(stderr, "note: --precision bf16: %s\n", cpu::bf16_gemm_description().c_str());
   }
   // bf16: the rounded copies of GEMM inputs (cpu/gemm_bf16.hpp; bf16 bits natively, rounded
   // floats when emulated): the largest dy of a linear backward, the largest A and the largest
   // other operand, and each thread's per-head attention operands.
-  static std::size_t scratch_bytes(std::size_t R, std::size_t C, std::size_t I, std::size_t V, std::size_t H,
-                                   std::size_t T) {
-    if (cpu::gemm_precision() != cpu::GemmPrecision::bf16) return 0;
+  static std::size_t scratch_bytes(Precision p, std::size_t R, std::size_t C, std::size_t I, std::size_t V,
+                                   std::size_t H, std::size_t T) {
+    if (p != Precision::bf16) return 0;
     const std::size_t es = cpu::bf16_gemm_native() ? 2 : 4;
     const std::size_t dy = R * std::max({V, 2 * I, 3 * C}), a = R * std::max(C, I),
                       other = std::max({V * C, 2 * I * C, R * std::max(C, I)});
     const std::size_t per_thread = 4 * T * (C / H) + std::size_t(cpu::kQueryBlock) * T;
     return es * (dy + a + other + std::size_t(omp_get_max_threads()) * per_thread);
   }
-  static std::string precision() { return cpu::precision_name(cpu::gemm_precision()); }
 };
 
 }  // namespace mixln::cli

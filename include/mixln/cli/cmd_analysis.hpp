@@ -12,7 +12,7 @@
 #include "../io/atomic_file.hpp"
 #include "../io/model_io.hpp"
 #include "args.hpp"
-#include "engine_types.hpp"
+#include "engine_select.hpp"
 #include "model_source.hpp"
 
 namespace mixln::cli {
@@ -59,7 +59,7 @@ template <class Net, class Backend>
 int run_angular(const Args& a) {
   const std::string out = a.required("out");
   check_output_file(a, out);
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   const nlohmann::json st = load_model<Net>(e, a);
   AngularDistance ang(Net::num_layers);
   for (const Batch& b : analysis_batches(a, Net::config::vocab_size, st)) {
@@ -97,7 +97,7 @@ template <class Net, class Backend>
 int run_layer_drop(const Args& a) {
   const std::string out = a.required("out");
   check_output_file(a, out);
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   const nlohmann::json st = load_model<Net>(e, a);
   const std::vector<Batch> batches = analysis_batches(a, Net::config::vocab_size, st);
   std::uint64_t tokens = 0;

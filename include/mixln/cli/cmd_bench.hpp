@@ -21,7 +21,7 @@
 #include "../train/optimizer.hpp"
 #include "args.hpp"
 #include "backend_cli.hpp"
-#include "engine_types.hpp"
+#include "engine_select.hpp"
 #include "model_source.hpp"
 
 namespace mixln::cli {
@@ -40,7 +40,7 @@ inline double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 // GFLOP/s of a 1024³ GEMM through the backend (median of 5 after a warm-up).
 template <class Backend>
-double sgemm_gflops() {
+double sgemm_gflops(Precision p) {
   using T = typename Backend::scalar;
   constexpr int n = 1024;
   std::vector<T> host(std::size_t(n) * n, T(0.5));
@@ -51,7 +51,7 @@ double sgemm_gflops() {
   std::vector<double> t;
   for (int i = 0; i < 6; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
-    Backend::linear_forward(n, n, n, a.data(), b.data(), c.data());
+    Backend::linear_forward(p, n, n, n, a.data(), b.data(), c.data());
     Backend::synchronize();
     if (i) t.push_back(seconds_since(t0));
   }
@@ -65,7 +65,7 @@ int run_bench(const Args& a) {
   const int B = a.int32("batch", 8, 1), T = a.int32("seq", 256, 1);
   const int steps = a.int32("steps", 10, 1), warmup = a.int32("warmup", 2, 0);
   const std::uint64_t seed = a.seed("seed");
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   init_params(e.layout(), Net::num_layers, e.params(), {.seed = seed});
   e.sync_to_device();
   AdamW<Backend> adam(e.layout(), {});
@@ -95,12 +95,12 @@ int run_bench(const Args& a) {
   getrusage(RUSAGE_SELF, &ru);
   const double planned = 4.0 * double(e.layout().total) * sizeof(typename Backend::scalar) +
                          double(e.activation_plan().bytes());
-  const double sgemm = sgemm_gflops<Backend>();
+  const double sgemm = sgemm_gflops<Backend>(e.precision());
   std::printf(
       "{\"backend\": \"%s\", \"blas\": \"%s\", \"precision\": \"%s\", \"threads\": %d, \"batch\": %d, \"seq\": %d, \"steps\": %d, \"tok_s\": %.1f, \"step_s\": %.5f, "
       "\"flops_per_token\": %.0f, \"gflops\": %.1f, \"sgemm_gflops\": %.1f, \"peak_rss_bytes\": %lld, "
       "\"planned_bytes\": %.0f, \"loss\": %.5f}\n",
-      Backend::name, Backend::describe().c_str(), BackendCli<Backend>::precision().c_str(), omp_get_max_threads(), B, T, steps, tok_s, step_s, flops_per_token, flops_per_token * tok_s / 1e9, sgemm,
+      Backend::name, Backend::describe(e.precision()).c_str(), precision_name(e.precision()), omp_get_max_threads(), B, T, steps, tok_s, step_s, flops_per_token, flops_per_token * tok_s / 1e9, sgemm,
       (long long)ru.ru_maxrss * 1024, planned, loss);
   return 0;
 }

@@ -29,7 +29,7 @@
 #include "../io/model_io.hpp"
 #include "../train/trainer.hpp"
 #include "args.hpp"
-#include "engine_types.hpp"
+#include "engine_select.hpp"
 #include "model_source.hpp"
 
 namespace mixln::cli {
@@ -106,7 +106,7 @@ int run_export_hf(const Args& a) {
     tokenizer = (fs::path(a.required("data")) / "tokenizer.model").string();
     if (!fs::exists(tokenizer)) throw file_error(tokenizer, "cannot open");
   }
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   const nlohmann::json st = load_model<Net>(e, a);
   int max_pos = 2048;
   if (st.contains("train")) max_pos = st["train"].value("seq", 2048);

@@ -11,7 +11,7 @@
 #include "../data/tokenizer.hpp"
 #include "../rng.hpp"
 #include "args.hpp"
-#include "engine_types.hpp"
+#include "engine_select.hpp"
 #include "model_source.hpp"
 
 namespace mixln::cli {
@@ -48,7 +48,7 @@ inline int sample_token(const float* logits, int V, double temperature, int top_
 
 template <class Net, class Backend>
 int run_generate(const Args& a) {
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   const nlohmann::json st = load_model<Net>(e, a, /*allow_seed=*/false);
   const std::string data = a.required("data");
   Tokenizer tok((std::filesystem::path(data) / "tokenizer.model").string());

@@ -11,7 +11,7 @@
 #include "../io/atomic_file.hpp"
 #include "../io/model_io.hpp"
 #include "args.hpp"
-#include "engine_types.hpp"
+#include "engine_select.hpp"
 #include "model_source.hpp"
 
 namespace mixln::cli {
@@ -55,7 +55,7 @@ double forward_backward_on_file(E& e, const Args& a) {
 
 template <class Net, class Backend>
 int run_grads(const Args& a) {
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   const double loss = forward_backward_on_file(e, a);
   save_params(e.layout(), std::span<const typename Backend::scalar>(e.grads()), a.required("out"),
               {{"loss", float(loss)}});
@@ -67,7 +67,7 @@ template <class Net, class Backend>
 int run_logits(const Args& a) {
   const std::string batch_path = a.required("batch"), out = a.required("out");
   check_output_file(a, out);
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   load_model<Net>(e, a);
   const Batch b = load_batch(batch_path, Net::config::vocab_size);
   const StepResult r = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, /*backward=*/false);
@@ -85,7 +85,7 @@ int run_logits(const Args& a) {
 
 template <class Net, class Backend>
 int run_grad_norms(const Args& a) {
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   forward_backward_on_file(e, a);
   std::string csv = "layer,grad_norm\n";
   const auto norms = layer_grad_norms(e.layout(), Net::num_layers, std::span<const typename Backend::scalar>(e.grads()));

@@ -8,7 +8,7 @@
 
 #include "../schedule/plan.hpp"
 #include "args.hpp"
-#include "engine_types.hpp"
+#include "engine_select.hpp"
 #include "backend_cli.hpp"
 
 namespace mixln::cli {
@@ -68,6 +68,15 @@ inline std::size_t bf16_staging_bytes(std::size_t R, std::size_t C, std::size_t 
   const std::size_t a = std::max({R * V, R * 2 * I, R * 3 * C, H * T * T});
   const std::size_t b = std::max({V * C, 2 * I * C, R * 3 * C, R * C});
   return 2 * (a + b);
+}
+
+// The fused op of every boundary of a model, as text (for printing).
+template <class Net>
+std::vector<std::string> boundary_descriptions() {
+  using S = Schedule<Net>;
+  std::vector<std::string> out;
+  S::for_each_boundary([&]<int k>() { out.push_back(describe_boundary<typename S::template boundary<k>>()); });
+  return out;
 }
 
 template <class Net, class Backend>
@@ -141,7 +150,7 @@ int run_info(const Args& a) {
   const std::size_t R = std::size_t(B) * T;
   const double extra =
       device == Backend::name
-          ? double(BackendCli<Backend>::scratch_bytes(R, Cfg::hidden_size, Cfg::intermediate_size, Cfg::vocab_size,
+          ? double(BackendCli<Backend>::scratch_bytes(precision_arg<Backend>(a), R, Cfg::hidden_size, Cfg::intermediate_size, Cfg::vocab_size,
                                                        Cfg::num_heads, std::size_t(T)))
           : on_device ? double(bf16_staging_bytes(R, Cfg::hidden_size, Cfg::intermediate_size, Cfg::vocab_size,
                                                   Cfg::num_heads, std::size_t(T)))

@@ -8,7 +8,7 @@
 #include "../train/trainer.hpp"
 #include "backend_cli.hpp"
 #include "args.hpp"
-#include "engine_types.hpp"
+#include "engine_select.hpp"
 #include "model_source.hpp"
 
 namespace mixln::cli {
@@ -123,7 +123,7 @@ inline TrainOptions train_options_from(const Args& a) {
 template <class Net, class Backend>
 int run_train(const Args& a) {
   TrainOptions o = train_options_from(a);
-  o.precision = BackendCli<Backend>::precision();
+  o.precision = precision_arg<Backend>(a);
   const double timeout = a.real("comm-timeout", 600, 0.0, 1e9, /*open_lo=*/true);
   const std::unique_ptr<Communicator> comm = BackendCli<Backend>::communicator(timeout);
   if (comm->size() == 1) {
@@ -152,7 +152,7 @@ inline std::vector<Option> eval_options() {
 
 template <class Net, class Backend>
 int run_eval(const Args& a) {
-  Engine<Net, Backend> e;
+  Engine<Net, Backend> e(precision_arg<Backend>(a));
   const nlohmann::json st = load_model<Net>(e, a);
   const std::string data = a.required("data");
   int seq = 256;

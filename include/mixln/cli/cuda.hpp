@@ -25,11 +25,7 @@ struct BackendCli<cuda::Backend> {
     return {{"precision", true, "GEMM inputs on the GPU: bf16 (fp32 accumulation), tf32 or fp32 (bf16)"}};
   }
   static void configure(const std::string& subcommand, const Args& a) {
-    try {
-      cuda::set_gemm_precision(cuda::parse_precision(a.str("precision", "bf16")));
-    } catch (const std::invalid_argument& e) {
-      throw Error(e.what());
-    }
+    precision_arg<cuda::Backend>(a);  // an unknown --precision stops here, even for `info`
     if (subcommand == "info") return;
     const cuda::DeviceProbe probe = cuda::probe_devices();
     if (!probe.usable())
@@ -48,13 +44,9 @@ struct BackendCli<cuda::Backend> {
 #endif
     return make_host_communicator(timeout_s);
   }
-  static std::size_t scratch_bytes(std::size_t R, std::size_t C, std::size_t I, std::size_t V, std::size_t H,
-                                   std::size_t T) {
-    return cuda::gemm_precision() == cuda::GemmPrecision::bf16 ? bf16_staging_bytes(R, C, I, V, H, T) : 0;
-  }
-  static std::string precision() {
-    const cuda::GemmPrecision p = cuda::gemm_precision();
-    return p == cuda::GemmPrecision::bf16 ? "bf16" : p == cuda::GemmPrecision::tf32 ? "tf32" : "fp32";
+  static std::size_t scratch_bytes(Precision p, std::size_t R, std::size_t C, std::size_t I, std::size_t V,
+                                   std::size_t H, std::size_t T) {
+    return p == Precision::bf16 ? bf16_staging_bytes(R, C, I, V, H, T) : 0;
   }
 };
 

@@ -24,19 +24,6 @@
 
 namespace mixln::cpu {
 
-// cos/sin tables [T, D/2] for positions 0..T-1 (θ computed in double, stored as T).
-template <class T>
-void rope_tables(int seq, int head_dim, T* cos_out, T* sin_out) {
-  const int half = head_dim / 2;
-  for (int t = 0; t < seq; ++t)
-    for (int i = 0; i < half; ++i) {
-      const double inv_freq = 1.0 / std::pow(kRopeTheta, double(2 * i) / head_dim);
-      const double ang = double(t) * double(float(inv_freq));
-      cos_out[t * half + i] = T(std::cos(ang));
-      sin_out[t * half + i] = T(std::sin(ang));
-    }
-}
-
 // Rotates q and k of every head in place (backward: rotates dq and dk back).
 template <bool Backward, class T>
 void rope_apply(int B, int seq, int H, int D, T* qkv, const T* cos_t, const T* sin_t) {
@@ -159,77 +146,89 @@ inline void attention_backward_bf16(int B, int seq, int H, int D, const float* q
       [&](auto o) { attention_backward_rounded<decltype(o)>(B, seq, H, D, qkv, probs, dout, dprobs, dqkv); });
 }
 
+// The op family of cpu::Backend<T> (backend_ops.hpp): RoPE and attention.
 template <class T>
-void attention_forward(int B, int seq, int H, int D, const T* qkv, T* probs, T* out) {
-  if constexpr (std::is_same_v<T, float>)
-    if (gemm_precision() == GemmPrecision::bf16) return attention_forward_bf16(B, seq, H, D, qkv, probs, out);
-  const int C = H * D;
-  const T scale = T(1) / std::sqrt(T(D));
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < H; ++h) {
-      const T* q = qkv + std::size_t(b) * seq * 3 * C + h * D;  // [T, D], ld 3C
-      const T* k = q + C;
-      const T* v = q + 2 * C;
-      T* p = probs + (std::size_t(b) * H + h) * seq * seq;  // [T, T]
-      T* o = out + std::size_t(b) * seq * C + h * D;          // [T, D], ld C
-      for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
-        const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
-        T* pb = p + std::size_t(t0) * seq;
-        gemm(false, true, rows, t1, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);
-        for (int t = t0; t < t1; ++t) {
-          T* row = p + std::size_t(t) * seq;
-          causal_softmax_row(SerialRow{t + 1}, row, t + 1);
-          std::fill(row + t + 1, row + seq, T(0));
-        }
-        gemm(false, false, rows, D, t1, T(1), pb, seq, v, 3 * C, T(0), o + std::size_t(t0) * C, C);
-      }
-    }
-}
+struct AttentionOps {
+  // cos/sin tables [T, D/2] for positions 0..T-1 (math/rope.hpp).
+  static void rope_tables(int seq, int head_dim, T* cos_out, T* sin_out) { mixln::rope_tables(seq, head_dim, cos_out, sin_out); }
 
-// dqkv [B, T, 3C] (=) from dout [B, T, C]; dprobs [B, H, T, T] is scratch.
-template <class T>
-void attention_backward(int B, int seq, int H, int D, const T* qkv, const T* probs,
-                        const T* dout, T* dprobs, T* dqkv) {
-  if constexpr (std::is_same_v<T, float>)
-    if (gemm_precision() == GemmPrecision::bf16) return attention_backward_bf16(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
-  const int C = H * D;
-  const T scale = T(1) / std::sqrt(T(D));
+  static void rope(bool backward, int B, int seq, int H, int D, T* qkv, const T* cos_t, const T* sin_t) {
+    if (backward)
+      rope_apply<true>(B, seq, H, D, qkv, cos_t, sin_t);
+    else
+      rope_apply<false>(B, seq, H, D, qkv, cos_t, sin_t);
+  }
+
+  static void attention_forward(Precision p, int B, int seq, int H, int D, const T* qkv, T* probs, T* out) {
+    if constexpr (std::is_same_v<T, float>)
+      if (p == Precision::bf16) return attention_forward_bf16(B, seq, H, D, qkv, probs, out);
+    const int C = H * D;
+    const T scale = T(1) / std::sqrt(T(D));
 #pragma omp parallel for collapse(2) schedule(static)
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < H; ++h) {
-      const std::size_t base = std::size_t(b) * seq * 3 * C + h * D;
-      const T* q = qkv + base;
-      const T* k = q + C;
-      const T* v = q + 2 * C;
-      T* dq = dqkv + base;
-      T* dk = dq + C;
-      T* dv = dq + 2 * C;
-      const T* p = probs + (std::size_t(b) * H + h) * seq * seq;
-      T* dp = dprobs + (std::size_t(b) * H + h) * seq * seq;
-      const T* dO = dout + std::size_t(b) * seq * C + h * D;
-      for (int t = 0; t < seq; ++t) {  // dK and dV accumulate over query blocks
-        std::fill(dk + std::size_t(t) * 3 * C, dk + std::size_t(t) * 3 * C + D, T(0));
-        std::fill(dv + std::size_t(t) * 3 * C, dv + std::size_t(t) * 3 * C + D, T(0));
-      }
-      for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
-        const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
-        const T* pb = p + std::size_t(t0) * seq;
-        T* dpb = dp + std::size_t(t0) * seq;
-        const T* dOb = dO + std::size_t(t0) * C;
-        gemm(false, true, rows, t1, D, T(1), dOb, C, v, 3 * C, T(0), dpb, seq);   // dP = dO Vᵀ
-        for (int t = t0; t < t1; ++t) {
-          T* row = dp + std::size_t(t) * seq;
-          causal_softmax_backward_row(SerialRow{t + 1}, p + std::size_t(t) * seq, row);
-          std::fill(row + t + 1, row + seq, T(0));
+    for (int b = 0; b < B; ++b)
+      for (int h = 0; h < H; ++h) {
+        const T* q = qkv + std::size_t(b) * seq * 3 * C + h * D;  // [T, D], ld 3C
+        const T* k = q + C;
+        const T* v = q + 2 * C;
+        T* p = probs + (std::size_t(b) * H + h) * seq * seq;  // [T, T]
+        T* o = out + std::size_t(b) * seq * C + h * D;          // [T, D], ld C
+        for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
+          const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+          T* pb = p + std::size_t(t0) * seq;
+          gemm(false, true, rows, t1, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);
+          for (int t = t0; t < t1; ++t) {
+            T* row = p + std::size_t(t) * seq;
+            causal_softmax_row(SerialRow{t + 1}, row, t + 1);
+            std::fill(row + t + 1, row + seq, T(0));
+          }
+          gemm(false, false, rows, D, t1, T(1), pb, seq, v, 3 * C, T(0), o + std::size_t(t0) * C, C);
         }
-        gemm(true, false, t1, D, rows, T(1), pb, seq, dOb, C, T(1), dv, 3 * C);     // dV += Pᵀ dO
-        gemm(false, false, rows, D, t1, scale, dpb, seq, k, 3 * C, T(0),
-             dq + std::size_t(t0) * 3 * C, 3 * C);                                  // dQ = s·dS K
-        gemm(true, false, t1, D, rows, scale, dpb, seq, q + std::size_t(t0) * 3 * C, 3 * C, T(1), dk,
-             3 * C);                                                                // dK += s·dSᵀ Q
       }
-    }
-}
+  }
+
+  // dqkv [B, T, 3C] (=) from dout [B, T, C]; dprobs [B, H, T, T] is scratch.
+  static void attention_backward(Precision p, int B, int seq, int H, int D, const T* qkv, const T* probs,
+                                 const T* dout, T* dprobs, T* dqkv) {
+    if constexpr (std::is_same_v<T, float>)
+      if (p == Precision::bf16) return attention_backward_bf16(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
+    const int C = H * D;
+    const T scale = T(1) / std::sqrt(T(D));
+#pragma omp parallel for collapse(2) schedule(static)
+    for (int b = 0; b < B; ++b)
+      for (int h = 0; h < H; ++h) {
+        const std::size_t base = std::size_t(b) * seq * 3 * C + h * D;
+        const T* q = qkv + base;
+        const T* k = q + C;
+        const T* v = q + 2 * C;
+        T* dq = dqkv + base;
+        T* dk = dq + C;
+        T* dv = dq + 2 * C;
+        const T* p = probs + (std::size_t(b) * H + h) * seq * seq;
+        T* dp = dprobs + (std::size_t(b) * H + h) * seq * seq;
+        const T* dO = dout + std::size_t(b) * seq * C + h * D;
+        for (int t = 0; t < seq; ++t) {  // dK and dV accumulate over query blocks
+          std::fill(dk + std::size_t(t) * 3 * C, dk + std::size_t(t) * 3 * C + D, T(0));
+          std::fill(dv + std::size_t(t) * 3 * C, dv + std::size_t(t) * 3 * C + D, T(0));
+        }
+        for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
+          const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+          const T* pb = p + std::size_t(t0) * seq;
+          T* dpb = dp + std::size_t(t0) * seq;
+          const T* dOb = dO + std::size_t(t0) * C;
+          gemm(false, true, rows, t1, D, T(1), dOb, C, v, 3 * C, T(0), dpb, seq);   // dP = dO Vᵀ
+          for (int t = t0; t < t1; ++t) {
+            T* row = dp + std::size_t(t) * seq;
+            causal_softmax_backward_row(SerialRow{t + 1}, p + std::size_t(t) * seq, row);
+            std::fill(row + t + 1, row + seq, T(0));
+          }
+          gemm(true, false, t1, D, rows, T(1), pb, seq, dOb, C, T(1), dv, 3 * C);     // dV += Pᵀ dO
+          gemm(false, false, rows, D, t1, scale, dpb, seq, k, 3 * C, T(0),
+               dq + std::size_t(t0) * 3 * C, 3 * C);                                  // dQ = s·dS K
+          gemm(true, false, t1, D, rows, scale, dpb, seq, q + std::size_t(t0) * 3 * C, 3 * C, T(1), dk,
+               3 * C);                                                                // dK += s·dSᵀ Q
+        }
+      }
+  }
+};
 
 }  // namespace mixln::cpu

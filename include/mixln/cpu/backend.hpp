@@ -1,20 +1,23 @@
 // mixln/cpu/backend.hpp — the CPU backend: fp32 (or fp64 for tests), OpenBLAS, OpenMP.
 //
-// A backend is a tag type with the ops the engine and the branches call
-// (schedule/backend_concept.hpp lists them); the CUDA backend offers the same names over
-// device memory.
+// A backend is a tag type with the ops the engine and the branches call (backend_ops.hpp lists
+// them); the CUDA backend offers the same names over device memory. cpu::Backend<T> inherits
+// them from its op families — each cpu/*.hpp kernel is a static member of one — and adds the
+// memory ops and the optimizer's.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include <array>
 #include <cmath>
 #include <string>
 #include <type_traits>
 #include <vector>
 
 #include "../buffer.hpp"
+#include "../precision.hpp"
 #include "../math/adamw.hpp"
 #include "attention.hpp"
 #include "boundary.hpp"
@@ -27,24 +30,41 @@
 namespace mixln::cpu {
 
 template <class T>
-struct Backend {
+struct Backend : EmbeddingOps<T>,
+                 BoundaryOps<T>,
+                 NormRowsOps<T>,
+                 MapOps<T>,
+                 LinearOps<T>,
+                 AttentionOps<T>,
+                 SwigluOps<T>,
+                 CrossEntropyOps<T> {
   using scalar = T;
   template <class U>
   using buffer = AlignedBuffer<U>;
   static constexpr const char* name = "cpu";
   static constexpr bool host_memory = true;
+  // GEMM input precisions, the default first: fp32 (sgemm; dgemm for T = double) and, in
+  // float, bf16 (rounded inputs, fp32 accumulation: gemm_bf16.hpp).
+  static constexpr auto precisions = [] {
+    if constexpr (std::is_same_v<T, float>)
+      return std::array{Precision::fp32, Precision::bf16};
+    else
+      return std::array{Precision::fp32};
+  }();
 
   static void zero(T* p, std::size_t n) { std::memset(p, 0, n * sizeof(T)); }
   static void synchronize() {}
-  // "OpenBLAS 0.3.21 ... (Haswell kernels)", for benchmark records.
-  static std::string describe() {
+  // "OpenBLAS 0.3.21 ... (Haswell kernels)", and the bf16 GEMM engine with bf16, for benchmark
+  // records.
+  static std::string describe(Precision precision) {
 #if defined(OPENBLAS_VERSION)
     std::string cfg = openblas_get_config();
     while (!cfg.empty() && cfg.back() == ' ') cfg.pop_back();
     cfg += " (" + std::string(openblas_get_corename()) + " kernels)";
-    if (std::is_same_v<T, float> && gemm_precision() == GemmPrecision::bf16) cfg += "; bf16 GEMMs: " + bf16_gemm_description();
+    if (std::is_same_v<T, float> && precision == Precision::bf16) cfg += "; bf16 GEMMs: " + bf16_gemm_description();
     return cfg;
 #else
+    (void)precision;
     return "CBLAS";
 #endif
   }
@@ -55,68 +75,6 @@ struct Backend {
   // Host data the ops read (tokens, labels): on the CPU, used where it is.
   static const std::int32_t* stage(buffer<std::int32_t>&, const std::int32_t* host, std::size_t) {
     return host;
-  }
-
-  static void embedding_forward(int rows, int C, const std::int32_t* tok, const T* table, T* out) {
-    cpu::embedding_forward(rows, C, tok, table, out);
-  }
-  static void embedding_backward(int rows, int C, const std::int32_t* tok, const T* dout, T* dt) {
-    cpu::embedding_backward(rows, C, tok, dout, dt);
-  }
-  template <class Spec>
-  static void boundary_forward(int rows, int n, const BoundaryArgs<Spec, T>& b) {
-    cpu::boundary_forward<Spec>(rows, n, b);
-  }
-  template <class Spec>
-  static void boundary_backward(int rows, int n, const BoundaryArgs<Spec, T>& b, const BoundaryGradArgs<Spec, T>& g) {
-    cpu::boundary_backward<Spec>(rows, n, b, g);
-  }
-  template <class Kind>
-  static void norm_rows_forward(int rows, int n, RowsView<const T> x, RowsView<T> y, T* const* w, T* stats) {
-    cpu::norm_rows_forward<Kind>(rows, n, x, y, w, stats);
-  }
-  template <class Kind>
-  static void norm_rows_backward(int rows, int n, RowsView<const T> x, const T* stats, T* const* w,
-                                 RowsView<const T> dy, RowsView<T> dx, T* const* dw, T* partials) {
-    cpu::norm_rows_backward<Kind>(rows, n, x, stats, w, dy, dx, dw, partials);
-  }
-  static void copy_rows(int rows, int n, RowsView<const T> src, RowsView<T> dst) { cpu::copy_rows(rows, n, src, dst); }
-  template <class Op>
-  static void map_forward(std::size_t n, const T* x, T* y) {
-    cpu::map_forward<Op>(n, x, y);
-  }
-  template <class Op>
-  static void map_backward(std::size_t n, const T* x, const T* dy, T* dx) {
-    cpu::map_backward<Op>(n, x, dy, dx);
-  }
-  static void linear_forward(int M, int N, int K, const T* x, const T* W, T* y) {
-    cpu::linear_forward(M, N, K, x, W, y);
-  }
-  static void linear_backward(int M, int N, int K, const T* dy, const T* x, const T* W, T* dx,
-                              T* dW) {
-    cpu::linear_backward(M, N, K, dy, x, W, dx, dW);
-  }
-  static void rope_tables(int seq, int D, T* cs, T* sn) { cpu::rope_tables(seq, D, cs, sn); }
-  template <bool Backward>
-  static void rope(int B, int seq, int H, int D, T* qkv, const T* cs, const T* sn) {
-    cpu::rope_apply<Backward>(B, seq, H, D, qkv, cs, sn);
-  }
-  static void attention_forward(int B, int seq, int H, int D, const T* qkv, T* probs, T* out) {
-    cpu::attention_forward(B, seq, H, D, qkv, probs, out);
-  }
-  static void attention_backward(int B, int seq, int H, int D, const T* qkv, const T* probs,
-                                 const T* dout, T* dprobs, T* dqkv) {
-    cpu::attention_backward(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
-  }
-  static void swiglu_forward(int rows, int I, const T* gu, T* act) {
-    cpu::swiglu_forward(rows, I, gu, act);
-  }
-  static void swiglu_backward(int rows, int I, const T* gu, const T* dact, T* dgu) {
-    cpu::swiglu_backward(rows, I, gu, dact, dgu);
-  }
-  static double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels,
-                              int grad_divisor, bool grad, T* row_loss) {
-    return cpu::cross_entropy(rows, V, logits, labels, grad_divisor, grad, row_loss);
   }
 
   // --- optimizer support ---------------------------------------------------------------------

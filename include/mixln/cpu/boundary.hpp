@@ -13,12 +13,6 @@
 
 namespace mixln::cpu {
 
-template <class Spec, class T>
-void boundary_forward(int rows, int n, const BoundaryArgs<Spec, T>& b) {
-#pragma omp parallel for schedule(static)
-  for (int r = 0; r < rows; ++r) boundary_forward_row<Spec>(SerialRow{n}, b, std::size_t(r));
-}
-
 // dw[p][j] += Σ over chunks of partials[ch][p][j], chunks in order, for every parameter p of
 // a list with `params` entries (a scalar parameter: j = 0 only).
 template <class T, class PerChannel>
@@ -34,19 +28,29 @@ void reduce_norm_partials(int chunks, int n, int params, const T* partials, T* c
     }
 }
 
-template <class Spec, class T>
-void boundary_backward(int rows, int n, const BoundaryArgs<Spec, T>& b, const BoundaryGradArgs<Spec, T>& g) {
-  const int chunks = row_chunks(rows);
-  constexpr int P = Spec::num_params;
-  const std::size_t stride = std::size_t(P + 1) * n;
+// The op family of cpu::Backend<T> (backend_ops.hpp).
+template <class T>
+struct BoundaryOps {
+  template <class Spec>
+  static void boundary_forward(int rows, int n, const BoundaryArgs<Spec, T>& b) {
 #pragma omp parallel for schedule(static)
-  for (int ch = 0; ch < chunks; ++ch) {
-    T* part = g.partials + std::size_t(ch) * stride;
-    std::fill(part, part + std::size_t(P) * n, T(0));
-    const int r1 = std::min(rows, (ch + 1) * kRowsPerChunk);
-    for (int r = ch * kRowsPerChunk; r < r1; ++r) boundary_backward_row<Spec>(SerialRow{n}, b, g, std::size_t(r), part);
+    for (int r = 0; r < rows; ++r) boundary_forward_row<Spec>(SerialRow{n}, b, std::size_t(r));
   }
-  if constexpr (P > 0) reduce_norm_partials(chunks, n, P, g.partials, g.dw, Spec::norms::per_channel);
-}
+
+  template <class Spec>
+  static void boundary_backward(int rows, int n, const BoundaryArgs<Spec, T>& b, const BoundaryGradArgs<Spec, T>& g) {
+    const int chunks = row_chunks(rows);
+    constexpr int P = Spec::num_params;
+    const std::size_t stride = std::size_t(P + 1) * n;
+#pragma omp parallel for schedule(static)
+    for (int ch = 0; ch < chunks; ++ch) {
+      T* part = g.partials + std::size_t(ch) * stride;
+      std::fill(part, part + std::size_t(P) * n, T(0));
+      const int r1 = std::min(rows, (ch + 1) * kRowsPerChunk);
+      for (int r = ch * kRowsPerChunk; r < r1; ++r) boundary_backward_row<Spec>(SerialRow{n}, b, g, std::size_t(r), part);
+    }
+    if constexpr (P > 0) reduce_norm_partials(chunks, n, P, g.partials, g.dw, Spec::norms::per_channel);
+  }
+};
 
 }  // namespace mixln::cpu

@@ -19,18 +19,20 @@ inline int count_labels(int rows, const std::int32_t* labels) {
 // Sum of the row losses (accumulated in double, in row order). With `grad`, the logits are
 // replaced by d(sum of row losses / grad_divisor)/d(logits).
 template <class T>
-double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor,
-                     bool grad, T* row_loss /* [rows] */) {
-  const T scale = grad_divisor > 0 ? T(1) / T(grad_divisor) : T(0);
+struct CrossEntropyOps {
+  static double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor,
+                              bool grad, T* row_loss /* [rows] */) {
+    const T scale = grad_divisor > 0 ? T(1) / T(grad_divisor) : T(0);
 #pragma omp parallel for schedule(static)
-  for (int r = 0; r < rows; ++r) {
-    T* z = logits + std::size_t(r) * V;
-    row_loss[r] = grad ? cross_entropy_row(SerialRow{V}, z, labels[r], scale)
-                       : cross_entropy_loss_row(SerialRow{V}, z, labels[r]);
+    for (int r = 0; r < rows; ++r) {
+      T* z = logits + std::size_t(r) * V;
+      row_loss[r] = grad ? cross_entropy_row(SerialRow{V}, z, labels[r], scale)
+                         : cross_entropy_loss_row(SerialRow{V}, z, labels[r]);
+    }
+    double total = 0;
+    for (int r = 0; r < rows; ++r) total += double(row_loss[r]);
+    return total;
   }
-  double total = 0;
-  for (int r = 0; r < rows; ++r) total += double(row_loss[r]);
-  return total;
-}
+};
 
 }  // namespace mixln::cpu

@@ -5,7 +5,7 @@
 // With the OpenMP build of OpenBLAS, a call made inside an OpenMP parallel region runs on the
 // calling thread only, so per-head GEMMs can be issued from a parallel loop.
 //
-// The float GEMMs follow the process's GEMM precision (set_gemm_precision; the trainers'
+// The float GEMMs and linear ops take a Precision (mixln/precision.hpp; the trainers'
 // `--precision fp32|bf16`): fp32 is sgemm; bf16 rounds both inputs to bf16 and accumulates in
 // fp32 (gemm_bf16.hpp), as the CUDA backend does. The double GEMMs are always dgemm.
 #pragma once
@@ -17,6 +17,7 @@
 #include <string>
 #include <type_traits>
 
+#include "../precision.hpp"
 #include "gemm_bf16.hpp"
 
 namespace mixln::cpu {
@@ -35,55 +36,57 @@ inline bool check_blas_threading() {
 #endif
   return true;
 }
-
-enum class GemmPrecision { fp32, bf16 };
-
-inline GemmPrecision& gemm_precision_state() {
-  static GemmPrecision p = GemmPrecision::fp32;
-  return p;
+// Checks once per process, before the first GEMM.
+inline void check_blas_threading_once() {
+  static const bool checked = check_blas_threading();
+  (void)checked;
 }
-inline GemmPrecision gemm_precision() { return gemm_precision_state(); }
-inline void set_gemm_precision(GemmPrecision p) { gemm_precision_state() = p; }
-inline GemmPrecision parse_precision(const std::string& s) {
-  if (s == "fp32") return GemmPrecision::fp32;
-  if (s == "bf16") return GemmPrecision::bf16;
-  throw std::invalid_argument("--precision: '" + s + "' is neither fp32 nor bf16");
-}
-inline const char* precision_name(GemmPrecision p) { return p == GemmPrecision::bf16 ? "bf16" : "fp32"; }
 
 inline void gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
-  static const bool checked = check_blas_threading();
-  (void)checked;
-  if (gemm_precision() == GemmPrecision::bf16) {
-    gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-    return;
-  }
+  check_blas_threading_once();
   cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
               N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 inline void gemm(bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
                  const double* B, int ldb, double beta, double* C, int ldc) {
-  static const bool checked = check_blas_threading();
-  (void)checked;
+  check_blas_threading_once();
   cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, M,
               N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-// y[M, N] = x[M, K] · W[N, K]ᵀ   (nn.Linear without bias, W stored [out, in])
-template <class T>
-void linear_forward(int M, int N, int K, const T* x, const T* W, T* y) {
-  gemm(false, true, M, N, K, T(1), x, K, W, K, T(0), y, N);
+// The same in a precision: bf16 rounds both inputs (gemm_bf16.hpp); fp32 is sgemm. The double
+// GEMM has one precision, its own.
+inline void gemm(Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
+                 const float* B, int ldb, float beta, float* C, int ldc) {
+  if (p == Precision::bf16) {
+    check_blas_threading_once();
+    gemm_bf16(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+inline void gemm(Precision, bool ta, bool tb, int M, int N, int K, double alpha, const double* A, int lda,
+                 const double* B, int ldb, double beta, double* C, int ldc) {
+  gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-// dx[M, K] = dy[M, N] · W[N, K]   (=),   dW[N, K] += dy[M, N]ᵀ · x[M, K]
+// The op family of cpu::Backend<T> (backend_ops.hpp).
 template <class T>
-void linear_backward(int M, int N, int K, const T* dy, const T* x, const T* W, T* dx, T* dW) {
-  if constexpr (std::is_same_v<T, float>)
-    if (gemm_precision() == GemmPrecision::bf16) return linear_backward_bf16(M, N, K, dy, x, W, dx, dW);
-  gemm(false, false, M, K, N, T(1), dy, N, W, K, T(0), dx, K);
-  gemm(true, false, N, K, M, T(1), dy, N, x, K, T(1), dW, K);
-}
+struct LinearOps {
+  // y[M, N] = x[M, K] · W[N, K]ᵀ   (nn.Linear without bias, W stored [out, in])
+  static void linear_forward(Precision p, int M, int N, int K, const T* x, const T* W, T* y) {
+    gemm(p, false, true, M, N, K, T(1), x, K, W, K, T(0), y, N);
+  }
+
+  // dx[M, K] = dy[M, N] · W[N, K]   (=),   dW[N, K] += dy[M, N]ᵀ · x[M, K]
+  static void linear_backward(Precision p, int M, int N, int K, const T* dy, const T* x, const T* W, T* dx, T* dW) {
+    if constexpr (std::is_same_v<T, float>)
+      if (p == Precision::bf16) return linear_backward_bf16(M, N, K, dy, x, W, dx, dW);
+    gemm(p, false, false, M, K, N, T(1), dy, N, W, K, T(0), dx, K);
+    gemm(p, true, false, N, K, M, T(1), dy, N, x, K, T(1), dW, K);
+  }
+};
 
 }  // namespace mixln::cpu

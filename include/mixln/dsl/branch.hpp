@@ -20,7 +20,8 @@
 // forward writes io.out (=) and may write its saved activations; backward reads io.dout and
 // the saved activations, writes io.din (=) and accumulates io.dw (+=). Ops come from the
 // Backend (cpu::Backend, cuda::Backend): linear_forward, attention_forward, norm_rows_forward,
-// map_forward, ... (schedule/backend_concept.hpp lists them), so one branch runs on every backend.
+// map_forward, ... (backend_ops.hpp lists them), so one branch runs on every backend. The ops
+// that multiply matrices take the engine's GEMM precision first: io.precision.
 #pragma once
 
 #include <cstddef>
@@ -30,6 +31,7 @@
 #include <vector>
 
 #include "../hf_module.hpp"
+#include "../precision.hpp"
 
 namespace mixln {
 
@@ -120,6 +122,7 @@ struct BranchIO {
   T* const* w = nullptr;    // weights, in declared order
   T* const* dw = nullptr;   // their gradients                        (backward, +=)
   T* const* act = nullptr;  // activations, in declared order
+  Precision precision = Precision::fp32;  // of the GEMMs: the first argument of linear_* and attention_*
   int rows() const { return batch * seq; }
 };
 

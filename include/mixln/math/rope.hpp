@@ -6,9 +6,28 @@
 // The backward is the transposed rotation (the angle negated).
 #pragma once
 
+#include <cmath>
+
 #include "../config.hpp"
 
 namespace mixln {
+
+// The cos/sin tables [seq, head_dim/2] for positions 0..seq-1, on the host (both backends:
+// the CPU uses them where they are, the CUDA backend copies them to the device). The quirk,
+// kept on purpose: θᵢ's inverse frequency base^(−2i/D) is computed in double and then rounded
+// to float — as Hugging Face holds `inv_freq` (a float32 buffer) — while the angle t·inv_freq
+// and its cos and sin are taken in double and rounded once to T.
+template <class T>
+MIXLN_HD void rope_tables(int seq, int head_dim, T* cos_out, T* sin_out) {
+  const int half = head_dim / 2;
+  for (int t = 0; t < seq; ++t)
+    for (int i = 0; i < half; ++i) {
+      const double inv_freq = 1.0 / std::pow(kRopeTheta, double(2 * i) / head_dim);
+      const double ang = double(t) * double(float(inv_freq));
+      cos_out[t * half + i] = T(std::cos(ang));
+      sin_out[t * half + i] = T(std::sin(ang));
+    }
+}
 
 // Rotates one head in place; cs and sn hold cos θᵢ and sin θᵢ for i < half.
 template <class T>

@@ -3,14 +3,16 @@
 //
 // A backend is a tag type (cpu::Backend<float>, cuda::Backend) whose static functions take
 // pointers into its own memory. Groups:
-//   types      scalar, buffer<U>, name, host_memory
-//   memory     zero, synchronize, copy_to_host, copy_to_device, stage
-//   dense ops  embedding_forward/backward, linear_forward/backward, rope_tables, rope<bool>,
-//              attention_forward/backward, swiglu_forward/backward, copy_rows, cross_entropy
-//   fused ops  boundary_forward<Spec>/boundary_backward<Spec> (math/boundary.hpp),
-//              norm_rows_forward<Kind>/norm_rows_backward<Kind> (math/norm_rows.hpp),
-//              map_forward<Op>/map_backward<Op> (elementwise activations of user branches)
-//   optimizer  adam_update, sum_squares, scale
+//   types      scalar, buffer<U>, name, host_memory, precisions (mixln/precision.hpp)
+//   memory     zero, synchronize, copy_to_host, copy_to_device, stage, describe
+//   dense ops  MIXLN_BACKEND_DENSE_OPS (backend_ops.hpp): embedding, linear, RoPE, attention,
+//              SwiGLU, copy_rows, cross_entropy
+//   model ops  MIXLN_BACKEND_MODEL_OPS: boundary_forward<Spec>/backward (math/boundary.hpp),
+//              norm_rows_forward<Kind>/backward (math/norm_rows.hpp), map_forward<Op>/backward
+//              (elementwise activations of user branches)
+//   optimizer  MIXLN_BACKEND_OPTIMIZER_OPS: adam_update, sum_squares, scale
+// The op groups follow from the lists in backend_ops.hpp: a backend has each op with exactly
+// the listed signature (T its scalar), a model-dependent one for a probe type.
 #pragma once
 
 #include <concepts>
@@ -18,10 +20,12 @@
 #include <cstdint>
 #include <string>
 
+#include "../backend_ops.hpp"
 #include "../math/adamw.hpp"
 #include "../math/boundary.hpp"
 #include "../math/norm_kinds.hpp"
 #include "../math/norm_rows.hpp"
+#include "../precision.hpp"
 
 namespace mixln {
 
@@ -46,6 +50,7 @@ concept BackendTypes = requires {
   typename B::template buffer<std::int32_t>;
   { B::name } -> std::convertible_to<const char*>;
   { B::host_memory } -> std::convertible_to<bool>;
+  { *std::begin(B::precisions) } -> std::convertible_to<Precision>;
 };
 
 template <class B>
@@ -57,48 +62,36 @@ concept BackendMemory = BackendTypes<B> && requires(typename B::scalar* p, const
   B::copy_to_host(p, c, n);
   B::copy_to_device(p, c, n);
   { B::stage(buf, tok, n) } -> std::convertible_to<const std::int32_t*>;
-  { B::describe() } -> std::convertible_to<std::string>;
+  { B::describe(Precision::fp32) } -> std::convertible_to<std::string>;
 };
+
+// One requirement per listed op: Be::name converts to a pointer to a function of that signature.
+// (The backend is `Be` here: the lists name parameters B, the batch.)
+#define MIXLN_REQUIRE_OP(R, name, params) &&requires { static_cast<R(*) params>(&Be::name); }
+#define MIXLN_REQUIRE_MODEL_OP(P, name, params) &&requires { static_cast<void(*) params>(&Be::template name<P>); }
+
+namespace detail {
+template <class Be, class T>
+concept DenseOpsOf = true MIXLN_BACKEND_DENSE_OPS(MIXLN_REQUIRE_OP);
+template <class Be, class T, class Spec, class Kind, class Op>
+concept ModelOpsOf = true MIXLN_BACKEND_MODEL_OPS(MIXLN_REQUIRE_MODEL_OP);
+template <class Be, class T>
+concept OptimizerOpsOf = true MIXLN_BACKEND_OPTIMIZER_OPS(MIXLN_REQUIRE_OP);
+}  // namespace detail
+
+#undef MIXLN_REQUIRE_OP
+#undef MIXLN_REQUIRE_MODEL_OP
 
 template <class B>
-concept BackendDenseOps = BackendTypes<B> && requires(typename B::scalar* p, const typename B::scalar* c, int i,
-                                                      const std::int32_t* tok, RowsView<const typename B::scalar> rc,
-                                                      RowsView<typename B::scalar> r) {
-  B::embedding_forward(i, i, tok, c, p);
-  B::embedding_backward(i, i, tok, c, p);
-  B::linear_forward(i, i, i, c, c, p);
-  B::linear_backward(i, i, i, c, c, c, p, p);
-  B::rope_tables(i, i, p, p);
-  B::template rope<false>(i, i, i, i, p, c, c);
-  B::attention_forward(i, i, i, i, c, p, p);
-  B::attention_backward(i, i, i, i, c, c, c, p, p);
-  B::swiglu_forward(i, i, c, p);
-  B::swiglu_backward(i, i, c, c, p);
-  B::copy_rows(i, i, rc, r);
-  { B::cross_entropy(i, i, p, tok, i, true, p) } -> std::convertible_to<double>;
-};
+concept BackendDenseOps = BackendTypes<B> && detail::DenseOpsOf<B, typename B::scalar>;
 
+// The model-dependent ops, instantiated for the Pre-LN boundary, RMSNorm and an identity map.
 template <class B>
 concept BackendFusedOps =
-    BackendTypes<B> && requires(int i, typename B::scalar* p, const typename B::scalar* c, typename B::scalar* const* pp,
-                                RowsView<const typename B::scalar> rc, RowsView<typename B::scalar> r,
-                                const BoundaryArgs<detail::probe_spec, typename B::scalar>& args,
-                                const BoundaryGradArgs<detail::probe_spec, typename B::scalar>& grad) {
-      B::template boundary_forward<detail::probe_spec>(i, i, args);
-      B::template boundary_backward<detail::probe_spec>(i, i, args, grad);
-      B::template norm_rows_forward<RMSNorm>(i, i, rc, r, pp, p);
-      B::template norm_rows_backward<RMSNorm>(i, i, rc, c, pp, rc, r, pp, p);
-      B::template map_forward<detail::probe_op>(std::size_t(i), c, p);
-      B::template map_backward<detail::probe_op>(std::size_t(i), c, c, p);
-    };
+    BackendTypes<B> && detail::ModelOpsOf<B, typename B::scalar, detail::probe_spec, RMSNorm, detail::probe_op>;
 
 template <class B>
-concept BackendOptimizerOps =
-    BackendTypes<B> && requires(typename B::scalar* p, const typename B::scalar* c, std::size_t n, const AdamHyper& h) {
-      B::adam_update(p, c, p, p, n, h, true);
-      { B::sum_squares(c, n) } -> std::convertible_to<double>;
-      B::scale(p, n, typename B::scalar(1));
-    };
+concept BackendOptimizerOps = BackendTypes<B> && detail::OptimizerOpsOf<B, typename B::scalar>;
 
 template <class B>
 concept Backend = BackendMemory<B> && BackendDenseOps<B> && BackendFusedOps<B> && BackendOptimizerOps<B>;
@@ -107,21 +100,24 @@ template <class B>
 struct check_backend {
   static_assert(BackendTypes<B>,
                 "Engine: the backend must define `using scalar`, `template <class U> using buffer`, "
-                "`static constexpr const char* name` and `static constexpr bool host_memory` "
-                "(see cpu/backend.hpp)");
+                "`static constexpr const char* name`, `static constexpr bool host_memory` and "
+                "`static constexpr ... precisions` (see cpu/backend.hpp)");
   static_assert(!BackendTypes<B> || BackendMemory<B>,
                 "Engine: the backend lacks a memory op: zero, synchronize, copy_to_host, "
                 "copy_to_device, stage or describe (see schedule/backend_concept.hpp)");
   static_assert(!BackendTypes<B> || BackendDenseOps<B>,
                 "Engine: the backend lacks a dense op: embedding_forward/backward, "
-                "linear_forward/backward, rope_tables, rope<bool>, attention_forward/backward, "
-                "swiglu_forward/backward, copy_rows or cross_entropy (see schedule/backend_concept.hpp)");
+                "linear_forward/backward, rope_tables, rope, attention_forward/backward, "
+                "swiglu_forward/backward, copy_rows or cross_entropy, with the signature "
+                "MIXLN_BACKEND_DENSE_OPS gives (see backend_ops.hpp)");
   static_assert(!BackendTypes<B> || BackendFusedOps<B>,
                 "Engine: the backend lacks a fused op template: boundary_forward<Spec>/"
                 "boundary_backward<Spec>, norm_rows_forward<Kind>/norm_rows_backward<Kind> or "
-                "map_forward<Op>/map_backward<Op> (see schedule/backend_concept.hpp)");
+                "map_forward<Op>/map_backward<Op>, with the signature MIXLN_BACKEND_MODEL_OPS gives "
+                "(see backend_ops.hpp)");
   static_assert(!BackendTypes<B> || BackendOptimizerOps<B>,
-                "Engine: the backend lacks an optimizer op: adam_update, sum_squares or scale");
+                "Engine: the backend lacks an optimizer op: adam_update, sum_squares or scale, with the "
+                "signature MIXLN_BACKEND_OPTIMIZER_OPS gives (see backend_ops.hpp)");
   static constexpr bool value = Backend<B>;
 };
 

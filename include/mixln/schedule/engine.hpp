@@ -10,6 +10,10 @@
 // activation lives in the arena. Invariants: activations are written (=), parameter gradients
 // accumulate (+=) until zero_grad(), so several micro-batches can be summed.
 //
+// Precision: the engine holds the GEMM precision it was made with (mixln/precision.hpp; by
+// default the backend's first, fp32 on the CPU and bf16 on CUDA) and hands it to every op that
+// multiplies matrices: the branches' (through BranchIO::precision) and its own lm_head.
+//
 // Backends: the engine runs on any backend with the ops of schedule/backend_concept.hpp. On a
 // device backend (CUDA) parameters and gradients live on the device and params()/grads() are
 // host mirrors: call sync_to_device() after writing params(), sync_to_host() before reading
@@ -27,6 +31,7 @@
 
 #include "../config.hpp"
 #include "../mirrored_buffer.hpp"
+#include "../precision.hpp"
 #include "arena.hpp"
 #include "backend_concept.hpp"
 #include "param_layout.hpp"
@@ -78,14 +83,20 @@ class Engine {
   static constexpr int L = Net::num_layers;
   static constexpr int V = int(Cfg::vocab_size), C = int(Cfg::hidden_size);
 
-  Engine()
-      : layout_(make_param_layout<Net>()), params_(layout_.total), grads_(layout_.total), walker_(layout_) {
+  // An Error if the backend has no GEMMs of that precision.
+  explicit Engine(Precision precision = Backend::precisions[0])
+      : precision_(check_precision<Backend>(precision)),
+        layout_(make_param_layout<Net>()),
+        params_(layout_.total),
+        grads_(layout_.total),
+        walker_(layout_, precision_) {
     grads_.zero();
   }
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
   const ParamLayout& layout() const { return layout_; }
+  Precision precision() const { return precision_; }
   // Host views of the parameters and gradients (see the note on backends above).
   std::span<T> params() { return params_.host(); }
   std::span<const T> params() const { return params_.host(); }
@@ -157,13 +168,13 @@ class Engine {
     for (int r = 0; r < R; ++r) res.labels += labels[r] != kIgnoreIndex;
     walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
     T* logits = at(slots_.logits);
-    Backend::linear_forward(R, V, C, walker_.final_input(), P(layout_.head), logits);
+    Backend::linear_forward(precision_, R, V, C, walker_.final_input(), P(layout_.head), logits);
     res.loss_sum = Backend::cross_entropy(R, V, logits, Backend::stage(labels_buf_, labels, std::size_t(R)),
                                           int(grad_divisor > 0 ? grad_divisor : res.labels), backward,
                                           at(slots_.row_loss));
     if (backward) {
       // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
-      Backend::linear_backward(R, V, C, logits, walker_.final_input(), P(layout_.head), walker_.grad_h(),
+      Backend::linear_backward(precision_, R, V, C, logits, walker_.final_input(), P(layout_.head), walker_.grad_h(),
                                G(layout_.head));
       walker_.backward();
     }
@@ -177,7 +188,7 @@ class Engine {
     walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(B) * Tn));
     T* logits = at(slots_.logits);
     for (int b = 0; b < B; ++b)
-      Backend::linear_forward(1, V, C, walker_.final_input() + (std::size_t(b) * Tn + Tn - 1) * C, P(layout_.head),
+      Backend::linear_forward(precision_, 1, V, C, walker_.final_input() + (std::size_t(b) * Tn + Tn - 1) * C, P(layout_.head),
                               logits + std::size_t(b) * V);
     std::vector<T> out(std::size_t(B) * V);
     Backend::copy_to_host(out.data(), logits, out.size());
@@ -203,6 +214,7 @@ class Engine {
   T* P(std::size_t off) { return params_.device() + off; }
   T* G(std::size_t off) { return grads_.device() + off; }
 
+  Precision precision_;
   ParamLayout layout_;
   MirroredBuffer<Backend, T> params_, grads_;
   Walker<Net, Backend> walker_;

@@ -55,7 +55,7 @@ class Walker {
   static constexpr int C = int(Net::config::hidden_size);
 
   // Resolves every boundary's named norm slots to parameter offsets.
-  explicit Walker(const ParamLayout& layout) : layout_(&layout) {
+  Walker(const ParamLayout& layout, Precision precision) : layout_(&layout), precision_(precision) {
     S::for_each_boundary([&]<int k>() {
       for (const NormSlotRef& slot : S::template norm_slots<k>())
         for (const std::string& name : slot.params) norm_offsets_[k].push_back(layout.offset_of(name));
@@ -117,6 +117,7 @@ class Walker {
       io.dout = df_;
       io.din = dh_;
       io.w = w.data(), io.dw = dw.data(), io.act = act.data();
+      io.precision = precision_;
       using Br = typename S::template branch<k>;
       if constexpr (requires { Br::template prepare<Backend>(io); }) Br::template prepare<Backend>(io);
     });
@@ -222,6 +223,7 @@ class Walker {
   }
 
   const ParamLayout* layout_;
+  Precision precision_;
   std::array<std::vector<std::size_t>, NB> norm_offsets_;
   using Tuples = detail::boundary_tuples<S, T, std::make_integer_sequence<int, NB>>;
   typename Tuples::args args_;

@@ -4,10 +4,12 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "../error.hpp"
+#include "../precision.hpp"
 #include "optimizer.hpp"
 
 namespace mixln {
@@ -23,7 +25,7 @@ struct TrainDefaults {
 struct TrainOptions {
   std::string data, out;
   std::string init_from;  // a Hugging Face folder or safetensors file whose matching tensors start the run
-  std::string precision;  // the GEMM inputs' precision (fp32, bf16, ...), recorded in config.json
+  std::optional<Precision> precision;  // of the GEMM inputs (unset: the backend's default), recorded in config.json
   long long steps = 0;
   int batch = 0, seq = 0, accum = 1;
   double lr = 0, warmup_frac = 0.1, min_lr_frac = 0.1, clip = 0;

@@ -74,7 +74,7 @@ class Trainer {
     check_output_folder();
     const std::optional<HfWeights> start = open_init_from();
     const RunLock lock = lock_run_folder();
-    E e;
+    E e(o_.precision.value_or(Backend::precisions[0]));
     DataParallel<Backend> dp(*comm_, e.layout().total, o_.zero == 1);
     AdamW<Backend> adam(e.layout(), o_.opt, dp.slice());
     Position at = o_.resume ? resume(e, adam) : start_fresh(e, start);
@@ -201,7 +201,7 @@ class Trainer {
     return {{"model", model_signature<Net>()},
             {"train", o_.run_settings()},
             {"zero", o_.zero},
-            {"precision", optional(o_.precision)},
+            {"precision", optional(o_.precision ? precision_name(*o_.precision) : "")},
             {"data", fs::absolute(o_.data).string()},
             {"init_from", o_.init_from.empty() ? nlohmann::json() : nlohmann::json(fs::absolute(o_.init_from).string())}};
   }

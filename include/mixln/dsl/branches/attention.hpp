@@ -133,7 +133,7 @@ struct LlamaAttention {
     T* qkv_out = io.act[qkv];
     if constexpr (normed) {
       T* pr = io.act[proj];
-      Backend::linear_forward(R, int(3 * C), int(C), io.in, io.w[q], pr);
+      Backend::linear_forward(io.precision, R, int(3 * C), int(C), io.in, io.w[q], pr);
       norm_segment_forward<Backend>(io, pr, qkv_out, 0, q_norm, q_stats);
       norm_segment_forward<Backend>(io, pr, qkv_out, C, k_norm, k_stats);
       if constexpr (Norm::norm_v)
@@ -141,27 +141,27 @@ struct LlamaAttention {
       else
         Backend::copy_rows(R, int(C), RowsView<const T>{pr + 2 * C, 1, 3 * C}, RowsView<T>{qkv_out + 2 * C, 1, 3 * C});
     } else {
-      Backend::linear_forward(R, int(3 * C), int(C), io.in, io.w[q], qkv_out);
+      Backend::linear_forward(io.precision, R, int(3 * C), int(C), io.in, io.w[q], qkv_out);
     }
-    Backend::template rope<false>(B, Tn, int(H), int(D), qkv_out, io.act[rope_cos], io.act[rope_sin]);
-    Backend::attention_forward(B, Tn, int(H), int(D), qkv_out, io.act[probs], io.act[att]);
-    Backend::linear_forward(R, int(C), int(C), io.act[att], io.w[o], io.out);
+    Backend::rope(false, B, Tn, int(H), int(D), qkv_out, io.act[rope_cos], io.act[rope_sin]);
+    Backend::attention_forward(io.precision, B, Tn, int(H), int(D), qkv_out, io.act[probs], io.act[att]);
+    Backend::linear_forward(io.precision, R, int(C), int(C), io.act[att], io.w[o], io.out);
   }
 
   template <class Backend, class T>
   static void backward(const BranchIO<T>& io) {
     const int R = io.rows(), B = io.batch, Tn = io.seq;
     T* d_qkv = io.act[dqkv];
-    Backend::linear_backward(R, int(C), int(C), io.dout, io.act[att], io.w[o], io.act[datt], io.dw[o]);
-    Backend::attention_backward(B, Tn, int(H), int(D), io.act[qkv], io.act[probs], io.act[datt], io.act[dprobs],
-                                d_qkv);
-    Backend::template rope<true>(B, Tn, int(H), int(D), d_qkv, io.act[rope_cos], io.act[rope_sin]);
+    Backend::linear_backward(io.precision, R, int(C), int(C), io.dout, io.act[att], io.w[o], io.act[datt], io.dw[o]);
+    Backend::attention_backward(io.precision, B, Tn, int(H), int(D), io.act[qkv], io.act[probs], io.act[datt],
+                                io.act[dprobs], d_qkv);
+    Backend::rope(true, B, Tn, int(H), int(D), d_qkv, io.act[rope_cos], io.act[rope_sin]);
     if constexpr (normed) {  // in place: d_qkv becomes the gradient of the projections
       norm_segment_backward<Backend>(io, d_qkv, 0, q_norm, q_stats);
       norm_segment_backward<Backend>(io, d_qkv, C, k_norm, k_stats);
       if constexpr (Norm::norm_v) norm_segment_backward<Backend>(io, d_qkv, 2 * C, v_norm, v_stats);
     }
-    Backend::linear_backward(R, int(3 * C), int(C), d_qkv, io.in, io.w[q], io.din, io.dw[q]);
+    Backend::linear_backward(io.precision, R, int(3 * C), int(C), d_qkv, io.in, io.w[q], io.din, io.dw[q]);
   }
 
  private:

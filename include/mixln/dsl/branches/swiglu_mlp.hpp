@@ -37,17 +37,17 @@ struct SwiGLUMLP {
   template <class Backend, class T>
   static void forward(const BranchIO<T>& io) {
     const int R = io.rows();
-    Backend::linear_forward(R, int(2 * I), int(C), io.in, io.w[gate], io.act[gate_up]);
+    Backend::linear_forward(io.precision, R, int(2 * I), int(C), io.in, io.w[gate], io.act[gate_up]);
     Backend::swiglu_forward(R, int(I), io.act[gate_up], io.act[act]);
-    Backend::linear_forward(R, int(C), int(I), io.act[act], io.w[down], io.out);
+    Backend::linear_forward(io.precision, R, int(C), int(I), io.act[act], io.w[down], io.out);
   }
 
   template <class Backend, class T>
   static void backward(const BranchIO<T>& io) {
     const int R = io.rows();
-    Backend::linear_backward(R, int(C), int(I), io.dout, io.act[act], io.w[down], io.act[dact], io.dw[down]);
+    Backend::linear_backward(io.precision, R, int(C), int(I), io.dout, io.act[act], io.w[down], io.act[dact], io.dw[down]);
     Backend::swiglu_backward(R, int(I), io.act[gate_up], io.act[dact], io.act[dgate_up]);
-    Backend::linear_backward(R, int(2 * I), int(C), io.act[dgate_up], io.in, io.w[gate], io.din, io.dw[gate]);
+    Backend::linear_backward(io.precision, R, int(2 * I), int(C), io.act[dgate_up], io.in, io.w[gate], io.din, io.dw[gate]);
   }
 };
 

@@ -1,0 +1,68 @@
+// mixln/backend_ops.hpp — the backend ops, listed once.
+//
+// Each line is one op: X(return type, name, (parameters)) with T the backend's scalar; a
+// model-dependent op takes one template parameter, a type (X(P, name, (parameters)) with P the
+// BoundarySpec, the norm kind or the elementwise functor). From these lists follow:
+//   - the concept a backend meets (schedule/backend_concept.hpp): each op, with this signature,
+//     by group, so that a backend lacking one is told which group;
+//   - cuda::Backend's declarations (cuda/backend.hpp), and for the model-dependent ops the
+//     stubs that stop a host compiler with a message.
+// cpu::Backend<T> declares nothing: it inherits its op families (cpu/*.hpp), whose static
+// members are the kernels themselves.
+//
+// Adding an op: 3 places and a line (before: 7 places, 8 for a model-dependent op — the math
+// row, the CPU kernel, the CPU backend's forwarding wrapper, a free-function declaration in
+// cuda/backend.hpp, the CUDA Backend's wrapper, the CUDA kernel and its launch, the concept
+// with its message, and for a model-dependent op the host-compiler stub):
+//   1. the per-row or per-element arithmetic: a MIXLN_HD function in math/;
+//   2. the CPU kernel: a static member of an op family in cpu/*.hpp (a new family is one more
+//      base of cpu::Backend, cpu/backend.hpp);
+//   3. the CUDA kernel and its launch: `R Backend::name(...)` in src/cuda/ops.cu for an op every
+//      model uses, or a `template <class P> void Backend::name(...)` in cuda/kernels.cuh for a
+//      model-dependent one;
+//   4. one line below, in its group.
+// Every op that multiplies matrices takes the Precision first (mixln/precision.hpp).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "math/adamw.hpp"
+#include "math/boundary.hpp"
+#include "math/norm_rows.hpp"
+#include "precision.hpp"
+
+// The ops every model uses (compiled once on CUDA, src/cuda/ops.cu).
+#define MIXLN_BACKEND_DENSE_OPS(X)                                                                                  \
+  X(void, embedding_forward, (int rows, int C, const std::int32_t* tokens, const T* table, T* out))                  \
+  X(void, embedding_backward, (int rows, int C, const std::int32_t* tokens, const T* dout, T* dtable))               \
+  X(void, copy_rows, (int rows, int n, RowsView<const T> src, RowsView<T> dst))                                       \
+  X(void, linear_forward, (Precision p, int M, int N, int K, const T* x, const T* W, T* y))                           \
+  X(void, linear_backward, (Precision p, int M, int N, int K, const T* dy, const T* x, const T* W, T* dx, T* dW))      \
+  X(void, rope_tables, (int seq, int head_dim, T* cos_out, T* sin_out))                                               \
+  X(void, rope, (bool backward, int B, int seq, int H, int D, T* qkv, const T* cos_t, const T* sin_t))               \
+  X(void, attention_forward, (Precision p, int B, int seq, int H, int D, const T* qkv, T* probs, T* out))             \
+  X(void, attention_backward,                                                                                        \
+    (Precision p, int B, int seq, int H, int D, const T* qkv, const T* probs, const T* dout, T* dprobs, T* dqkv))      \
+  X(void, swiglu_forward, (int rows, int I, const T* gu, T* act))                                                     \
+  X(void, swiglu_backward, (int rows, int I, const T* gu, const T* dact, T* dgu))                                     \
+  X(double, cross_entropy,                                                                                           \
+    (int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor, bool grad, T* row_loss))
+
+// The ops that depend on the model type (templates; on CUDA compiled in the model's own
+// translation unit, cuda/kernels.cuh): math/boundary.hpp, math/norm_rows.hpp, and the
+// elementwise functions of user branches.
+#define MIXLN_BACKEND_MODEL_OPS(X)                                                                                   \
+  X(Spec, boundary_forward, (int rows, int n, const BoundaryArgs<Spec, T>& b))                                        \
+  X(Spec, boundary_backward, (int rows, int n, const BoundaryArgs<Spec, T>& b, const BoundaryGradArgs<Spec, T>& g))   \
+  X(Kind, norm_rows_forward, (int rows, int n, RowsView<const T> x, RowsView<T> y, T* const* w, T* stats))            \
+  X(Kind, norm_rows_backward, (int rows, int n, RowsView<const T> x, const T* stats, T* const* w,                    \
+                               RowsView<const T> dy, RowsView<T> dx, T* const* dw, T* partials))                     \
+  X(Op, map_forward, (std::size_t n, const T* x, T* y))                                                               \
+  X(Op, map_backward, (std::size_t n, const T* x, const T* dy, T* dx))
+
+// The optimizer's ops over flat parameter buffers.
+#define MIXLN_BACKEND_OPTIMIZER_OPS(X)                                                                               \
+  X(void, adam_update, (T* p, const T* g, T* m, T* v, std::size_t n, const AdamHyper& h, bool decay))                 \
+  X(double, sum_squares, (const T* x, std::size_t n))                                                                 \
+  X(void, scale, (T* x, std::size_t n, T s))
