@@ -153,7 +153,9 @@ inline std::vector<std::string> split_paragraphs(const std::string& text) {
   return out;
 }
 
-inline PrepareSummary prepare_data(const PrepareOptions& opt) {
+namespace detail {
+// Refuses bad options and an --out folder that holds files mixln-prepare did not write.
+inline void check_prepare_options(const PrepareOptions& opt) {
   namespace fs = std::filesystem;
   if (opt.texts.empty()) throw Error("mixln-prepare needs --text FILE...");
   if (opt.val_frac <= 0 || opt.val_frac >= 1) throw Error("--val-frac must lie in (0, 1)");
@@ -172,6 +174,10 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
                                       ", which mixln-prepare did not write; it replaces its --out folder "
                                       "as a whole, so give a new or empty folder");
   }
+}
+
+// The documents: one per file, or with a single file its blank-line separated paragraphs.
+inline std::vector<std::string> read_documents(const PrepareOptions& opt) {
   std::vector<std::string> docs;
   for (auto& f : opt.texts) {
     std::string t = read_text_file(f);
@@ -182,16 +188,73 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
   if (docs.size() < 2)
     throw Error("need at least two documents to split train/validation (give several files, or "
                 "one file with blank-line separated paragraphs)");
-  std::vector<std::size_t> order(docs.size());
+  return docs;
+}
+
+// A seeded shuffle of the documents: the first ⌈val_frac·n⌉ (at least one, at most n − 1) are
+// the validation split; each split keeps the documents' order.
+struct DocumentSplit {
+  std::vector<std::size_t> train, val;
+};
+inline DocumentSplit split_documents(std::size_t n, const PrepareOptions& opt) {
+  std::vector<std::size_t> order(n);
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   Rng rng(splitmix64(opt.seed ^ 0x70726570ull));
   for (std::size_t k = order.size() - 1; k > 0; --k) std::swap(order[k], order[rng.below(k + 1)]);
-  const std::size_t n_val =
-      std::clamp<std::size_t>(std::size_t(std::ceil(opt.val_frac * double(docs.size()))), 1, docs.size() - 1);
-  std::vector<std::size_t> val(order.begin(), order.begin() + long(n_val)),
-      train(order.begin() + long(n_val), order.end());
-  std::sort(val.begin(), val.end());
-  std::sort(train.begin(), train.end());
+  const std::size_t n_val = std::clamp<std::size_t>(std::size_t(std::ceil(opt.val_frac * double(n))), 1, n - 1);
+  DocumentSplit s{std::vector<std::size_t>(order.begin() + long(n_val), order.end()),
+                  std::vector<std::size_t>(order.begin(), order.begin() + long(n_val))};
+  std::sort(s.val.begin(), s.val.end());
+  std::sort(s.train.begin(), s.train.end());
+  return s;
+}
+
+// WORK/tokenizer.model and .vocab, trained on the training documents.
+inline void train_tokenizer(const std::string& work, const std::vector<std::string>& docs,
+                                 const std::vector<std::size_t>& train, const PrepareOptions& opt) {
+  namespace fs = std::filesystem;
+  const std::string corpus = (fs::path(work) / ".tokenizer-corpus.txt").string();
+  {
+    std::ofstream c(corpus, std::ios::binary);
+    for (auto i : train) c << docs[i] << (docs[i].ends_with("\n") ? "" : "\n");
+    if (!c) throw file_error(corpus, "cannot write");
+  }
+  const std::string prefix = (fs::path(work) / ".tokenizer-tmp").string();
+  try {
+    Tokenizer::train({corpus}, prefix, {opt.vocab_size, opt.model_type, opt.threads, 2000000, opt.seed});
+  } catch (...) {
+    fs::remove(corpus);
+    throw;
+  }
+  fs::remove(corpus);
+  fs::rename(prefix + ".model", fs::path(work) / "tokenizer.model");
+  fs::rename(prefix + ".vocab", fs::path(work) / "tokenizer.vocab");
+}
+
+// WORK/NAME.bin and its sidecar: the documents idx, each followed by EOS; returns the token count.
+inline std::uint64_t write_split(const std::string& work, const char* name, const std::vector<std::size_t>& idx,
+                                 const std::vector<std::vector<int>>& encoded, int eos, const PrepareOptions& opt) {
+  std::vector<std::uint32_t> ids;
+  for (auto i : idx) {
+    for (int t : encoded[i]) ids.push_back(std::uint32_t(t));
+    ids.push_back(std::uint32_t(eos));
+  }
+  ShardInfo info;
+  info.dtype = shard_dtype_for(opt.vocab_size);
+  info.tokenizer = "tokenizer.model";
+  for (auto i : idx) info.source.push_back(opt.texts.size() == 1 ? opt.texts[0] + "#" + std::to_string(i) : opt.texts[i]);
+  info.documents = idx.size();
+  info.vocab_size = opt.vocab_size;
+  write_shard((std::filesystem::path(work) / (std::string(name) + ".bin")).string(), ids, info);
+  return std::uint64_t(ids.size());
+}
+}  // namespace detail
+
+inline PrepareSummary prepare_data(const PrepareOptions& opt) {
+  namespace fs = std::filesystem;
+  detail::check_prepare_options(opt);
+  const std::vector<std::string> docs = detail::read_documents(opt);
+  const detail::DocumentSplit split = detail::split_documents(docs.size(), opt);
 
   // Everything is written into a folder beside --out, then put in its place as a whole: a
   // failure leaves --out as it was (and removes the half-written folder).
@@ -211,24 +274,8 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
       if (armed) fs::remove_all(dir, ec);
     }
   } cleanup{work};
-  // Tokenizer: trained on the training documents.
-  const std::string corpus = (fs::path(work) / ".tokenizer-corpus.txt").string();
-  {
-    std::ofstream c(corpus, std::ios::binary);
-    for (auto i : train) c << docs[i] << (docs[i].ends_with("\n") ? "" : "\n");
-    if (!c) throw file_error(corpus, "cannot write");
-  }
-  const std::string prefix = (fs::path(work) / ".tokenizer-tmp").string();
-  try {
-    Tokenizer::train({corpus}, prefix, {opt.vocab_size, opt.model_type, opt.threads, 2000000, opt.seed});
-  } catch (...) {
-    fs::remove(corpus);
-    throw;
-  }
-  fs::remove(corpus);
-  fs::rename(prefix + ".model", fs::path(work) / "tokenizer.model");
-  fs::rename(prefix + ".vocab", fs::path(work) / "tokenizer.vocab");
-  Tokenizer tok((fs::path(work) / "tokenizer.model").string());
+  detail::train_tokenizer(work, docs, split.train, opt);
+  const Tokenizer tok((fs::path(work) / "tokenizer.model").string());
   if (tok.vocab_size() != opt.vocab_size)
     throw Error("the trained tokenizer has " + std::to_string(tok.vocab_size()) +
                 " pieces, not --vocab " + std::to_string(opt.vocab_size));
@@ -239,25 +286,10 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
 
   PrepareSummary sum;
   sum.documents = docs.size();
-  auto write_split = [&](const std::vector<std::size_t>& idx, const char* name) {
-    std::vector<std::uint32_t> ids;
-    for (auto i : idx) {
-      for (int t : encoded[i]) ids.push_back(std::uint32_t(t));
-      ids.push_back(std::uint32_t(tok.eos_id()));
-    }
-    ShardInfo info;
-    info.dtype = shard_dtype_for(opt.vocab_size);
-    info.tokenizer = "tokenizer.model";
-    for (auto i : idx) info.source.push_back(opt.texts.size() == 1 ? opt.texts[0] + "#" + std::to_string(i) : opt.texts[i]);
-    info.documents = idx.size();
-    info.vocab_size = opt.vocab_size;
-    write_shard((fs::path(work) / (std::string(name) + ".bin")).string(), ids, info);
-    return std::uint64_t(ids.size());
-  };
-  sum.train_tokens = write_split(train, "train");
-  sum.val_tokens = write_split(val, "val");
-  sum.train_documents = train.size();
-  sum.val_documents = val.size();
+  sum.train_tokens = detail::write_split(work, "train", split.train, encoded, tok.eos_id(), opt);
+  sum.val_tokens = detail::write_split(work, "val", split.val, encoded, tok.eos_id(), opt);
+  sum.train_documents = split.train.size();
+  sum.val_documents = split.val.size();
   replace_folder(work, out_path.string());
   cleanup.armed = false;
   return sum;
