@@ -79,17 +79,16 @@ std::vector<std::string> boundary_descriptions() {
   return out;
 }
 
-template <class Net, class Backend>
-int run_info(const Args& a) {
-  using E = Engine<Net, Backend>;
+// The model's dimensions, its stack, and per layer its placement, block and the fused op at
+// each boundary.
+template <class Net>
+void print_layer_plan() {
   using Cfg = typename Net::config;
-  const int B = a.int32("batch", 8, 1), T = a.int32("seq", 256, 1);
+  using S = Schedule<Net>;
   std::printf("model: %d layers, vocab %zu, hidden %zu, intermediate %zu, heads %zu (head dim %zu)\n",
               Net::num_layers, Cfg::vocab_size, Cfg::hidden_size, Cfg::intermediate_size,
               Cfg::num_heads, Cfg::head_dim);
   std::printf("stack: %s\n\n", stack_summary<Net>().c_str());
-
-  using S = Schedule<Net>;
   const auto boundaries = boundary_descriptions<Net>();
   std::vector<std::vector<std::string>> branches(Net::num_layers);  // branch names of each layer
   S::for_each_sublayer([&]<int k>() { branches[S::template layer<k>].push_back(S::template branch<k>::name); });
@@ -107,8 +106,11 @@ int run_info(const Args& a) {
     std::printf("  %5d  %-12s  %-26s  %s\n", l, Net::placement_names[l], Net::block_names[l], row.c_str());
   }
   std::printf("  final  %-12s  %-26s  %s\n\n", "model.norm", Net::final_norm::name, boundaries.back().c_str());
+}
 
-  const ParamLayout layout = make_param_layout<Net>();
+template <class Net>
+void print_parameters(const ParamLayout& layout) {
+  using Cfg = typename Net::config;
   std::size_t in_layers = 0;
   for (auto& p : layout.params)
     if (p.layer >= 0) in_layers += p.count;
@@ -116,19 +118,23 @@ int run_info(const Args& a) {
               with_commas(layout.total).c_str(), short_count(layout.total).c_str(), with_commas(in_layers).c_str(),
               with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(),
               with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(), layout.head - layout.final_norm);
+}
 
-  const std::string device = a.str("device", Backend::name);
-  if (device != "cpu" && device != "cuda") throw Error("--device: '" + device + "' is neither cpu nor cuda");
+// `info --slots`: every activation slot of the arena.
+inline void print_slots(const ActivationPlan& plan, int B, int T) {
+  std::printf("activation slots for batch %d x seq %d:\n", B, T);
+  for (auto& s : plan.slots)
+    std::printf("  %-28s %-22s %10s%s\n", s.name.c_str(), format_shape(s.shape).c_str(),
+                format_bytes(double(s.count * plan.elem_bytes)).c_str(), s.backward ? "  (backward)" : "");
+  std::printf("\n");
+}
+
+// The memory a training step needs on `device` (--device, --ranks, --zero, --precision).
+template <class Net, class Backend>
+void print_memory_plan(const Args& a, const ParamLayout& layout, const ActivationPlan& plan, int B, int T,
+                       const std::string& device) {
+  using Cfg = typename Net::config;
   const bool on_device = device == "cuda";
-  const ActivationPlan plan = E::plan(B, T);
-  if (a.flag("slots")) {
-    std::printf("activation slots for batch %d x seq %d:\n", B, T);
-    for (auto& s : plan.slots)
-      std::printf("  %-28s %-22s %10s%s\n", s.name.c_str(), format_shape(s.shape).c_str(),
-                  format_bytes(double(s.count * plan.elem_bytes)).c_str(),
-                  s.backward ? "  (backward)" : "");
-    std::printf("\n");
-  }
   const int ranks = a.int32("ranks", 1, 1);
   const int zero = a.int32("zero", 0, 0, 1);
   const double pbytes = double(layout.total) * sizeof(float);
@@ -158,6 +164,19 @@ int run_info(const Args& a) {
   if (extra > 0) std::printf("  %-34s %12s\n", "bf16 staging of GEMM inputs", format_bytes(extra).c_str());
   std::printf("  %-34s %12s%s\n", "total", format_bytes(2 * pbytes + moments + all + extra).c_str(),
               on_device ? "  (peak device memory)" : "");
+}
+
+template <class Net, class Backend>
+int run_info(const Args& a) {
+  const int B = a.int32("batch", 8, 1), T = a.int32("seq", 256, 1);
+  print_layer_plan<Net>();
+  const ParamLayout layout = make_param_layout<Net>();
+  print_parameters<Net>(layout);
+  const std::string device = a.str("device", Backend::name);
+  if (device != "cpu" && device != "cuda") throw Error("--device: '" + device + "' is neither cpu nor cuda");
+  const ActivationPlan plan = Engine<Net, Backend>::plan(B, T);
+  if (a.flag("slots")) print_slots(plan, B, T);
+  print_memory_plan<Net, Backend>(a, layout, plan, B, T, device);
   return 0;
 }
 
