@@ -144,6 +144,22 @@ class File {
   [[noreturn]] void fail(const std::string& what) const { throw file_error(path(), what); }
 
   void parse() {
+    const nlohmann::json j = read_header();
+    const std::size_t data_size = map_.size() - std::size_t(data_ - map_.data());
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.key() == "__metadata__") {
+        read_metadata(it.value());
+        continue;
+      }
+      TensorInfo t = read_tensor(it.key(), it.value(), data_size);
+      index_[it.key()] = tensors_.size();
+      tensors_.push_back(std::move(t));
+    }
+    check_coverage(data_size);
+  }
+
+  // The 8-byte little-endian header length and the JSON object it frames; sets data_.
+  nlohmann::json read_header() {
     const std::size_t size = map_.size();
     if (size < 8)
       fail("too short for a safetensors file (" + std::to_string(size) +
@@ -165,59 +181,62 @@ class File {
     }
     if (!j.is_object()) fail("header is not a JSON object");
     data_ = map_.data() + 8 + n;
-    const std::size_t data_size = size - 8 - std::size_t(n);
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      const std::string& key = it.key();
-      const auto& v = it.value();
-      if (key == "__metadata__") {
-        if (!v.is_object()) fail("__metadata__ is not a JSON object");
-        for (auto m = v.begin(); m != v.end(); ++m) {
-          if (!m.value().is_string()) fail("__metadata__ entry '" + m.key() + "' is not a string");
-          metadata_[m.key()] = m.value().get<std::string>();
-        }
-        continue;
-      }
-      const std::string what = "tensor '" + key + "'";
-      if (!v.is_object()) fail(what + " is not a JSON object");
-      if (!v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
-        fail(what + " lacks one of dtype, shape, data_offsets");
-      TensorInfo t;
-      t.name = key;
-      if (!v["dtype"].is_string()) fail(what + " has a dtype that is not a string");
-      const std::string dt = v["dtype"].get<std::string>();
-      bool known = false;
-      for (auto& d : kDTypes)
-        if (dt == d.name) t.dtype = d.dtype, known = true;
-      if (!known) fail(what + " has unknown dtype '" + dt + "'");
-      if (!v["shape"].is_array()) fail(what + " has a shape that is not a list");
-      std::size_t elements = 1;  // checked: a shape whose product overflows is refused
-      for (auto& d : v["shape"]) {
-        if (!d.is_number_unsigned()) fail(what + " has a shape entry that is not a non-negative integer");
-        t.shape.push_back(d.get<std::size_t>());
-        if (__builtin_mul_overflow(elements, t.shape.back(), &elements))
-          fail(what + " has shape " + format_shape(t.shape) + "..., more elements than fit in 64 bits");
-      }
-      const auto& off = v["data_offsets"];
-      if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
-          !off[1].is_number_unsigned())
-        fail(what + " has data_offsets that are not two non-negative integers");
-      t.begin = off[0].get<std::size_t>();
-      t.end = off[1].get<std::size_t>();
-      if (t.begin > t.end) fail(what + " has data_offsets with begin > end");
-      if (t.end > data_size)
-        fail(what + " has data_offsets [" + std::to_string(t.begin) + ", " +
-             std::to_string(t.end) + "] outside the data section (" + std::to_string(data_size) +
-             " bytes)");
-      std::size_t need = 0;
-      if (__builtin_mul_overflow(elements, info(t.dtype).bytes, &need))
-        fail(what + " has shape " + format_shape(t.shape) + ", more bytes than fit in 64 bits");
-      if (t.end - t.begin != need)
-        fail(what + " holds " + std::to_string(t.end - t.begin) + " bytes but dtype " + dt +
-             " and shape " + format_shape(t.shape) + " need " + std::to_string(need));
-      index_[key] = tensors_.size();
-      tensors_.push_back(std::move(t));
+    return j;
+  }
+
+  void read_metadata(const nlohmann::json& v) {
+    if (!v.is_object()) fail("__metadata__ is not a JSON object");
+    for (auto m = v.begin(); m != v.end(); ++m) {
+      if (!m.value().is_string()) fail("__metadata__ entry '" + m.key() + "' is not a string");
+      metadata_[m.key()] = m.value().get<std::string>();
     }
-    // The data section must be covered exactly: no overlaps, no holes.
+  }
+
+  // One tensor's entry: a known dtype, a shape whose element and byte counts fit in 64 bits,
+  // data offsets inside the data section holding exactly that many bytes.
+  TensorInfo read_tensor(const std::string& key, const nlohmann::json& v, std::size_t data_size) const {
+    const std::string what = "tensor '" + key + "'";
+    if (!v.is_object()) fail(what + " is not a JSON object");
+    if (!v.contains("dtype") || !v.contains("shape") || !v.contains("data_offsets"))
+      fail(what + " lacks one of dtype, shape, data_offsets");
+    TensorInfo t;
+    t.name = key;
+    if (!v["dtype"].is_string()) fail(what + " has a dtype that is not a string");
+    const std::string dt = v["dtype"].get<std::string>();
+    bool known = false;
+    for (auto& d : kDTypes)
+      if (dt == d.name) t.dtype = d.dtype, known = true;
+    if (!known) fail(what + " has unknown dtype '" + dt + "'");
+    if (!v["shape"].is_array()) fail(what + " has a shape that is not a list");
+    std::size_t elements = 1;  // checked: a shape whose product overflows is refused
+    for (auto& d : v["shape"]) {
+      if (!d.is_number_unsigned()) fail(what + " has a shape entry that is not a non-negative integer");
+      t.shape.push_back(d.get<std::size_t>());
+      if (__builtin_mul_overflow(elements, t.shape.back(), &elements))
+        fail(what + " has shape " + format_shape(t.shape) + "..., more elements than fit in 64 bits");
+    }
+    const auto& off = v["data_offsets"];
+    if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() ||
+        !off[1].is_number_unsigned())
+      fail(what + " has data_offsets that are not two non-negative integers");
+    t.begin = off[0].get<std::size_t>();
+    t.end = off[1].get<std::size_t>();
+    if (t.begin > t.end) fail(what + " has data_offsets with begin > end");
+    if (t.end > data_size)
+      fail(what + " has data_offsets [" + std::to_string(t.begin) + ", " +
+           std::to_string(t.end) + "] outside the data section (" + std::to_string(data_size) +
+           " bytes)");
+    std::size_t need = 0;
+    if (__builtin_mul_overflow(elements, info(t.dtype).bytes, &need))
+      fail(what + " has shape " + format_shape(t.shape) + ", more bytes than fit in 64 bits");
+    if (t.end - t.begin != need)
+      fail(what + " holds " + std::to_string(t.end - t.begin) + " bytes but dtype " + dt +
+           " and shape " + format_shape(t.shape) + " need " + std::to_string(need));
+    return t;
+  }
+
+  // The data section must be covered exactly: no overlaps, no holes.
+  void check_coverage(std::size_t data_size) const {
     std::vector<const TensorInfo*> by_offset;
     for (auto& t : tensors_) by_offset.push_back(&t);
     std::sort(by_offset.begin(), by_offset.end(), [](auto* a, auto* b) {
