@@ -47,6 +47,72 @@ struct ArenaSlots {
   int dstream = -1, dh = -1, df = -1, dskip = -1, partials = -1, scratch = -1;
 };
 
+namespace detail {
+// Boundary k's slots (see above), in the order the fused op produces them; norm_in[i] is the
+// slot holding norm i's input: f, s or y for the first norm of each chain, a slot of its own
+// for the others.
+template <class Net, int k>
+void plan_boundary(ActivationPlan& p, typename ArenaSlots<Net>::Boundary& b, std::size_t R, std::size_t C) {
+  using Spec = typename Schedule<Net>::template boundary<k>;
+  const std::string n = "boundary" + std::to_string(k) + ".";
+  b.norm_in.assign(std::size_t(Spec::num_norms), -1);
+  if constexpr (Spec::nb > 0) b.f = p.add(n + "f", {R, C});
+  for (int i = 1; i < Spec::nb; ++i) b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
+  if constexpr (Spec::ne > 0) b.s = p.add(n + "s", {R, C});
+  for (int i = Spec::first_end + 1; i < Spec::first_start; ++i)
+    b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
+  b.y = p.add(n + "y", {R, C});
+  for (int i = Spec::first_start + 1; i < Spec::num_norms; ++i)
+    b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
+  if constexpr (Spec::ns > 0) b.h = p.add(n + "h", {R, C});
+  if constexpr (Spec::num_stats > 0) b.stats = p.add(n + "stats", {R, std::size_t(Spec::num_stats)});
+  if constexpr (Spec::nb > 0) b.norm_in[0] = b.f;
+  if constexpr (Spec::ne > 0) b.norm_in[Spec::first_end] = b.s;
+  if constexpr (Spec::ns > 0) b.norm_in[Spec::first_start] = b.y;
+}
+
+// Sub-layer k's branch activations: saved ones get slots `layer{l}.<name>`, shared ones one slot
+// per model (by name), scratch ones offsets in the backward scratch region. Returns the scratch
+// this branch needs (elements, each activation aligned to 64 bytes).
+using SharedSlots = std::map<std::string, std::pair<int, std::vector<std::size_t>>>;  // name → slot, shape
+template <class Net, int k>
+std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br, SharedSlots& shared, int B, int Tn) {
+  using S = Schedule<Net>;
+  constexpr int l = S::template layer<k>;
+  const std::size_t align = 64 / p.elem_bytes;
+  ActivationList acts;
+  S::template branch<k>::activations(acts, std::size_t(B), std::size_t(Tn));
+  std::size_t at = 0;
+  for (const ActivationDecl& a : acts.items()) {
+    br.use.push_back(a.use);
+    br.slot.push_back(-1);
+    br.scratch_at.push_back(0);
+    switch (a.use) {
+      case ActivationUse::saved:
+        br.slot.back() = p.add("layer" + std::to_string(l) + "." + a.name, a.shape);
+        break;
+      case ActivationUse::shared: {
+        auto it = shared.find(a.name);
+        if (it == shared.end()) it = shared.emplace(a.name, std::pair{p.add(a.name, a.shape), a.shape}).first;
+        else if (it->second.second != a.shape)
+          throw std::logic_error("two branches declare the shared activation '" + a.name +
+                                 "' with different shapes");
+        br.slot.back() = it->second.first;
+        break;
+      }
+      case ActivationUse::scratch: {
+        std::size_t count = 1;
+        for (auto d : a.shape) count *= d;
+        br.scratch_at.back() = at;
+        at += (count + align - 1) / align * align;
+        break;
+      }
+    }
+  }
+  return at;
+}
+}  // namespace detail
+
 // The plan for [B, T] batches of scalars of elem_bytes bytes, and where each tensor went.
 template <class Net>
 ActivationPlan plan_activations(int B, int Tn, std::size_t elem_bytes, ArenaSlots<Net>* out = nullptr) {
@@ -61,62 +127,13 @@ ActivationPlan plan_activations(int B, int Tn, std::size_t elem_bytes, ArenaSlot
   ArenaSlots<Net> sl;
   const std::size_t R = std::size_t(B) * Tn, C = Cfg::hidden_size, V = Cfg::vocab_size;
   int max_params = 0;
-  std::map<std::string, std::pair<int, std::vector<std::size_t>>> shared;
+  detail::SharedSlots shared;
   std::size_t scratch_elems = 0;
-  const std::size_t align = 64 / elem_bytes;
   S::for_each_boundary([&]<int k>() {
-    using Spec = typename S::template boundary<k>;
-    const std::string n = "boundary" + std::to_string(k) + ".";
-    auto& b = sl.boundary[k];
-    b.norm_in.assign(std::size_t(Spec::num_norms), -1);
-    if constexpr (Spec::nb > 0) b.f = p.add(n + "f", {R, C});
-    for (int i = 1; i < Spec::nb; ++i) b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
-    if constexpr (Spec::ne > 0) b.s = p.add(n + "s", {R, C});
-    for (int i = Spec::first_end + 1; i < Spec::first_start; ++i)
-      b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
-    b.y = p.add(n + "y", {R, C});
-    for (int i = Spec::first_start + 1; i < Spec::num_norms; ++i)
-      b.norm_in[i] = p.add(n + "norm" + std::to_string(i) + ".in", {R, C});
-    if constexpr (Spec::ns > 0) b.h = p.add(n + "h", {R, C});
-    if constexpr (Spec::num_stats > 0) b.stats = p.add(n + "stats", {R, std::size_t(Spec::num_stats)});
-    if constexpr (Spec::nb > 0) b.norm_in[0] = b.f;
-    if constexpr (Spec::ne > 0) b.norm_in[Spec::first_end] = b.s;
-    if constexpr (Spec::ns > 0) b.norm_in[Spec::first_start] = b.y;
-    max_params = std::max(max_params, Spec::num_params);
-    if constexpr (k < S::num_sublayers) {
-      constexpr int l = S::template layer<k>;
-      ActivationList acts;
-      S::template branch<k>::activations(acts, std::size_t(B), std::size_t(Tn));
-      auto& br = sl.branch[k];
-      std::size_t at = 0;
-      for (const ActivationDecl& a : acts.items()) {
-        br.use.push_back(a.use);
-        br.slot.push_back(-1);
-        br.scratch_at.push_back(0);
-        switch (a.use) {
-          case ActivationUse::saved:
-            br.slot.back() = p.add("layer" + std::to_string(l) + "." + a.name, a.shape);
-            break;
-          case ActivationUse::shared: {
-            auto it = shared.find(a.name);
-            if (it == shared.end()) it = shared.emplace(a.name, std::pair{p.add(a.name, a.shape), a.shape}).first;
-            else if (it->second.second != a.shape)
-              throw std::logic_error("two branches declare the shared activation '" + a.name +
-                                     "' with different shapes");
-            br.slot.back() = it->second.first;
-            break;
-          }
-          case ActivationUse::scratch: {
-            std::size_t count = 1;
-            for (auto d : a.shape) count *= d;
-            br.scratch_at.back() = at;
-            at += (count + align - 1) / align * align;
-            break;
-          }
-        }
-      }
-      scratch_elems = std::max(scratch_elems, at);
-    }
+    detail::plan_boundary<Net, k>(p, sl.boundary[k], R, C);
+    max_params = std::max(max_params, S::template boundary<k>::num_params);
+    if constexpr (k < S::num_sublayers)
+      scratch_elems = std::max(scratch_elems, detail::plan_branch<Net, k>(p, sl.branch[k], shared, B, Tn));
   });
   sl.branch_out = p.add("branch_out", {R, C});
   sl.logits = p.add("logits", {R, V});
