@@ -6,14 +6,15 @@
 //   - the concept a backend meets (schedule/backend_concept.hpp): each op, with this signature,
 //     by group, so that a backend lacking one is told which group;
 //   - cuda::Backend's declarations (cuda/backend.hpp), and for the model-dependent ops the
-//     stubs that stop a host compiler with a message.
+//     host-compiler guards: a static_assert saying that the model's translation unit must be
+//     compiled by nvcc.
 // cpu::Backend<T> declares nothing: it inherits its op families (cpu/*.hpp), whose static
 // members are the kernels themselves.
 //
 // Adding an op: 3 places and a line (before: 7 places, 8 for a model-dependent op — the math
 // row, the CPU kernel, the CPU backend's forwarding wrapper, a free-function declaration in
 // cuda/backend.hpp, the CUDA Backend's wrapper, the CUDA kernel and its launch, the concept
-// with its message, and for a model-dependent op the host-compiler stub):
+// with its message, and for a model-dependent op the host-compiler guard):
 //   1. the per-row or per-element arithmetic: a MIXLN_HD function in math/;
 //   2. the CPU kernel: a static member of an op family in cpu/*.hpp (a new family is one more
 //      base of cpu::Backend, cpu/backend.hpp);

@@ -10,7 +10,7 @@
 //     includes when nvcc compiles it: the translation unit that runs a model on CUDA is compiled
 //     by nvcc (a `_cuda` trainer is its source compiled as CUDA) and instantiates exactly the
 //     kernels that model needs. Compiled by a host compiler, they stop with a message that
-//     says so (the stub MIXLN_CUDA_DECLARE_MODEL_OP generates).
+//     says so (the static_assert MIXLN_CUDA_DECLARE_MODEL_OP writes for a host compiler).
 // Per-row and per-element arithmetic is the shared `math/` code the CPU backend runs and the
 // tests check.
 //
@@ -116,7 +116,8 @@ void gemm(Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const
 // Declares one op of the lists in backend_ops.hpp as a static member (defined in src/cuda/ops.cu).
 #define MIXLN_CUDA_DECLARE_OP(R, name, params) static R name params;
 // Declares one model-dependent op as a member template: defined in cuda/kernels.cuh under nvcc;
-// under a host compiler, a stub that stops with MIXLN_CUDA_NEEDS_NVCC when instantiated.
+// under a host compiler, a body whose static_assert stops compilation with MIXLN_CUDA_NEEDS_NVCC
+// when instantiated (a model run on CUDA must be compiled by nvcc).
 #if defined(__CUDACC__)
 #define MIXLN_CUDA_DECLARE_MODEL_OP(P, name, params) \
   template <class P>                                 \
