@@ -300,12 +300,18 @@ class Report:
         self.plots = []
         self.claims = []
 
-    def plot(self, name, script):
-        """draws img/<name> with gnuplot; True when drawn"""
-        if gnuplot(script):
+    def plot(self, name, size, body):
+        """draws img/<name> (a PNG of `size`, "W,H") with the gnuplot commands `body`; True when drawn"""
+        if gnuplot("set terminal pngcairo size %s\nset output '%s/%s'\n" % (size, self.a.img, name) + body):
             self.plots.append(name)
             return True
         return False
+
+    def dat(self, name, lines):
+        """plotdata/<name>, one line a point; returns its path"""
+        path = os.path.join(self.work, name)
+        write_dat(path, lines)
+        return path
 
     def header(self, pending):
         st, a, w = self.st, self.a, self.w
@@ -367,11 +373,8 @@ class Report:
             self.ppl_plot(bars)
 
     def ppl_plot(self, bars):
-        dat = os.path.join(self.work, "ppl.dat")
-        write_dat(dat, bars)
-        if self.plot("study_ppl.png", """set terminal pngcairo size 720,420
-set output '%s/study_ppl.png'
-set title 'validation perplexity, mean ± std over seeds'
+        dat = self.dat("ppl.dat", bars)
+        if self.plot("study_ppl.png", "720,420", """set title 'validation perplexity, mean ± std over seeds'
 set ylabel 'perplexity'
 set style data histograms
 set style histogram errorbars gap 1 lw 1.2
@@ -380,7 +383,7 @@ set grid ytics
 set yrange [0:*]
 plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb '#d62728' title 'Post-LN', \\
      '' using 6:7 lc rgb '#2ca02c' title 'Mix-LN'
-""" % (self.a.img, dat)):
+""" % dat):
             self.w("![perplexity by depth](%s/study_ppl.png)\n" % self.imgrel)
 
     # -- the deep configuration: every placement, the α sweep, the learning-rate stress
@@ -434,16 +437,13 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
                 lines.append("%g %g %g" % (al, mean(xs), std(xs) or 0))
         w("")
         self.alpha_claim(dc, sweep)
-        dat = os.path.join(self.work, "alpha.dat")
-        write_dat(dat, lines)
-        if self.plot("study_alpha.png", """set terminal pngcairo size 560,380
-set output '%s/study_alpha.png'
-set title 'validation perplexity against α (%s)'
+        dat = self.dat("alpha.dat", lines)
+        if self.plot("study_alpha.png", "560,380", """set title 'validation perplexity against α (%s)'
 set xlabel 'α (fraction of Post-LN layers)'
 set ylabel 'perplexity'
 set grid
 plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
-""" % (self.a.img, dc, dat)):
+""" % (dc, dat)):
             w("![alpha sweep](%s/study_alpha.png)\n" % self.imgrel)
 
     def alpha_claim(self, dc, sweep):
@@ -568,19 +568,16 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
     def grad_norms_plot(self, dc, which, lines):
         pl = []
         for m, ls in lines.items():
-            dat = os.path.join(self.work, "grad_%s_%s_%s.dat" % (dc, which, m))
-            write_dat(dat, ls)
+            dat = self.dat("grad_%s_%s_%s.dat" % (dc, which, m), ls)
             pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
                       (dat, COLORS[m], LABELS[m]))
-        self.plot("study_%s_grad_norms_%s.png" % (dc, which), """set terminal pngcairo size 720,420
-set output '%s/study_%s_grad_norms_%s.png'
-set title 'per-layer gradient norm at %s (%s), mean ± std over seeds'
+        self.plot("study_%s_grad_norms_%s.png" % (dc, which), "720,420", """set title 'per-layer gradient norm at %s (%s), mean ± std over seeds'
 set xlabel 'layer'
 set ylabel 'L2 norm of the layer''s gradient'
 set logscale y
 set grid
 plot %s
-""" % (self.a.img, dc, which, "step 1" if which == "init" else "the last step", dc, ", ".join(pl)))
+""" % ("step 1" if which == "init" else "the last step", dc, ", ".join(pl)))
 
     def grad_norms_claims(self, dc, ratio, cvs):
         claims = self.claims
@@ -645,11 +642,8 @@ plot %s
             for r in x:
                 cells.setdefault((int(r["layer"]), int(r["n"])), []).append(float(r["distance"]))
         self.w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values()), 4), pm(list(late_s.values()), 4)))
-        dat = os.path.join(self.work, "angular_%s_%s.dat" % (dc, m))
-        write_dat(dat, ["%d %d %g" % (l, n, mean(v)) for (l, n), v in sorted(cells.items())])
-        self.plot("study_%s_angular_%s.png" % (dc, m), """set terminal pngcairo size 460,400
-set output '%s/study_%s_angular_%s.png'
-set title 'angular distance, %s (%s, mean over seeds)'
+        dat = self.dat("angular_%s_%s.dat" % (dc, m), ["%d %d %g" % (l, n, mean(v)) for (l, n), v in sorted(cells.items())])
+        self.plot("study_%s_angular_%s.png" % (dc, m), "460,400", """set title 'angular distance, %s (%s, mean over seeds)'
 set xlabel 'initial layer l'
 set ylabel 'block size n'
 set xrange [-0.5:%g]
@@ -657,7 +651,7 @@ set yrange [0.5:%g]
 set cbrange [0:0.6]
 set palette defined (0 '#fde725', 0.5 '#21918c', 1 '#440154')
 plot '%s' using 1:2:3 with image notitle
-""" % (self.a.img, dc, m, LABELS[m], dc, L - 0.5, L + 0.5, dat))
+""" % (LABELS[m], dc, L - 0.5, L + 0.5, dat))
         return late_s
 
     def layer_drop(self, dc, L, an):
@@ -686,8 +680,7 @@ plot '%s' using 1:2:3 with image notitle
                     by_layer.setdefault(int(r["layer"]), []).append(float(r["delta"]))
             late[m] = late_s
             w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values())), pm(list(late_s.values()))))
-            dat = os.path.join(self.work, "drop_%s_%s.dat" % (dc, m))
-            write_dat(dat, ["%d %g %g" % (l, max(mean(v), 1e-3), std(v) or 0) for l, v in sorted(by_layer.items())])
+            dat = self.dat("drop_%s_%s.dat" % (dc, m), ["%d %g %g" % (l, max(mean(v), 1e-3), std(v) or 0) for l, v in sorted(by_layer.items())])
             pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
                       (dat, COLORS[m], LABELS[m]))
         w("")
@@ -698,15 +691,13 @@ plot '%s' using 1:2:3 with image notitle
                                 "last half, Pre − Mix: %s (spread %s)" % (fmt(d), fmt(spread)), v))
 
     def layer_drop_plot(self, dc, pl):
-        if self.plot("study_%s_layer_drop.png" % dc, """set terminal pngcairo size 720,420
-set output '%s/study_%s_layer_drop.png'
-set title 'perplexity increase when one layer is removed (%s), mean ± std over seeds'
+        if self.plot("study_%s_layer_drop.png" % dc, "720,420", """set title 'perplexity increase when one layer is removed (%s), mean ± std over seeds'
 set xlabel 'removed layer'
 set ylabel 'perplexity increase'
 set logscale y
 set grid
 plot %s
-""" % (self.a.img, dc, dc, ", ".join(pl))):
+""" % (dc, ", ".join(pl))):
             self.w("![layer drop, %s](%s/study_%s_layer_drop.png)\n" % (dc, self.imgrel, dc))
 
     # -- the claims, the reading, every run
