@@ -88,7 +88,7 @@ class DataParallel {
     double ss = Backend::sum_squares(grads + lo, hi - lo);
     comm_.allreduce_sum(&ss, 1);
     const double norm = std::sqrt(ss);
-    if (max_norm > 0 && norm > max_norm) Backend::scale(grads + lo, hi - lo, T(max_norm / (norm + 1e-6)));
+    clip_to_norm<Backend>(grads + lo, hi - lo, norm, max_norm);
     return norm;
   }
 

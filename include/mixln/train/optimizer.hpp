@@ -87,13 +87,20 @@ class AdamW {
   std::vector<Range> ranges_;
 };
 
+// Scales g[0, n), part of a gradient whose global L2 norm is `norm`, so that the global norm is at
+// most max_norm (no-op when max_norm ≤ 0).
+template <class Backend>
+void clip_to_norm(typename Backend::scalar* g, std::size_t n, double norm, double max_norm) {
+  using T = typename Backend::scalar;
+  if (max_norm > 0 && norm > max_norm) Backend::scale(g, n, T(max_norm / (norm + 1e-6)));
+}
+
 // Scales g in place so that its L2 norm is at most max_norm (no-op when max_norm ≤ 0);
 // returns the norm before clipping.
 template <class Backend>
 double clip_grad_norm(typename Backend::scalar* g, std::size_t n, double max_norm) {
-  using T = typename Backend::scalar;
   const double norm = std::sqrt(Backend::sum_squares(g, n));
-  if (max_norm > 0 && norm > max_norm) Backend::scale(g, n, T(max_norm / (norm + 1e-6)));
+  clip_to_norm<Backend>(g, n, norm, max_norm);
   return norm;
 }
 

@@ -64,6 +64,9 @@ class Trainer {
       : o_(std::move(o)), comm_(comm ? comm : &local_) {
     o_.world = comm_->size();
     o_.check();
+    sched_ = {o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac};
+    tok_.resize(std::size_t(o_.batch) * o_.seq);
+    lab_.resize(std::size_t(o_.batch) * o_.seq);
   }
 
   // Runs (or resumes) the training; returns the final validation result (tokens = 0 if none).
@@ -222,8 +225,6 @@ class Trainer {
   StepStats train_step(E& e, AdamW<Backend>& adam, DataParallel<Backend>& dp, WindowLoader& loader,
                        Position& at, Reports& reports) {
     const int B = o_.batch, Tn = o_.seq, rank = comm_->rank(), world = comm_->size();
-    tok_.resize(std::size_t(B) * Tn);
-    lab_.resize(std::size_t(B) * Tn);
     // per-layer gradient norms need the whole summed gradient on the lead rank
     const bool norms_now =
         std::find(o_.grad_norm_steps.begin(), o_.grad_norm_steps.end(), at.step + 1) != o_.grad_norm_steps.end();
@@ -250,7 +251,7 @@ class Trainer {
                   (at.last_ckpt.empty() ? " (no checkpoint was written yet)"
                                         : " (the last good checkpoint is " + at.last_ckpt + ")"));
     }
-    s.lr = LrSchedule{o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac}.at(at.step);
+    s.lr = sched_.at(at.step);
     adam.step(e.device_params(), e.device_grads(), float(s.lr), at.step + 1);
     dp.after_update(e.device_params());
     ++at.step;
@@ -383,6 +384,7 @@ class Trainer {
   TrainOptions o_;
   LocalComm local_;
   Communicator* comm_;
+  LrSchedule sched_;
   InjectedFault fault_ = InjectedFault::from_environment();
   std::vector<std::int32_t> tok_, lab_;  // [B, T] a micro-batch's tokens and labels
 };
