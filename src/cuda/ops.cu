@@ -35,6 +35,8 @@
 #include "mixln/math/swiglu.hpp"
 #include "mixln/cuda/backend.hpp"
 #include "mixln/cuda/row.cuh"
+#include "mixln/cuda/stream.cuh"
+#include "check.cuh"
 
 namespace mixln::cuda {
 
@@ -43,29 +45,8 @@ namespace {
 constexpr int kThreads = 256;     // threads per block of elementwise and per-row kernels
 constexpr int kMaxBlocks = 65535;  // elementwise kernels use grid-stride loops beyond this
 
-// A kernel's fault surfaces at a later call (launches are asynchronous): such errors say so, and
-// MIXLN_CUDA_SYNC=1 makes every launch wait for its kernel, so that the error names it.
-bool sync_every_launch() {
-  static const bool yes = [] {
-    const char* v = std::getenv("MIXLN_CUDA_SYNC");
-    return v != nullptr && std::string(v) == "1";
-  }();
-  return yes;
-}
-void check(cudaError_t e, const char* what) {
-  if (e == cudaSuccess) return;
-  std::string msg = std::string("CUDA error in ") + what + ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
-  const bool from_a_kernel = e == cudaErrorIllegalAddress || e == cudaErrorLaunchFailure || e == cudaErrorMisalignedAddress ||
-                             e == cudaErrorIllegalInstruction || e == cudaErrorHardwareStackError ||
-                             e == cudaErrorAssert || e == cudaErrorInvalidPc || e == cudaErrorLaunchTimeout ||
-                             e == cudaErrorInvalidAddressSpace;
-  if (from_a_kernel && !sync_every_launch())
-    msg += "; an earlier kernel may have caused it (rerun with MIXLN_CUDA_SYNC=1 to name the kernel)";
-  throw Error(msg);
-}
-void check(cublasStatus_t s, const char* what) {
-  if (s != CUBLAS_STATUS_SUCCESS) throw Error(std::string("cuBLAS error ") + std::to_string(int(s)) + " in " + what);
-}
+using detail::check;
+using detail::sync_every_launch;
 
 unsigned blocks_for(std::size_t n) {
   const std::size_t b = (n + kThreads - 1) / kThreads;
@@ -276,6 +257,17 @@ void gemm_strided(Precision p, bool ta, bool tb, int M, int N, int K, float alph
 }
 
 }  // namespace
+
+// --- the stream -------------------------------------------------------------------------------
+
+cudaStream_t compute_stream() {
+  static const cudaStream_t s = [] {
+    cudaStream_t made = nullptr;
+    check(cudaStreamCreateWithFlags(&made, cudaStreamNonBlocking), "cudaStreamCreateWithFlags");
+    return made;
+  }();
+  return s;
+}
 
 // --- runtime ----------------------------------------------------------------------------------
 
