@@ -35,9 +35,9 @@
 //   forward  q, k, v tiles [Bt, D+1] + scores [Bt, Bt+1]
 //   dK/dV    k, v, q, dO tiles + P and dS [Bt, Bt+1] + m, inv, delta [Bt]
 //   dQ       q, dO, k, v tiles + dS [Bt, Bt+1]
-// in bytes (fwd / dK,dV / dQ): D = 8: 25.6K / 36.6K / 25.6K, 16: 29.7K / 45.8K / 34.8K,
-// 32: 42.0K / 67.8K / 50.4K, 64: 29.2K / 42.1K / 37.5K, 128: 53.8K / 74.9K / 70.3K — above 48K
-// the kernel is given cudaFuncAttributeMaxDynamicSharedMemorySize (sm_80 allows 163K).
+// in bytes (fwd / dK,dV / dQ): D = 8: 23552 / 43264 / 25856, 16: 29696 / 51456 / 34048,
+// 32: 41984 / 67840 / 50432, 64: 29184 / 42112 / 37504, 128: 53760 / 74880 / 70272 — above
+// 48 KiB the kernel is given cudaFuncAttributeMaxDynamicSharedMemorySize (sm_80 allows 163 KiB).
 //
 // Precision: with bf16, q, k, v, dO are rounded to bf16 when staged in shared memory, P and dS
 // when stored for their products (flash_operand, math/half.hpp's nearest-even rounding, the
