@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # scripts/gpu/gpu_bundle.sh [DIR] — run on a CPU machine like ours (Debian, nvcc, no GPU). Builds what
-# scripts/gpu/gpu_check.sh runs on a GPU machine that has CUDA 13, CMake, PyTorch and transformers but
-# none of our Debian packages and no network, and packs it into DIR (gpu-bundle/):
-#   payload.tar.xz   bin/  test_cuda, {tiny,small,llama71m}_mixln_cuda (sm_$ARCH), tiny_mixln
+# scripts/gpu/gpu_check.sh and scripts/gpu/gpu_perf.sh run on a GPU machine that has CUDA 13, CMake,
+# PyTorch and transformers but none of our Debian packages and no network, and packs it into DIR
+# (gpu-bundle/):
+#   payload.tar.xz   bin/  test_cuda, {tiny,small,llama71m,llama250m,llama1b}_mixln_cuda (sm_$ARCH), tiny_mixln
 #                          (the CPU reference for logits); host code generic x86-64, stripped
 #                    lib/  the shared libraries they load that such a machine lacks (OpenBLAS,
 #                          libgomp, libgfortran, SentencePiece, ...; not glibc, libstdc++, CUDA)
 #                    data/ token shards: tiny (vocab 512, Debian's licence texts), brown-4096
 #                    ref/  the CPU trainers' runs of tiny_mixln and small_mixln (log.jsonl), the
-#                          losses the GPU runs are compared with
+#                          losses the GPU runs are compared with: $STEPS steps (gpu_check.sh) and
+#                          tiny_mixln_100.jsonl, 100 steps (gpu_perf.sh; the LR schedule follows
+#                          --steps, so a shorter run is not the start of a longer one)
 #   manifest.txt     what was built, from which commit, on which machine, and the sizes
 # The repository's tracked files and DIR travel together (device tool: carry DIR), at most 64 MiB.
 # Environment: ARCH (90: H100/H200; 80 for A100), STEPS (200), BUILD (build-gpu).
@@ -25,7 +28,7 @@ scripts/setup.sh demo
 [[ -x /usr/local/cuda/bin/nvcc ]] || command -v nvcc >/dev/null || die "no nvcc: the bundle's CUDA programs cannot be built here"
 scripts/fetch_brown.sh data/brown
 cmake --preset cuda -B "$BUILD" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" >/dev/null
-programs=(test_cuda tiny_mixln_cuda small_mixln_cuda llama71m_mixln_cuda tiny_mixln)
+programs=(test_cuda tiny_mixln_cuda small_mixln_cuda llama71m_mixln_cuda llama250m_mixln_cuda llama1b_mixln_cuda tiny_mixln)
 cmake --build "$BUILD" -j "$(nproc)" --target "${programs[@]}" small_mixln mixln-prepare golden_check
 
 stage=$(mktemp -d)
@@ -54,7 +57,10 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # tiny steps: a second OpenMP thre
   --seed 0 --eval-every 0 --eval-tokens 8192 --quiet
 "$BUILD/bin/small_mixln" train --data "$stage/data/brown-4096" --out "$runs/small" --steps "$STEPS" --batch 8 --seq 256 \
   --lr 1e-3 --seed 0 --eval-every 0 --eval-tokens 65536 --quiet
+"$BUILD/bin/tiny_mixln" train --data "$stage/data/tiny" --out "$runs/tiny100" --steps 100 --batch 8 --seq 64 --lr 1e-3 \
+  --seed 0 --eval-every 0 --eval-tokens 8192 --quiet
 cp "$runs/tiny/log.jsonl" "$stage/ref/tiny_mixln.jsonl"
+cp "$runs/tiny100/log.jsonl" "$stage/ref/tiny_mixln_100.jsonl"
 cp "$runs/small/log.jsonl" "$stage/ref/small_mixln.jsonl"
 rm -rf "$runs"
 
