@@ -54,6 +54,21 @@ struct Dev {
   }
 };
 
+// A device buffer of n NaNs: an output a kernel leaves unwritten shows up in the comparison.
+Dev poisoned(std::size_t n) { return Dev(std::vector<float>(n, std::numeric_limits<float>::quiet_NaN())); }
+
+// One double in device memory, and its value.
+struct DevScalar {
+  mixln::cuda::DeviceBuffer<double> buf{1};
+  explicit DevScalar(double v = 0) { mixln::cuda::copy_h2d(buf.data(), &v, sizeof v); }
+  double* p() { return buf.data(); }
+  double value() {
+    double v = 0;
+    mixln::cuda::copy_d2h(&v, buf.data(), sizeof v);
+    return v;
+  }
+};
+
 double rel_err(const std::vector<float>& a, const std::vector<float>& b) {
   double num = 0, den = 0;
   for (std::size_t i = 0; i < a.size(); ++i) num += double(a[i] - b[i]) * (a[i] - b[i]), den += double(b[i]) * b[i];
@@ -200,24 +215,35 @@ TEST_CASE("cuda: norms inside attention (QK-norm rows) and a user branch's eleme
 TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match the CPU") {
   const int B = 2, T = 37, H = 4, D = 16, C = H * D, I = 50, V = 300, R = B * T;
   auto qkv = random_vec(R * 3 * C, 11), dout = random_vec(R * C, 12);
-  std::vector<float> cs(T * D / 2), sn(T * D / 2), probs(B * H * T * T), out(R * C), dp(probs.size()), dqkv(R * 3 * C);
+  std::vector<float> cs(T * D / 2), sn(T * D / 2), stats(B * H * T * 2), out(R * C), delta(B * H * T), dqkv(R * 3 * C);
   Cpu::rope_tables(T, D, cs.data(), sn.data());
   Dev CS(cs.size()), SN(sn.size());
   Gpu::rope_tables(T, D, CS.p(), SN.p());
   CHECK(rel_err(CS.host(), cs) < 1e-6);
-  Dev QKV(qkv), P(probs.size()), O(R * C), DO(dout), DP(probs.size()), DQKV(R * 3 * C);
+  Dev QKV(qkv), DO(dout);
   Cpu::rope(false, B, T, H, D, qkv.data(), cs.data(), sn.data());
   Gpu::rope(false, B, T, H, D, QKV.p(), CS.p(), SN.p());
   CHECK(rel_err(QKV.host(), qkv) < 1e-6);
-  Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), probs.data(), out.data());
-  Gpu::attention_forward(Precision::fp32, B, T, H, D, QKV.p(), P.p(), O.p());
-  CHECK(rel_err(P.host(), probs) < 1e-5);
-  CHECK(rel_err(O.host(), out) < 1e-5);
-  Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
-  Gpu::attention_backward(Precision::fp32, B, T, H, D, QKV.p(), P.p(), DO.p(), DP.p(), DQKV.p());
+  // the fused attention against the CPU's, in fp32 and in bf16 (operands rounded at the same
+  // points); outputs poisoned with NaN first
+  for (const Precision prec : {Precision::fp32, Precision::bf16}) {
+    INFO("precision " << precision_name(prec));
+    Dev ST = poisoned(stats.size()), O = poisoned(R * C), DELTA = poisoned(delta.size()), DQKV = poisoned(R * 3 * C);
+    Cpu::attention_forward(prec, B, T, H, D, qkv.data(), stats.data(), out.data());
+    Gpu::attention_forward(prec, B, T, H, D, QKV.p(), ST.p(), O.p());
+    CHECK(rel_err(ST.host(), stats) < 1e-5);
+    CHECK(rel_err(O.host(), out) < (prec == Precision::fp32 ? 1e-5 : 1e-2));
+    Cpu::attention_backward(prec, B, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(), dqkv.data());
+    Gpu::attention_backward(prec, B, T, H, D, QKV.p(), O.p(), ST.p(), DO.p(), DELTA.p(), DQKV.p());
+    CHECK(rel_err(DQKV.host(), dqkv) < (prec == Precision::fp32 ? 1e-5 : 2e-2));
+  }
+  Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), stats.data(), out.data());
+  Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(),
+                          dqkv.data());
+  Dev DQKV(dqkv);
   Cpu::rope(true, B, T, H, D, dqkv.data(), cs.data(), sn.data());
   Gpu::rope(true, B, T, H, D, DQKV.p(), CS.p(), SN.p());
-  CHECK(rel_err(DQKV.host(), dqkv) < 1e-5);
+  CHECK(rel_err(DQKV.host(), dqkv) < 1e-6);
 
   auto gu = random_vec(R * 2 * I, 13, 2.f), dact = random_vec(R * I, 14);
   std::vector<float> act(R * I), dgu(R * 2 * I);
@@ -236,9 +262,11 @@ TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match t
   mixln::cuda::copy_h2d(LAB.data(), lab.data(), R * 4);
   std::vector<float> rl(R);
   Dev Z(z), RL(R);
-  const double lc = Cpu::cross_entropy(R, V, z.data(), lab.data(), 60, true, rl.data());
-  const double lg = Gpu::cross_entropy(R, V, Z.p(), LAB.data(), 60, true, RL.p());
-  CHECK(lg == doctest::Approx(lc).epsilon(1e-5));
+  double lc = 2.0;  // cross_entropy adds the batch's loss sum to what is there
+  DevScalar LG(2.0);
+  Cpu::cross_entropy(R, V, z.data(), lab.data(), 60, true, rl.data(), &lc);
+  Gpu::cross_entropy(R, V, Z.p(), LAB.data(), 60, true, RL.p(), LG.p());
+  CHECK(LG.value() == doctest::Approx(lc).epsilon(1e-5));
   CHECK(rel_err(Z.host(), z) < 1e-5);
 
   std::vector<std::int32_t> tok(R);
@@ -259,10 +287,29 @@ TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match t
   for (auto& x : v) x = std::abs(x);
   Dev Pp(p), G(g), M(m), Vv(v);
   const AdamHyper hy{1e-3f, 0.9f, 0.999f, 1e-8f, 0.1f, true, 0.19f, 0.002f};
-  Cpu::adam_update(p.data(), g.data(), m.data(), v.data(), 1000, hy, true);
-  Gpu::adam_update(Pp.p(), G.p(), M.p(), Vv.p(), 1000, hy, true);
+  // three chunks in one launch, the middle one not decayed; the moments start 100 elements in
+  const std::vector<AdamChunk> chunks = {{0, 0, 400, 1}, {400, 400, 100, 0}, {500, 500, 400, 1}};
+  mixln::cuda::DeviceBuffer<AdamChunk> CH(chunks.size());
+  mixln::cuda::copy_h2d(CH.data(), chunks.data(), chunks.size() * sizeof(AdamChunk));
+  const std::vector<float> p0 = Pp.host();
+  DevScalar SS_BAD, LOSS_OK(1.0);
+  mixln::cuda::DeviceBuffer<double> CHECK_BAD(2);
+  const double bad[2] = {1.0, std::numeric_limits<double>::quiet_NaN()};
+  mixln::cuda::copy_h2d(CHECK_BAD.data(), bad, sizeof bad);
+  Gpu::adam_update(Pp.p(), G.p(), M.p(), Vv.p(), CH.data(), 3, hy, CHECK_BAD.data());  // skipped: NaN norm
+  CHECK(Pp.host() == p0);
+  Cpu::adam_update(p.data(), g.data(), m.data(), v.data(), chunks.data(), 3, hy, nullptr);
+  Gpu::adam_update(Pp.p(), G.p(), M.p(), Vv.p(), CH.data(), 3, hy, nullptr);
   CHECK(rel_err(Pp.host(), p) < 1e-6);
-  CHECK(Gpu::sum_squares(G.p(), 1000) == doctest::Approx(Cpu::sum_squares(g.data(), 1000)).epsilon(1e-9));
+  CHECK(rel_err(M.host(), m) < 1e-6);
+  double ss_cpu = 0;
+  DevScalar SS;
+  Cpu::sum_squares(g.data(), 1000, &ss_cpu);
+  Gpu::sum_squares(G.p(), 1000, SS.p());
+  CHECK(SS.value() == doctest::Approx(ss_cpu).epsilon(1e-9));
+  Cpu::clip_to_norm(g.data(), 1000, &ss_cpu, 0.5);
+  Gpu::clip_to_norm(G.p(), 1000, SS.p(), 0.5);
+  CHECK(rel_err(G.host(), g) < 1e-6);
 }
 
 TEST_CASE("cuda: every tiny model's loss and gradients match the CPU in fp32 and bf16") {
@@ -349,9 +396,11 @@ TEST_CASE("cuda: row kernels at LLaMA-7B sizes (C = 4096, T = 1024, vocab 32000)
     mixln::cuda::copy_h2d(LAB.data(), lab.data(), T * 4);
     std::vector<float> rl(T);
     Dev Z(z), RL(T);
-    const double lc = Cpu::cross_entropy(T, V, z.data(), lab.data(), 900, true, rl.data());
-    const double lg = Gpu::cross_entropy(T, V, Z.p(), LAB.data(), 900, true, RL.p());
-    CHECK(lg == doctest::Approx(lc).epsilon(1e-5));
+    double lc = 0;
+    DevScalar LG;
+    Cpu::cross_entropy(T, V, z.data(), lab.data(), 900, true, rl.data(), &lc);
+    Gpu::cross_entropy(T, V, Z.p(), LAB.data(), 900, true, RL.p(), LG.p());
+    CHECK(LG.value() == doctest::Approx(lc).epsilon(1e-5));
     CHECK(rel_err(Z.host(), z) < 1e-5);
   }
   {  // SwiGLU at the intermediate size
@@ -367,17 +416,20 @@ TEST_CASE("cuda: row kernels at LLaMA-7B sizes (C = 4096, T = 1024, vocab 32000)
   }
   {  // attention over 1024 positions, 32 heads of 128, with RoPE
     auto qkv = random_vec(std::size_t(T) * 3 * C, 56), dout = random_vec(std::size_t(T) * C, 57);
-    std::vector<float> cs(std::size_t(T) * D / 2), sn(cs.size()), probs(std::size_t(H) * T * T), out(std::size_t(T) * C),
-        dp(probs.size()), dqkv(qkv.size());
+    std::vector<float> cs(std::size_t(T) * D / 2), sn(cs.size()), stats(std::size_t(H) * T * 2), out(std::size_t(T) * C),
+        delta(std::size_t(H) * T), dqkv(qkv.size());
     Cpu::rope_tables(T, D, cs.data(), sn.data());
-    Dev CS(cs), SN(sn), QKV(qkv), P(probs.size()), O(out.size()), DO(dout), DP(probs.size()), DQKV(qkv.size());
+    Dev CS(cs), SN(sn), QKV(qkv), DO(dout);
+    Dev ST = poisoned(stats.size()), O = poisoned(out.size()), DELTA = poisoned(delta.size()), DQKV = poisoned(qkv.size());
     Cpu::rope(false, 1, T, H, D, qkv.data(), cs.data(), sn.data());
     Gpu::rope(false, 1, T, H, D, QKV.p(), CS.p(), SN.p());
-    Cpu::attention_forward(Precision::fp32, 1, T, H, D, qkv.data(), probs.data(), out.data());
-    Gpu::attention_forward(Precision::fp32, 1, T, H, D, QKV.p(), P.p(), O.p());
+    Cpu::attention_forward(Precision::fp32, 1, T, H, D, qkv.data(), stats.data(), out.data());
+    Gpu::attention_forward(Precision::fp32, 1, T, H, D, QKV.p(), ST.p(), O.p());
     CHECK(rel_err(O.host(), out) < 1e-5);
-    Cpu::attention_backward(Precision::fp32, 1, T, H, D, qkv.data(), probs.data(), dout.data(), dp.data(), dqkv.data());
-    Gpu::attention_backward(Precision::fp32, 1, T, H, D, QKV.p(), P.p(), DO.p(), DP.p(), DQKV.p());
+    CHECK(rel_err(ST.host(), stats) < 1e-5);
+    Cpu::attention_backward(Precision::fp32, 1, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(),
+                            dqkv.data());
+    Gpu::attention_backward(Precision::fp32, 1, T, H, D, QKV.p(), O.p(), ST.p(), DO.p(), DELTA.p(), DQKV.p());
     CHECK(rel_err(DQKV.host(), dqkv) < 1e-4);
   }
 }

@@ -239,26 +239,35 @@ TEST_CASE("RoPE: rotate_half convention, and its backward is the transpose") {
   CHECK(fd::dot(qkv, r) == doctest::Approx(fd::dot(orig, rt)));
 }
 
-TEST_CASE("causal attention: dqkv matches finite differences; the future is masked") {
+TEST_CASE("causal attention: dqkv matches finite differences; the future is masked; the saved statistics") {
   const int B = 2, T = 5, H = 2, D = 4, C = H * D;
   std::mt19937_64 g(3);
   Vec qkv = fd::random_vec(B * T * 3 * C, g), r = fd::random_vec(B * T * C, g);
-  Vec probs(B * H * T * T), out(B * T * C), dprobs(B * H * T * T), dqkv(B * T * 3 * C);
+  Vec stats(B * H * T * 2), out(B * T * C), delta(B * H * T), dqkv(B * T * 3 * C);
   auto loss = [&] {
-    Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), probs.data(), out.data());
+    Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), stats.data(), out.data());
     return fd::dot(out, r);
   };
   loss();
-  for (int t = 0; t < T; ++t) {
-    double sum = 0;
-    for (int j = 0; j < T; ++j) {
-      const double p = probs[t * T + j];
-      sum += p;
-      if (j > t) CHECK(p == 0.0);
-    }
-    CHECK(sum == doctest::Approx(1.0));
-  }
-  Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), probs.data(), r.data(), dprobs.data(),
+  // stats (b, h, t) = (max_j≤t s_tj, 1/Σ_j≤t exp(s_tj − m)), s = q·k/√D
+  for (int b = 0; b < B; ++b)
+    for (int h = 0; h < H; ++h)
+      for (int t = 0; t < T; ++t) {
+        std::vector<double> s(std::size_t(t) + 1);
+        for (int j = 0; j <= t; ++j) {
+          double dot = 0;
+          for (int d = 0; d < D; ++d)
+            dot += qkv[(std::size_t(b) * T + t) * 3 * C + h * D + d] * qkv[(std::size_t(b) * T + j) * 3 * C + C + h * D + d];
+          s[std::size_t(j)] = dot / std::sqrt(double(D));
+        }
+        const double m = *std::max_element(s.begin(), s.end());
+        double z = 0;
+        for (double x : s) z += std::exp(x - m);
+        const std::size_t at = ((std::size_t(b) * H + h) * T + t) * 2;
+        CHECK(stats[at] == doctest::Approx(m).epsilon(1e-12));
+        CHECK(stats[at + 1] == doctest::Approx(1 / z).epsilon(1e-12));
+      }
+  Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), out.data(), stats.data(), r.data(), delta.data(),
                           dqkv.data());
   fd::check("dqkv", qkv, dqkv, loss);
   // changing a later token leaves earlier outputs alone
@@ -293,7 +302,9 @@ TEST_CASE("cross-entropy: mean over labels != -100, fused gradient") {
   CHECK(n == 3);
   auto loss = [&] {
     Vec copy = z;
-    return Cpu::cross_entropy(R, V, copy.data(), labels, n, false, row.data()) / n;
+    double sum = 0;
+    Cpu::cross_entropy(R, V, copy.data(), labels, n, false, row.data(), &sum);
+    return sum / n;
   };
   // by hand for row 0
   double m = z[0], sum = 0;
@@ -304,7 +315,9 @@ TEST_CASE("cross-entropy: mean over labels != -100, fused gradient") {
   CHECK(row[0] == doctest::Approx(l0));
   CHECK(row[1] == 0.0);
   Vec grad = z;
-  const double total = Cpu::cross_entropy(R, V, grad.data(), labels, n, true, row.data());
+  double total = 1.5;  // cross_entropy adds to it
+  Cpu::cross_entropy(R, V, grad.data(), labels, n, true, row.data(), &total);
+  total -= 1.5;
   CHECK(total / n == doctest::Approx(loss()));
   for (int j = 0; j < V; ++j) CHECK(grad[V + j] == 0.0);  // the ignored row
   fd::check("dlogits", z, grad, loss);

@@ -3,6 +3,7 @@
 // /usr/share/common-licenses (real English, present on every Debian machine).
 #include <doctest/doctest.h>
 
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <mixln/data/prepare.hpp>
@@ -217,6 +218,18 @@ TEST_CASE("Adam and AdamW: one step against the update computed by hand") {
   // Adam (coupled L2): g' = g + λp = −0.15 → still a sign step of lr at t = 1
   const auto pa = run({.weight_decay = 0.1f, .decoupled = false}, 1);
   CHECK(pa[i] == doctest::Approx(0.5 + 0.01 * 0.15 / (0.15 + 1e-8)));
+  // the finite check: a non-finite loss sum or gradient norm leaves weights and moments alone
+  for (const double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    AdamW<cpu::Backend<double>> adam(lay, {});
+    std::vector<double> p(lay.total, 0.5), g(lay.total, 0.1);
+    const double loss_bad[2] = {bad, 1.0}, norm_bad[2] = {1.0, bad}, good[2] = {1.0, 1.0};
+    adam.step(p.data(), g.data(), 0.01f, 1, loss_bad);
+    adam.step(p.data(), g.data(), 0.01f, 1, norm_bad);
+    CHECK(p == std::vector<double>(lay.total, 0.5));
+    CHECK(adam.exp_avg()[0] == 0.0);
+    adam.step(p.data(), g.data(), 0.01f, 1, good);
+    CHECK(p[i] == doctest::Approx(0.5 - 0.01));
+  }
   // global-norm clipping
   std::vector<float> grad = {3, 4};
   CHECK(clip_grad_norm<cpu::Backend<float>>(grad.data(), grad.size(), 1.0) == doctest::Approx(5.0));

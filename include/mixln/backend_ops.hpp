@@ -23,6 +23,16 @@
 //      model-dependent one;
 //   4. one line below, in its group.
 // Every op that multiplies matrices takes the Precision first (mixln/precision.hpp).
+//
+// No op returns a value to the host: the loss (cross_entropy adds the batch's sum to *loss_sum)
+// and the squared gradient norm (sum_squares) stay in the backend's memory, clipping and the
+// optimizer read them there, and the host reads them once per optimizer step. A micro-step is
+// thus a fixed sequence of launches with no wait for the device (what a CUDA graph captures).
+//
+// Attention saves the softmax statistics of each query row, not its probabilities:
+//   stats [B, H, T, 2] = (m, inv) with m = max_{j≤t} s_tj, inv = 1 / Σ_{j≤t} exp(s_tj − m), so
+//   that P_tj = exp(s_tj − m)·inv is recomputed in backward (math/flash_attention.hpp);
+//   delta [B, H, T] is backward's scratch (Σ_d dO·O per row and head).
 #pragma once
 
 #include <cstddef>
@@ -42,13 +52,13 @@
   X(void, linear_backward, (Precision p, int M, int N, int K, const T* dy, const T* x, const T* W, T* dx, T* dW))      \
   X(void, rope_tables, (int seq, int head_dim, T* cos_out, T* sin_out))                                               \
   X(void, rope, (bool backward, int B, int seq, int H, int D, T* qkv, const T* cos_t, const T* sin_t))               \
-  X(void, attention_forward, (Precision p, int B, int seq, int H, int D, const T* qkv, T* probs, T* out))             \
-  X(void, attention_backward,                                                                                        \
-    (Precision p, int B, int seq, int H, int D, const T* qkv, const T* probs, const T* dout, T* dprobs, T* dqkv))      \
+  X(void, attention_forward, (Precision p, int B, int seq, int H, int D, const T* qkv, T* stats, T* out))             \
+  X(void, attention_backward, (Precision p, int B, int seq, int H, int D, const T* qkv, const T* out,               \
+                               const T* stats, const T* dout, T* delta, T* dqkv))                                    \
   X(void, swiglu_forward, (int rows, int I, const T* gu, T* act))                                                     \
   X(void, swiglu_backward, (int rows, int I, const T* gu, const T* dact, T* dgu))                                     \
-  X(double, cross_entropy,                                                                                           \
-    (int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor, bool grad, T* row_loss))
+  X(void, cross_entropy, (int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor, bool grad,       \
+                          T* row_loss, double* loss_sum))
 
 // The ops that depend on the model type (templates; on CUDA compiled in the model's own
 // translation unit, cuda/kernels.cuh): math/boundary.hpp, math/norm_rows.hpp, and the
@@ -64,6 +74,7 @@
 
 // The optimizer's ops over flat parameter buffers.
 #define MIXLN_BACKEND_OPTIMIZER_OPS(X)                                                                               \
-  X(void, adam_update, (T* p, const T* g, T* m, T* v, std::size_t n, const AdamHyper& h, bool decay))                 \
-  X(double, sum_squares, (const T* x, std::size_t n))                                                                 \
-  X(void, scale, (T* x, std::size_t n, T s))
+  X(void, adam_update, (T* p, const T* g, T* m, T* v, const AdamChunk* chunks, int num_chunks, const AdamHyper& h,     \
+                        const double* finite_check))                                                                 \
+  X(void, sum_squares, (const T* x, std::size_t n, double* out))                                                      \
+  X(void, clip_to_norm, (T* x, std::size_t n, const double* sum_squares, double max_norm))

@@ -20,6 +20,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <map>
+#include <cub/block/block_reduce.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
 #include <cub/device/device_run_length_encode.cuh>
@@ -48,6 +52,9 @@ constexpr int kMaxBlocks = 65535;  // elementwise kernels use grid-stride loops 
 using detail::check;
 using detail::sync_every_launch;
 
+// Incremented whenever device or pinned memory is freed: a captured graph may point into it.
+std::atomic<unsigned long long> memory_epoch_counter{0};
+
 unsigned blocks_for(std::size_t n) {
   const std::size_t b = (n + kThreads - 1) / kThreads;
   return unsigned(b < kMaxBlocks ? (b ? b : 1) : kMaxBlocks);
@@ -58,7 +65,6 @@ struct Context {
   cublasHandle_t blas = nullptr;
   DeviceBuffer<__nv_bfloat16> a16, b16;  // bf16 staging of GEMM inputs
   DeviceBuffer<unsigned char> reduce_tmp;
-  DeviceBuffer<double> reduce_out;
   // embedding_backward: the batch's rows sorted by token, and the runs of equal tokens
   DeviceBuffer<std::int32_t> emb_keys, emb_rows, emb_order, emb_unique, emb_counts, emb_offsets, emb_runs;
   DeviceBuffer<unsigned char> emb_tmp;
@@ -67,12 +73,29 @@ struct Context {
     static Context c;
     return c;
   }
+  DeviceBuffer<unsigned char> blas_workspace;  // cuBLAS's own, set once: no allocation inside a graph
+  // stage(): one pinned host buffer per device buffer staged into, and the event after which
+  // the last staged copy (or graph) has read them
+  struct Pinned {
+    void* host = nullptr;
+    std::size_t bytes = 0;
+  };
+  std::map<const void*, Pinned> pinned;
+  cudaEvent_t staged = nullptr;
+
   cublasHandle_t handle() {
-    if (!blas) check(cublasCreate(&blas), "cublasCreate");
+    if (!blas) {
+      check(cublasCreate(&blas), "cublasCreate");
+      check(cublasSetStream(blas, compute_stream()), "cublasSetStream");
+      blas_workspace.resize(std::size_t(32) << 20);
+      check(cublasSetWorkspace(blas, blas_workspace.data(), blas_workspace.size()), "cublasSetWorkspace");
+    }
     return blas;
   }
   ~Context() {
     if (blas) cublasDestroy(blas);
+    for (auto& [dst, p] : pinned) cudaFreeHost(p.host);
+    if (staged) cudaEventDestroy(staged);
   }
 };
 
@@ -137,23 +160,6 @@ __global__ void rope_kernel(bool backward, int rows, int seq, int H, int D, floa
     rope_rotate(v, cs + std::size_t(t) * half, sn + std::size_t(t) * half, half);
 }
 
-// One block per score row (b, h, t): causal softmax over j ≤ t, zeros beyond.
-__global__ void causal_softmax_kernel(int seq, float* probs) {
-  __shared__ typename BlockRow<kThreads>::Shared sh;
-  const int t = blockIdx.x % seq;
-  float* row_ptr = probs + std::size_t(blockIdx.x) * seq;
-  causal_softmax_row(BlockRow<kThreads>{t + 1, sh}, row_ptr, t + 1);
-  for (int j = t + 1 + threadIdx.x; j < seq; j += kThreads) row_ptr[j] = 0.f;
-}
-
-__global__ void causal_softmax_backward_kernel(int seq, const float* probs, float* dprobs) {
-  __shared__ typename BlockRow<kThreads>::Shared sh;
-  const int t = blockIdx.x % seq;
-  const std::size_t o = std::size_t(blockIdx.x) * seq;
-  causal_softmax_backward_row(BlockRow<kThreads>{t + 1, sh}, probs + o, dprobs + o);
-  for (int j = t + 1 + threadIdx.x; j < seq; j += kThreads) dprobs[o + j] = 0.f;
-}
-
 __global__ void swiglu_forward_kernel(std::size_t rows, int I, const float* __restrict__ gu, float* __restrict__ act) {
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < rows * I;
        i += std::size_t(gridDim.x) * blockDim.x) {
@@ -183,40 +189,43 @@ __global__ void cross_entropy_kernel(int V, float* logits, const std::int32_t* l
   if (threadIdx.x == 0) row_loss[r] = l;
 }
 
-__global__ void adam_kernel(float* p, const float* g, float* m, float* v, std::size_t n, AdamHyper h, bool decay) {
-  for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
-    mixln::adam_update(p[i], g[i], m[i], v[i], h, decay);
+// One block per chunk of the flat buffer (train/optimizer.hpp); nothing happens unless both
+// values at finite_check (the loss sum and the squared gradient norm) are finite.
+__global__ void adam_kernel(float* p, const float* g, float* m, float* v, const AdamChunk* chunks, AdamHyper h,
+                            const double* finite_check) {
+  if (finite_check && !(isfinite(finite_check[0]) && isfinite(finite_check[1]))) return;
+  const AdamChunk k = chunks[blockIdx.x];
+  for (std::size_t i = threadIdx.x; i < k.count; i += blockDim.x)
+    mixln::adam_update(p[k.param + i], g[k.param + i], m[k.moment + i], v[k.moment + i], h, k.decay != 0);
 }
 
-__global__ void scale_kernel(float* x, std::size_t n, float s) {
+// x *= max_norm / (norm + 1e-6) where norm = √(*sum_squares) > max_norm: the CPU's formula.
+__global__ void clip_kernel(float* x, std::size_t n, const double* sum_squares, double max_norm) {
+  const double norm = sqrt(*sum_squares);
+  if (!(max_norm > 0 && norm > max_norm)) return;
+  const float s = float(max_norm / (norm + 1e-6));
   for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
     x[i] *= s;
+}
+
+// *sum += Σ row_loss in double, in one block: each thread sums rows i, i + 1024, ... in order,
+// then a fixed-shape block reduction — the same sum on every run, and no atomics.
+constexpr int kSumThreads = 1024;
+__global__ void add_row_losses_kernel(int rows, const float* __restrict__ row_loss, double* sum) {
+  using Reduce = cub::BlockReduce<double, kSumThreads>;
+  __shared__ typename Reduce::TempStorage tmp;
+  double acc = 0;
+  for (int r = threadIdx.x; r < rows; r += kSumThreads) acc += double(row_loss[r]);
+  const double total = Reduce(tmp).Sum(acc);
+  if (threadIdx.x == 0) *sum += total;
 }
 
 struct Square {
   __device__ double operator()(float x) const { return double(x) * double(x); }
 };
-struct ToDouble {
-  __device__ double operator()(float x) const { return double(x); }
-};
-struct SumOp {
+struct SumDouble {
   __device__ double operator()(double a, double b) const { return a + b; }
 };
-
-template <class Transform>
-double reduce_to_double(const float* x, std::size_t n, Transform t) {
-  Context& c = Context::get();
-  std::size_t bytes = 0;
-  c.reduce_out.resize(1);
-  check(cub::DeviceReduce::TransformReduce(nullptr, bytes, x, c.reduce_out.data(), n, SumOp{}, t, 0.0),
-        "DeviceReduce (size)");
-  if (c.reduce_tmp.size() < bytes) c.reduce_tmp.resize(bytes);
-  check(cub::DeviceReduce::TransformReduce(c.reduce_tmp.data(), bytes, x, c.reduce_out.data(), n, SumOp{}, t, 0.0),
-        "DeviceReduce");
-  double out = 0;
-  check(cudaMemcpy(&out, c.reduce_out.data(), sizeof(double), cudaMemcpyDeviceToHost), "reduce result");
-  return out;
-}
 
 // Extent in elements of a row-major operand with `rows` x `cols`, leading dimension ld, and
 // `batch` copies `stride` apart.
@@ -226,7 +235,7 @@ std::size_t extent(int rows, int cols, int ld, long long stride, int batch) {
 
 const __nv_bfloat16* stage_bf16(DeviceBuffer<__nv_bfloat16>& buf, const float* x, std::size_t n) {
   if (buf.size() < n) buf.resize(n);
-  to_bf16_kernel<<<blocks_for(n), kThreads>>>(x, buf.data(), n);
+  to_bf16_kernel<<<blocks_for(n), kThreads, 0, compute_stream()>>>(x, buf.data(), n);
   check_launch("to_bf16");
   return buf.data();
 }
@@ -323,21 +332,103 @@ void* device_malloc(std::size_t bytes) {
   return p;
 }
 void device_free(void* p) noexcept {
-  if (p) cudaFree(p);
+  if (!p) return;
+  cudaFree(p);
+  memory_epoch_counter.fetch_add(1);
 }
-void memset_zero(void* p, std::size_t bytes) { check(cudaMemset(p, 0, bytes), "cudaMemset"); }
+// Zeroing is a launch on the stream (part of a step, and of its graph); the copies wait for the
+// stream: they are the host's reads and writes outside the step.
+void memset_zero(void* p, std::size_t bytes) { check(cudaMemsetAsync(p, 0, bytes, compute_stream()), "cudaMemsetAsync"); }
 void copy_h2d(void* dst, const void* src, std::size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyHostToDevice), "cudaMemcpy host to device");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, compute_stream()), "cudaMemcpyAsync host to device");
+  check(cudaStreamSynchronize(compute_stream()), "cudaMemcpyAsync host to device (wait)");
 }
 void copy_d2h(void* dst, const void* src, std::size_t bytes) {
-  check(cudaMemcpy(dst, src, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy device to host");
+  check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, compute_stream()), "cudaMemcpyAsync device to host");
+  check(cudaStreamSynchronize(compute_stream()), "cudaMemcpyAsync device to host (wait)");
 }
 void synchronize() { check(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
+
+// --- staging and graphs -----------------------------------------------------------------------
+
+unsigned long long memory_epoch() { return memory_epoch_counter.load(); }
+
+bool capturing() {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  check(cudaStreamIsCapturing(compute_stream(), &status), "cudaStreamIsCapturing");
+  return status != cudaStreamCaptureStatusNone;
+}
+
+// After the stream's work so far: the staged copies (and graphs) issued until now have read
+// their pinned buffers once the event has passed.
+void mark_staged() {
+  Context& c = Context::get();
+  if (!c.staged) check(cudaEventCreateWithFlags(&c.staged, cudaEventDisableTiming), "cudaEventCreate");
+  check(cudaEventRecord(c.staged, compute_stream()), "cudaEventRecord");
+}
+
+void stage_host(const void* dst, const void* src, std::size_t bytes) {
+  Context& c = Context::get();
+  if (c.staged) check(cudaEventSynchronize(c.staged), "waiting for the previous staged copy");
+  Context::Pinned& p = c.pinned[dst];
+  if (p.bytes < bytes) {
+    if (p.host) {
+      check(cudaFreeHost(p.host), "cudaFreeHost");
+      memory_epoch_counter.fetch_add(1);
+    }
+    p.host = nullptr;
+    p.bytes = 0;
+    check(cudaMallocHost(&p.host, bytes), "cudaMallocHost (staging)");
+    p.bytes = bytes;
+  }
+  std::memcpy(p.host, src, bytes);
+}
+
+void stage_copy(void* dst, std::size_t bytes) {
+  Context& c = Context::get();
+  const auto it = c.pinned.find(dst);
+  if (it == c.pinned.end() || it->second.bytes < bytes) throw Error("stage_copy: nothing staged for this buffer");
+  check(cudaMemcpyAsync(dst, it->second.host, bytes, cudaMemcpyHostToDevice, compute_stream()), "cudaMemcpyAsync (staged)");
+  if (!capturing()) mark_staged();
+}
+
+bool graphs_usable() { return !sync_every_launch(); }
+
+void begin_capture() {
+  Context::get().handle();  // cuBLAS set up (and its workspace allocated) before, not during, the capture
+  check(cudaStreamBeginCapture(compute_stream(), cudaStreamCaptureModeRelaxed), "cudaStreamBeginCapture");
+}
+
+void* end_capture() {
+  cudaGraph_t graph = nullptr;
+  check(cudaStreamEndCapture(compute_stream(), &graph), "cudaStreamEndCapture");
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  check(e, "cudaGraphInstantiate");
+  return exec;
+}
+
+void abort_capture() noexcept {
+  cudaGraph_t graph = nullptr;
+  if (cudaStreamEndCapture(compute_stream(), &graph) == cudaSuccess && graph) cudaGraphDestroy(graph);
+  cudaGetLastError();  // the capture's error is not sticky; clear it
+}
+
+void launch_graph(void* exec) {
+  check(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec), compute_stream()), "cudaGraphLaunch");
+  mark_staged();
+  if (sync_every_launch()) check(cudaStreamSynchronize(compute_stream()), "cudaGraphLaunch");
+}
+
+void destroy_graph(void* exec) noexcept {
+  if (exec) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec));
+}
 
 // --- ops --------------------------------------------------------------------------------------
 
 void Backend::embedding_forward(int rows, int C, const std::int32_t* tok, const float* table, float* out) {
-  embedding_forward_kernel<<<rows, 128>>>(C, tok, table, out);
+  embedding_forward_kernel<<<rows, 128, 0, compute_stream()>>>(C, tok, table, out);
   check_launch("embedding_forward");
 }
 // The rows are grouped by token first — a stable radix sort of (token, row), the runs of equal
@@ -350,36 +441,36 @@ void Backend::embedding_backward(int rows, int C, const std::int32_t* tok, const
   for (auto* b : {&c.emb_keys, &c.emb_rows, &c.emb_order, &c.emb_unique, &c.emb_counts, &c.emb_offsets})
     if (b->size() < n) b->resize(n);
   if (c.emb_runs.size() < 1) c.emb_runs.resize(1);
-  iota_kernel<<<unsigned((rows + kThreads - 1) / kThreads), kThreads>>>(rows, c.emb_rows.data());
+  iota_kernel<<<unsigned((rows + kThreads - 1) / kThreads), kThreads, 0, compute_stream()>>>(rows, c.emb_rows.data());
   check_launch("embedding_backward (row numbers)");
   c.emb_counts.zero();
   std::size_t sort_bytes = 0, rle_bytes = 0, scan_bytes = 0;
   check(cub::DeviceRadixSort::SortPairs(nullptr, sort_bytes, tok, c.emb_keys.data(), c.emb_rows.data(),
-                                        c.emb_order.data(), rows),
+                                        c.emb_order.data(), rows, 0, 32, compute_stream()),
         "cub::DeviceRadixSort::SortPairs (size)");
   check(cub::DeviceRunLengthEncode::Encode(nullptr, rle_bytes, c.emb_keys.data(), c.emb_unique.data(),
-                                           c.emb_counts.data(), c.emb_runs.data(), rows),
+                                           c.emb_counts.data(), c.emb_runs.data(), rows, compute_stream()),
         "cub::DeviceRunLengthEncode::Encode (size)");
-  check(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, c.emb_counts.data(), c.emb_offsets.data(), rows),
+  check(cub::DeviceScan::ExclusiveSum(nullptr, scan_bytes, c.emb_counts.data(), c.emb_offsets.data(), rows, compute_stream()),
         "cub::DeviceScan::ExclusiveSum (size)");
   const std::size_t bytes = std::max({sort_bytes, rle_bytes, scan_bytes, std::size_t(1)});
   if (c.emb_tmp.size() < bytes) c.emb_tmp.resize(bytes);
   check(cub::DeviceRadixSort::SortPairs(c.emb_tmp.data(), sort_bytes, tok, c.emb_keys.data(), c.emb_rows.data(),
-                                        c.emb_order.data(), rows),
+                                        c.emb_order.data(), rows, 0, 32, compute_stream()),
         "cub::DeviceRadixSort::SortPairs");
   check(cub::DeviceRunLengthEncode::Encode(c.emb_tmp.data(), rle_bytes, c.emb_keys.data(), c.emb_unique.data(),
-                                           c.emb_counts.data(), c.emb_runs.data(), rows),
+                                           c.emb_counts.data(), c.emb_runs.data(), rows, compute_stream()),
         "cub::DeviceRunLengthEncode::Encode");
-  check(cub::DeviceScan::ExclusiveSum(c.emb_tmp.data(), scan_bytes, c.emb_counts.data(), c.emb_offsets.data(), rows),
+  check(cub::DeviceScan::ExclusiveSum(c.emb_tmp.data(), scan_bytes, c.emb_counts.data(), c.emb_offsets.data(), rows, compute_stream()),
         "cub::DeviceScan::ExclusiveSum");
-  embedding_backward_runs_kernel<<<unsigned(rows), 128>>>(C, c.emb_unique.data(), c.emb_counts.data(),
+  embedding_backward_runs_kernel<<<unsigned(rows), 128, 0, compute_stream()>>>(C, c.emb_unique.data(), c.emb_counts.data(),
                                                           c.emb_offsets.data(), c.emb_runs.data(), c.emb_order.data(),
                                                           dout, dtable);
   check_launch("embedding_backward");
 }
 
 void Backend::copy_rows(int rows, int n, RowsView<const float> src, RowsView<float> dst) {
-  copy_rows_kernel<<<blocks_for(std::size_t(rows) * n), kThreads>>>(std::size_t(rows), n, src, dst);
+  copy_rows_kernel<<<blocks_for(std::size_t(rows) * n), kThreads, 0, compute_stream()>>>(std::size_t(rows), n, src, dst);
   check_launch("copy_rows");
 }
 
@@ -410,79 +501,52 @@ void Backend::rope_tables(int seq, int head_dim, float* cos_out, float* sin_out)
 
 void Backend::rope(bool backward, int B, int seq, int H, int D, float* qkv, const float* cs, const float* sn) {
   const std::size_t n = std::size_t(B) * seq * 2 * H;
-  rope_kernel<<<unsigned((n + kThreads - 1) / kThreads), kThreads>>>(backward, B * seq, seq, H, D, qkv, cs, sn);
+  rope_kernel<<<unsigned((n + kThreads - 1) / kThreads), kThreads, 0, compute_stream()>>>(backward, B * seq, seq, H, D, qkv, cs, sn);
   check_launch("rope");
 }
 
-// Per sequence b, strided-batched over the H heads (head h: columns h·D of q, k, v).
-void Backend::attention_forward(Precision precision, int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
-  const int C = H * D;
-  const float scale = 1.f / std::sqrt(float(D));
-  const long long TT = (long long)seq * seq;
-  for (int b = 0; b < B; ++b) {
-    const float* q = qkv + std::size_t(b) * seq * 3 * C;
-    float* p = probs + std::size_t(b) * H * TT;
-    gemm_strided(precision, false, true, seq, seq, D, scale, q, 3 * C, D, q + C, 3 * C, D, 0.f, p, seq, TT, H);  // S = QKᵀ
-  }
-  causal_softmax_kernel<<<unsigned(B * H * seq), kThreads>>>(seq, probs);
-  check_launch("causal_softmax");
-  for (int b = 0; b < B; ++b) {
-    const float* v = qkv + std::size_t(b) * seq * 3 * C + 2 * C;
-    gemm_strided(precision, false, false, seq, D, seq, 1.f, probs + std::size_t(b) * H * TT, seq, TT, v, 3 * C, D, 0.f,
-                 out + std::size_t(b) * seq * C, C, D, H);  // O = P V
-  }
-}
-
-void Backend::attention_backward(Precision precision, int B, int seq, int H, int D, const float* qkv, const float* probs,
-                                 const float* dout, float* dprobs, float* dqkv) {
-  const int C = H * D;
-  const float scale = 1.f / std::sqrt(float(D));
-  const long long TT = (long long)seq * seq;
-  for (int b = 0; b < B; ++b) {
-    const std::size_t base = std::size_t(b) * seq * 3 * C;
-    const float* p = probs + std::size_t(b) * H * TT;
-    float* dp = dprobs + std::size_t(b) * H * TT;
-    const float* dO = dout + std::size_t(b) * seq * C;
-    gemm_strided(precision, true, false, seq, D, seq, 1.f, p, seq, TT, dO, C, D, 0.f, dqkv + base + 2 * C, 3 * C, D, H);  // dV
-    gemm_strided(precision, false, true, seq, seq, D, 1.f, dO, C, D, qkv + base + 2 * C, 3 * C, D, 0.f, dp, seq, TT, H);   // dP
-  }
-  causal_softmax_backward_kernel<<<unsigned(B * H * seq), kThreads>>>(seq, probs, dprobs);
-  check_launch("causal_softmax_backward");
-  for (int b = 0; b < B; ++b) {
-    const std::size_t base = std::size_t(b) * seq * 3 * C;
-    const float* ds = dprobs + std::size_t(b) * H * TT;
-    gemm_strided(precision, false, false, seq, D, seq, scale, ds, seq, TT, qkv + base + C, 3 * C, D, 0.f, dqkv + base, 3 * C, D,
-                 H);  // dQ = scale·dS K
-    gemm_strided(precision, true, false, seq, D, seq, scale, ds, seq, TT, qkv + base, 3 * C, D, 0.f, dqkv + base + C, 3 * C, D,
-                 H);  // dK = scale·dSᵀ Q
-  }
-}
+// attention_forward, attention_backward: src/cuda/attention.cu (the fused kernels).
 
 void Backend::swiglu_forward(int rows, int I, const float* gu, float* act) {
-  swiglu_forward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads>>>(std::size_t(rows), I, gu, act);
+  swiglu_forward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads, 0, compute_stream()>>>(std::size_t(rows), I, gu, act);
   check_launch("swiglu_forward");
 }
 void Backend::swiglu_backward(int rows, int I, const float* gu, const float* dact, float* dgu) {
-  swiglu_backward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads>>>(std::size_t(rows), I, gu, dact, dgu);
+  swiglu_backward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads, 0, compute_stream()>>>(std::size_t(rows), I, gu, dact, dgu);
   check_launch("swiglu_backward");
 }
 
-double Backend::cross_entropy(int rows, int V, float* logits, const std::int32_t* labels, int grad_divisor,
-                              bool grad, float* row_loss) {
+void Backend::cross_entropy(int rows, int V, float* logits, const std::int32_t* labels, int grad_divisor, bool grad,
+                            float* row_loss, double* loss_sum) {
   const float scale = grad_divisor > 0 ? 1.f / float(grad_divisor) : 0.f;
-  cross_entropy_kernel<<<rows, kThreads>>>(V, logits, labels, scale, grad, row_loss);
+  cross_entropy_kernel<<<rows, kThreads, 0, compute_stream()>>>(V, logits, labels, scale, grad, row_loss);
   check_launch("cross_entropy");
-  return reduce_to_double(row_loss, std::size_t(rows), ToDouble{});
+  add_row_losses_kernel<<<1, kSumThreads, 0, compute_stream()>>>(rows, row_loss, loss_sum);
+  check_launch("cross_entropy (loss sum)");
 }
 
-void Backend::adam_update(float* p, const float* g, float* m, float* v, std::size_t n, const AdamHyper& h, bool decay) {
-  adam_kernel<<<blocks_for(n), kThreads>>>(p, g, m, v, n, h, decay);
+void Backend::adam_update(float* p, const float* g, float* m, float* v, const AdamChunk* chunks, int num_chunks,
+                          const AdamHyper& h, const double* finite_check) {
+  if (num_chunks <= 0) return;
+  adam_kernel<<<unsigned(num_chunks), kThreads, 0, compute_stream()>>>(p, g, m, v, chunks, h, finite_check);
   check_launch("adam_update");
 }
-double Backend::sum_squares(const float* x, std::size_t n) { return reduce_to_double(x, n, Square{}); }
-void Backend::scale(float* x, std::size_t n, float s) {
-  scale_kernel<<<blocks_for(n), kThreads>>>(x, n, s);
-  check_launch("scale");
+
+void Backend::sum_squares(const float* x, std::size_t n, double* out) {
+  Context& c = Context::get();
+  std::size_t bytes = 0;
+  check(cub::DeviceReduce::TransformReduce(nullptr, bytes, x, out, n, SumDouble{}, Square{}, 0.0, compute_stream()),
+        "DeviceReduce (size)");
+  if (c.reduce_tmp.size() < bytes) c.reduce_tmp.resize(bytes);
+  check(cub::DeviceReduce::TransformReduce(c.reduce_tmp.data(), bytes, x, out, n, SumDouble{}, Square{}, 0.0,
+                                           compute_stream()),
+        "DeviceReduce");
+}
+
+void Backend::clip_to_norm(float* x, std::size_t n, const double* sum_squares, double max_norm) {
+  if (max_norm <= 0) return;
+  clip_kernel<<<blocks_for(n), kThreads, 0, compute_stream()>>>(x, n, sum_squares, max_norm);
+  check_launch("clip_to_norm");
 }
 
 }  // namespace mixln::cuda

@@ -2,11 +2,13 @@
 //
 // Layouts (C = H·D):
 //   qkv   [B, T, 3C]   q | k | v of each token; head h occupies columns h·D .. h·D+D of each
-//   probs [B, H, T, T] softmax probabilities, row t live for j ≤ t, zero beyond
+//   stats [B, H, T, 2] of each query row: the maximum score m and 1/Σ exp(s − m) (backend_ops.hpp)
 //   out   [B, T, C]    heads side by side, ready for o_proj
 // Each (b, h) pair is independent and runs on its own thread; its GEMMs see strided views
-// (leading dimension 3C or C) and never copy. Rows of probs beyond the computed blocks are
-// zero, as they would be after masking.
+// (leading dimension 3C or C) and never copy. A block of kQueryBlock score rows at a time is
+// materialised in the thread's scratch (slots 5 and 6), never the whole [T, T]: backward
+// recomputes the block's scores with the same GEMM and its probabilities from the statistics
+// (causal_softmax_recompute_row), the same values bit for bit as the forward's.
 #pragma once
 
 #include <algorithm>
@@ -20,6 +22,7 @@
 #include "../math/rope.hpp"
 #include "../math/row.hpp"
 #include "../math/softmax.hpp"
+#include "aligned_scratch.hpp"
 #include "gemm.hpp"
 
 namespace mixln::cpu {
@@ -53,7 +56,7 @@ inline constexpr int kQueryBlock = 64;
 // Out: uint16_t (bf16 bits, oneDNN) or float (rounded values, the emulation through sgemm).
 // The products and their inputs are those of the per-GEMM path, so the results are too.
 template <class Out>
-void attention_forward_rounded(int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
+void attention_forward_rounded(int B, int seq, int H, int D, const float* qkv, float* stats, float* out) {
   const int C = H * D;
   const float scale = 1.f / std::sqrt(float(D));
 #pragma omp parallel for collapse(2) schedule(static)
@@ -67,16 +70,16 @@ void attention_forward_rounded(int B, int seq, int H, int D, const float* qkv, f
       round_to_bf16_dense(seq, D, q + C, 3 * C, k16);
       round_to_bf16_dense(seq, D, q + 2 * C, 3 * C, v16);
       Out* p16 = scratch<Out>(4, std::size_t(kQueryBlock) * seq);
-      float* p = probs + (std::size_t(b) * H + h) * seq * seq;
+      float* pb = scratch<float>(5, std::size_t(kQueryBlock) * seq);  // the block's probabilities
+      float* st = stats + (std::size_t(b) * H + h) * seq * 2;
       float* o = out + std::size_t(b) * seq * C + h * D;
       for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
         const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
-        float* pb = p + std::size_t(t0) * seq;
         // S = s·Q Kᵀ: the score rows [t0, t1) against keys [0, t1), ld seq
         multiply_rounded<Out>(false, true, rows, t1, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
         for (int t = t0; t < t1; ++t) {
-          float* row = p + std::size_t(t) * seq;
-          causal_softmax_row(SerialRow{t + 1}, row, t + 1);
+          float* row = pb + std::size_t(t - t0) * seq;
+          causal_softmax_row_stats(SerialRow{t + 1}, row, t + 1, st + 2 * t, st + 2 * t + 1);
           std::fill(row + t + 1, row + seq, 0.f);
         }
         round_to_bf16_dense(rows, t1, pb, seq, p16);
@@ -86,8 +89,8 @@ void attention_forward_rounded(int B, int seq, int H, int D, const float* qkv, f
 }
 
 template <class Out>
-void attention_backward_rounded(int B, int seq, int H, int D, const float* qkv, const float* probs,
-                                const float* dout, float* dprobs, float* dqkv) {
+void attention_backward_rounded(int B, int seq, int H, int D, const float* qkv, const float* stats,
+                                const float* dout, float* dqkv) {
   const int C = H * D;
   const float scale = 1.f / std::sqrt(float(D));
 #pragma omp parallel for collapse(2) schedule(static)
@@ -98,8 +101,9 @@ void attention_backward_rounded(int B, int seq, int H, int D, const float* qkv, 
       float* dq = dqkv + base;
       float* dk = dq + C;
       float* dv = dq + 2 * C;
-      const float* p = probs + (std::size_t(b) * H + h) * seq * seq;
-      float* dp = dprobs + (std::size_t(b) * H + h) * seq * seq;
+      const float* st = stats + (std::size_t(b) * H + h) * seq * 2;
+      float* pb = scratch<float>(5, std::size_t(kQueryBlock) * seq);   // the block's probabilities
+      float* dpb = scratch<float>(6, std::size_t(kQueryBlock) * seq);  // and their gradient
       const float* dO = dout + std::size_t(b) * seq * C + h * D;
       Out* q16 = scratch<Out>(3, std::size_t(4) * seq * D);  // q | k | v | dO, each [T, D] dense
       Out* k16 = q16 + std::size_t(seq) * D;
@@ -116,13 +120,18 @@ void attention_backward_rounded(int B, int seq, int H, int D, const float* qkv, 
       }
       for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
         const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
-        const float* pb = p + std::size_t(t0) * seq;
-        float* dpb = dp + std::size_t(t0) * seq;
         const Out* dOb = do16 + std::size_t(t0) * D;
+        // P again: the forward's scores, then its probabilities from the saved statistics
+        multiply_rounded<Out>(false, true, rows, t1, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
+        for (int t = t0; t < t1; ++t) {
+          float* row = pb + std::size_t(t - t0) * seq;
+          causal_softmax_recompute_row(SerialRow{t + 1}, row, t + 1, st[2 * t], st[2 * t + 1]);
+          std::fill(row + t + 1, row + seq, 0.f);
+        }
         multiply_rounded<Out>(false, true, rows, t1, D, 1.f, dOb, v16, 0.f, dpb, seq);  // dP = dO Vᵀ
         for (int t = t0; t < t1; ++t) {
-          float* row = dp + std::size_t(t) * seq;
-          causal_softmax_backward_row(SerialRow{t + 1}, p + std::size_t(t) * seq, row);
+          float* row = dpb + std::size_t(t - t0) * seq;
+          causal_softmax_backward_row(SerialRow{t + 1}, pb + std::size_t(t - t0) * seq, row);
           std::fill(row + t + 1, row + seq, 0.f);
         }
         round_to_bf16_dense(rows, t1, pb, seq, blk16);
@@ -137,13 +146,12 @@ void attention_backward_rounded(int B, int seq, int H, int D, const float* qkv, 
 }
 
 // The bf16 attention on the engine the process uses for bf16 GEMMs.
-inline void attention_forward_bf16(int B, int seq, int H, int D, const float* qkv, float* probs, float* out) {
-  with_bf16_operands([&](auto o) { attention_forward_rounded<decltype(o)>(B, seq, H, D, qkv, probs, out); });
+inline void attention_forward_bf16(int B, int seq, int H, int D, const float* qkv, float* stats, float* out) {
+  with_bf16_operands([&](auto o) { attention_forward_rounded<decltype(o)>(B, seq, H, D, qkv, stats, out); });
 }
-inline void attention_backward_bf16(int B, int seq, int H, int D, const float* qkv, const float* probs,
-                                    const float* dout, float* dprobs, float* dqkv) {
-  with_bf16_operands(
-      [&](auto o) { attention_backward_rounded<decltype(o)>(B, seq, H, D, qkv, probs, dout, dprobs, dqkv); });
+inline void attention_backward_bf16(int B, int seq, int H, int D, const float* qkv, const float* stats,
+                                    const float* dout, float* dqkv) {
+  with_bf16_operands([&](auto o) { attention_backward_rounded<decltype(o)>(B, seq, H, D, qkv, stats, dout, dqkv); });
 }
 
 // The op family of cpu::Backend<T> (backend_ops.hpp): RoPE and attention.
@@ -159,9 +167,9 @@ struct AttentionOps {
       rope_apply<false>(B, seq, H, D, qkv, cos_t, sin_t);
   }
 
-  static void attention_forward(Precision p, int B, int seq, int H, int D, const T* qkv, T* probs, T* out) {
+  static void attention_forward(Precision p, int B, int seq, int H, int D, const T* qkv, T* stats, T* out) {
     if constexpr (std::is_same_v<T, float>)
-      if (p == Precision::bf16) return attention_forward_bf16(B, seq, H, D, qkv, probs, out);
+      if (p == Precision::bf16) return attention_forward_bf16(B, seq, H, D, qkv, stats, out);
     const int C = H * D;
     const T scale = T(1) / std::sqrt(T(D));
 #pragma omp parallel for collapse(2) schedule(static)
@@ -170,15 +178,15 @@ struct AttentionOps {
         const T* q = qkv + std::size_t(b) * seq * 3 * C + h * D;  // [T, D], ld 3C
         const T* k = q + C;
         const T* v = q + 2 * C;
-        T* p = probs + (std::size_t(b) * H + h) * seq * seq;  // [T, T]
-        T* o = out + std::size_t(b) * seq * C + h * D;          // [T, D], ld C
+        T* st = stats + (std::size_t(b) * H + h) * seq * 2;          // [T, 2]
+        T* pb = scratch<T>(5, std::size_t(kQueryBlock) * seq);       // [rows, T] a block of P
+        T* o = out + std::size_t(b) * seq * C + h * D;                // [T, D], ld C
         for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
           const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
-          T* pb = p + std::size_t(t0) * seq;
           gemm(false, true, rows, t1, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);
           for (int t = t0; t < t1; ++t) {
-            T* row = p + std::size_t(t) * seq;
-            causal_softmax_row(SerialRow{t + 1}, row, t + 1);
+            T* row = pb + std::size_t(t - t0) * seq;
+            causal_softmax_row_stats(SerialRow{t + 1}, row, t + 1, st + 2 * t, st + 2 * t + 1);
             std::fill(row + t + 1, row + seq, T(0));
           }
           gemm(false, false, rows, D, t1, T(1), pb, seq, v, 3 * C, T(0), o + std::size_t(t0) * C, C);
@@ -186,11 +194,12 @@ struct AttentionOps {
       }
   }
 
-  // dqkv [B, T, 3C] (=) from dout [B, T, C]; dprobs [B, H, T, T] is scratch.
-  static void attention_backward(Precision p, int B, int seq, int H, int D, const T* qkv, const T* probs,
-                                 const T* dout, T* dprobs, T* dqkv) {
+  // dqkv [B, T, 3C] (=) from dout [B, T, C]. The CPU recomputes each block's P (with the
+  // forward's own GEMM and softmax arithmetic) and needs neither out nor the delta scratch.
+  static void attention_backward(Precision p, int B, int seq, int H, int D, const T* qkv, const T* /*out*/,
+                                 const T* stats, const T* dout, T* /*delta*/, T* dqkv) {
     if constexpr (std::is_same_v<T, float>)
-      if (p == Precision::bf16) return attention_backward_bf16(B, seq, H, D, qkv, probs, dout, dprobs, dqkv);
+      if (p == Precision::bf16) return attention_backward_bf16(B, seq, H, D, qkv, stats, dout, dqkv);
     const int C = H * D;
     const T scale = T(1) / std::sqrt(T(D));
 #pragma omp parallel for collapse(2) schedule(static)
@@ -203,8 +212,9 @@ struct AttentionOps {
         T* dq = dqkv + base;
         T* dk = dq + C;
         T* dv = dq + 2 * C;
-        const T* p = probs + (std::size_t(b) * H + h) * seq * seq;
-        T* dp = dprobs + (std::size_t(b) * H + h) * seq * seq;
+        const T* st = stats + (std::size_t(b) * H + h) * seq * 2;
+        T* pb = scratch<T>(5, std::size_t(kQueryBlock) * seq);   // [rows, T] a block of P
+        T* dpb = scratch<T>(6, std::size_t(kQueryBlock) * seq);  // and of dP, then dS
         const T* dO = dout + std::size_t(b) * seq * C + h * D;
         for (int t = 0; t < seq; ++t) {  // dK and dV accumulate over query blocks
           std::fill(dk + std::size_t(t) * 3 * C, dk + std::size_t(t) * 3 * C + D, T(0));
@@ -212,13 +222,17 @@ struct AttentionOps {
         }
         for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
           const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
-          const T* pb = p + std::size_t(t0) * seq;
-          T* dpb = dp + std::size_t(t0) * seq;
           const T* dOb = dO + std::size_t(t0) * C;
+          gemm(false, true, rows, t1, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);  // S
+          for (int t = t0; t < t1; ++t) {
+            T* row = pb + std::size_t(t - t0) * seq;
+            causal_softmax_recompute_row(SerialRow{t + 1}, row, t + 1, st[2 * t], st[2 * t + 1]);
+            std::fill(row + t + 1, row + seq, T(0));
+          }
           gemm(false, true, rows, t1, D, T(1), dOb, C, v, 3 * C, T(0), dpb, seq);   // dP = dO Vᵀ
           for (int t = t0; t < t1; ++t) {
-            T* row = dp + std::size_t(t) * seq;
-            causal_softmax_backward_row(SerialRow{t + 1}, p + std::size_t(t) * seq, row);
+            T* row = dpb + std::size_t(t - t0) * seq;
+            causal_softmax_backward_row(SerialRow{t + 1}, pb + std::size_t(t - t0) * seq, row);
             std::fill(row + t + 1, row + seq, T(0));
           }
           gemm(true, false, t1, D, rows, T(1), pb, seq, dOb, C, T(1), dv, 3 * C);     // dV += Pᵀ dO

@@ -52,7 +52,8 @@ struct Backend : EmbeddingOps<T>,
       return std::array{Precision::fp32};
   }();
 
-  static void zero(T* p, std::size_t n) { std::memset(p, 0, n * sizeof(T)); }
+  template <class U>
+  static void zero(U* p, std::size_t n) { std::memset(p, 0, n * sizeof(U)); }
   static void synchronize() {}
   // "OpenBLAS 0.3.21 ... (Haswell kernels)", and the bf16 GEMM engine with bf16, for benchmark
   // records.
@@ -78,12 +79,20 @@ struct Backend : EmbeddingOps<T>,
   }
 
   // --- optimizer support ---------------------------------------------------------------------
-  static void adam_update(T* p, const T* g, T* m, T* v, std::size_t n, const AdamHyper& h, bool decay) {
+  // Every chunk of the flat buffer in one call; nothing changes unless both values at
+  // finite_check (the loss sum and the squared gradient norm) are finite (nullptr: no check).
+  static void adam_update(T* p, const T* g, T* m, T* v, const AdamChunk* chunks, int num_chunks, const AdamHyper& h,
+                          const double* finite_check) {
+    if (finite_check && !(std::isfinite(finite_check[0]) && std::isfinite(finite_check[1]))) return;
 #pragma omp parallel for schedule(static)
-    for (std::size_t i = 0; i < n; ++i) mixln::adam_update(p[i], g[i], m[i], v[i], h, decay);
+    for (int c = 0; c < num_chunks; ++c) {
+      const AdamChunk k = chunks[c];
+      for (std::size_t i = 0; i < k.count; ++i)
+        mixln::adam_update(p[k.param + i], g[k.param + i], m[k.moment + i], v[k.moment + i], h, k.decay != 0);
+    }
   }
-  // Σ x² in double, in a fixed order (chunks summed in sequence).
-  static double sum_squares(const T* x, std::size_t n) {
+  // *out = Σ x² in double, in a fixed order (chunks summed in sequence).
+  static void sum_squares(const T* x, std::size_t n, double* out) {
     constexpr std::size_t kChunk = 1 << 14;
     const std::size_t chunks = (n + kChunk - 1) / kChunk;
     std::vector<double> part(chunks, 0.0);
@@ -96,9 +105,13 @@ struct Backend : EmbeddingOps<T>,
     }
     double total = 0;
     for (double s : part) total += s;
-    return total;
+    *out = total;
   }
-  static void scale(T* x, std::size_t n, T s) {
+  // Scales x so that the norm √(*sum_squares) becomes at most max_norm (no-op when max_norm ≤ 0).
+  static void clip_to_norm(T* x, std::size_t n, const double* sum_squares, double max_norm) {
+    const double norm = std::sqrt(*sum_squares);
+    if (!(max_norm > 0 && norm > max_norm)) return;
+    const T s = T(max_norm / (norm + 1e-6));
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < n; ++i) x[i] *= s;
   }

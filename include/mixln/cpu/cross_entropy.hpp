@@ -16,12 +16,12 @@ inline int count_labels(int rows, const std::int32_t* labels) {
   return n;
 }
 
-// Sum of the row losses (accumulated in double, in row order). With `grad`, the logits are
-// replaced by d(sum of row losses / grad_divisor)/d(logits).
+// Adds the sum of the row losses (accumulated in double, in row order) to *loss_sum. With
+// `grad`, the logits are replaced by d(sum of row losses / grad_divisor)/d(logits).
 template <class T>
 struct CrossEntropyOps {
-  static double cross_entropy(int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor,
-                              bool grad, T* row_loss /* [rows] */) {
+  static void cross_entropy(int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor, bool grad,
+                            T* row_loss /* [rows] */, double* loss_sum) {
     const T scale = grad_divisor > 0 ? T(1) / T(grad_divisor) : T(0);
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; ++r) {
@@ -31,7 +31,7 @@ struct CrossEntropyOps {
     }
     double total = 0;
     for (int r = 0; r < rows; ++r) total += double(row_loss[r]);
-    return total;
+    *loss_sum += total;
   }
 };
 

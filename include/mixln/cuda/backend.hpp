@@ -67,6 +67,22 @@ void synchronize();
 // Throws mixln::Error naming `what` if the last kernel launch failed.
 void check_launch(const char* what);
 
+// Host data a step reads (tokens, labels) goes through a pinned buffer kept per destination:
+// stage_host copies it there (first waiting until the last staged copy has read the buffer: the
+// host runs at most one micro-step ahead of the device), stage_copy issues the asynchronous copy
+// on the compute stream — the part a CUDA graph captures and replays.
+void stage_host(const void* dst, const void* src, std::size_t bytes);
+void stage_copy(void* dst, std::size_t bytes);
+// CUDA graphs of the compute stream (schedule/step_graphs.hpp): capture, instantiate, replay.
+bool graphs_usable();     // false under MIXLN_CUDA_SYNC=1 (every launch waits, nothing to capture)
+void begin_capture();     // relaxed mode
+void* end_capture();      // the instantiated graph (a cudaGraphExec_t)
+void abort_capture() noexcept;  // after a failure inside a capture: leaves capture mode
+void launch_graph(void* exec);
+void destroy_graph(void* exec) noexcept;
+// Changes whenever device or pinned memory is freed: a graph captured before may point into it.
+unsigned long long memory_epoch();
+
 // An owning device allocation of n elements.
 template <class T>
 class DeviceBuffer {
@@ -141,18 +157,35 @@ struct Backend {
   // GEMM input precisions, the default first.
   static constexpr Precision precisions[] = {Precision::bf16, Precision::tf32, Precision::fp32};
 
-  static void zero(float* p, std::size_t n) { memset_zero(p, n * sizeof(float)); }
+  template <class U>
+  static void zero(U* p, std::size_t n) { memset_zero(p, n * sizeof(U)); }
   static void synchronize() { cuda::synchronize(); }
   static std::string describe(Precision) { return "cuBLAS on " + device_name(); }
   template <class U>
   static void copy_to_device(U* dst, const U* src, std::size_t n) { copy_h2d(dst, src, n * sizeof(U)); }
   template <class U>
   static void copy_to_host(U* dst, const U* src, std::size_t n) { copy_d2h(dst, src, n * sizeof(U)); }
+  // Tokens and labels: through pinned memory, asynchronously on the compute stream.
   static const std::int32_t* stage(DeviceBuffer<std::int32_t>& buf, const std::int32_t* host, std::size_t n) {
     buf.resize(n);
-    copy_h2d(buf.data(), host, n * sizeof(std::int32_t));
+    stage_host(buf.data(), host, n * sizeof(std::int32_t));
+    stage_copy(buf.data(), n * sizeof(std::int32_t));
     return buf.data();
   }
+
+  // CUDA graphs (schedule/step_graphs.hpp): a micro-step captured once and replayed. Before a
+  // replay the host stages its data with restage (the host half of stage); the copies are in the
+  // graph.
+  static void restage(DeviceBuffer<std::int32_t>& buf, const std::int32_t* host, std::size_t n) {
+    stage_host(buf.data(), host, n * sizeof(std::int32_t));
+  }
+  static bool graphs_usable() { return cuda::graphs_usable(); }
+  static void begin_capture() { cuda::begin_capture(); }
+  static void* end_capture() { return cuda::end_capture(); }
+  static void abort_capture() noexcept { cuda::abort_capture(); }
+  static void launch_graph(void* g) { cuda::launch_graph(g); }
+  static void destroy_graph(void* g) noexcept { cuda::destroy_graph(g); }
+  static unsigned long long memory_epoch() { return cuda::memory_epoch(); }
 
   // The ops every model needs (src/cuda/ops.cu), each mirroring the CPU op of the same name
   // (cpu/*.hpp); pointers are device pointers.

@@ -30,6 +30,7 @@
 #include "../math/row_chunks.hpp"
 #include "backend.hpp"
 #include "row.cuh"
+#include "stream.cuh"
 
 namespace mixln::cuda {
 
@@ -170,10 +171,10 @@ void launch_reduce_partials(int chunks, int n, float* partials, float* const* dw
   // ⌈chunks / 32⌉ segment totals per column.
   const int seg_len = 4 * kLanes, segments = (chunks + seg_len - 1) / seg_len;
   const unsigned col_tiles = unsigned((n + 31) / 32);
-  reduce_segments<P><<<dim3(col_tiles, unsigned(P), unsigned(segments)), dim3(32, kLanes)>>>(chunks, n, seg_len,
+  reduce_segments<P><<<dim3(col_tiles, unsigned(P), unsigned(segments)), dim3(32, kLanes), 0, compute_stream()>>>(chunks, n, seg_len,
                                                                                            partials, rows);
   check_launch("reduce_segments");
-  add_segments<P><<<dim3(unsigned((n + kRowThreads - 1) / kRowThreads), unsigned(P)), kRowThreads>>>(
+  add_segments<P><<<dim3(unsigned((n + kRowThreads - 1) / kRowThreads), unsigned(P)), kRowThreads, 0, compute_stream()>>>(
       segments, n, seg_len, partials, rows);
   check_launch("add_segments");
 }
@@ -183,7 +184,7 @@ void launch_reduce_partials(int chunks, int n, float* partials, float* const* dw
 template <class Spec>
 void Backend::boundary_forward(int rows, int n, const BoundaryArgs<Spec, float>& b) {
   if (rows <= 0 || n <= 0) return;  // nothing to do (a zero-size grid is a launch error)
-  kernels::boundary_forward<Spec><<<unsigned(rows), kernels::kRowThreads>>>(n, b);
+  kernels::boundary_forward<Spec><<<unsigned(rows), kernels::kRowThreads, 0, compute_stream()>>>(n, b);
   check_launch("boundary_forward");
 }
 
@@ -192,7 +193,7 @@ void Backend::boundary_backward(int rows, int n, const BoundaryArgs<Spec, float>
                                 const BoundaryGradArgs<Spec, float>& g) {
   if (rows <= 0 || n <= 0) return;
   const int chunks = row_chunks(rows, kGpuRowsPerChunk);
-  kernels::boundary_backward<Spec><<<unsigned(chunks), kernels::kRowThreads>>>(rows, n, b, g);
+  kernels::boundary_backward<Spec><<<unsigned(chunks), kernels::kRowThreads, 0, compute_stream()>>>(rows, n, b, g);
   check_launch("boundary_backward");
   if constexpr (Spec::num_params > 0)
     kernels::launch_reduce_partials<Spec::num_params>(chunks, n, g.partials, g.dw, Spec::norms::per_channel);
@@ -206,9 +207,9 @@ void Backend::norm_rows_forward(int rows, int n, RowsView<const float> x, RowsVi
   kernels::ConstParams<P> wp{};
   for (int p = 0; p < P; ++p) wp.p[p] = w[p];
   if (n <= 128)
-    kernels::norm_rows_forward<Kind, 64><<<unsigned(rows), 64>>>(n, x, y, wp, stats);
+    kernels::norm_rows_forward<Kind, 64><<<unsigned(rows), 64, 0, compute_stream()>>>(n, x, y, wp, stats);
   else
-    kernels::norm_rows_forward<Kind, kernels::kRowThreads><<<unsigned(rows), kernels::kRowThreads>>>(n, x, y, wp, stats);
+    kernels::norm_rows_forward<Kind, kernels::kRowThreads><<<unsigned(rows), kernels::kRowThreads, 0, compute_stream()>>>(n, x, y, wp, stats);
   check_launch("norm_rows_forward");
 }
 
@@ -221,10 +222,10 @@ void Backend::norm_rows_backward(int rows, int n, RowsView<const float> x, const
   for (int p = 0; p < P; ++p) wp.p[p] = w[p];
   const int chunks = row_chunks(rows, kGpuRowsPerChunk);
   if (n <= 128)
-    kernels::norm_rows_backward<Kind, 64><<<unsigned(chunks), 64>>>(rows, n, x, stats, wp, dy, dx, partials);
+    kernels::norm_rows_backward<Kind, 64><<<unsigned(chunks), 64, 0, compute_stream()>>>(rows, n, x, stats, wp, dy, dx, partials);
   else
     kernels::norm_rows_backward<Kind, kernels::kRowThreads>
-        <<<unsigned(chunks), kernels::kRowThreads>>>(rows, n, x, stats, wp, dy, dx, partials);
+        <<<unsigned(chunks), kernels::kRowThreads, 0, compute_stream()>>>(rows, n, x, stats, wp, dy, dx, partials);
   check_launch("norm_rows_backward");
   if constexpr (P > 0) {
     bool per_channel[P + 1] = {};
@@ -236,14 +237,14 @@ void Backend::norm_rows_backward(int rows, int n, RowsView<const float> x, const
 template <class Op>
 void Backend::map_forward(std::size_t n, const float* x, float* y) {
   if (n == 0) return;
-  kernels::map_forward<Op><<<kernels::grid_for(n), kernels::kRowThreads>>>(n, x, y);
+  kernels::map_forward<Op><<<kernels::grid_for(n), kernels::kRowThreads, 0, compute_stream()>>>(n, x, y);
   check_launch("map_forward");
 }
 
 template <class Op>
 void Backend::map_backward(std::size_t n, const float* x, const float* dy, float* dx) {
   if (n == 0) return;
-  kernels::map_backward<Op><<<kernels::grid_for(n), kernels::kRowThreads>>>(n, x, dy, dx);
+  kernels::map_backward<Op><<<kernels::grid_for(n), kernels::kRowThreads, 0, compute_stream()>>>(n, x, dy, dx);
   check_launch("map_backward");
 }
 

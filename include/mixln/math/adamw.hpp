@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstddef>
 
 #include "../config.hpp"
 
@@ -16,6 +17,16 @@ struct AdamHyper {
   bool decoupled = true;  // AdamW; false: Adam with L2 added to the gradient
   float bias1 = 1.f, bias2 = 1.f;  // 1 − β₁ᵗ, 1 − β₂ᵗ for the current step t
 };
+
+// One piece of the flat parameter buffer the optimizer updates in one launch: parameters and
+// gradients at `param`, moments at `moment` (the moments may hold a ZeRO-1 slice only), `count`
+// elements, decayed or not (norm weights are not). train/optimizer.hpp cuts the buffer into
+// pieces of at most kAdamChunk elements, so that one launch spreads them evenly.
+struct AdamChunk {
+  std::size_t param = 0, moment = 0, count = 0;
+  int decay = 0;
+};
+inline constexpr std::size_t kAdamChunk = std::size_t(1) << 16;
 
 template <class T>
 MIXLN_HD void adam_update(T& p, T g, T& m, T& v, const AdamHyper& h, bool decay) {

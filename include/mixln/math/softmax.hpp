@@ -24,6 +24,29 @@ MIXLN_HD void causal_softmax_row(const Row& row, T* s, int len) {
   row.each([&](int j) { s[j] *= inv; });
 }
 
+// causal_softmax_row that also returns its statistics: *m the row's maximum, *inv the inverse
+// of Σ exp(s_j − m) — what attention saves for backward instead of the probabilities.
+template <class Row, class T>
+MIXLN_HD void causal_softmax_row_stats(const Row& row, T* s, int len, T* m_out, T* inv_out) {
+  const T m = row.max([&](int j) { return j < len ? s[j] : s[0]; });
+  const T z = row.sum([&](int j) {
+    const T e = j < len ? fast_exp(s[j] - m) : T(0);
+    s[j] = e;
+    return e;
+  });
+  const T inv = T(1) / z;
+  row.each([&](int j) { s[j] *= inv; });
+  *m_out = m;
+  *inv_out = inv;
+}
+
+// The probabilities again from the scores and the saved statistics, in place over s[0, n):
+// the same operations as causal_softmax_row_stats, so the same values bit for bit.
+template <class Row, class T>
+MIXLN_HD void causal_softmax_recompute_row(const Row& row, T* s, int len, T m, T inv) {
+  row.each([&](int j) { s[j] = j < len ? fast_exp(s[j] - m) * inv : T(0); });
+}
+
 // dp (in place) becomes ds, given the probabilities p of the forward.
 template <class Row, class T>
 MIXLN_HD void causal_softmax_backward_row(const Row& row, const T* p, T* dp) {

@@ -10,7 +10,8 @@
 //   model ops  MIXLN_BACKEND_MODEL_OPS: boundary_forward<Spec>/backward (math/boundary.hpp),
 //              norm_rows_forward<Kind>/backward (math/norm_rows.hpp), map_forward<Op>/backward
 //              (elementwise activations of user branches)
-//   optimizer  MIXLN_BACKEND_OPTIMIZER_OPS: adam_update, sum_squares, scale
+//   optimizer  MIXLN_BACKEND_OPTIMIZER_OPS: adam_update (every chunk in one call), sum_squares,
+//              clip_to_norm
 // The op groups follow from the lists in backend_ops.hpp: a backend has each op with exactly
 // the listed signature (T its scalar), a model-dependent one for a probe type.
 #pragma once
@@ -58,6 +59,7 @@ concept BackendMemory = BackendTypes<B> && requires(typename B::scalar* p, const
                                                     typename B::template buffer<std::int32_t>& buf,
                                                     const std::int32_t* tok) {
   B::zero(p, n);
+  B::zero(static_cast<double*>(nullptr), n);
   B::synchronize();
   B::copy_to_host(p, c, n);
   B::copy_to_device(p, c, n);
@@ -116,7 +118,7 @@ struct check_backend {
                 "map_forward<Op>/map_backward<Op>, with the signature MIXLN_BACKEND_MODEL_OPS gives "
                 "(see backend_ops.hpp)");
   static_assert(!BackendTypes<B> || BackendOptimizerOps<B>,
-                "Engine: the backend lacks an optimizer op: adam_update, sum_squares or scale, with the "
+                "Engine: the backend lacks an optimizer op: adam_update, sum_squares or clip_to_norm, with the "
                 "signature MIXLN_BACKEND_OPTIMIZER_OPS gives (see backend_ops.hpp)");
   static constexpr bool value = Backend<B>;
 };

@@ -36,6 +36,7 @@
 #include "backend_concept.hpp"
 #include "param_layout.hpp"
 #include "plan.hpp"
+#include "step_graphs.hpp"
 #include "walker.hpp"
 
 namespace mixln {
@@ -89,8 +90,10 @@ class Engine {
         layout_(make_param_layout<Net>()),
         params_(layout_.total),
         grads_(layout_.total),
-        walker_(layout_, precision_) {
+        walker_(layout_, precision_),
+        scalars_(2) {
     grads_.zero();
+    Backend::zero(scalars_.data(), 2);
   }
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -152,33 +155,74 @@ class Engine {
   // then the embedding (docs/design.md §11.4). A data-parallel trainer starts the reduction of a range right away
   // (ncclAllReduce per layer on CUDA). Arguments: offset and count in the gradient buffer.
   void set_grad_ready_hook(std::function<void(std::size_t, std::size_t)> hook) {
+    hooked_ = bool(hook);  // a graph cannot call back into the host
     walker_.set_grad_ready_hook(std::move(hook));
   }
 
   // Forward pass over tokens/labels [B, T]: the sum of the token losses and the label count.
   // With `backward`, also accumulates every parameter's gradient of (that sum) / grad_divisor
   // — by default the batch's own label count, i.e. the gradient of the mean; a trainer
-  // accumulating micro-batches passes the label count of the whole global batch.
+  // accumulating micro-batches passes the label count of the whole global batch. Waits for the
+  // backend to read the loss; a trainer calls micro_step instead.
   StepResult step(const std::int32_t* tokens, const std::int32_t* labels, int B, int Tn, bool backward,
                   long long grad_divisor = 0) {
+    reset_loss();
+    StepResult res;
+    res.labels = micro_step(tokens, labels, B, Tn, backward, grad_divisor);
+    Backend::copy_to_host(&res.loss_sum, scalars_.data(), 1);
+    return res;
+  }
+
+  // step() without reading anything back: the loss sum is added to step_scalars()[0] in the
+  // backend's memory, where clipping and the optimizer find it (train/optimizer.hpp), and the
+  // host reads it once per optimizer step. Returns the label count (counted on the host). On a
+  // device backend this issues a fixed sequence of launches and never waits for the device.
+  long long micro_step(const std::int32_t* tokens, const std::int32_t* labels, int B, int Tn, bool backward,
+                       long long grad_divisor = 0) {
     if (backward && walker_.dropped_layer() >= 0) throw std::logic_error("no backward pass with a dropped layer");
     reserve(B, Tn);
     const int R = B * Tn;
-    StepResult res;
-    for (int r = 0; r < R; ++r) res.labels += labels[r] != kIgnoreIndex;
-    walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
-    T* logits = at(slots_.logits);
-    Backend::linear_forward(precision_, R, V, C, walker_.final_input(), P(layout_.head), logits);
-    res.loss_sum = Backend::cross_entropy(R, V, logits, Backend::stage(labels_buf_, labels, std::size_t(R)),
-                                          int(grad_divisor > 0 ? grad_divisor : res.labels), backward,
-                                          at(slots_.row_loss));
-    if (backward) {
-      // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
-      Backend::linear_backward(precision_, R, V, C, logits, walker_.final_input(), P(layout_.head), walker_.grad_h(),
-                               G(layout_.head));
-      walker_.backward();
-    }
-    return res;
+    long long n_labels = 0;
+    for (int r = 0; r < R; ++r) n_labels += labels[r] != kIgnoreIndex;
+    const int divisor = int(grad_divisor > 0 ? grad_divisor : n_labels);
+    graphs_.run(
+        {B, Tn, backward, divisor}, !hooked_ && walker_.dropped_layer() < 0,
+        [&] {
+          walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
+          T* logits = at(slots_.logits);
+          Backend::linear_forward(precision_, R, V, C, walker_.final_input(), P(layout_.head), logits);
+          Backend::cross_entropy(R, V, logits, Backend::stage(labels_buf_, labels, std::size_t(R)), divisor, backward,
+                                 at(slots_.row_loss), scalars_.data());
+          if (backward) {
+            // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
+            Backend::linear_backward(precision_, R, V, C, logits, walker_.final_input(), P(layout_.head),
+                                     walker_.grad_h(), G(layout_.head));
+            walker_.backward();
+          }
+        },
+        [&] {
+          if constexpr (GraphBackend<Backend>) {
+            Backend::restage(tokens_buf_, tokens, std::size_t(R));
+            Backend::restage(labels_buf_, labels, std::size_t(R));
+          }
+        });
+    return n_labels;
+  }
+
+  // Micro-steps as graphs, captured once per shape and replayed (schedule/step_graphs.hpp): on
+  // by default on a backend that can capture (CUDA), `--cuda-graph off` turns them off.
+  void use_graphs(bool on) { graphs_.enable(on); }
+  const StepGraphs<Backend>& graphs() const { return graphs_; }
+
+  // Two doubles in the backend's memory: [0] the loss sum of the micro-steps since reset_loss(),
+  // [1] the squared norm of the gradient, written by the optimizer step's clipping.
+  double* step_scalars() { return scalars_.data(); }
+  void reset_loss() { Backend::zero(scalars_.data(), 1); }
+  // Both, on the host (waits for the backend).
+  std::pair<double, double> read_step_scalars() const {
+    double v[2];
+    Backend::copy_to_host(v, scalars_.data(), 2);
+    return {v[0], v[1]};
   }
 
   // Forward pass without labels; returns the logits of the last position of each sequence,
@@ -222,6 +266,9 @@ class Engine {
   ArenaSlots<Net> slots_;
   typename Backend::template buffer<T> arena_;
   typename Backend::template buffer<std::int32_t> tokens_buf_, labels_buf_;
+  typename Backend::template buffer<double> scalars_;  // [2] loss sum, squared gradient norm
+  StepGraphs<Backend> graphs_;
+  bool hooked_ = false;
   int B_ = 0, T_ = 0;
 };
 

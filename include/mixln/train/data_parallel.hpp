@@ -14,7 +14,6 @@
 // the ranks' summation (docs/distributed.md).
 #pragma once
 
-#include <cmath>
 #include <cstddef>
 #include <type_traits>
 #include <utility>
@@ -64,11 +63,12 @@ class DataParallel {
     e.set_grad_ready_hook(nullptr);
   }
 
-  // After the micro-batches: sums the loss over ranks and reduces the gradient. whole: every
-  // rank needs the whole summed gradient this step (per-layer gradient norms), also under ZeRO-1.
-  void reduce(double& loss_sum, T* grads, bool whole) {
+  // After the micro-batches: sums the loss (a double in the backend's memory) over ranks and
+  // reduces the gradient. whole: every rank needs the whole summed gradient this step
+  // (per-layer gradient norms), also under ZeRO-1. One process: nothing to do, nothing read.
+  void reduce(double* loss_sum, T* grads, bool whole) {
     if (strategy_ == Strategy::local) return;
-    comm_.allreduce_sum(&loss_sum, 1);
+    allreduce_scalar(loss_sum);
     if (strategy_ == Strategy::per_layer) return comm_.wait_device_reduces();
     if (strategy_ == Strategy::zero1 && !whole) {  // each rank needs the sum of its own slice only
       if constexpr (Backend::host_memory)
@@ -80,16 +80,15 @@ class DataParallel {
     allreduce_whole(grads);
   }
 
-  // The global gradient norm before clipping; clips this rank's part (all of it, or under
-  // ZeRO-1 its slice, the norm then summed over the ranks' slices) to max_norm (0: off).
-  double clip(T* grads, double max_norm) {
-    if (!sharded()) return clip_grad_norm<Backend>(grads, total_, max_norm);
+  // Writes the squared global gradient norm before clipping to *sum_squares (the backend's
+  // memory) and clips this rank's part (all of it, or under ZeRO-1 its slice, the squares then
+  // summed over the ranks' slices) to max_norm (0: off).
+  void clip(T* grads, double max_norm, double* sum_squares) {
+    if (!sharded()) return clip_grad_norm<Backend>(grads, total_, max_norm, sum_squares);
     const auto [lo, hi] = slice();
-    double ss = Backend::sum_squares(grads + lo, hi - lo);
-    comm_.allreduce_sum(&ss, 1);
-    const double norm = std::sqrt(ss);
-    clip_to_norm<Backend>(grads + lo, hi - lo, norm, max_norm);
-    return norm;
+    Backend::sum_squares(grads + lo, hi - lo, sum_squares);
+    allreduce_scalar(sum_squares);
+    Backend::clip_to_norm(grads + lo, hi - lo, sum_squares, max_norm);
   }
 
   // After the optimizer's update: under ZeRO-1, every rank's updated slice to every rank.
@@ -132,6 +131,14 @@ class DataParallel {
       comm_.wait_device_reduces();
     } else
       comm_.allreduce_sum_device(grads, total_, &copy_d2h, &copy_h2d);
+  }
+
+  // A double in the backend's memory summed over the ranks (through the host).
+  void allreduce_scalar(double* x) {
+    double host = 0;
+    Backend::copy_to_host(&host, x, 1);
+    comm_.allreduce_sum(&host, 1);
+    Backend::copy_to_device(x, &host, 1);
   }
 
   static void copy_d2h(void* dst, const void* src, std::size_t bytes) {

@@ -1,5 +1,5 @@
-// mixln/train/optimizer.hpp — Adam/AdamW over the flat parameter buffer, and gradient
-// clipping by global norm, on any backend.
+// mixln/train/optimizer.hpp — Adam/AdamW over the flat parameter buffer (one launch for all of
+// it), and gradient clipping by global norm, on any backend.
 //
 // Weight decay (when non-zero) applies to matrices — embeddings, linears, lm_head — and not
 // to norm weights, as is usual for transformers. The paper's setting is Adam(0.9, 0.999)
@@ -43,21 +43,30 @@ class AdamW {
         v_(end_ - begin_) {
     m_.zero();
     v_.zero();
+    // The slice's part of each tensor, cut into chunks of at most kAdamChunk elements: one
+    // launch updates them all.
+    std::vector<AdamChunk> chunks;
     for (auto& p : layout.params) {
       const std::size_t lo = std::max(p.offset, begin_), hi = std::min(p.offset + p.count, end_);
-      if (lo < hi) ranges_.push_back({lo, hi - lo, p.kind != ParamKind::norm});
+      for (std::size_t c = lo; c < hi; c += kAdamChunk)
+        chunks.push_back({c, c - begin_, std::min(kAdamChunk, hi - c), p.kind != ParamKind::norm ? 1 : 0});
     }
+    num_chunks_ = int(chunks.size());
+    chunks_.resize(chunks.size());
+    if (!chunks.empty()) Backend::copy_to_device(chunks_.data(), chunks.data(), chunks.size());
   }
 
   // One update with learning rate lr of the backend's params from its grads; `t` is the
-  // 1-based step count (bias correction).
-  void step(T* params, const T* grads, float lr, long long t) {
+  // 1-based step count (bias correction). With finite_check (two doubles in the backend's
+  // memory: the loss sum and the squared gradient norm, Engine::step_scalars()), nothing
+  // changes unless both are finite: a step whose loss or gradient overflowed never reaches the
+  // weights or the moments, and the host, reading them afterwards, stops the run.
+  void step(T* params, const T* grads, float lr, long long t, const double* finite_check = nullptr) {
     const AdamHyper h{lr, opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, opt_.decoupled,
                       float(1.0 - std::pow(double(opt_.beta1), double(t))),
                       float(1.0 - std::pow(double(opt_.beta2), double(t)))};
-    for (const auto& r : ranges_)
-      Backend::adam_update(params + r.offset, grads + r.offset, m_.device() + (r.offset - begin_),
-                           v_.device() + (r.offset - begin_), r.count, h, r.decay);
+    if (num_chunks_ > 0)
+      Backend::adam_update(params, grads, m_.device(), v_.device(), chunks_.data(), num_chunks_, h, finite_check);
   }
 
   // Host views of the moments of the slice: element i is the flat buffer's begin() + i.
@@ -77,31 +86,39 @@ class AdamW {
   const OptimizerOptions& options() const { return opt_; }
 
  private:
-  struct Range {
-    std::size_t offset, count;
-    bool decay;
-  };
   OptimizerOptions opt_;
   std::size_t begin_, end_, total_;
   MirroredBuffer<Backend, T> m_, v_;
-  std::vector<Range> ranges_;
+  typename Backend::template buffer<AdamChunk> chunks_;  // in the backend's memory
+  int num_chunks_ = 0;
 };
 
-// Scales g[0, n), part of a gradient whose global L2 norm is `norm`, so that the global norm is at
-// most max_norm (no-op when max_norm ≤ 0).
+// Writes Σ g² over g[0, n) to *sum_squares (the backend's memory) and scales g so that its L2
+// norm is at most max_norm (no-op when max_norm ≤ 0). Nothing is read back.
 template <class Backend>
-void clip_to_norm(typename Backend::scalar* g, std::size_t n, double norm, double max_norm) {
-  using T = typename Backend::scalar;
-  if (max_norm > 0 && norm > max_norm) Backend::scale(g, n, T(max_norm / (norm + 1e-6)));
+void clip_grad_norm(typename Backend::scalar* g, std::size_t n, double max_norm, double* sum_squares) {
+  Backend::sum_squares(g, n, sum_squares);
+  Backend::clip_to_norm(g, n, sum_squares, max_norm);
 }
 
-// Scales g in place so that its L2 norm is at most max_norm (no-op when max_norm ≤ 0);
-// returns the norm before clipping.
+// The same, returning the norm before clipping (waits for the backend).
 template <class Backend>
 double clip_grad_norm(typename Backend::scalar* g, std::size_t n, double max_norm) {
-  const double norm = std::sqrt(Backend::sum_squares(g, n));
-  clip_to_norm<Backend>(g, n, norm, max_norm);
-  return norm;
+  typename Backend::template buffer<double> ss(1);
+  clip_grad_norm<Backend>(g, n, max_norm, ss.data());
+  double host = 0;
+  Backend::copy_to_host(&host, ss.data(), 1);
+  return std::sqrt(host);
+}
+
+// Σ x² over x[0, n), on the host (waits for the backend): for checks outside the step.
+template <class Backend>
+double sum_of_squares(const typename Backend::scalar* x, std::size_t n) {
+  typename Backend::template buffer<double> ss(1);
+  Backend::sum_squares(x, n, ss.data());
+  double host = 0;
+  Backend::copy_to_host(&host, ss.data(), 1);
+  return host;
 }
 
 }  // namespace mixln

@@ -229,21 +229,27 @@ class Trainer {
     const bool norms_now =
         std::find(o_.grad_norm_steps.begin(), o_.grad_norm_steps.end(), at.step + 1) != o_.grad_norm_steps.end();
     e.zero_grad();
-    double loss_sum = 0;
+    e.reset_loss();
     for (int a = 0; a < o_.accum; ++a) {
       const std::uint64_t micro = std::uint64_t(a) * std::uint64_t(world) + std::uint64_t(rank);
       loader.fill(at.sequence + micro * std::uint64_t(B), B, tok_.data(), lab_.data());
       dp.before_micro_batch(e, a == o_.accum - 1);
-      loss_sum += e.step(tok_.data(), lab_.data(), B, Tn, true, tokens_per_step()).loss_sum;
+      e.micro_step(tok_.data(), lab_.data(), B, Tn, true, tokens_per_step());
       dp.after_micro_batch(e);
     }
     at.sequence += std::uint64_t(B) * std::uint64_t(o_.accum) * std::uint64_t(world);
-    dp.reduce(loss_sum, e.device_grads(), norms_now);
+    double* scalars = e.step_scalars();  // [0] the loss sum, [1] the squared gradient norm
+    dp.reduce(scalars, e.device_grads(), norms_now);
     fault_.at(rank, at.step + 1);
-    StepStats s;
-    s.loss = loss_sum / double(tokens_per_step());
     if (lead() && norms_now) append_grad_norms(e, at.step + 1, reports.grad_norms_csv);
-    s.grad_norm = dp.clip(e.device_grads(), o_.clip);
+    dp.clip(e.device_grads(), o_.clip, scalars + 1);
+    StepStats s;
+    s.lr = sched_.at(at.step);
+    // The update is skipped on the device unless the loss and the gradient norm are finite.
+    adam.step(e.device_params(), e.device_grads(), float(s.lr), at.step + 1, scalars);
+    const auto [loss_sum, sum_squares] = e.read_step_scalars();  // the step's one wait for the device
+    s.loss = loss_sum / double(tokens_per_step());
+    s.grad_norm = std::sqrt(sum_squares);
     if (!std::isfinite(s.loss) || !std::isfinite(s.grad_norm)) {
       const std::string what = !std::isfinite(s.loss) ? "the loss is " + std::to_string(s.loss)
                                                       : "the gradient norm is " + std::to_string(s.grad_norm);
@@ -251,8 +257,6 @@ class Trainer {
                   (at.last_ckpt.empty() ? " (no checkpoint was written yet)"
                                         : " (the last good checkpoint is " + at.last_ckpt + ")"));
     }
-    s.lr = sched_.at(at.step);
-    adam.step(e.device_params(), e.device_grads(), float(s.lr), at.step + 1);
     dp.after_update(e.device_params());
     ++at.step;
     return s;
@@ -318,7 +322,7 @@ class Trainer {
   // non-finite weights is ever written (an update can overflow although the loss and gradient
   // it came from were finite): stop, naming the last good checkpoint.
   void checkpoint(E& e, AdamW<Backend>& adam, DataParallel<Backend>& dp, Position& at) {
-    if (!std::isfinite(Backend::sum_squares(e.device_params(), e.layout().total)))
+    if (!std::isfinite(sum_of_squares<Backend>(e.device_params(), e.layout().total)))
       throw Error("the weights are not finite after step " + std::to_string(at.step) +
                   " (is the learning rate too high?); no checkpoint of them was written" +
                   (at.last_ckpt.empty() ? std::string(" (there is no earlier checkpoint)")

@@ -4,7 +4,7 @@
 //   qkv = h · [Wq; Wk; Wv]ᵀ                          one [3C, C] GEMM            [R, 3C]
 //   q, k (, v) ← N(q), N(k) (, N(v))                 attention norm option, before RoPE
 //   q, k ← RoPE(q), RoPE(k)                          θ = 10000, rotate_half
-//   o = softmax(q kᵀ / √D + causal mask) v           per head                    [R, C]
+//   o = softmax(q kᵀ / √D + causal mask) v           per head, fused: no [T, T]  [R, C]
 //   F(h) = o · Woᵀ
 //
 // Attention norm options (the second argument of LlamaBlock; RMSNorm, eps 1e-6 by default):
@@ -75,13 +75,13 @@ struct LlamaAttention {
   enum Weight : int { q, k, v, o, q_norm, k_norm = q_norm + kNormParams, v_norm = k_norm + kNormParams };
   enum Act : int {
     qkv,         // [R, 3C] q | k | v as attention sees them (normalised, RoPE applied)
-    probs,       // [B, H, T, T] softmax probabilities
+    stats,       // [B, H, T, 2] softmax statistics of each query row (backend_ops.hpp)
     att,         // [R, C] attention output, before o_proj
     rope_cos,    // [T, D/2] shared
     rope_sin,    // [T, D/2] shared
     dqkv,        // [R, 3C] scratch
     datt,        // [R, C] scratch
-    dprobs,      // [B, H, T, T] scratch
+    delta,       // [B, H, T] scratch: Σ dO·O per row and head
     proj,        // [R, 3C] the projections before the norms        (attention norm only)
     q_stats,     // [R·groups, num_stats] per-row statistics of q_norm, k_norm, v_norm
     k_stats,
@@ -104,13 +104,13 @@ struct LlamaAttention {
   static void activations(ActivationList& a, std::size_t B, std::size_t T) {
     const std::size_t R = B * T;
     a.saved(qkv, "qkv", {R, 3 * C});
-    a.saved(probs, "attn_probs", {B, H, T, T});
+    a.saved(stats, "attn_softmax_stats", {B, H, T, 2});
     a.saved(att, "attn_out", {R, C});
     a.shared(rope_cos, "rope_cos", {T, D / 2});
     a.shared(rope_sin, "rope_sin", {T, D / 2});
     a.scratch(dqkv, "qkv", {R, 3 * C});
     a.scratch(datt, "attn_out", {R, C});
-    a.scratch(dprobs, "attn_probs", {B, H, T, T});
+    a.scratch(delta, "attn_delta", {B, H, T});
     if constexpr (normed) {
       const std::size_t rows = R * norm_groups, S = NK::num_stats > 0 ? NK::num_stats : 1;
       a.saved(proj, "qkv_proj", {R, 3 * C});
@@ -144,7 +144,7 @@ struct LlamaAttention {
       Backend::linear_forward(io.precision, R, int(3 * C), int(C), io.in, io.w[q], qkv_out);
     }
     Backend::rope(false, B, Tn, int(H), int(D), qkv_out, io.act[rope_cos], io.act[rope_sin]);
-    Backend::attention_forward(io.precision, B, Tn, int(H), int(D), qkv_out, io.act[probs], io.act[att]);
+    Backend::attention_forward(io.precision, B, Tn, int(H), int(D), qkv_out, io.act[stats], io.act[att]);
     Backend::linear_forward(io.precision, R, int(C), int(C), io.act[att], io.w[o], io.out);
   }
 
@@ -153,8 +153,8 @@ struct LlamaAttention {
     const int R = io.rows(), B = io.batch, Tn = io.seq;
     T* d_qkv = io.act[dqkv];
     Backend::linear_backward(io.precision, R, int(C), int(C), io.dout, io.act[att], io.w[o], io.act[datt], io.dw[o]);
-    Backend::attention_backward(io.precision, B, Tn, int(H), int(D), io.act[qkv], io.act[probs], io.act[datt],
-                                io.act[dprobs], d_qkv);
+    Backend::attention_backward(io.precision, B, Tn, int(H), int(D), io.act[qkv], io.act[att], io.act[stats],
+                                io.act[datt], io.act[delta], d_qkv);
     Backend::rope(true, B, Tn, int(H), int(D), d_qkv, io.act[rope_cos], io.act[rope_sin]);
     if constexpr (normed) {  // in place: d_qkv becomes the gradient of the projections
       norm_segment_backward<Backend>(io, d_qkv, 0, q_norm, q_stats);
