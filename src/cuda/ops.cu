@@ -23,6 +23,8 @@
 #include <atomic>
 #include <cstring>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 #include <cub/block/block_reduce.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_reduce.cuh>
@@ -54,6 +56,20 @@ using detail::sync_every_launch;
 
 // Incremented whenever device or pinned memory is freed: a captured graph may point into it.
 std::atomic<unsigned long long> memory_epoch_counter{0};
+std::atomic<long long> launches{0};  // launch_count()
+std::atomic<bool> graphs_enabled{true};
+GraphNodes graph_nodes;
+
+// Sizes of live device allocations, for memory_stats().
+struct Allocations {
+  std::mutex lock;
+  std::unordered_map<void*, std::size_t> bytes;
+  std::size_t current = 0, peak = 0;
+  static Allocations& get() {
+    static Allocations a;
+    return a;
+  }
+};
 
 unsigned blocks_for(std::size_t n) {
   const std::size_t b = (n + kThreads - 1) / kThreads;
@@ -246,6 +262,7 @@ void gemm_strided(Precision p, bool ta, bool tb, int M, int N, int K, float alph
                   const float* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC, int batch) {
   Context& c = Context::get();
   cublasHandle_t h = c.handle();
+  launches.fetch_add(1);
   const cublasOperation_t opB = tb ? CUBLAS_OP_T : CUBLAS_OP_N, opA = ta ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (p == Precision::bf16) {
     const std::size_t na = extent(ta ? K : M, ta ? M : K, lda, sA, batch);
@@ -281,6 +298,7 @@ cudaStream_t compute_stream() {
 // --- runtime ----------------------------------------------------------------------------------
 
 void check_launch(const char* what) {
+  launches.fetch_add(1);
   check(cudaGetLastError(), what);
   if (sync_every_launch()) check(cudaDeviceSynchronize(), what);
 }
@@ -329,16 +347,40 @@ std::string device_name() {
 void* device_malloc(std::size_t bytes) {
   void* p = nullptr;
   check(cudaMalloc(&p, bytes), "cudaMalloc");
+  Allocations& a = Allocations::get();
+  const std::lock_guard<std::mutex> g(a.lock);
+  a.bytes[p] = bytes;
+  a.current += bytes;
+  a.peak = std::max(a.peak, a.current);
   return p;
 }
 void device_free(void* p) noexcept {
   if (!p) return;
   cudaFree(p);
   memory_epoch_counter.fetch_add(1);
+  Allocations& a = Allocations::get();
+  const std::lock_guard<std::mutex> g(a.lock);
+  const auto it = a.bytes.find(p);
+  if (it != a.bytes.end()) a.current -= it->second, a.bytes.erase(it);
 }
+MemoryStats memory_stats() {
+  Allocations& a = Allocations::get();
+  const std::lock_guard<std::mutex> g(a.lock);
+  return {a.current, a.peak};
+}
+void reset_peak_memory() {
+  Allocations& a = Allocations::get();
+  const std::lock_guard<std::mutex> g(a.lock);
+  a.peak = a.current;
+}
+long long launch_count() { return launches.load(); }
+GraphNodes last_graph_nodes() { return graph_nodes; }
 // Zeroing is a launch on the stream (part of a step, and of its graph); the copies wait for the
 // stream: they are the host's reads and writes outside the step.
-void memset_zero(void* p, std::size_t bytes) { check(cudaMemsetAsync(p, 0, bytes, compute_stream()), "cudaMemsetAsync"); }
+void memset_zero(void* p, std::size_t bytes) {
+  launches.fetch_add(1);
+  check(cudaMemsetAsync(p, 0, bytes, compute_stream()), "cudaMemsetAsync");
+}
 void copy_h2d(void* dst, const void* src, std::size_t bytes) {
   check(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, compute_stream()), "cudaMemcpyAsync host to device");
   check(cudaStreamSynchronize(compute_stream()), "cudaMemcpyAsync host to device (wait)");
@@ -388,11 +430,13 @@ void stage_copy(void* dst, std::size_t bytes) {
   Context& c = Context::get();
   const auto it = c.pinned.find(dst);
   if (it == c.pinned.end() || it->second.bytes < bytes) throw Error("stage_copy: nothing staged for this buffer");
+  launches.fetch_add(1);
   check(cudaMemcpyAsync(dst, it->second.host, bytes, cudaMemcpyHostToDevice, compute_stream()), "cudaMemcpyAsync (staged)");
   if (!capturing()) mark_staged();
 }
 
-bool graphs_usable() { return !sync_every_launch(); }
+bool graphs_usable() { return graphs_enabled.load() && !sync_every_launch(); }
+void set_graphs_enabled(bool on) { graphs_enabled.store(on); }
 
 void begin_capture() {
   Context::get().handle();  // cuBLAS set up (and its workspace allocated) before, not during, the capture
@@ -402,6 +446,16 @@ void begin_capture() {
 void* end_capture() {
   cudaGraph_t graph = nullptr;
   check(cudaStreamEndCapture(compute_stream(), &graph), "cudaStreamEndCapture");
+  std::size_t n = 0;
+  check(cudaGraphGetNodes(graph, nullptr, &n), "cudaGraphGetNodes");
+  std::vector<cudaGraphNode_t> nodes(n);
+  if (n) check(cudaGraphGetNodes(graph, nodes.data(), &n), "cudaGraphGetNodes");
+  GraphNodes counted{(long long)n, 0};
+  for (cudaGraphNode_t node : nodes) {
+    cudaGraphNodeType type{};
+    if (cudaGraphNodeGetType(node, &type) == cudaSuccess && type == cudaGraphNodeTypeKernel) ++counted.kernels;
+  }
+  graph_nodes = counted;
   cudaGraphExec_t exec = nullptr;
   const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
   cudaGraphDestroy(graph);
@@ -423,6 +477,95 @@ void launch_graph(void* exec) {
 
 void destroy_graph(void* exec) noexcept {
   if (exec) cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(exec));
+}
+
+// --- measurement ------------------------------------------------------------------------------
+
+EventTimer::~EventTimer() {
+  for (void* e : events_) cudaEventDestroy(static_cast<cudaEvent_t>(e));
+}
+void EventTimer::mark() {
+  if (used_ == events_.size()) {
+    cudaEvent_t e = nullptr;
+    check(cudaEventCreate(&e), "cudaEventCreate");
+    events_.push_back(e);
+  }
+  check(cudaEventRecord(static_cast<cudaEvent_t>(events_[used_++]), compute_stream()), "cudaEventRecord");
+}
+std::vector<double> EventTimer::intervals_ms() {
+  std::vector<double> out;
+  if (used_ == 0) return out;
+  check(cudaEventSynchronize(static_cast<cudaEvent_t>(events_[used_ - 1])), "cudaEventSynchronize");
+  for (std::size_t i = 1; i < used_; ++i) {
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, static_cast<cudaEvent_t>(events_[i - 1]), static_cast<cudaEvent_t>(events_[i])),
+          "cudaEventElapsedTime");
+    out.push_back(double(ms));
+  }
+  used_ = 0;
+  return out;
+}
+
+namespace {
+// The median of five timed runs of f (after one untimed), in milliseconds.
+template <class F>
+double median_ms(F&& f) {
+  EventTimer t;
+  f();
+  std::vector<double> ms;
+  for (int i = 0; i < 5; ++i) {
+    t.mark();
+    f();
+    t.mark();
+    ms.push_back(t.intervals_ms().at(0));
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[2];
+}
+}  // namespace
+
+Ceilings measure_ceilings(int n, std::size_t bytes) {
+  Ceilings c;
+  {
+    const std::size_t nn = std::size_t(n) * n;
+    DeviceBuffer<__nv_bfloat16> a(nn), b(nn);
+    DeviceBuffer<float> out(nn);
+    std::vector<float> host(nn);
+    for (std::size_t i = 0; i < nn; ++i) host[i] = float((i * 2654435761u) % 1000) / 1000.f - 0.5f;  // not zeros
+    DeviceBuffer<float> src(nn);
+    copy_h2d(src.data(), host.data(), nn * sizeof(float));
+    to_bf16_kernel<<<blocks_for(nn), kThreads, 0, compute_stream()>>>(src.data(), a.data(), nn);
+    to_bf16_kernel<<<blocks_for(nn), kThreads, 0, compute_stream()>>>(src.data(), b.data(), nn);
+    check_launch("to_bf16 (ceiling)");
+    cublasHandle_t h = Context::get().handle();
+    const float one = 1.f, zero = 0.f;
+    const double ms = median_ms([&] {
+      check(cublasGemmEx(h, CUBLAS_OP_N, CUBLAS_OP_N, n, n, n, &one, a.data(), CUDA_R_16BF, n, b.data(), CUDA_R_16BF, n,
+                         &zero, out.data(), CUDA_R_32F, n, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmEx (ceiling)");
+    });
+    c.gemm_tflops = 2.0 * double(n) * n * n / (ms * 1e-3) / 1e12;
+  }
+  {
+    DeviceBuffer<unsigned char> from(bytes), to(bytes);
+    memset_zero(from.data(), bytes);
+    const double ms = median_ms([&] {
+      check(cudaMemcpyAsync(to.data(), from.data(), bytes, cudaMemcpyDeviceToDevice, compute_stream()),
+            "cudaMemcpyAsync (ceiling)");
+    });
+    c.copy_gbs = 2.0 * double(bytes) / (ms * 1e-3) / 1e9;
+  }
+  return c;
+}
+
+double nominal_bf16_flops() {
+  const std::string name = device_name();
+  for (const char* h : {"H100", "H200", "H800", "GH200"})
+    if (name.find(h) != std::string::npos) return 989e12;
+  for (const char* a : {"A100", "A800"})
+    if (name.find(a) != std::string::npos) return 312e12;
+  if (name.find("L40S") != std::string::npos) return 362e12;
+  return 0;
 }
 
 // --- ops --------------------------------------------------------------------------------------
@@ -455,6 +598,7 @@ void Backend::embedding_backward(int rows, int C, const std::int32_t* tok, const
         "cub::DeviceScan::ExclusiveSum (size)");
   const std::size_t bytes = std::max({sort_bytes, rle_bytes, scan_bytes, std::size_t(1)});
   if (c.emb_tmp.size() < bytes) c.emb_tmp.resize(bytes);
+  launches.fetch_add(3);  // the three CUB algorithms below
   check(cub::DeviceRadixSort::SortPairs(c.emb_tmp.data(), sort_bytes, tok, c.emb_keys.data(), c.emb_rows.data(),
                                         c.emb_order.data(), rows, 0, 32, compute_stream()),
         "cub::DeviceRadixSort::SortPairs");
@@ -538,6 +682,7 @@ void Backend::sum_squares(const float* x, std::size_t n, double* out) {
   check(cub::DeviceReduce::TransformReduce(nullptr, bytes, x, out, n, SumDouble{}, Square{}, 0.0, compute_stream()),
         "DeviceReduce (size)");
   if (c.reduce_tmp.size() < bytes) c.reduce_tmp.resize(bytes);
+  launches.fetch_add(1);
   check(cub::DeviceReduce::TransformReduce(c.reduce_tmp.data(), bytes, x, out, n, SumDouble{}, Square{}, 0.0,
                                            compute_stream()),
         "DeviceReduce");

@@ -2,7 +2,8 @@
 //
 //   int main(int argc, char** argv) { return mixln::cli::main<Net, mixln::cuda::Backend>(argc, argv); }
 //
-// adds `--precision bf16|tf32|fp32` (GEMM inputs; bf16 by default) to every subcommand, and
+// adds `--precision bf16|tf32|fp32` (GEMM inputs; bf16 by default) and `--cuda-graph on|off`
+// (micro-steps replayed as CUDA graphs; on by default) to every subcommand, and
 // refuses to compute without a GPU with one clear line. `info` needs no GPU.
 #pragma once
 
@@ -22,11 +23,15 @@ namespace mixln::cli {
 template <>
 struct BackendCli<cuda::Backend> {
   static std::vector<Option> options() {
-    return {{"precision", true, "GEMM inputs on the GPU: bf16 (fp32 accumulation), tf32 or fp32 (bf16)"}};
+    return {{"precision", true, "GEMM inputs on the GPU: bf16 (fp32 accumulation), tf32 or fp32 (bf16)"},
+            {"cuda-graph", true, "on|off: each micro-step captured once as a CUDA graph and replayed (on)"}};
   }
   static void configure(const std::string& subcommand, const Args& a) {
     precision_arg<cuda::Backend>(a);  // an unknown --precision stops here, even for `info`
+    const std::string graphs = a.str("cuda-graph", "on");
+    if (graphs != "on" && graphs != "off") throw Error("--cuda-graph must be on or off, not '" + graphs + "'");
     if (subcommand == "info") return;
+    cuda::set_graphs_enabled(graphs == "on");
     const cuda::DeviceProbe probe = cuda::probe_devices();
     if (!probe.usable())
       throw Error(probe.describe() + (probe.absent() ? "; run the CPU trainer (the same name without _cuda) instead" : ""));

@@ -25,6 +25,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "../backend_ops.hpp"
 #include "../math/adamw.hpp"
@@ -82,6 +83,52 @@ void launch_graph(void* exec);
 void destroy_graph(void* exec) noexcept;
 // Changes whenever device or pinned memory is freed: a graph captured before may point into it.
 unsigned long long memory_epoch();
+// `--cuda-graph on|off` (on by default): whether micro-steps may be captured and replayed.
+void set_graphs_enabled(bool on);
+
+// --- measurement (bench) ---------------------------------------------------------------------
+// Device memory mixln allocated (DeviceBuffer, device_malloc): now and at most since the start
+// or the last reset (cuBLAS's and CUB's own allocations through device_malloc included; the
+// CUDA context's not).
+struct MemoryStats {
+  std::size_t current = 0, peak = 0;
+};
+MemoryStats memory_stats();
+void reset_peak_memory();
+// Work issued on the compute stream since the start: kernels mixln launches (one per
+// check_launch), cuBLAS calls, CUB algorithm calls (one each, though one may run a few kernels),
+// memsets and staged copies.
+long long launch_count();
+// The nodes of the last captured micro-step graph: all of them, and its kernels.
+struct GraphNodes {
+  long long total = 0, kernels = 0;
+};
+GraphNodes last_graph_nodes();
+// What this GPU reaches: a bf16 GEMM of n³ (fp32 accumulation and output, cuBLAS) in TFLOP/s,
+// and a device-to-device copy of `bytes` in GB/s counting the bytes read and written (median of
+// five runs after a warm-up each).
+struct Ceilings {
+  double gemm_tflops = 0, copy_gbs = 0;
+};
+Ceilings measure_ceilings(int n = 8192, std::size_t bytes = std::size_t(1) << 30);
+// The nominal dense bf16 peak of the current device from its name (H100/H200: 989 TFLOP/s, A100:
+// 312, ...), 0 when unknown.
+double nominal_bf16_flops();
+
+// Times between marks on the compute stream (CUDA events).
+class EventTimer {
+ public:
+  EventTimer() = default;
+  EventTimer(const EventTimer&) = delete;
+  EventTimer& operator=(const EventTimer&) = delete;
+  ~EventTimer();
+  void mark();                          // an event at this point of the stream
+  std::vector<double> intervals_ms();   // waits for the last mark; the times between marks; clears
+
+ private:
+  std::vector<void*> events_;
+  std::size_t used_ = 0;
+};
 
 // An owning device allocation of n elements.
 template <class T>
@@ -186,6 +233,13 @@ struct Backend {
   static void launch_graph(void* g) { cuda::launch_graph(g); }
   static void destroy_graph(void* g) noexcept { cuda::destroy_graph(g); }
   static unsigned long long memory_epoch() { return cuda::memory_epoch(); }
+  // What `bench` measures on a GPU (cli/cmd_bench.hpp).
+  using Timer = EventTimer;
+  static long long launch_count() { return cuda::launch_count(); }
+  static GraphNodes last_graph_nodes() { return cuda::last_graph_nodes(); }
+  static MemoryStats memory_stats() { return cuda::memory_stats(); }
+  static Ceilings measure_ceilings() { return cuda::measure_ceilings(); }
+  static double nominal_bf16_flops() { return cuda::nominal_bf16_flops(); }
 
   // The ops every model needs (src/cuda/ops.cu), each mirroring the CPU op of the same name
   // (cpu/*.hpp); pointers are device pointers.

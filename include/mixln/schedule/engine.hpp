@@ -186,15 +186,17 @@ class Engine {
     for (int r = 0; r < R; ++r) n_labels += labels[r] != kIgnoreIndex;
     const int divisor = int(grad_divisor > 0 ? grad_divisor : n_labels);
     graphs_.run(
-        {B, Tn, backward, divisor}, !hooked_ && walker_.dropped_layer() < 0,
+        {B, Tn, backward, divisor}, !hooked_ && !walker_.has_phase_hook() && walker_.dropped_layer() < 0,
         [&] {
           walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
+          walker_.phase("head_loss", -1, false);
           T* logits = at(slots_.logits);
           Backend::linear_forward(precision_, R, V, C, walker_.final_input(), P(layout_.head), logits);
           Backend::cross_entropy(R, V, logits, Backend::stage(labels_buf_, labels, std::size_t(R)), divisor, backward,
                                  at(slots_.row_loss), scalars_.data());
           if (backward) {
             // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
+            walker_.phase("head_loss", -1, true);
             Backend::linear_backward(precision_, R, V, C, logits, walker_.final_input(), P(layout_.head),
                                      walker_.grad_h(), G(layout_.head));
             walker_.backward();
@@ -212,6 +214,8 @@ class Engine {
   // Micro-steps as graphs, captured once per shape and replayed (schedule/step_graphs.hpp): on
   // by default on a backend that can capture (CUDA), `--cuda-graph off` turns them off.
   void use_graphs(bool on) { graphs_.enable(on); }
+  // Called before each phase of a pass (schedule/walker.hpp); micro-steps run eagerly meanwhile.
+  void set_phase_hook(typename Walker<Net, Backend>::PhaseHook hook) { walker_.set_phase_hook(std::move(hook)); }
   const StepGraphs<Backend>& graphs() const { return graphs_; }
 
   // Two doubles in the backend's memory: [0] the loss sum of the micro-steps since reset_loss(),

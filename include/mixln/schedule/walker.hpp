@@ -126,6 +126,7 @@ class Walker {
   // embedding → every sub-layer and boundary; leaves the lm_head input in final_input().
   void forward(const std::int32_t* tokens) {
     tokens_ = tokens;
+    phase("embedding", -1, false);
     Backend::embedding_forward(rows(), C, tokens, embed_, stream_[0]);
     boundary_forward<0>();
     [&]<int... k>(std::integer_sequence<int, k...>) {
@@ -138,8 +139,11 @@ class Walker {
     if (dropped_ >= 0) throw std::logic_error("no backward pass with a dropped layer");
     Backend::zero(dstream_, std::size_t(rows()) * C);
     [&]<int... j>(std::integer_sequence<int, j...>) {
-      ((boundary_backward<K - j>(), grads_ready_after<K - j>(), sublayer_backward<K - 1 - j>()), ...);
+      ((phase("boundary", S::template layer<K - 1 - j>, true), boundary_backward<K - j>(), grads_ready_after<K - j>(),
+        phase(S::template branch<K - 1 - j>::name, S::template layer<K - 1 - j>, true), sublayer_backward<K - 1 - j>()),
+       ...);
     }(std::make_integer_sequence<int, K>{});
+    phase("embedding", -1, true);
     boundary_backward<0>();
     grads_ready_after<0>();
     // boundary 0 has no residual: its branch gradient is the embedding output's gradient.
@@ -157,6 +161,14 @@ class Walker {
   }
   int dropped_layer() const { return dropped_; }
   void set_grad_ready_hook(std::function<void(std::size_t, std::size_t)> hook) { grad_ready_ = std::move(hook); }
+  // Called before each phase of a pass — "embedding", a branch's name ("attention", "mlp"),
+  // "boundary" — with its layer (−1: none) and direction: `bench` times the phases this way.
+  using PhaseHook = std::function<void(const char* phase, int layer, bool backward)>;
+  void set_phase_hook(PhaseHook hook) { phase_ = std::move(hook); }
+  bool has_phase_hook() const { return bool(phase_); }
+  void phase(const char* what, int layer, bool backward) const {
+    if (phase_) phase_(what, layer, backward);
+  }
 
  private:
   int rows() const { return B_ * T_; }
@@ -202,7 +214,9 @@ class Walker {
   void step_forward() {
     constexpr int l = S::template layer<k>;
     if (dropped_ != l) {
+      phase(S::template branch<k>::name, l, false);
       sublayer_forward<k>();
+      phase("boundary", l, false);
       boundary_forward<k + 1>();
     } else if constexpr (k + 1 == S::first_sublayer[l + 1]) {
       bypass_forward<k + 1>();
@@ -237,6 +251,7 @@ class Walker {
   int dropped_ = -1;
   const std::int32_t* tokens_ = nullptr;
   std::function<void(std::size_t, std::size_t)> grad_ready_;
+  PhaseHook phase_;
 };
 
 }  // namespace mixln
