@@ -90,6 +90,10 @@ class Trainer {
     while (at.step < last) {
       const auto t0 = std::chrono::steady_clock::now();
       const StepStats s = train_step(e, adam, dp, data.loader, at, reports);
+      if (!e.graphs().failure().empty() && !graph_note_) {  // once: the run goes on without graphs
+        graph_note_ = true;
+        reports.progress.message("note: micro-steps run without CUDA graphs: " + e.graphs().failure());
+      }
       const auto now = std::chrono::steady_clock::now();
       const double tok_s = double(tokens_per_step()) / std::chrono::duration<double>(now - t0).count();
       const double elapsed = std::chrono::duration<double>(now - t_start).count();
@@ -391,6 +395,7 @@ class Trainer {
   LrSchedule sched_;
   InjectedFault fault_ = InjectedFault::from_environment();
   std::vector<std::int32_t> tok_, lab_;  // [B, T] a micro-batch's tokens and labels
+  bool graph_note_ = false;
 };
 
 }  // namespace mixln
