@@ -63,7 +63,8 @@ enum class Kind : std::uint8_t {
   read,    // a device→host copy: a launch the host waits for
   wait,    // synchronize(): the host waits for the device
   graph,   // one launch of a captured graph
-  host,    // host-only work: restage, capture control, destroying a graph
+  host,    // outside the launch count: restage (on CUDA a pinned copy and the copy it issues),
+           // capture control, destroying a graph
 };
 inline bool is_launch(Kind k) { return k == Kind::launch || k == Kind::read || k == Kind::graph; }
 

@@ -7,7 +7,8 @@
 //   4. the optimizer step: one sum_squares, one clip_to_norm, one adam_update, and the one host
 //      read of the step (read_step_scalars);
 //   5. with graphs on: the first micro-step of a shape runs eagerly, the second is captured (the
-//      same calls as the eager one) and launched, later ones restage their tokens (host only) and
+//      same calls as the eager one), then staged and launched; later ones restage their tokens
+//      (on CUDA: into pinned memory, then a copy on the stream, outside the graph) and
 //      launch the graph, nothing else; a micro-step after memory was freed captures again.
 // For the tiny Mix-LN trainer's model and a llama71m-shaped Mix-LN model (examples/configs.hpp),
 // with the trainer's sequence of calls per optimizer step (train/trainer.hpp, train_step).
@@ -244,14 +245,14 @@ void check_graphs(const std::string& label, int B, int T, const Calls& eager_ste
 
   // micro-step 2: captured, then launched once; the graph holds what micro-step 1 issued
   using N = std::vector<std::string>;
-  CHECK(names(m11) == N{"begin_capture", "end_capture", "graph_launch"});
+  CHECK(names(m11) == N{"begin_capture", "end_capture", "restage", "restage", "graph_launch"});
   REQUIRE(count(m11, Kind::graph) == 1);
   const std::uint64_t handle = graph_handle(m11);
   const Calls& captured = Rec::graph(reinterpret_cast<void*>(std::uintptr_t(handle))).calls;
   std::string d = first_difference(captured, m10_steady);
   CHECK_MESSAGE(d.empty(), label << ": the captured micro-step differs from the eager one at " << d);
 
-  // micro-steps 3 and 4: restage tokens and labels (host), one graph launch, nothing else
+  // micro-steps 3 and 4: restage tokens and labels, one graph launch, nothing else
   for (const Calls* m : {&m20, &m21}) {
     CHECK(names(*m) == N{"restage", "restage", "graph_launch"});
     CHECK(launches(*m) == 1);
@@ -274,7 +275,7 @@ void check_graphs(const std::string& label, int B, int T, const Calls& eager_ste
   CHECK(rec::state().epoch > epoch);
   const auto s3 = r.step(3);
   const Calls m30 = slice(s3.micro[0]), m31 = slice(s3.micro[1]);
-  CHECK(names(m30) == N{"destroy_graph", "begin_capture", "end_capture", "graph_launch"});
+  CHECK(names(m30) == N{"destroy_graph", "begin_capture", "end_capture", "restage", "restage", "graph_launch"});
   REQUIRE(count(m30, Kind::graph) == 1);
   const std::uint64_t handle2 = graph_handle(m30);
   CHECK(handle2 != handle);

@@ -15,6 +15,7 @@
 
 #include "mixln/error.hpp"
 #include "mixln/cuda/nccl.hpp"
+#include "mixln/cuda/stream.cuh"
 
 namespace mixln::cuda {
 
@@ -58,7 +59,7 @@ void nccl_init(const std::string& id_bytes, int rank, int size, int device, doub
 
 void nccl_allreduce_sum_async(float* data, std::size_t n) {
   NcclState& s = state();
-  check(cudaEventRecord(s.ready, 0), "cudaEventRecord");
+  check(cudaEventRecord(s.ready, compute_stream()), "cudaEventRecord");
   check(cudaStreamWaitEvent(s.stream, s.ready, 0), "cudaStreamWaitEvent");
   check(ncclAllReduce(data, data, n, ncclFloat, ncclSum, s.comm, s.stream), "ncclAllReduce");
 }
@@ -67,7 +68,7 @@ void nccl_allreduce_sum_async(float* data, std::size_t n) {
 // ncclBroadcast per slice (from its owner), each set in a group; in place, slices of any size.
 void nccl_reduce_scatter_sum_async(float* data, const std::vector<std::size_t>& bounds) {
   NcclState& s = state();
-  check(cudaEventRecord(s.ready, 0), "cudaEventRecord");
+  check(cudaEventRecord(s.ready, compute_stream()), "cudaEventRecord");
   check(cudaStreamWaitEvent(s.stream, s.ready, 0), "cudaStreamWaitEvent");
   check(ncclGroupStart(), "ncclGroupStart");
   for (std::size_t r = 0; r + 1 < bounds.size(); ++r)
@@ -78,7 +79,7 @@ void nccl_reduce_scatter_sum_async(float* data, const std::vector<std::size_t>& 
 }
 void nccl_all_gather_async(float* data, const std::vector<std::size_t>& bounds) {
   NcclState& s = state();
-  check(cudaEventRecord(s.ready, 0), "cudaEventRecord");
+  check(cudaEventRecord(s.ready, compute_stream()), "cudaEventRecord");
   check(cudaStreamWaitEvent(s.stream, s.ready, 0), "cudaStreamWaitEvent");
   check(ncclGroupStart(), "ncclGroupStart");
   for (std::size_t r = 0; r + 1 < bounds.size(); ++r)
@@ -125,7 +126,7 @@ void nccl_wait() {
     }
     std::this_thread::sleep_for(std::chrono::microseconds(100));
   }
-  check(cudaStreamWaitEvent(0, s.done, 0), "cudaStreamWaitEvent");
+  check(cudaStreamWaitEvent(compute_stream(), s.done, 0), "cudaStreamWaitEvent");
 }
 
 void nccl_finalize() noexcept {

@@ -65,9 +65,9 @@ struct Allocations {
   std::mutex lock;
   std::unordered_map<void*, std::size_t> bytes;
   std::size_t current = 0, peak = 0;
-  static Allocations& get() {
-    static Allocations a;
-    return a;
+  static Allocations& get() {  // never destroyed: DeviceBuffers in other statics free into it at exit
+    static Allocations* a = new Allocations;
+    return *a;
   }
 };
 
@@ -427,12 +427,16 @@ void stage_host(const void* dst, const void* src, std::size_t bytes) {
 }
 
 void stage_copy(void* dst, std::size_t bytes) {
+  // Inside a capture the copy is left out of the graph: the host issues it before each launch
+  // (Backend::restage), so that the next stage_host waits for that copy only, not for the whole
+  // graph — the host stays a micro-step ahead.
+  if (capturing()) return;
   Context& c = Context::get();
   const auto it = c.pinned.find(dst);
   if (it == c.pinned.end() || it->second.bytes < bytes) throw Error("stage_copy: nothing staged for this buffer");
   launches.fetch_add(1);
   check(cudaMemcpyAsync(dst, it->second.host, bytes, cudaMemcpyHostToDevice, compute_stream()), "cudaMemcpyAsync (staged)");
-  if (!capturing()) mark_staged();
+  mark_staged();
 }
 
 bool graphs_usable() { return graphs_enabled.load() && !sync_every_launch(); }
@@ -471,7 +475,6 @@ void abort_capture() noexcept {
 
 void launch_graph(void* exec) {
   check(cudaGraphLaunch(static_cast<cudaGraphExec_t>(exec), compute_stream()), "cudaGraphLaunch");
-  mark_staged();
   if (sync_every_launch()) check(cudaStreamSynchronize(compute_stream()), "cudaGraphLaunch");
 }
 

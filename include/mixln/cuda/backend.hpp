@@ -71,7 +71,8 @@ void check_launch(const char* what);
 // Host data a step reads (tokens, labels) goes through a pinned buffer kept per destination:
 // stage_host copies it there (first waiting until the last staged copy has read the buffer: the
 // host runs at most one micro-step ahead of the device), stage_copy issues the asynchronous copy
-// on the compute stream — the part a CUDA graph captures and replays.
+// on the compute stream. Inside a capture stage_copy does nothing: the copies stay out of the
+// graph and are issued before each launch (Backend::restage).
 void stage_host(const void* dst, const void* src, std::size_t bytes);
 void stage_copy(void* dst, std::size_t bytes);
 // CUDA graphs of the compute stream (schedule/step_graphs.hpp): capture, instantiate, replay.
@@ -220,11 +221,12 @@ struct Backend {
     return buf.data();
   }
 
-  // CUDA graphs (schedule/step_graphs.hpp): a micro-step captured once and replayed. Before a
-  // replay the host stages its data with restage (the host half of stage); the copies are in the
-  // graph.
+  // CUDA graphs (schedule/step_graphs.hpp): a micro-step captured once and replayed. Before each
+  // launch the host stages the micro-step's data with restage: into the pinned buffer, then the
+  // copy on the stream (the graph reads the device buffer; the copies are not in it).
   static void restage(DeviceBuffer<std::int32_t>& buf, const std::int32_t* host, std::size_t n) {
     stage_host(buf.data(), host, n * sizeof(std::int32_t));
+    stage_copy(buf.data(), n * sizeof(std::int32_t));
   }
   static bool graphs_usable() { return cuda::graphs_usable(); }
   static void begin_capture() { cuda::begin_capture(); }

@@ -186,7 +186,7 @@ class Engine {
     for (int r = 0; r < R; ++r) n_labels += labels[r] != kIgnoreIndex;
     const int divisor = int(grad_divisor > 0 ? grad_divisor : n_labels);
     graphs_.run(
-        {B, Tn, backward, divisor}, !hooked_ && !walker_.has_phase_hook() && walker_.dropped_layer() < 0,
+        {B, Tn, backward, backward ? divisor : 0}, !hooked_ && !walker_.has_phase_hook() && walker_.dropped_layer() < 0,
         [&] {
           walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
           walker_.phase("head_loss", -1, false);

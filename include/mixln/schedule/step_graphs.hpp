@@ -5,8 +5,10 @@
 // capture its stream (cuda::Backend: begin_capture, end_capture, launch_graph, ...) the
 // micro-step becomes one graph launch. Per shape (B, T, backward or not, gradient divisor):
 //   1st call   eager — the first run sizes every scratch buffer (cuBLAS, CUB, bf16 staging);
-//   2nd call   captured, instantiated, then launched;
-//   later      the host stages its tokens and labels (Backend::restage) and launches the graph.
+//   2nd call   captured, instantiated, then staged and launched as below;
+//   later      the host stages its tokens and labels (Backend::restage: a host copy and the
+//              copy to the device, issued before the graph, not part of it) and launches it.
+// At most kMaxGraphs shapes keep a graph (the oldest is dropped).
 // A graph is dropped and captured again when the backend has freed memory since its capture
 // (Backend::memory_epoch: a buffer that grew, an arena resized), since it may point there. A
 // capture that fails turns graphs off for the engine and the micro-step runs eagerly; the
@@ -85,6 +87,10 @@ class StepGraphs {
     for (Entry& x : entries_)
       if (x.key == key) e = &x;
     if (!e) {  // first time: eagerly, so that every buffer the step needs exists before a capture
+      if (entries_.size() == kMaxGraphs) {
+        if (entries_.front().exec) Backend::destroy_graph(entries_.front().exec);
+        entries_.erase(entries_.begin());
+      }
       entries_.push_back({key, nullptr, 0});
       ++counts_.eager;
       return enqueue();
@@ -116,6 +122,7 @@ class StepGraphs {
     }
     e->epoch = before;
     ++counts_.captures;
+    restage();
     Backend::launch_graph(e->exec);
   }
 
@@ -126,6 +133,7 @@ class StepGraphs {
     entries_.clear();
   }
 
+  static constexpr std::size_t kMaxGraphs = 8;
   bool on_ = true;
   std::vector<Entry> entries_;
   Counts counts_;
