@@ -76,28 +76,8 @@ else
   fi
 
   # Loss curves against the CPU's: the same flags as gpu_bundle.sh's reference runs.
-  compare() {  # name ref.jsonl run.jsonl tolerance → "ok|FAIL" "detail"
-    "$PY" - "$@" <<'PY'
-import json, sys
-name, ref, run, tol = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
-def losses(p):
-    d = {}
-    for line in open(p):
-        j = json.loads(line)
-        if "loss" in j and "val_loss" not in j:
-            d[j["step"]] = j["loss"]
-    return d
-a, b = losses(ref), losses(run)
-steps = sorted(set(a) & set(b))
-if len(steps) < 20:
-    print("FAIL|%d common steps" % len(steps)); sys.exit()
-last = steps[-20:]
-ma, mb = sum(a[s] for s in last) / 20, sum(b[s] for s in last) / 20
-rel = abs(mb - ma) / abs(ma)
-worst = max(abs(a[s] - b[s]) for s in steps)
-print("%s|last-20 mean loss CPU %.4f, GPU %.4f (rel %.2e, tolerance %.0e); largest step difference %.3f" %
-      ("ok" if rel <= tol else "FAIL", ma, mb, rel, tol, worst))
-PY
+  compare() {  # name ref.jsonl run.jsonl tolerance → "ok|FAIL|detail"
+    "$PY" scripts/gpu/compare_losses.py "$2" "$3" "$4"
   }
   run_pair() {  # trainer data batch seq eval_tokens
     local t=$1 data=$2 batch=$3 seq=$4 evt=$5

@@ -93,25 +93,6 @@ elif cmd == "mixln":  # FILE PEAK: one detail line of a mixln bench JSON line
         fmt(tok, "%.0f"), fmt(mfu, "%.1f"), fmt(j.get("mfu_nominal")), fmt(j.get("mfu_measured")),
         fmt(j["peak_device_bytes"] / 2**20 if isinstance(j.get("peak_device_bytes"), (int, float)) else None, "%.0f"),
         fmt(j.get("launches_per_step"), "%.0f"), phases))
-elif cmd == "compare":  # REF RUN TOL: "ok|detail" or "FAIL|detail", as gpu_check.sh
-    ref, run, tol = sys.argv[2], sys.argv[3], float(sys.argv[4])
-    def losses(p):
-        d = {}
-        for line in open(p):
-            j = json.loads(line)
-            if "loss" in j and "val_loss" not in j:
-                d[j["step"]] = j["loss"]
-        return d
-    a, b = losses(ref), losses(run)
-    steps = sorted(set(a) & set(b))
-    if len(steps) < 20:
-        print("FAIL|%d common steps" % len(steps))
-        sys.exit()
-    last = steps[-20:]
-    ma, mb = sum(a[s] for s in last) / 20, sum(b[s] for s in last) / 20
-    rel = abs(mb - ma) / abs(ma)
-    print("%s|%d steps; last-20 mean loss CPU %.4f, GPU %.4f (rel %.2e, tolerance %.0e)" %
-          ("ok" if rel <= tol else "FAIL", len(steps), ma, mb, rel, tol))
 elif cmd == "report":  # RECORDS TITLE OUT.json OUT.txt
     recs = [json.loads(l) for l in open(sys.argv[2]) if l.strip()]
     lines = [sys.argv[3], "", "| step | result | detail |", "|---|---|---|"]
@@ -235,7 +216,7 @@ else
     if ! lim=$(within 60) || ((lim == 0)); then note "tiny_mixln_cuda 100 steps vs CPU ($prec)" "not run" "time budget spent"; continue; fi
     if timeout "$lim" "$bin/tiny_mixln_cuda" train --data "$work/data/tiny" --out "$out" --steps 100 --batch 8 --seq 64 \
         --lr 1e-3 --seed 0 --eval-every 0 --eval-tokens 8192 --quiet --precision "$prec" 2> "$out.err"; then
-      IFS='|' read -r verdict detail < <(perf compare "$ref100" "$out/log.jsonl" "$tol")
+      IFS='|' read -r verdict detail < <("$PY" scripts/gpu/compare_losses.py "$ref100" "$out/log.jsonl" "$tol")
       note "tiny_mixln_cuda 100 steps vs CPU ($prec)" "$verdict" "$detail"
     else
       note "tiny_mixln_cuda 100 steps vs CPU ($prec)" FAIL "the run failed: $(tail -n 1 "$out.err" 2>/dev/null)"

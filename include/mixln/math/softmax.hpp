@@ -11,21 +11,9 @@
 
 namespace mixln {
 
-// In place over s[0, n); `len` = t + 1 entries are live, the rest become 0.
-template <class Row, class T>
-MIXLN_HD void causal_softmax_row(const Row& row, T* s, int len) {
-  const T m = row.max([&](int j) { return j < len ? s[j] : s[0]; });
-  const T z = row.sum([&](int j) {
-    const T e = j < len ? fast_exp(s[j] - m) : T(0);
-    s[j] = e;
-    return e;
-  });
-  const T inv = T(1) / z;
-  row.each([&](int j) { s[j] *= inv; });
-}
-
-// causal_softmax_row that also returns its statistics: *m the row's maximum, *inv the inverse
-// of Σ exp(s_j − m) — what attention saves for backward instead of the probabilities.
+// In place over s[0, n); `len` = t + 1 entries are live, the rest become 0. Also returns the
+// row's statistics: *m its maximum, *inv the inverse of Σ exp(s_j − m) — what attention saves
+// for backward instead of the probabilities.
 template <class Row, class T>
 MIXLN_HD void causal_softmax_row_stats(const Row& row, T* s, int len, T* m_out, T* inv_out) {
   const T m = row.max([&](int j) { return j < len ? s[j] : s[0]; });
