@@ -3,7 +3,9 @@
 // CPU twin are math/flash_attention.hpp (the tests check the twin against the materialized
 // attention in double); this file only moves data and maps threads: every score mask, online-
 // softmax update, rescale, finalize, P recomputation, dS element, delta and bf16 rounding is a
-// MIXLN_HD function of that header, run here as the twin runs it.
+// MIXLN_HD function of that header. The sums are the twin's terms in another order (fmaf, and
+// quad and warp butterflies where the twin adds serially), so the two agree to rounding, not
+// bit for bit.
 //
 // Layouts (C = H·D): qkv [B, T, 3C] (row stride 3C; head h: q at h·D, k at C + h·D, v at
 // 2C + h·D), out and dout [B, T, C] (row stride C), stats [B, H, T, 2] = (m, inv) per query row,

@@ -111,14 +111,4 @@ double clip_grad_norm(typename Backend::scalar* g, std::size_t n, double max_nor
   return std::sqrt(host);
 }
 
-// Σ x² over x[0, n), on the host (waits for the backend): for checks outside the step.
-template <class Backend>
-double sum_of_squares(const typename Backend::scalar* x, std::size_t n) {
-  typename Backend::template buffer<double> ss(1);
-  Backend::sum_squares(x, n, ss.data());
-  double host = 0;
-  Backend::copy_to_host(&host, ss.data(), 1);
-  return host;
-}
-
 }  // namespace mixln

@@ -326,7 +326,8 @@ class Trainer {
   // non-finite weights is ever written (an update can overflow although the loss and gradient
   // it came from were finite): stop, naming the last good checkpoint.
   void checkpoint(E& e, AdamW<Backend>& adam, DataParallel<Backend>& dp, Position& at) {
-    if (!std::isfinite(sum_of_squares<Backend>(e.device_params(), e.layout().total)))
+    Backend::sum_squares(e.device_params(), e.layout().total, e.step_scalars() + 1);  // (the norm was read)
+    if (!std::isfinite(e.read_step_scalars().second))
       throw Error("the weights are not finite after step " + std::to_string(at.step) +
                   " (is the learning rate too high?); no checkpoint of them was written" +
                   (at.last_ckpt.empty() ? std::string(" (there is no earlier checkpoint)")
