@@ -45,8 +45,13 @@
 // when stored for their products (flash_operand, math/half.hpp's nearest-even rounding, the
 // bits of __float2bfloat16_rn); sums in fp32 FMA. fp32 and tf32: no rounding (SIMT fp32).
 //
+// Tensor cores: with Precision::bf16 and head dims 64, 128 on an sm_80+ device, the forward and
+// the dK/dV and dQ kernels are instead the mma.sync m16n8k16 bf16 kernels of attention_mma.cuh
+// (same layouts, contract, roundings and determinism; delta stays the kernel below). Their bodies
+// are templates over an executor, run on the CPU by tests/test_attention_mma.cpp's emulator.
+//
 // Status: compiled for sm_80 and sm_90 (no stack frame, no spills), never run — as the rest of
-// the CUDA backend (docs/cuda.md).
+// the CUDA backend (docs/cuda.md); the tensor-core kernels are emulated on the CPU only.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -59,6 +64,7 @@
 #include "mixln/cuda/stream.cuh"
 #include "mixln/error.hpp"
 #include "mixln/math/flash_attention.hpp"
+#include "attention_mma.cuh"
 
 namespace mixln::cuda {
 
@@ -417,6 +423,17 @@ void allow_smem(Kernel kernel, std::size_t bytes, const char* what) {
     check(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(bytes)), what);
 }
 
+// The tensor-core kernels (attention_mma.cuh) serve bf16 at head dims 64 and 128 on sm_80 and
+// later (bf16 mma.sync); everything else takes the SIMT kernels above.
+bool device_has_bf16_mma() {
+  int dev = 0, major = 0;
+  check(cudaGetDevice(&dev), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev), "cudaDeviceGetAttribute");
+  return major >= 8;
+}
+template <int D>
+constexpr bool mma_head_dim = D == 64 || D == 128;
+
 }  // namespace
 
 void Backend::attention_forward(Precision p, int B, int seq, int H, int D, const float* qkv, float* stats, float* out) {
@@ -425,6 +442,18 @@ void Backend::attention_forward(Precision p, int B, int seq, int H, int D, const
   const float scale = 1.f / std::sqrt(float(D));
   with_head_dim(D, "attention_forward", [&](auto dim) {
     constexpr int Dc = decltype(dim)::value;
+    if constexpr (mma_head_dim<Dc>) {
+      if (bf16 && device_has_bf16_mma()) {
+        using M = attention_mma::MmaConfig<Dc>;
+        allow_smem(attention_mma::flash_mma_forward_kernel<Dc>, M::forward_smem,
+                   "cudaFuncSetAttribute(flash_mma_forward)");
+        const dim3 grid(unsigned(B * H), unsigned((seq + M::kTile - 1) / M::kTile));
+        attention_mma::flash_mma_forward_kernel<Dc><<<grid, attention_mma::kThreads, M::forward_smem,
+                                                      compute_stream()>>>(seq, H, scale, qkv, stats, out);
+        check_launch("attention_forward (flash_mma_forward)");
+        return;
+      }
+    }
     using Cfg = FlashConfig<Dc>;
     allow_smem(flash_forward_kernel<Dc>, Cfg::forward_smem, "cudaFuncSetAttribute(flash_forward)");
     const dim3 grid(unsigned(B * H), unsigned((seq + Cfg::kTile - 1) / Cfg::kTile));
@@ -448,6 +477,25 @@ void Backend::attention_backward(Precision p, int B, int seq, int H, int D, cons
     flash_delta_kernel<<<delta_blocks, kDeltaThreads, 0, compute_stream()>>>(rows, seq, H, Dc, dout, out, delta);
     check_launch("attention_backward (flash_delta)");
 
+    if constexpr (mma_head_dim<Dc>) {
+      if (bf16 && device_has_bf16_mma()) {
+        using M = attention_mma::MmaConfig<Dc>;
+        const dim3 mgrid(unsigned(B * H), unsigned((seq + M::kTile - 1) / M::kTile));
+        allow_smem(attention_mma::flash_mma_backward_kv_kernel<Dc>, M::kv_smem,
+                   "cudaFuncSetAttribute(flash_mma_backward_kv)");
+        attention_mma::flash_mma_backward_kv_kernel<Dc><<<mgrid, attention_mma::kThreads, M::kv_smem,
+                                                          compute_stream()>>>(seq, H, scale, qkv, dout, stats,
+                                                                              delta, dqkv);
+        check_launch("attention_backward (flash_mma_backward_kv)");
+        allow_smem(attention_mma::flash_mma_backward_q_kernel<Dc>, M::q_smem,
+                   "cudaFuncSetAttribute(flash_mma_backward_q)");
+        attention_mma::flash_mma_backward_q_kernel<Dc><<<mgrid, attention_mma::kThreads, M::q_smem,
+                                                         compute_stream()>>>(seq, H, scale, qkv, dout, stats,
+                                                                             delta, dqkv);
+        check_launch("attention_backward (flash_mma_backward_q)");
+        return;
+      }
+    }
     const dim3 grid(unsigned(B * H), unsigned((seq + Cfg::kTile - 1) / Cfg::kTile));
     allow_smem(flash_backward_kv_kernel<Dc>, Cfg::kv_smem, "cudaFuncSetAttribute(flash_backward_kv)");
     flash_backward_kv_kernel<Dc><<<grid, Cfg::kThreads, Cfg::kv_smem, compute_stream()>>>(seq, H, scale, bf16, qkv, dout,
