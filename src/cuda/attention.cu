@@ -407,11 +407,13 @@ void with_head_dim(int D, const char* op, F&& f) {
     case 8: return f(std::integral_constant<int, 8>{});
     case 16: return f(std::integral_constant<int, 16>{});
     case 32: return f(std::integral_constant<int, 32>{});
+    case 48: return f(std::integral_constant<int, 48>{});  // LLaMA-250M: 768 / 16 heads
     case 64: return f(std::integral_constant<int, 64>{});
+    case 96: return f(std::integral_constant<int, 96>{});
     case 128: return f(std::integral_constant<int, 128>{});
     default:
       throw Error(std::string(op) + ": head dim " + std::to_string(D) +
-                  " is not supported by the fused attention kernels (compiled for head dims 8, 16, 32, 64, 128)");
+                  " is not supported by the fused attention kernels (compiled for head dims 8, 16, 32, 48, 64, 96, 128)");
   }
 }
 
