@@ -237,6 +237,26 @@ TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match t
     Gpu::attention_backward(prec, B, T, H, D, QKV.p(), O.p(), ST.p(), DO.p(), DELTA.p(), DQKV.p());
     CHECK(rel_err(DQKV.host(), dqkv) < (prec == Precision::fp32 ? 1e-5 : 2e-2));
   }
+  // head dims 64 and 128 in bf16 take the tensor-core kernels (src/cuda/attention_mma.cuh), the
+  // rest the SIMT ones: both against the CPU's bf16 attention, T not a multiple of any tile
+  for (const int Dm : {48, 64, 128}) {
+    INFO("bf16 attention, head dim " << Dm);
+    const int Hm = 2, Cm = Hm * Dm, Tm = 100, Rm = B * Tm;
+    auto q = random_vec(std::size_t(Rm) * 3 * Cm, 31), o_grad = random_vec(std::size_t(Rm) * Cm, 32);
+    std::vector<float> st(std::size_t(B) * Hm * Tm * 2), o(std::size_t(Rm) * Cm), dl(std::size_t(B) * Hm * Tm),
+        dq(q.size());
+    Dev Q(q), OG(o_grad), ST = poisoned(st.size()), O = poisoned(o.size()), DL = poisoned(dl.size()),
+        DQ = poisoned(dq.size());
+    Cpu::attention_forward(Precision::bf16, B, Tm, Hm, Dm, q.data(), st.data(), o.data());
+    Gpu::attention_forward(Precision::bf16, B, Tm, Hm, Dm, Q.p(), ST.p(), O.p());
+    CHECK(rel_err(ST.host(), st) < 1e-5);
+    CHECK(rel_err(O.host(), o) < 1e-2);
+    Cpu::attention_backward(Precision::bf16, B, Tm, Hm, Dm, q.data(), o.data(), st.data(), o_grad.data(), dl.data(),
+                            dq.data());
+    Gpu::attention_backward(Precision::bf16, B, Tm, Hm, Dm, Q.p(), O.p(), ST.p(), OG.p(), DL.p(), DQ.p());
+    CHECK(rel_err(DQ.host(), dq) < 2e-2);
+  }
+
   Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), stats.data(), out.data());
   Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(),
                           dqkv.data());
