@@ -50,12 +50,22 @@
 // (same layouts, contract, roundings and determinism; delta stays the kernel below). Their bodies
 // are templates over an executor, run on the CPU by tests/test_attention_mma.cpp's emulator.
 //
-// Status: compiled for sm_80 and sm_90 (no stack frame, no spills), never run — as the rest of
-// the CUDA backend (docs/cuda.md); the tensor-core kernels are emulated on the CPU only.
-#include <cuda_runtime.h>
-
+// Executor: every kernel body below is a template over the executor of attention_exec.cuh (thread
+// and block ids, sync, sync_warp, shfl_xor), with a thin __global__ wrapper on DeviceExec; outside
+// `#if defined(__CUDACC__)` this file compiles with the host compiler, and
+// tests/test_attention_simt.cpp runs the bodies on the CPU (tests/attention_emulator.hpp).
+//
+// Status: compiled for sm_80 and sm_90 (no stack frame, no spills), never run on a GPU — as the
+// rest of the CUDA backend (docs/cuda.md); SIMT and tensor-core kernels are emulated on the CPU.
 #include <cmath>
 #include <cstddef>
+
+#include "mixln/math/flash_attention.hpp"
+#include "attention_exec.cuh"
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+
 #include <string>
 #include <type_traits>
 
@@ -63,14 +73,16 @@
 #include "mixln/cuda/backend.hpp"
 #include "mixln/cuda/stream.cuh"
 #include "mixln/error.hpp"
-#include "mixln/math/flash_attention.hpp"
 #include "attention_mma.cuh"
+#endif
 
 namespace mixln::cuda {
 
 namespace {
 
-using detail::check;
+using attention_exec::fma_f;
+using attention_exec::fmax_f;
+using attention_exec::imin;
 
 template <int D>
 struct FlashConfig {
@@ -93,56 +105,60 @@ struct FlashConfig {
 // 16–24 bytes; with a minimum of one block per SM none spills (96–172 registers).
 
 // The row executor of math/row.hpp for a row shared by the 4 lanes of a quad: lane `sub`
-// visits j = sub, sub + 4, ...; sums and maxima combine the lanes by two xor shuffles (the
-// same result, bitwise, on the four lanes: a + b is commutative). Every lane of the warp must
-// call sum and max (full-warp shuffles); the loops before them may be empty. (sum, max, each:
-// what flash_online_update uses of math/row.hpp's interface.)
+// visits j = sub, sub + 4, ...; sums and maxima combine the lanes by two xor shuffles of the
+// executor (the same result, bitwise, on the four lanes: a + b is commutative). Every lane of
+// the warp must call sum and max (full-warp shuffles); the loops before them may be empty.
+// (sum, max, each: what flash_online_update uses of math/row.hpp's interface.)
+template <class Ex>
 struct QuadRow {
+  Ex& ex;
   int n, sub;
 
   template <class F>
-  __device__ float sum(F&& f) const {
+  MIXLN_EXEC_FN float sum(F&& f) const {
     float acc = 0.f;
     for (int j = sub; j < n; j += 4) acc += f(j);
-    acc += __shfl_xor_sync(0xffffffffu, acc, 1);
-    acc += __shfl_xor_sync(0xffffffffu, acc, 2);
+    acc += ex.shfl_xor(acc, 1);
+    acc += ex.shfl_xor(acc, 2);
     return acc;
   }
   template <class F>
-  __device__ float max(F&& f) const {
+  MIXLN_EXEC_FN float max(F&& f) const {
     float m = flash_masked<float>();
-    for (int j = sub; j < n; j += 4) m = fmaxf(m, f(j));
-    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 1));
-    m = fmaxf(m, __shfl_xor_sync(0xffffffffu, m, 2));
+    for (int j = sub; j < n; j += 4) m = fmax_f(m, f(j));
+    m = fmax_f(m, ex.shfl_xor(m, 1));
+    m = fmax_f(m, ex.shfl_xor(m, 2));
     return m;
   }
   template <class F>
-  __device__ void each(F&& f) const {
+  MIXLN_EXEC_FN void each(F&& f) const {
     for (int j = sub; j < n; j += 4) f(j);
   }
 };
 
 // The same over the 32 lanes of a warp (delta: one warp per row and head; sum only).
+template <class Ex>
 struct WarpRow {
+  Ex& ex;
   int n, lane;
 
   template <class F>
-  __device__ float sum(F&& f) const {
+  MIXLN_EXEC_FN float sum(F&& f) const {
     float acc = 0.f;
     for (int j = lane; j < n; j += 32) acc += f(j);
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) acc += __shfl_xor_sync(0xffffffffu, acc, o);
+    MIXLN_UNROLL
+    for (int o = 16; o > 0; o >>= 1) acc += ex.shfl_xor(acc, o);
     return acc;
   }
 };
 
 // Rows [r0, r0 + n) of a matrix of row stride `stride` (columns [0, D) from src), into the
 // shared tile dst [Rows, D + 1]; rows n .. Rows zero. Rounded to bf16 when bf16. Consecutive
-// threads read consecutive columns.
+// threads (tid) read consecutive columns.
 template <int D, int Rows, int Threads>
-__device__ __forceinline__ void load_tile(float* dst, const float* __restrict__ src, std::size_t stride, int r0, int n,
-                                          bool bf16) {
-  for (int e = threadIdx.x; e < Rows * D; e += Threads) {
+MIXLN_EXEC_FN void load_tile(int tid, float* dst, const float* __restrict__ src, std::size_t stride, int r0, int n,
+                             bool bf16) {
+  for (int e = tid; e < Rows * D; e += Threads) {
     const int r = e / D, d = e % D;
     const float x = r < n ? src[std::size_t(r0 + r) * stride + d] : 0.f;
     dst[r * (D + 1) + d] = flash_operand(x, bf16);
@@ -150,69 +166,68 @@ __device__ __forceinline__ void load_tile(float* dst, const float* __restrict__ 
 }
 
 // --- forward: one block per (b·H + h, query tile) -------------------------------------------
-template <int D>
-__global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
-    flash_forward_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
-                         float* __restrict__ stats, float* __restrict__ out) {
+template <int D, class Ex>
+MIXLN_EXEC_FN void flash_forward(Ex& ex, float* smem, int seq, int H, float scale, bool bf16,
+                                 const float* __restrict__ qkv, float* __restrict__ stats, float* __restrict__ out) {
   using Cfg = FlashConfig<D>;
   constexpr int Bt = Cfg::kTile, LD = Cfg::kLd, LS = Cfg::kLs;
-  extern __shared__ float smem[];
   float* sQ = smem;                   // [Bt, D+1] this block's query rows
   float* sK = sQ + Cfg::kTileFloats;  // [Bt, D+1] the current key tile
   float* sV = sK + Cfg::kTileFloats;  // [Bt, D+1]
   float* sS = sV + Cfg::kTileFloats;  // [Bt, Bt+1] scores, then p̃
 
-  const int bh = blockIdx.x, b = bh / H, h = bh % H, C = H * D;
-  const int qt = int(gridDim.y) - 1 - int(blockIdx.y);  // the longest tiles first
-  const int q0 = qt * Bt, qn = min(Bt, seq - q0);
+  const int tid = ex.thread();
+  const int bh = ex.block_x(), b = bh / H, h = bh % H, C = H * D;
+  const int qt = ex.grid_y() - 1 - ex.block_y();  // the longest tiles first
+  const int q0 = qt * Bt, qn = imin(Bt, seq - q0);
   const std::size_t ld = 3 * std::size_t(C);
   const float* base = qkv + std::size_t(b) * seq * ld + std::size_t(h) * D;  // q; k at +C, v at +2C
-  const int r = threadIdx.x >> 2, sub = threadIdx.x & 3, t = q0 + r;
+  const int r = tid >> 2, sub = tid & 3, t = q0 + r;
 
-  load_tile<D, Bt, Cfg::kThreads>(sQ, base, ld, q0, qn, bf16);
+  load_tile<D, Bt, Cfg::kThreads>(tid, sQ, base, ld, q0, qn, bf16);
   float acc[Cfg::kCols];
-#pragma unroll
+  MIXLN_UNROLL
   for (int c = 0; c < Cfg::kCols; ++c) acc[c] = 0.f;
   float m = flash_masked<float>(), l = 0.f;
   float* srow = sS + r * LS;
 
   const int last_kt = flash_last_key_tile(q0, Bt, Bt, seq);  // block-uniform: every thread loops alike
   for (int kt = 0; kt <= last_kt; ++kt) {
-    const int k0 = kt * Bt, kn = min(Bt, seq - k0);
-    __syncthreads();  // the previous tile's sK, sV are read
-    load_tile<D, Bt, Cfg::kThreads>(sK, base + C, ld, k0, kn, bf16);
-    load_tile<D, Bt, Cfg::kThreads>(sV, base + 2 * C, ld, k0, kn, bf16);
-    __syncthreads();  // sQ (first pass), sK, sV are in place
+    const int k0 = kt * Bt, kn = imin(Bt, seq - k0);
+    ex.sync();  // the previous tile's sK, sV are read
+    load_tile<D, Bt, Cfg::kThreads>(tid, sK, base + C, ld, k0, kn, bf16);
+    load_tile<D, Bt, Cfg::kThreads>(tid, sV, base + 2 * C, ld, k0, kn, bf16);
+    ex.sync();  // sQ (first pass), sK, sV are in place
     // scores of row r against keys j = sub + 4i
     float s[Cfg::kKeys];
-#pragma unroll
+    MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) s[i] = 0.f;
-#pragma unroll 4
+    MIXLN_UNROLL4
     for (int d = 0; d < D; ++d) {
       const float qd = sQ[r * LD + d];
-#pragma unroll
-      for (int i = 0; i < Cfg::kKeys; ++i) s[i] = fmaf(qd, sK[(sub + 4 * i) * LD + d], s[i]);
+      MIXLN_UNROLL
+      for (int i = 0; i < Cfg::kKeys; ++i) s[i] = fma_f(qd, sK[(sub + 4 * i) * LD + d], s[i]);
     }
-#pragma unroll
+    MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) {
       const int j = sub + 4 * i;
       srow[j] = flash_live(t, k0 + j, seq) ? s[i] * scale : flash_masked<float>();
     }
     // the quad's lanes read and write only their own j here; every lane of the warp takes part
-    const float alpha = flash_online_update(QuadRow{kn, sub}, srow, m, l, bf16);
-    __syncwarp();  // the quad's p̃ of row r, written by its 4 lanes, visible to all 4
-#pragma unroll
+    const float alpha = flash_online_update(QuadRow<Ex>{ex, kn, sub}, srow, m, l, bf16);
+    ex.sync_warp();  // the quad's p̃ of row r, written by its 4 lanes, visible to all 4
+    MIXLN_UNROLL
     for (int c = 0; c < Cfg::kCols; ++c) acc[c] *= alpha;
     for (int j = 0; j < kn; ++j) {
       const float p = srow[j];
-#pragma unroll
-      for (int c = 0; c < Cfg::kCols; ++c) acc[c] = fmaf(p, sV[j * LD + sub + 4 * c], acc[c]);
+      MIXLN_UNROLL
+      for (int c = 0; c < Cfg::kCols; ++c) acc[c] = fma_f(p, sV[j * LD + sub + 4 * c], acc[c]);
     }
   }
   if (t < seq) {  // padding rows of a partial tile (no live key: l = 0) store nothing
     const FlashStats<float> st = flash_finalize(m, l);
     float* o = out + (std::size_t(b) * seq + t) * C + std::size_t(h) * D;
-#pragma unroll
+    MIXLN_UNROLL
     for (int c = 0; c < Cfg::kCols; ++c) o[sub + 4 * c] = acc[c] * st.inv;
     if (sub == 0) {
       float* sp = stats + ((std::size_t(b) * H + h) * seq + t) * 2;
@@ -225,26 +240,26 @@ __global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
 // --- backward 1: delta_t = Σ_d dO_td O_td, one warp per (row, head) -------------------------------
 constexpr int kDeltaThreads = 256;
 
-__global__ void __launch_bounds__(kDeltaThreads)
-    flash_delta_kernel(int rows, int seq, int H, int D, const float* __restrict__ dout, const float* __restrict__ out,
-                       float* __restrict__ delta) {
-  const long long w = (long long)blockIdx.x * (kDeltaThreads / 32) + (threadIdx.x >> 5);
+template <class Ex>
+MIXLN_EXEC_FN void flash_delta(Ex& ex, int rows, int seq, int H, int D, const float* __restrict__ dout,
+                               const float* __restrict__ out, float* __restrict__ delta) {
+  const int tid = ex.thread();
+  const long long w = (long long)ex.block_x() * (kDeltaThreads / 32) + (tid >> 5);
   if (w >= (long long)rows * H) return;  // warp-uniform: the whole warp leaves together
   const int row = int(w / H), h = int(w % H), b = row / seq, t = row % seq;
   const std::size_t off = std::size_t(row) * H * D + std::size_t(h) * D;
-  const float d = flash_delta_row(WarpRow{D, int(threadIdx.x & 31)}, dout + off, out + off);
-  if ((threadIdx.x & 31) == 0) delta[(std::size_t(b) * H + h) * seq + t] = d;
+  const float d = flash_delta_row(WarpRow<Ex>{ex, D, tid & 31}, dout + off, out + off);
+  if ((tid & 31) == 0) delta[(std::size_t(b) * H + h) * seq + t] = d;
 }
 
 // --- backward 2: dK, dV — one block per (b·H + h, key tile) -----------------------------------
-template <int D>
-__global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
-    flash_backward_kv_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
-                             const float* __restrict__ dout, const float* __restrict__ stats,
-                             const float* __restrict__ delta, float* __restrict__ dqkv) {
+template <int D, class Ex>
+MIXLN_EXEC_FN void flash_backward_kv(Ex& ex, float* smem, int seq, int H, float scale, bool bf16,
+                                     const float* __restrict__ qkv, const float* __restrict__ dout,
+                                     const float* __restrict__ stats, const float* __restrict__ delta,
+                                     float* __restrict__ dqkv) {
   using Cfg = FlashConfig<D>;
   constexpr int Bt = Cfg::kTile, LD = Cfg::kLd, LS = Cfg::kLs;
-  extern __shared__ float smem[];
   float* sK = smem;                      // [Bt, D+1] this block's keys
   float* sV = sK + Cfg::kTileFloats;     // [Bt, D+1]
   float* sQ = sV + Cfg::kTileFloats;     // [Bt, D+1] the current query tile
@@ -255,49 +270,50 @@ __global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
   float* sInv = sM + Bt;                 // [Bt] inv
   float* sDelta = sInv + Bt;             // [Bt] delta
 
-  const int bh = blockIdx.x, b = bh / H, h = bh % H, C = H * D;
-  const int kt = blockIdx.y;  // the longest (earliest) key tiles first
-  const int k0 = kt * Bt, kn = min(Bt, seq - k0);
+  const int tid = ex.thread();
+  const int bh = ex.block_x(), b = bh / H, h = bh % H, C = H * D;
+  const int kt = ex.block_y();  // the longest (earliest) key tiles first
+  const int k0 = kt * Bt, kn = imin(Bt, seq - k0);
   const std::size_t ld = 3 * std::size_t(C);
   const float* base = qkv + std::size_t(b) * seq * ld + std::size_t(h) * D;
   const float* obase = dout + std::size_t(b) * seq * C + std::size_t(h) * D;
   const float* st = stats + (std::size_t(b) * H + h) * seq * 2;  // [T, 2]
   const float* dl = delta + (std::size_t(b) * H + h) * seq;      // [T]
-  const int j = threadIdx.x >> 2, sub = threadIdx.x & 3;         // this thread's key row, its lane
+  const int j = tid >> 2, sub = tid & 3;                         // this thread's key row, its lane
 
-  load_tile<D, Bt, Cfg::kThreads>(sK, base + C, ld, k0, kn, bf16);
-  load_tile<D, Bt, Cfg::kThreads>(sV, base + 2 * C, ld, k0, kn, bf16);
+  load_tile<D, Bt, Cfg::kThreads>(tid, sK, base + C, ld, k0, kn, bf16);
+  load_tile<D, Bt, Cfg::kThreads>(tid, sV, base + 2 * C, ld, k0, kn, bf16);
   float dk[Cfg::kCols], dv[Cfg::kCols];
-#pragma unroll
+  MIXLN_UNROLL
   for (int c = 0; c < Cfg::kCols; ++c) dk[c] = dv[c] = 0.f;
 
   const int n_qt = (seq + Bt - 1) / Bt;
   for (int qt = flash_first_query_tile(k0, Bt); qt < n_qt; ++qt) {  // block-uniform bounds
-    const int q0 = qt * Bt, qn = min(Bt, seq - q0);
-    __syncthreads();  // the previous query tile's sQ, sdO, sP, sdS, stats are read
-    load_tile<D, Bt, Cfg::kThreads>(sQ, base, ld, q0, qn, bf16);
-    load_tile<D, Bt, Cfg::kThreads>(sdO, obase, std::size_t(C), q0, qn, bf16);
-    for (int r = threadIdx.x; r < Bt; r += Cfg::kThreads) {
+    const int q0 = qt * Bt, qn = imin(Bt, seq - q0);
+    ex.sync();  // the previous query tile's sQ, sdO, sP, sdS, stats are read
+    load_tile<D, Bt, Cfg::kThreads>(tid, sQ, base, ld, q0, qn, bf16);
+    load_tile<D, Bt, Cfg::kThreads>(tid, sdO, obase, std::size_t(C), q0, qn, bf16);
+    for (int r = tid; r < Bt; r += Cfg::kThreads) {
       const bool in = r < qn;
       sM[r] = in ? st[2 * std::size_t(q0 + r)] : 0.f;
       sInv[r] = in ? st[2 * std::size_t(q0 + r) + 1] : 0.f;
       sDelta[r] = in ? dl[q0 + r] : 0.f;
     }
-    __syncthreads();  // sK, sV (first pass), sQ, sdO, stats in place
+    ex.sync();  // sK, sV (first pass), sQ, sdO, stats in place
     // s = q_r·k_j and dP = dO_r·v_j for the query rows r = sub + 4i of this thread's key j
     float s[Cfg::kKeys], dp[Cfg::kKeys];
-#pragma unroll
+    MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) s[i] = dp[i] = 0.f;
-#pragma unroll 4
+    MIXLN_UNROLL4
     for (int d = 0; d < D; ++d) {
       const float kd = sK[j * LD + d], vd = sV[j * LD + d];
-#pragma unroll
+      MIXLN_UNROLL
       for (int i = 0; i < Cfg::kKeys; ++i) {
-        s[i] = fmaf(sQ[(sub + 4 * i) * LD + d], kd, s[i]);
-        dp[i] = fmaf(sdO[(sub + 4 * i) * LD + d], vd, dp[i]);
+        s[i] = fma_f(sQ[(sub + 4 * i) * LD + d], kd, s[i]);
+        dp[i] = fma_f(sdO[(sub + 4 * i) * LD + d], vd, dp[i]);
       }
     }
-#pragma unroll
+    MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) {
       const int r = sub + 4 * i;
       const float p = flash_live(q0 + r, k0 + j, seq) ? flash_prob(s[i] * scale, sM[r], sInv[r]) : 0.f;
@@ -305,20 +321,20 @@ __global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
       sP[r * LS + j] = flash_operand(p, bf16);
       sdS[r * LS + j] = flash_operand(ds, bf16);
     }
-    __syncthreads();  // the tile's P and dS in place (column j comes from 4 lanes of a quad)
+    ex.sync();  // the tile's P and dS in place (column j comes from 4 lanes of a quad)
     // dV_j += Σ_r P_rj dO_r,  dK_j += Σ_r dS_rj q_r  (columns d = sub + 4c), rows in order
     for (int r = 0; r < qn; ++r) {
       const float p = sP[r * LS + j], ds = sdS[r * LS + j];
-#pragma unroll
+      MIXLN_UNROLL
       for (int c = 0; c < Cfg::kCols; ++c) {
-        dv[c] = fmaf(p, sdO[r * LD + sub + 4 * c], dv[c]);
-        dk[c] = fmaf(ds, sQ[r * LD + sub + 4 * c], dk[c]);
+        dv[c] = fma_f(p, sdO[r * LD + sub + 4 * c], dv[c]);
+        dk[c] = fma_f(ds, sQ[r * LD + sub + 4 * c], dk[c]);
       }
     }
   }
   if (j < kn) {
     float* g = dqkv + (std::size_t(b) * seq + k0 + j) * ld + std::size_t(h) * D;
-#pragma unroll
+    MIXLN_UNROLL
     for (int c = 0; c < Cfg::kCols; ++c) {
       g[C + sub + 4 * c] = dk[c] * scale;
       g[2 * C + sub + 4 * c] = dv[c];
@@ -327,77 +343,122 @@ __global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
 }
 
 // --- backward 3: dQ — one block per (b·H + h, query tile) ------------------------------------
-template <int D>
-__global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
-    flash_backward_q_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
-                            const float* __restrict__ dout, const float* __restrict__ stats,
-                            const float* __restrict__ delta, float* __restrict__ dqkv) {
+template <int D, class Ex>
+MIXLN_EXEC_FN void flash_backward_q(Ex& ex, float* smem, int seq, int H, float scale, bool bf16,
+                                    const float* __restrict__ qkv, const float* __restrict__ dout,
+                                    const float* __restrict__ stats, const float* __restrict__ delta,
+                                    float* __restrict__ dqkv) {
   using Cfg = FlashConfig<D>;
   constexpr int Bt = Cfg::kTile, LD = Cfg::kLd, LS = Cfg::kLs;
-  extern __shared__ float smem[];
   float* sQ = smem;                    // [Bt, D+1] this block's query rows
   float* sdO = sQ + Cfg::kTileFloats;  // [Bt, D+1]
   float* sK = sdO + Cfg::kTileFloats;  // [Bt, D+1] the current key tile
   float* sV = sK + Cfg::kTileFloats;   // [Bt, D+1]
   float* sdS = sV + Cfg::kTileFloats;  // [Bt, Bt+1] dS, rounded
 
-  const int bh = blockIdx.x, b = bh / H, h = bh % H, C = H * D;
-  const int qt = int(gridDim.y) - 1 - int(blockIdx.y);  // the longest tiles first
-  const int q0 = qt * Bt, qn = min(Bt, seq - q0);
+  const int tid = ex.thread();
+  const int bh = ex.block_x(), b = bh / H, h = bh % H, C = H * D;
+  const int qt = ex.grid_y() - 1 - ex.block_y();  // the longest tiles first
+  const int q0 = qt * Bt, qn = imin(Bt, seq - q0);
   const std::size_t ld = 3 * std::size_t(C);
   const float* base = qkv + std::size_t(b) * seq * ld + std::size_t(h) * D;
   const float* obase = dout + std::size_t(b) * seq * C + std::size_t(h) * D;
-  const int r = threadIdx.x >> 2, sub = threadIdx.x & 3, t = q0 + r;
+  const int r = tid >> 2, sub = tid & 3, t = q0 + r;
   const bool in = t < seq;
   const std::size_t srow_ix = (std::size_t(b) * H + h) * seq + (in ? t : 0);
   const float m_t = in ? stats[2 * srow_ix] : 0.f, inv_t = in ? stats[2 * srow_ix + 1] : 0.f,
               delta_t = in ? delta[srow_ix] : 0.f;
 
-  load_tile<D, Bt, Cfg::kThreads>(sQ, base, ld, q0, qn, bf16);
-  load_tile<D, Bt, Cfg::kThreads>(sdO, obase, std::size_t(C), q0, qn, bf16);
+  load_tile<D, Bt, Cfg::kThreads>(tid, sQ, base, ld, q0, qn, bf16);
+  load_tile<D, Bt, Cfg::kThreads>(tid, sdO, obase, std::size_t(C), q0, qn, bf16);
   float dq[Cfg::kCols];
-#pragma unroll
+  MIXLN_UNROLL
   for (int c = 0; c < Cfg::kCols; ++c) dq[c] = 0.f;
   float* dsrow = sdS + r * LS;
 
   const int last_kt = flash_last_key_tile(q0, Bt, Bt, seq);  // block-uniform
   for (int kt = 0; kt <= last_kt; ++kt) {
-    const int k0 = kt * Bt, kn = min(Bt, seq - k0);
-    __syncthreads();  // the previous key tile's sK is read
-    load_tile<D, Bt, Cfg::kThreads>(sK, base + C, ld, k0, kn, bf16);
-    load_tile<D, Bt, Cfg::kThreads>(sV, base + 2 * C, ld, k0, kn, bf16);
-    __syncthreads();  // sQ, sdO (first pass), sK, sV in place
+    const int k0 = kt * Bt, kn = imin(Bt, seq - k0);
+    ex.sync();  // the previous key tile's sK is read
+    load_tile<D, Bt, Cfg::kThreads>(tid, sK, base + C, ld, k0, kn, bf16);
+    load_tile<D, Bt, Cfg::kThreads>(tid, sV, base + 2 * C, ld, k0, kn, bf16);
+    ex.sync();  // sQ, sdO (first pass), sK, sV in place
     float s[Cfg::kKeys], dp[Cfg::kKeys];  // against keys j = sub + 4i
-#pragma unroll
+    MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) s[i] = dp[i] = 0.f;
-#pragma unroll 4
+    MIXLN_UNROLL4
     for (int d = 0; d < D; ++d) {
       const float qd = sQ[r * LD + d], od = sdO[r * LD + d];
-#pragma unroll
+      MIXLN_UNROLL
       for (int i = 0; i < Cfg::kKeys; ++i) {
-        s[i] = fmaf(qd, sK[(sub + 4 * i) * LD + d], s[i]);
-        dp[i] = fmaf(od, sV[(sub + 4 * i) * LD + d], dp[i]);
+        s[i] = fma_f(qd, sK[(sub + 4 * i) * LD + d], s[i]);
+        dp[i] = fma_f(od, sV[(sub + 4 * i) * LD + d], dp[i]);
       }
     }
-#pragma unroll
+    MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) {
       const int j = sub + 4 * i;
       const float p = flash_live(t, k0 + j, seq) ? flash_prob(s[i] * scale, m_t, inv_t) : 0.f;
       dsrow[j] = flash_operand(flash_ds(p, dp[i], delta_t), bf16);
     }
-    __syncwarp();  // row r's dS, from the 4 lanes of its quad, visible to all 4
+    ex.sync_warp();  // row r's dS, from the 4 lanes of its quad, visible to all 4
     // dQ_r += Σ_j dS_rj k_j (columns d = sub + 4c), keys in order
     for (int j = 0; j < kn; ++j) {
       const float ds = dsrow[j];
-#pragma unroll
-      for (int c = 0; c < Cfg::kCols; ++c) dq[c] = fmaf(ds, sK[j * LD + sub + 4 * c], dq[c]);
+      MIXLN_UNROLL
+      for (int c = 0; c < Cfg::kCols; ++c) dq[c] = fma_f(ds, sK[j * LD + sub + 4 * c], dq[c]);
     }
   }
   if (in) {
     float* g = dqkv + (std::size_t(b) * seq + t) * ld + std::size_t(h) * D;
-#pragma unroll
+    MIXLN_UNROLL
     for (int c = 0; c < Cfg::kCols; ++c) g[sub + 4 * c] = dq[c] * scale;
   }
+}
+
+}  // namespace
+
+#if defined(__CUDACC__)
+namespace {
+
+using attention_exec::DeviceExec;
+using detail::check;
+
+// The kernels: the bodies above on the device executor.
+template <int D>
+__global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
+    flash_forward_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
+                         float* __restrict__ stats, float* __restrict__ out) {
+  extern __shared__ float smem[];
+  DeviceExec ex;
+  flash_forward<D>(ex, smem, seq, H, scale, bf16, qkv, stats, out);
+}
+
+__global__ void __launch_bounds__(kDeltaThreads)
+    flash_delta_kernel(int rows, int seq, int H, int D, const float* __restrict__ dout, const float* __restrict__ out,
+                       float* __restrict__ delta) {
+  DeviceExec ex;
+  flash_delta(ex, rows, seq, H, D, dout, out, delta);
+}
+
+template <int D>
+__global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
+    flash_backward_kv_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
+                             const float* __restrict__ dout, const float* __restrict__ stats,
+                             const float* __restrict__ delta, float* __restrict__ dqkv) {
+  extern __shared__ float smem[];
+  DeviceExec ex;
+  flash_backward_kv<D>(ex, smem, seq, H, scale, bf16, qkv, dout, stats, delta, dqkv);
+}
+
+template <int D>
+__global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
+    flash_backward_q_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
+                            const float* __restrict__ dout, const float* __restrict__ stats,
+                            const float* __restrict__ delta, float* __restrict__ dqkv) {
+  extern __shared__ float smem[];
+  DeviceExec ex;
+  flash_backward_q<D>(ex, smem, seq, H, scale, bf16, qkv, dout, stats, delta, dqkv);
 }
 
 // Calls f(std::integral_constant<int, D>) for the head dims the kernels are compiled for.
@@ -509,5 +570,7 @@ void Backend::attention_backward(Precision p, int B, int seq, int H, int D, cons
     check_launch("attention_backward (flash_backward_q)");
   });
 }
+
+#endif  // __CUDACC__
 
 }  // namespace mixln::cuda

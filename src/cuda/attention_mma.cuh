@@ -11,16 +11,10 @@
 // Status: emulated on the CPU (tests/test_attention_mma.cpp runs these very bodies lane by lane
 // against the CPU twin), compiled for sm_80 and sm_90; never run on a GPU.
 //
-// Executor. Each kernel body is a template over an executor `ex` that gives the thread's ids and
-// the block-level primitives, so the same per-thread code is compiled for the GPU (DeviceExec,
-// below: threadIdx, __syncthreads, __shfl_xor_sync, inline-PTX mma.sync) and for the host
-// (tests/test_attention_mma.cpp: 128 fibers stepped in lock-step, mma emulated from the 32 lanes'
-// fragments):
-//   ex.thread()                     threadIdx.x in [0, 128)
-//   ex.block_x(), ex.block_y()      blockIdx.x, blockIdx.y;   ex.grid_y(): gridDim.y
-//   ex.sync()                       __syncthreads()
-//   ex.shfl_xor(v, mask)            __shfl_xor_sync(0xffffffff, v, mask) (all 32 lanes take part)
-//   ex.mma(d, a, b)                 d = A·B + d, one m16n8k16 .row.col bf16 → f32 mma of the warp
+// Executor. Each kernel body is a template over an executor `ex` (attention_exec.cuh: thread and
+// block ids, sync, shfl_xor, mma), so the same per-thread code is compiled for the GPU
+// (attention_exec::DeviceExec) and for the host (tests/attention_emulator.hpp: 128 fibers stepped
+// in lock-step, mma emulated from the 32 lanes' fragments).
 //
 // Fragments (PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point type"; lane = 4g + c,
 // g = groupID = lane >> 2, c = threadID_in_group = lane & 3; a .b32 register holds two bf16, the
@@ -57,12 +51,9 @@
 #include <cstring>
 
 #include "mixln/math/flash_attention.hpp"
+#include "attention_exec.cuh"
 
-#if defined(__CUDACC__)
-#define MIXLN_MMA_FN __device__ __forceinline__
-#else
-#define MIXLN_MMA_FN inline
-#endif
+#define MIXLN_MMA_FN MIXLN_EXEC_FN
 
 namespace mixln::attention_mma {
 
@@ -90,7 +81,7 @@ struct MmaConfig {
   static_assert(kLd % 2 == 0 && kLdFwdT % 2 == 0 && kLdInT % 2 == 0, "32-bit fragment loads");
 };
 
-MIXLN_MMA_FN int imin(int a, int b) { return a < b ? a : b; }
+using attention_exec::imin;
 
 // Two consecutive bf16 of shared memory as one .b32 register (the lower address in the low half).
 MIXLN_MMA_FN std::uint32_t ld_pair(const std::uint16_t* p) {
@@ -496,27 +487,9 @@ MIXLN_MMA_FN void backward_q(Ex& ex, void* smem, int seq, int H, float scale, co
 }
 
 #if defined(__CUDACC__)
-// --- the device: the executor and the kernels ---------------------------------------------------
+// --- the device: the kernels ---------------------------------------------------
 
-struct DeviceExec {
-  __device__ __forceinline__ int thread() const { return int(threadIdx.x); }
-  __device__ __forceinline__ int block_x() const { return int(blockIdx.x); }
-  __device__ __forceinline__ int block_y() const { return int(blockIdx.y); }
-  __device__ __forceinline__ int grid_y() const { return int(gridDim.y); }
-  __device__ __forceinline__ void sync() const { __syncthreads(); }
-  __device__ __forceinline__ float shfl_xor(float v, int mask) const { return __shfl_xor_sync(0xffffffffu, v, mask); }
-  __device__ __forceinline__ void mma(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) const {
-#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 800
-    asm volatile(
-        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
-        "{%0, %1, %2, %3};\n"
-        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
-        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
-#else
-    __trap();  // bf16 mma needs sm_80; attention.cu dispatches here only on such devices
-#endif
-  }
-};
+using attention_exec::DeviceExec;
 
 // __launch_bounds__(128, 1): ptxas may use up to 255 registers a thread (the accumulators of
 // D = 128 are 64–128 floats a lane); no spill, no stack frame (checked with -Xptxas -v).
