@@ -31,7 +31,7 @@ if [[ ! -f $bundle/payload.tar.xz ]]; then
 fi
 cat "$bundle/manifest.txt"
 rm -rf "$work"
-mkdir -p "$work"
+mkdir -p "$work" ${OUT:+"$OUT"}
 tar -C "$work" -xJf "$bundle/payload.tar.xz" || { echo "gpu_check: cannot unpack the bundle" >&2; exit 1; }
 bin=$work/bin
 # the bundled libraries first, then CUDA's wherever this machine keeps them (toolkit or PyTorch's wheels)

@@ -39,7 +39,7 @@ if [[ ! -f $bundle/payload.tar.xz ]]; then
   exit 1
 fi
 rm -rf "$work"
-mkdir -p "$work"
+mkdir -p "$work" ${OUT:+"$OUT"}
 log=${OUT:-$work}/gpu_perf.log
 exec > >(tee "$log") 2>&1
 records=$work/records.jsonl
