@@ -33,6 +33,8 @@
 
 #include <mixln/math/flash_attention.hpp>
 
+#include "attention_reference.hpp"
+
 #if defined(__SANITIZE_ADDRESS__)
 #define MIXLN_EMU_ASAN 1
 #elif defined(__has_feature)
@@ -290,10 +292,7 @@ std::string launch(int threads, int gx, int gy, std::size_t smem_bytes, Body bod
 
 // --- buffers and errors -----------------------------------------------------------------------
 
-struct Shape {
-  int B, T, H, D;
-  int C() const { return H * D; }
-};
+using attention_test::Shape;
 
 constexpr float kSentinel = 12345.f;
 constexpr std::size_t kTail = 1024;  // sentinel floats after each output buffer
@@ -315,25 +314,8 @@ inline std::vector<float> poisoned(std::size_t n) {
   return v;
 }
 
-// Results as doubles: out [B, T, C], m and inv [B, H, T], dqkv [B, T, 3C].
-struct Ref {
-  std::vector<double> out, m, inv, dqkv;
-};
-
-// ‖a − b‖ / ‖b‖ over b's elements with keep(i) (a may be longer: its sentinel tail); NaN in a
-// makes it NaN, a failure. Where b is zero to rounding (dq, dk at T = 1) the root mean square.
-template <class A, class Keep>
-double rel_l2(const std::vector<A>& a, const std::vector<double>& b, Keep keep) {
-  double num = 0, den = 0, n = 0;
-  for (std::size_t i = 0; i < b.size(); ++i)
-    if (keep(i)) {
-      const double e = double(a[i]) - b[i];
-      num += e * e;
-      den += b[i] * b[i];
-      n += 1;
-    }
-  return std::sqrt(num / (den > 1e-20 * n ? den : n));
-}
+using attention_test::Ref;
+using attention_test::rel_l2;
 
 struct Errors {
   double out, m, inv, dq, dk, dv;

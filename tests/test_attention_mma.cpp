@@ -65,74 +65,9 @@ Outputs emulated(const Shape& s, const std::vector<float>& qkv, const std::vecto
   return s.D == 64 ? emulated<64>(s, qkv, dout) : emulated<128>(s, qkv, dout);
 }
 
-// The materialized attention in double with q, k, v, P, dO, dS rounded to bf16 (as
-// tests/test_flash_attention.cpp's reference).
+// The materialized attention in double with q, k, v, P, dO, dS rounded to bf16.
 Ref reference(const Shape& s, const std::vector<float>& qkv, const std::vector<float>& dout) {
-  const int B = s.B, T = s.T, H = s.H, D = s.D, C = s.C();
-  const double scale = 1.0 / std::sqrt(double(D));
-  auto rnd = [](double x) { return flash_operand(x, true); };
-  Ref r;
-  r.out.assign(std::size_t(B) * T * C, 0);
-  r.m.assign(std::size_t(B) * H * T, 0);
-  r.inv.assign(r.m.size(), 0);
-  r.dqkv.assign(std::size_t(B) * T * 3 * C, 0);
-  const std::size_t TT = std::size_t(T) * T;
-  std::vector<double> S(TT), P(TT), dS(TT);
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < H; ++h) {
-      auto at = [&](int t, int col) { return double(qkv[(std::size_t(b) * T + t) * 3 * C + std::size_t(col)]); };
-      auto q = [&](int t, int d) { return rnd(at(t, h * D + d)); };
-      auto k = [&](int t, int d) { return rnd(at(t, C + h * D + d)); };
-      auto v = [&](int t, int d) { return rnd(at(t, 2 * C + h * D + d)); };
-      auto dO = [&](int t, int d) { return double(dout[(std::size_t(b) * T + t) * C + std::size_t(h) * D + d]); };
-      auto O = [&](int t, int d) -> double& { return r.out[(std::size_t(b) * T + t) * C + std::size_t(h) * D + d]; };
-      auto G = [&](int t, int col) -> double& { return r.dqkv[(std::size_t(b) * T + t) * 3 * C + col]; };
-      for (int t = 0; t < T; ++t) {
-        double mx = -std::numeric_limits<double>::infinity();
-        for (int j = 0; j <= t; ++j) {
-          double dot = 0;
-          for (int d = 0; d < D; ++d) dot += q(t, d) * k(j, d);
-          S[std::size_t(t) * T + j] = dot * scale;
-          mx = std::max(mx, S[std::size_t(t) * T + j]);
-        }
-        double z = 0;
-        for (int j = 0; j <= t; ++j) z += std::exp(S[std::size_t(t) * T + j] - mx);
-        for (int j = 0; j < T; ++j) P[std::size_t(t) * T + j] = j <= t ? std::exp(S[std::size_t(t) * T + j] - mx) / z : 0.0;
-        r.m[(std::size_t(b) * H + h) * T + t] = mx;
-        r.inv[(std::size_t(b) * H + h) * T + t] = 1 / z;
-        for (int d = 0; d < D; ++d) {
-          double acc = 0;
-          for (int j = 0; j <= t; ++j) acc += rnd(P[std::size_t(t) * T + j]) * v(j, d);
-          O(t, d) = acc;
-        }
-      }
-      for (int t = 0; t < T; ++t) {
-        double dl = 0;
-        for (int d = 0; d < D; ++d) dl += dO(t, d) * O(t, d);
-        for (int j = 0; j <= t; ++j) {
-          double dp = 0;
-          for (int d = 0; d < D; ++d) dp += rnd(dO(t, d)) * v(j, d);
-          dS[std::size_t(t) * T + j] = P[std::size_t(t) * T + j] * (dp - dl);
-        }
-      }
-      for (int d = 0; d < D; ++d) {
-        for (int t = 0; t < T; ++t) {
-          double acc = 0;
-          for (int j = 0; j <= t; ++j) acc += rnd(dS[std::size_t(t) * T + j]) * k(j, d);
-          G(t, h * D + d) = scale * acc;
-        }
-        for (int j = 0; j < T; ++j) {
-          double a = 0, cv = 0;
-          for (int t = j; t < T; ++t) {
-            a += rnd(dS[std::size_t(t) * T + j]) * q(t, d);
-            cv += rnd(P[std::size_t(t) * T + j]) * rnd(dO(t, d));
-          }
-          G(j, C + h * D + d) = scale * a;
-          G(j, 2 * C + h * D + d) = cv;
-        }
-      }
-    }
-  return r;
+  return attention_test::reference(s, qkv, dout, true);
 }
 
 }  // namespace

@@ -17,92 +17,21 @@
 
 #include <mixln/math/flash_attention.hpp>
 
+#include "attention_reference.hpp"
 #include "fd.hpp"
 
 using namespace mixln;
 using Vec = std::vector<double>;
+using attention_test::Ref;
+using attention_test::Shape;
+using attention_test::rel_l2;
 
 namespace {
 
-struct Shape {
-  int B, T, H, D;
-  int C() const { return H * D; }
-};
-
-// The materialized attention in double. bf16: the operands of every product (q, k, v, P, dO,
-// dS) rounded to bf16 as the fused code rounds them; the rest in double.
-struct Ref {
-  Vec out, m, inv, dqkv;  // out [B, T, C], m and inv [B, H, T], dqkv [B, T, 3C]
-};
-
+// The materialized attention in double (attention_reference.hpp); bf16: the operands of every
+// product rounded as the fused code rounds them.
 Ref reference(const Shape& s, const Vec& qkv, const Vec& dout, bool bf16) {
-  const int B = s.B, T = s.T, H = s.H, D = s.D, C = s.C();
-  const double scale = 1.0 / std::sqrt(double(D));
-  auto rnd = [&](double x) { return flash_operand(x, bf16); };
-  Ref r;
-  r.out.assign(std::size_t(B) * T * C, 0);
-  r.m.assign(std::size_t(B) * H * T, 0);
-  r.inv.assign(r.m.size(), 0);
-  r.dqkv.assign(std::size_t(B) * T * 3 * C, 0);
-  const std::size_t TT = std::size_t(T) * T;
-  Vec S(TT), P(TT), dS(TT), delta(static_cast<std::size_t>(T));
-  for (int b = 0; b < B; ++b)
-    for (int h = 0; h < H; ++h) {
-      auto q = [&](int t, int d) { return qkv[(std::size_t(b) * T + t) * 3 * C + std::size_t(h) * D + d]; };
-      auto k = [&](int t, int d) { return qkv[(std::size_t(b) * T + t) * 3 * C + C + std::size_t(h) * D + d]; };
-      auto v = [&](int t, int d) { return qkv[(std::size_t(b) * T + t) * 3 * C + 2 * C + std::size_t(h) * D + d]; };
-      auto dO = [&](int t, int d) { return dout[(std::size_t(b) * T + t) * C + std::size_t(h) * D + d]; };
-      auto O = [&](int t, int d) -> double& { return r.out[(std::size_t(b) * T + t) * C + std::size_t(h) * D + d]; };
-      auto G = [&](int t, int col) -> double& { return r.dqkv[(std::size_t(b) * T + t) * 3 * C + col]; };
-      // forward
-      for (int t = 0; t < T; ++t) {
-        double mx = -std::numeric_limits<double>::infinity();
-        for (int j = 0; j <= t; ++j) {
-          double dot = 0;
-          for (int d = 0; d < D; ++d) dot += rnd(q(t, d)) * rnd(k(j, d));
-          S[std::size_t(t) * T + j] = dot * scale;
-          mx = std::max(mx, S[std::size_t(t) * T + j]);
-        }
-        double z = 0;
-        for (int j = 0; j <= t; ++j) z += std::exp(S[std::size_t(t) * T + j] - mx);
-        for (int j = 0; j < T; ++j) P[std::size_t(t) * T + j] = j <= t ? std::exp(S[std::size_t(t) * T + j] - mx) / z : 0.0;
-        r.m[(std::size_t(b) * H + h) * T + t] = mx;
-        r.inv[(std::size_t(b) * H + h) * T + t] = 1 / z;
-        for (int d = 0; d < D; ++d) {
-          double o = 0;
-          for (int j = 0; j <= t; ++j) o += rnd(P[std::size_t(t) * T + j]) * rnd(v(j, d));
-          O(t, d) = o;
-        }
-      }
-      // backward
-      for (int t = 0; t < T; ++t) {
-        double dl = 0;
-        for (int d = 0; d < D; ++d) dl += dO(t, d) * O(t, d);
-        delta[std::size_t(t)] = dl;
-        for (int j = 0; j < T; ++j) {
-          double dp = 0;
-          for (int d = 0; d < D; ++d) dp += rnd(dO(t, d)) * rnd(v(j, d));
-          dS[std::size_t(t) * T + j] = j <= t ? P[std::size_t(t) * T + j] * (dp - dl) : 0.0;
-        }
-      }
-      for (int d = 0; d < D; ++d) {
-        for (int t = 0; t < T; ++t) {  // dQ_t = scale Σ_j dS_tj k_j
-          double a = 0;
-          for (int j = 0; j <= t; ++j) a += rnd(dS[std::size_t(t) * T + j]) * rnd(k(j, d));
-          G(t, h * D + d) = scale * a;
-        }
-        for (int j = 0; j < T; ++j) {  // dK_j = scale Σ_t dS_tj q_t, dV_j = Σ_t P_tj dO_t
-          double a = 0, c = 0;
-          for (int t = j; t < T; ++t) {
-            a += rnd(dS[std::size_t(t) * T + j]) * rnd(q(t, d));
-            c += rnd(P[std::size_t(t) * T + j]) * rnd(dO(t, d));
-          }
-          G(j, C + h * D + d) = scale * a;
-          G(j, 2 * C + h * D + d) = c;
-        }
-      }
-    }
-  return r;
+  return attention_test::reference(s, qkv, dout, bf16);
 }
 
 template <class T>
@@ -126,26 +55,6 @@ Fused<T> fused(const Shape& s, const Vec& qkv, const Vec& dout, FlashTiles tiles
   f.bwd = flash_attention_backward<T, P>(s.B, s.T, s.H, s.D, x.data(), f.out.data(), f.stats.data(), dy.data(),
                                          f.delta.data(), f.dqkv.data(), tiles, visit);
   return f;
-}
-
-// ‖a − b‖ / ‖b‖ over the elements i of b with keep(i); NaN in a makes it NaN (a failure).
-// Where b is zero to rounding (dq and dk at T = 1: dS = dP − delta = 0 with one key) the
-// error is absolute, the root mean square of a − b (the inputs are of scale 1).
-template <class T, class Keep>
-double rel_l2(const std::vector<T>& a, const Vec& b, Keep keep) {
-  double num = 0, den = 0, n = 0;
-  for (std::size_t i = 0; i < b.size(); ++i)
-    if (keep(i)) {
-      const double e = double(a[i]) - b[i];
-      num += e * e;
-      den += b[i] * b[i];
-      n += 1;
-    }
-  return std::sqrt(num / (den > 1e-20 * n ? den : n));
-}
-template <class T>
-double rel_l2(const std::vector<T>& a, const Vec& b) {
-  return rel_l2(a, b, [](std::size_t) { return true; });
 }
 
 struct Errors {
