@@ -15,7 +15,9 @@
 # reference data — and reports every GPU step as "not run". At most 8 minutes on one H100/H200.
 # Exit status: 0 when every step that ran passed.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=scripts/gpu/bundle_env.sh
+source scripts/gpu/bundle_env.sh
 bundle=${1:-gpu-bundle}
 work=${WORK:-/tmp/mixln-gpu}
 PY=${PYTHON:-python3}
@@ -32,17 +34,9 @@ fi
 cat "$bundle/manifest.txt"
 rm -rf "$work"
 mkdir -p "$work" ${OUT:+"$OUT"}
-tar -C "$work" -xJf "$bundle/payload.tar.xz" || { echo "gpu_check: cannot unpack the bundle" >&2; exit 1; }
-bin=$work/bin
-# the bundled libraries first, then CUDA's wherever this machine keeps them (toolkit or PyTorch's wheels)
-cuda_dirs=$(ls -d /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib 2>/dev/null | tr '\n' ':')
-py_dirs=$("$PY" -c 'import glob, os, site
-dirs = [d for s in site.getsitepackages() for d in glob.glob(os.path.join(s, "nvidia", "*", "lib"))]
-print(":".join(dirs))' 2>/dev/null || true)
-export LD_LIBRARY_PATH="$work/lib:${cuda_dirs}${py_dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-missing=$(for p in "$bin"/*; do ldd "$p" | grep "not found" | sed "s|^|$(basename "$p"): |"; done | sort -u)
-if [[ -z $missing ]]; then note "bundled programs' libraries resolve" ok "$(ls "$work/lib" | wc -l) bundled"
-else note "bundled programs' libraries resolve" FAIL "$(echo "$missing" | tr '\n' ';' | tr -s '\t ' ' ')"; fi
+unpack_bundle "$bundle" "$work" gpu_check
+if [[ -z $bundle_missing ]]; then note "bundled programs' libraries resolve" ok "$(ls "$work/lib" | wc -l) bundled"
+else note "bundled programs' libraries resolve" FAIL "$(echo "$bundle_missing" | tr '\n' ';' | tr -s '\t ' ' ')"; fi
 [[ -s $work/ref/tiny_mixln.jsonl && -s $work/ref/small_mixln.jsonl && -f $work/data/tiny/val.bin ]] &&
   note "reference losses and token shards" ok "$(wc -l < "$work/ref/tiny_mixln.jsonl") + $(wc -l < "$work/ref/small_mixln.jsonl") log lines" ||
   note "reference losses and token shards" FAIL "missing from the bundle"

@@ -26,6 +26,8 @@
 # WORK (/tmp/mixln-perf). Exit status: 0 when every step that ran passed.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
+# shellcheck source=scripts/gpu/bundle_env.sh
+source scripts/gpu/bundle_env.sh
 bundle=${1:-gpu-bundle}
 work=${WORK:-/tmp/mixln-perf}
 PY=${PYTHON:-python3}
@@ -134,16 +136,9 @@ oom() { grep -qiE 'out of memory|cudaErrorMemoryAllocation|OutOfMemoryError' "$1
 # --- the bundle ----------------------------------------------------------------------------
 say "bundle"
 cat "$bundle/manifest.txt"
-tar -C "$work" -xJf "$bundle/payload.tar.xz" || { echo "gpu_perf: cannot unpack the bundle" >&2; exit 1; }
-bin=$work/bin
-cuda_dirs=$(ls -d /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/local/cuda/targets/x86_64-linux/lib 2>/dev/null | tr '\n' ':')
-py_dirs=$("$PY" -c 'import glob, os, site
-dirs = [d for s in site.getsitepackages() for d in glob.glob(os.path.join(s, "nvidia", "*", "lib"))]
-print(":".join(dirs))' 2>/dev/null || true)
-export LD_LIBRARY_PATH="$work/lib:${cuda_dirs}${py_dirs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-missing=$(for p in "$bin"/*; do ldd "$p" 2>/dev/null | grep "not found" | sed "s|^|$(basename "$p"): |"; done | sort -u)
-if [[ -z $missing ]]; then note "bundled programs' libraries resolve" ok "$(ls "$bin" | tr '\n' ' ')"
-else note "bundled programs' libraries resolve" FAIL "$(echo "$missing" | tr '\n' ';' | tr -s '\t ' ' ')"; fi
+unpack_bundle "$bundle" "$work" gpu_perf
+if [[ -z $bundle_missing ]]; then note "bundled programs' libraries resolve" ok "$(ls "$bin" | tr '\n' ' ')"
+else note "bundled programs' libraries resolve" FAIL "$(echo "$bundle_missing" | tr '\n' ';' | tr -s '\t ' ' ')"; fi
 ref100=$work/ref/tiny_mixln_100.jsonl
 if [[ -s $ref100 && -f $work/data/tiny/val.bin ]] && (($(grep -c '"loss"' "$ref100") >= 100)); then
   note "100-step CPU reference (tiny_mixln)" ok "$(grep -c '"loss"' "$ref100") loss lines"
