@@ -137,6 +137,33 @@ MIXLN_MMA_FN void stage(int tid, const float* __restrict__ src, std::size_t stri
   }
 }
 
+// The backward's pair of products, with the same B-operand walk: x = A1·B1ᵀ and y = A2·B2ᵀ (=)
+// for the warp's 16 rows of A1 and A2 ([16][D], from a1 and a2) against the N rows of B1 and B2
+// ([N][D], from b1 and b2), every tile of row stride ld: S and dP (or Sᵀ and dPᵀ).
+template <int D, int N, class Ex>
+MIXLN_MMA_FN void two_products(Ex& ex, float (&x)[N / 8][4], float (&y)[N / 8][4], const std::uint16_t* a1,
+                               const std::uint16_t* a2, const std::uint16_t* b1, const std::uint16_t* b2, int ld,
+                               int g, int c) {
+  MIXLN_UNROLL
+  for (int nt = 0; nt < N / 8; ++nt)
+    MIXLN_UNROLL
+    for (int e = 0; e < 4; ++e) x[nt][e] = y[nt][e] = 0.f;
+  MIXLN_UNROLL
+  for (int kk = 0; kk < D / 16; ++kk) {
+    std::uint32_t a1f[4], a2f[4];
+    load_a(a1f, a1 + 16 * kk, ld, g, c);
+    load_a(a2f, a2 + 16 * kk, ld, g, c);
+    MIXLN_UNROLL
+    for (int nt = 0; nt < N / 8; ++nt) {
+      std::uint32_t b1f[2], b2f[2];
+      load_b(b1f, b1 + nt * 8 * ld + 16 * kk, ld, g, c);
+      ex.mma(x[nt], a1f, b1f);
+      load_b(b2f, b2 + nt * 8 * ld + 16 * kk, ld, g, c);
+      ex.mma(y[nt], a2f, b2f);
+    }
+  }
+}
+
 // The row executor of math/row.hpp (sum, max) for one accumulator row shared by the 4 lanes of a
 // quad: the lane's N values, then the two xor shuffles (bitwise the same result on the 4 lanes).
 template <int N, class Ex>
@@ -319,24 +346,7 @@ MIXLN_MMA_FN void backward_kv(Ex& ex, void* smem, int seq, int H, float scale, c
     ex.sync();  // sK, sV (first pass), the query tile and its stats in place
     if (w0 > q0 + qn - 1) continue;  // warp-uniform: every query row of the tile is before the warp's keys
     float sT[Br / 8][4], dpT[Br / 8][4];  // Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ: the warp's 16 keys × Br query rows
-    MIXLN_UNROLL
-    for (int nt = 0; nt < Br / 8; ++nt)
-      MIXLN_UNROLL
-      for (int e = 0; e < 4; ++e) sT[nt][e] = dpT[nt][e] = 0.f;
-    MIXLN_UNROLL
-    for (int kk = 0; kk < D / 16; ++kk) {
-      std::uint32_t ak[4], av[4];
-      load_a(ak, sK + warp * kWarpRows * LD + 16 * kk, LD, g, c);
-      load_a(av, sV + warp * kWarpRows * LD + 16 * kk, LD, g, c);
-      MIXLN_UNROLL
-      for (int nt = 0; nt < Br / 8; ++nt) {
-        std::uint32_t bq[2], bo[2];
-        load_b(bq, sQ + nt * 8 * LD + 16 * kk, LD, g, c);
-        ex.mma(sT[nt], ak, bq);
-        load_b(bo, sdO + nt * 8 * LD + 16 * kk, LD, g, c);
-        ex.mma(dpT[nt], av, bo);
-      }
-    }
+    two_products<D, Br>(ex, sT, dpT, sK + warp * kWarpRows * LD, sV + warp * kWarpRows * LD, sQ, sdO, LD, g, c);
     // Pᵀ and dSᵀ in place: key w0 + g + 8hf, query row q = 8nt + 2c + i of the tile
     MIXLN_UNROLL
     for (int nt = 0; nt < Br / 8; ++nt)
@@ -430,24 +440,7 @@ MIXLN_MMA_FN void backward_q(Ex& ex, void* smem, int seq, int H, float scale, co
     ex.sync();  // sQ, sdO (first pass), the key tile in place
     if (w0 >= seq || k0 > w0 + kWarpRows - 1) continue;  // warp-uniform
     float s[Bc / 8][4], dp[Bc / 8][4];  // S = Q·Kᵀ, dP = dO·Vᵀ: the warp's 16 rows × Bc keys
-    MIXLN_UNROLL
-    for (int nt = 0; nt < Bc / 8; ++nt)
-      MIXLN_UNROLL
-      for (int e = 0; e < 4; ++e) s[nt][e] = dp[nt][e] = 0.f;
-    MIXLN_UNROLL
-    for (int kk = 0; kk < D / 16; ++kk) {
-      std::uint32_t aq[4], ao[4];
-      load_a(aq, sQ + warp * kWarpRows * LD + 16 * kk, LD, g, c);
-      load_a(ao, sdO + warp * kWarpRows * LD + 16 * kk, LD, g, c);
-      MIXLN_UNROLL
-      for (int nt = 0; nt < Bc / 8; ++nt) {
-        std::uint32_t bk[2], bv[2];
-        load_b(bk, sK + nt * 8 * LD + 16 * kk, LD, g, c);
-        ex.mma(s[nt], aq, bk);
-        load_b(bv, sV + nt * 8 * LD + 16 * kk, LD, g, c);
-        ex.mma(dp[nt], ao, bv);
-      }
-    }
+    two_products<D, Bc>(ex, s, dp, sQ + warp * kWarpRows * LD, sdO + warp * kWarpRows * LD, sK, sV, LD, g, c);
     // dS in place of S: row w0 + g + 8hf, key k0 + 8nt + 2c + i
     MIXLN_UNROLL
     for (int nt = 0; nt < Bc / 8; ++nt)
