@@ -133,6 +133,10 @@ void put(Words& w, const BoundaryGradArgs<Spec, U>& g) {
   for (auto p : g.dw) put(w, p);
   put(w, g.partials);
 }
+template <class U>
+void put(Words& w, const ActPtr<U>& p) {
+  put(w, p.raw()), put(w, p.is_bf16());
+}
 inline void put(Words& w, const AdamHyper& h) {
   put(w, h.lr), put(w, h.beta1), put(w, h.beta2), put(w, h.eps), put(w, h.weight_decay);
   put(w, h.decoupled), put(w, h.bias1), put(w, h.bias2);

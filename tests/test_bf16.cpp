@@ -147,6 +147,9 @@ double rel_err(const float* a, const float* b, std::size_t n) {
 // moves a value across a bf16 rounding boundary now and then, and the next GEMM sees a
 // different input: two bf16 runs agree statistically, not to the last fp32 bit. The bounds
 // below leave room of about 2x; the GPU test (test_cuda.cpp) uses the native-vs-emulated ones.
+// With activations stored in bf16 (act_ptr.hpp: the logits among them, so the loss is computed
+// from bf16 logits) native against emulated moved to 2.2e-4 in the loss (2-core Sapphire Rapids,
+// oneDNN 2.6.3 on AMX); its bound is 5e-4.
 TEST_CASE("bf16 models (the GPU test's tiny models): fp32 vs bf16, and native vs emulated bf16") {
   const bool native = cpu::bf16_gemm_native();
   if (!native) MESSAGE("native bf16 not available (" << cpu::bf16_gemm_description() << "): native vs emulated skipped");
@@ -168,7 +171,7 @@ TEST_CASE("bf16 models (the GPU test's tiny models): fp32 vs bf16, and native vs
     CHECK(rel_err(b16.second.data(), f32.second.data(), lay.total) <= 5e-2);
     CHECK(b16.second != f32.second);  // the rounding happened
     if (!native) return;
-    CHECK(std::abs(b16.first - emu.first) / emu.first <= 1e-4);
+    CHECK(std::abs(b16.first - emu.first) / emu.first <= 5e-4);
     CHECK(rel_err(b16.second.data(), emu.second.data(), lay.total) <= 1.5e-2);
     for (auto& p : lay.params) {
       INFO(p.name);

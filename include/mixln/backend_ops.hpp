@@ -22,7 +22,9 @@
 //      model uses, or a `template <class P> void Backend::name(...)` in cuda/kernels.cuh for a
 //      model-dependent one;
 //   4. one line below, in its group.
-// Every op that multiplies matrices takes the Precision first (mixln/precision.hpp).
+// Every op that multiplies matrices takes the Precision first (mixln/precision.hpp). An ActPtr
+// argument (act_ptr.hpp) is a tensor stored in T or, under --precision bf16 on a backend with
+// bf16_activations, in bf16: the op reads and writes it in its own type; a T* is always T.
 //
 // No op returns a value to the host: the loss (cross_entropy adds the batch's sum to *loss_sum)
 // and the squared gradient norm (sum_squares) stay in the backend's memory, clipping and the
@@ -38,6 +40,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "act_ptr.hpp"
 #include "math/adamw.hpp"
 #include "math/boundary.hpp"
 #include "math/norm_rows.hpp"
@@ -48,16 +51,18 @@
   X(void, embedding_forward, (int rows, int C, const std::int32_t* tokens, const T* table, T* out))                  \
   X(void, embedding_backward, (int rows, int C, const std::int32_t* tokens, const T* dout, T* dtable))               \
   X(void, copy_rows, (int rows, int n, RowsView<const T> src, RowsView<T> dst))                                       \
-  X(void, linear_forward, (Precision p, int M, int N, int K, const T* x, const T* W, T* y))                           \
-  X(void, linear_backward, (Precision p, int M, int N, int K, const T* dy, const T* x, const T* W, T* dx, T* dW))      \
+  X(void, linear_forward, (Precision p, int M, int N, int K, ActPtr<const T> x, const T* W, ActPtr<T> y))           \
+  X(void, linear_backward, (Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x, const T* W,       \
+                            ActPtr<T> dx, T* dW))                                                                     \
   X(void, rope_tables, (int seq, int head_dim, T* cos_out, T* sin_out))                                               \
-  X(void, rope, (bool backward, int B, int seq, int H, int D, T* qkv, const T* cos_t, const T* sin_t))               \
-  X(void, attention_forward, (Precision p, int B, int seq, int H, int D, const T* qkv, T* stats, T* out))             \
-  X(void, attention_backward, (Precision p, int B, int seq, int H, int D, const T* qkv, const T* out,               \
-                               const T* stats, const T* dout, T* delta, T* dqkv))                                    \
-  X(void, swiglu_forward, (int rows, int I, const T* gu, T* act))                                                     \
-  X(void, swiglu_backward, (int rows, int I, const T* gu, const T* dact, T* dgu))                                     \
-  X(void, cross_entropy, (int rows, int V, T* logits, const std::int32_t* labels, int grad_divisor, bool grad,       \
+  X(void, rope, (bool backward, int B, int seq, int H, int D, ActPtr<T> qkv, const T* cos_t, const T* sin_t))       \
+  X(void, attention_forward, (Precision p, int B, int seq, int H, int D, ActPtr<const T> qkv, T* stats,              \
+                              ActPtr<T> out))                                                                        \
+  X(void, attention_backward, (Precision p, int B, int seq, int H, int D, ActPtr<const T> qkv, ActPtr<const T> out, \
+                               const T* stats, ActPtr<const T> dout, T* delta, ActPtr<T> dqkv))                      \
+  X(void, swiglu_forward, (int rows, int I, ActPtr<const T> gu, ActPtr<T> act))                                       \
+  X(void, swiglu_backward, (int rows, int I, ActPtr<const T> gu, ActPtr<const T> dact, ActPtr<T> dgu))                \
+  X(void, cross_entropy, (int rows, int V, ActPtr<T> logits, const std::int32_t* labels, int grad_divisor, bool grad, \
                           T* row_loss, double* loss_sum))
 
 // The ops that depend on the model type (templates; on CUDA compiled in the model's own

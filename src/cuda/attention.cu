@@ -499,8 +499,11 @@ constexpr bool mma_head_dim = D == 64 || D == 128;
 
 }  // namespace
 
-void Backend::attention_forward(Precision p, int B, int seq, int H, int D, const float* qkv, float* stats, float* out) {
+void Backend::attention_forward(Precision p, int B, int seq, int H, int D, ActPtr<const float> qkv_act, float* stats,
+                                ActPtr<float> out_act) {
   if (B <= 0 || seq <= 0 || H <= 0) return;
+  const float* qkv = qkv_act.scalar();  // fp32 activations on this backend
+  float* out = out_act.scalar();
   const bool bf16 = p == Precision::bf16;
   const float scale = 1.f / std::sqrt(float(D));
   with_head_dim(D, "attention_forward", [&](auto dim) {
@@ -526,9 +529,14 @@ void Backend::attention_forward(Precision p, int B, int seq, int H, int D, const
   });
 }
 
-void Backend::attention_backward(Precision p, int B, int seq, int H, int D, const float* qkv, const float* out,
-                                 const float* stats, const float* dout, float* delta, float* dqkv) {
+void Backend::attention_backward(Precision p, int B, int seq, int H, int D, ActPtr<const float> qkv_act,
+                                 ActPtr<const float> out_act, const float* stats, ActPtr<const float> dout_act,
+                                 float* delta, ActPtr<float> dqkv_act) {
   if (B <= 0 || seq <= 0 || H <= 0) return;
+  const float* qkv = qkv_act.scalar();  // fp32 activations on this backend
+  const float* out = out_act.scalar();
+  const float* dout = dout_act.scalar();
+  float* dqkv = dqkv_act.scalar();
   const bool bf16 = p == Precision::bf16;
   const float scale = 1.f / std::sqrt(float(D));
   with_head_dim(D, "attention_backward", [&](auto dim) {

@@ -627,14 +627,16 @@ void gemm(Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const
 }
 
 // y[M, N] = x[M, K] · W[N, K]ᵀ
-void Backend::linear_forward(Precision p, int M, int N, int K, const float* x, const float* W, float* y) {
-  gemm(p, false, true, M, N, K, 1.f, x, K, W, K, 0.f, y, N);
+// Activations are fp32 on this backend (no bf16_activations): every ActPtr is a float*.
+void Backend::linear_forward(Precision p, int M, int N, int K, ActPtr<const float> x, const float* W,
+                             ActPtr<float> y) {
+  gemm(p, false, true, M, N, K, 1.f, x.scalar(), K, W, K, 0.f, y.scalar(), N);
 }
 // dx = dy · W (=),  dW += dyᵀ · x
-void Backend::linear_backward(Precision p, int M, int N, int K, const float* dy, const float* x, const float* W,
-                              float* dx, float* dW) {
-  gemm(p, false, false, M, K, N, 1.f, dy, N, W, K, 0.f, dx, K);
-  gemm(p, true, false, N, K, M, 1.f, dy, N, x, K, 1.f, dW, K);
+void Backend::linear_backward(Precision p, int M, int N, int K, ActPtr<const float> dy, ActPtr<const float> x,
+                              const float* W, ActPtr<float> dx, float* dW) {
+  gemm(p, false, false, M, K, N, 1.f, dy.scalar(), N, W, K, 0.f, dx.scalar(), K);
+  gemm(p, true, false, N, K, M, 1.f, dy.scalar(), N, x.scalar(), K, 1.f, dW, K);
 }
 
 // The tables are computed on the host (math/rope.hpp, the CPU's own) and copied.
@@ -646,27 +648,30 @@ void Backend::rope_tables(int seq, int head_dim, float* cos_out, float* sin_out)
   copy_h2d(sin_out, sn.data(), sn.size() * sizeof(float));
 }
 
-void Backend::rope(bool backward, int B, int seq, int H, int D, float* qkv, const float* cs, const float* sn) {
+void Backend::rope(bool backward, int B, int seq, int H, int D, ActPtr<float> qkv, const float* cs, const float* sn) {
   const std::size_t n = std::size_t(B) * seq * 2 * H;
-  rope_kernel<<<unsigned((n + kThreads - 1) / kThreads), kThreads, 0, compute_stream()>>>(backward, B * seq, seq, H, D, qkv, cs, sn);
+  rope_kernel<<<unsigned((n + kThreads - 1) / kThreads), kThreads, 0, compute_stream()>>>(backward, B * seq, seq, H, D,
+                                                                                            qkv.scalar(), cs, sn);
   check_launch("rope");
 }
 
 // attention_forward, attention_backward: src/cuda/attention.cu (the fused kernels).
 
-void Backend::swiglu_forward(int rows, int I, const float* gu, float* act) {
-  swiglu_forward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads, 0, compute_stream()>>>(std::size_t(rows), I, gu, act);
+void Backend::swiglu_forward(int rows, int I, ActPtr<const float> gu, ActPtr<float> act) {
+  swiglu_forward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads, 0, compute_stream()>>>(std::size_t(rows), I,
+                                                                                             gu.scalar(), act.scalar());
   check_launch("swiglu_forward");
 }
-void Backend::swiglu_backward(int rows, int I, const float* gu, const float* dact, float* dgu) {
-  swiglu_backward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads, 0, compute_stream()>>>(std::size_t(rows), I, gu, dact, dgu);
+void Backend::swiglu_backward(int rows, int I, ActPtr<const float> gu, ActPtr<const float> dact, ActPtr<float> dgu) {
+  swiglu_backward_kernel<<<blocks_for(std::size_t(rows) * I), kThreads, 0, compute_stream()>>>(
+      std::size_t(rows), I, gu.scalar(), dact.scalar(), dgu.scalar());
   check_launch("swiglu_backward");
 }
 
-void Backend::cross_entropy(int rows, int V, float* logits, const std::int32_t* labels, int grad_divisor, bool grad,
-                            float* row_loss, double* loss_sum) {
+void Backend::cross_entropy(int rows, int V, ActPtr<float> logits, const std::int32_t* labels, int grad_divisor,
+                            bool grad, float* row_loss, double* loss_sum) {
   const float scale = grad_divisor > 0 ? 1.f / float(grad_divisor) : 0.f;
-  cross_entropy_kernel<<<rows, kThreads, 0, compute_stream()>>>(V, logits, labels, scale, grad, row_loss);
+  cross_entropy_kernel<<<rows, kThreads, 0, compute_stream()>>>(V, logits.scalar(), labels, scale, grad, row_loss);
   check_launch("cross_entropy");
   add_row_losses_kernel<<<1, kSumThreads, 0, compute_stream()>>>(rows, row_loss, loss_sum);
   check_launch("cross_entropy (loss sum)");

@@ -52,16 +52,21 @@ struct BackendCli<cpu::Backend<float>> : HostBackendCli {
       std::fprintf(stderr, "note: --precision bf16: %s\n", cpu::bf16_gemm_description().c_str());
   }
   // bf16: the rounded copies of GEMM inputs (cpu/gemm_bf16.hpp; bf16 bits natively, rounded
-  // floats when emulated): the largest dy of a linear backward, the largest A and the largest
-  // other operand, and each thread's per-head attention operands.
+  // floats when emulated). Natively a bf16 activation is read where it is, so only fp32 inputs
+  // are copied: the stream's gradient and h ([R, C]; [R, 3C] for an attention norm's q/k/v
+  // gradient), the largest weight; emulated, every input is. Per thread, attention's dense
+  // q/k/v/dO of one head and a block of P, and the fp32 dQ/dK/dV of one head.
   static std::size_t scratch_bytes(Precision p, std::size_t R, std::size_t C, std::size_t I, std::size_t V,
                                    std::size_t H, std::size_t T) {
     if (p != Precision::bf16) return 0;
-    const std::size_t es = cpu::bf16_gemm_native() ? 2 : 4;
-    const std::size_t dy = R * std::max({V, 2 * I, 3 * C}), a = R * std::max(C, I),
-                      other = std::max({V * C, 2 * I * C, R * std::max(C, I)});
-    const std::size_t per_thread = 4 * T * (C / H) + std::size_t(cpu::kQueryBlock) * T;
-    return es * (dy + a + other + std::size_t(omp_get_max_threads()) * per_thread);
+    const bool native = cpu::bf16_gemm_native();
+    const std::size_t es = native ? 2 : 4;
+    const std::size_t dy = native ? R * 3 * C : R * std::max({V, 2 * I, 3 * C}),
+                      a = native ? R * C : R * std::max(C, I),
+                      other = std::max({V * C, 2 * I * C, native ? R * C : R * std::max(C, I)});
+    const std::size_t D = C / H;
+    const std::size_t per_thread = es * (4 * T * D + std::size_t(cpu::kQueryBlock) * T) + 4 * 3 * T * D;
+    return es * (dy + a + other) + std::size_t(omp_get_max_threads()) * per_thread;
   }
 };
 

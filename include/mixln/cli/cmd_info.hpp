@@ -125,8 +125,9 @@ void print_parameters(const ParamLayout& layout) {
 inline void print_slots(const ActivationPlan& plan, int B, int T) {
   std::printf("activation slots for batch %d x seq %d:\n", B, T);
   for (auto& s : plan.slots)
-    std::printf("  %-28s %-22s %10s%s\n", s.name.c_str(), format_shape(s.shape).c_str(),
-                format_bytes(double(s.count * plan.elem_bytes)).c_str(), s.backward ? "  (backward)" : "");
+    std::printf("  %-28s %-22s %-6s %10s%s\n", s.name.c_str(), format_shape(s.shape).c_str(),
+                s.type == SlotType::bf16 ? "bf16" : plan.scalar_bytes == 8 ? "fp64" : "fp32",
+                format_bytes(double(s.bytes())).c_str(), s.backward ? "  (backward)" : "");
   std::printf("\n");
 }
 
@@ -143,8 +144,11 @@ void print_memory_plan(const Args& a, const ParamLayout& layout, const Activatio
   const double moments = 2.0 * sizeof(float) * double(zero ? (layout.total + std::size_t(ranks) - 1) / std::size_t(ranks)
                                                              : layout.total);
   const double fwd = double(plan.forward_bytes()), all = double(plan.bytes());
-  std::printf("memory plan for batch %d x seq %d on %s (fp32, one arena of %zu slots)%s:\n", B, T,
-              device.c_str(), plan.slots.size(),
+  std::size_t bf16_slots = 0;
+  for (auto& s : plan.slots) bf16_slots += s.type == SlotType::bf16;
+  const std::string types = bf16_slots ? "fp32 and " + std::to_string(bf16_slots) + " bf16 slots" : "fp32";
+  std::printf("memory plan for batch %d x seq %d on %s (%s, one arena of %zu slots)%s:\n", B, T, device.c_str(),
+              types.c_str(), plan.slots.size(),
               ranks > 1 ? (", per rank of " + std::to_string(ranks) + (zero ? ", ZeRO-1" : "")).c_str() : "");
   std::printf("  %-34s %12s\n", "parameters", format_bytes(pbytes).c_str());
   std::printf("  %-34s %12s\n", "gradients", format_bytes(pbytes).c_str());
@@ -167,6 +171,21 @@ void print_memory_plan(const Args& a, const ParamLayout& layout, const Activatio
               on_device ? "  (peak device memory)" : "");
 }
 
+// The activations kept for backward in each precision's plan, side by side (the rows that differ
+// are the bf16 slots: act_ptr.hpp).
+inline void print_precision_plans(const ActivationPlan& fp32, const ActivationPlan& bf16) {
+  const double f = double(fp32.forward_bytes()), b = double(bf16.forward_bytes());
+  std::printf("\nactivations kept for backward, by --precision: fp32 %s, bf16 %s (%.2fx)\n", format_bytes(f).c_str(),
+              format_bytes(b).c_str(), f > 0 ? b / f : 1.0);
+}
+
+// Whether `device`'s backend stores GEMM-operand activations in bf16 under --precision bf16.
+template <class Backend>
+bool device_stores_bf16(const std::string& device) {
+  if (device == Backend::name) return backend_stores_bf16<Backend>;
+  return device == "cpu" && backend_stores_bf16<cpu::Backend<float>>;
+}
+
 template <class Net, class Backend>
 int run_info(const Args& a) {
   const int B = a.int32("batch", 8, 1), T = a.int32("seq", 256, 1);
@@ -175,9 +194,15 @@ int run_info(const Args& a) {
   print_parameters<Net>(layout);
   const std::string device = a.str("device", Backend::name);
   if (device != "cpu" && device != "cuda") throw Error("--device: '" + device + "' is neither cpu nor cuda");
-  const ActivationPlan plan = Engine<Net, Backend>::plan(B, T);
+  const Precision precision = precision_arg<Backend>(a);
+  const bool bf16_slots = device_stores_bf16<Backend>(device);
+  auto plan_in = [&](Precision p) {
+    return plan_activations<Net>(B, T, ArenaTypes{sizeof(float), p == Precision::bf16 && bf16_slots});
+  };
+  const ActivationPlan plan = plan_in(precision);
   if (a.flag("slots")) print_slots(plan, B, T);
   print_memory_plan<Net, Backend>(a, layout, plan, B, T, device);
+  print_precision_plans(plan_in(Precision::fp32), plan_in(Precision::bf16));
   return 0;
 }
 

@@ -9,11 +9,11 @@
 
 namespace mixln::cpu {
 
-// Slot `slot` (0..7) of the calling thread, at least n elements of T, 64-byte aligned; its
+// Slot `slot` (0..11) of the calling thread, at least n elements of T, 64-byte aligned; its
 // contents are whatever the last user left. Each slot holds one element type per thread.
 template <class T>
 T* scratch(int slot, std::size_t n) {
-  thread_local std::array<AlignedBuffer<T>, 8> slots;
+  thread_local std::array<AlignedBuffer<T>, 12> slots;
   AlignedBuffer<T>& b = slots[std::size_t(slot)];
   if (b.size() < n) b.resize(n);
   return b.data();

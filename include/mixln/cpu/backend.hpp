@@ -43,6 +43,9 @@ struct Backend : EmbeddingOps<T>,
   using buffer = AlignedBuffer<U>;
   static constexpr const char* name = "cpu";
   static constexpr bool host_memory = true;
+  // Under --precision bf16 (float only) the GEMM-operand activations are stored in bf16
+  // (act_ptr.hpp; the arena's ActivationType::gemm slots and the logits).
+  static constexpr bool bf16_activations = std::is_same_v<T, float>;
   // GEMM input precisions, the default first: fp32 (sgemm; dgemm for T = double) and, in
   // float, bf16 (rounded inputs, fp32 accumulation: gemm_bf16.hpp).
   static constexpr auto precisions = [] {

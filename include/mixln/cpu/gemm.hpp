@@ -72,20 +72,30 @@ inline void gemm(Precision, bool ta, bool tb, int M, int N, int K, double alpha,
   gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
-// The op family of cpu::Backend<T> (backend_ops.hpp).
+// The op family of cpu::Backend<T> (backend_ops.hpp). Under bf16, x, y, dy and dx may be bf16
+// activations (act_ptr.hpp); under fp32 they are all T.
 template <class T>
 struct LinearOps {
   // y[M, N] = x[M, K] · W[N, K]ᵀ   (nn.Linear without bias, W stored [out, in])
-  static void linear_forward(Precision p, int M, int N, int K, const T* x, const T* W, T* y) {
-    gemm(p, false, true, M, N, K, T(1), x, K, W, K, T(0), y, N);
+  static void linear_forward(Precision p, int M, int N, int K, ActPtr<const T> x, const T* W, ActPtr<T> y) {
+    if constexpr (std::is_same_v<T, float>)
+      if (p == Precision::bf16) {
+        check_blas_threading_once();
+        return linear_forward_bf16(M, N, K, x, W, y);
+      }
+    gemm(p, false, true, M, N, K, T(1), x.scalar(), K, W, K, T(0), y.scalar(), N);
   }
 
   // dx[M, K] = dy[M, N] · W[N, K]   (=),   dW[N, K] += dy[M, N]ᵀ · x[M, K]
-  static void linear_backward(Precision p, int M, int N, int K, const T* dy, const T* x, const T* W, T* dx, T* dW) {
+  static void linear_backward(Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x, const T* W,
+                              ActPtr<T> dx, T* dW) {
     if constexpr (std::is_same_v<T, float>)
-      if (p == Precision::bf16) return linear_backward_bf16(M, N, K, dy, x, W, dx, dW);
-    gemm(p, false, false, M, K, N, T(1), dy, N, W, K, T(0), dx, K);
-    gemm(p, true, false, N, K, M, T(1), dy, N, x, K, T(1), dW, K);
+      if (p == Precision::bf16) {
+        check_blas_threading_once();
+        return linear_backward_bf16(M, N, K, dy, x, W, dx, dW);
+      }
+    gemm(p, false, false, M, K, N, T(1), dy.scalar(), N, W, K, T(0), dx.scalar(), K);
+    gemm(p, true, false, N, K, M, T(1), dy.scalar(), N, x.scalar(), K, T(1), dW, K);
   }
 };
 

@@ -18,8 +18,9 @@
 //    chooses it on any CPU (the tests compare the two).
 //
 // Besides gemm_bf16: multiply_rounded (operands already rounded, for callers that round an
-// operand once and use it in several products: attention.hpp per head) and
-// linear_backward_bf16 (dy rounded once for dx and dW).
+// operand once and use it in several products: attention.hpp per head), and the linear ops over
+// activations stored in fp32 or bf16 (act_ptr.hpp): linear_forward_bf16, linear_backward_bf16 (dy
+// rounded once for dx and dW). A bf16 activation is a GEMM operand as it is: no rounding copy.
 #pragma once
 
 #include <cblas.h>
@@ -36,6 +37,7 @@
 #include <string>
 #include <vector>
 
+#include "../act_ptr.hpp"
 #include "../math/half.hpp"
 #include "aligned_scratch.hpp"
 
@@ -148,19 +150,6 @@ void gemm_rounded(bool ta, bool tb, int M, int N, int K, float alpha, const floa
   multiply_rounded<Out>(ta, tb, M, N, K, alpha, a, b, beta, C, ldc);
 }
 
-// dx[M, K] = dy[M, N]·W[N, K],  dW[N, K] += dy[M, N]ᵀ·x[M, K], dy rounded once for both.
-template <class Out>
-void linear_backward_rounded(int M, int N, int K, const float* dy, const float* x, const float* W, float* dx,
-                             float* dW) {
-  Out* dy16 = scratch<Out>(2, std::size_t(M) * N);
-  Out* other = scratch<Out>(1, std::size_t(std::max(M, N)) * K);
-  round_to_bf16_dense(M, N, dy, N, dy16);
-  round_to_bf16_dense(N, K, W, K, other);
-  multiply_rounded<Out>(false, false, M, K, N, 1.f, dy16, other, 0.f, dx, K);
-  round_to_bf16_dense(M, K, x, K, other);
-  multiply_rounded<Out>(true, false, N, K, M, 1.f, dy16, other, 1.f, dW, K);
-}
-
 // The emulated path (also the reference the tests compare the native one with).
 inline void gemm_bf16_emulated(bool ta, bool tb, int M, int N, int K, float alpha, const float* A, int lda,
                                const float* B, int ldb, float beta, float* C, int ldc) {
@@ -175,11 +164,12 @@ struct Shape {
   bool ta, tb;  // A stored [K, M], B stored [N, K]
   int M, N, K, ldc;
   float alpha, beta;
+  bool c16 = false;  // C in bf16 (rounded to nearest even from the fp32 accumulator), else fp32
   bool operator==(const Shape&) const = default;
 };
 struct ShapeHash {
   std::size_t operator()(const Shape& s) const noexcept {
-    std::size_t h = std::size_t(s.ta) * 2 + std::size_t(s.tb);
+    std::size_t h = std::size_t(s.ta) * 2 + std::size_t(s.tb) + std::size_t(s.c16) * 4;
     for (std::uint64_t v : {std::uint64_t(s.M), std::uint64_t(s.N), std::uint64_t(s.K), std::uint64_t(s.ldc),
                             std::uint64_t(float_bits(s.alpha)), std::uint64_t(float_bits(s.beta))})
       h = (h ^ v) * 0x100000001b3ull;
@@ -217,7 +207,7 @@ class Matmuls {
   using dims = dnnl::memory::dims;
   dnnl::matmul::primitive_desc pd(const Shape& s) const {
     const dnnl::memory::desc a = operand(s.M, s.K, s.ta), b = operand(s.K, s.N, s.tb);
-    const dnnl::memory::desc c({s.M, s.N}, dt::f32, dims{s.ldc, 1});
+    const dnnl::memory::desc c({s.M, s.N}, s.c16 ? dt::bf16 : dt::f32, dims{s.ldc, 1});
     dnnl::primitive_attr attr;
     // Our own scratchpad per call: oneDNN's shared one is not safe when primitives run
     // concurrently (attention issues its GEMMs from an OpenMP loop), unless oneDNN was built
@@ -245,23 +235,29 @@ class Matmuls {
 
 }  // namespace dnnl_detail
 
-template <>
-inline void multiply_rounded<std::uint16_t>(bool ta, bool tb, int M, int N, int K, float alpha, const std::uint16_t* a,
-                                            const std::uint16_t* b, float beta, float* C, int ldc) {
+// C (fp32, or bf16 bits when c16) = alpha·op(a)·op(b) + beta·C through oneDNN.
+inline void multiply_bf16_native(bool ta, bool tb, int M, int N, int K, float alpha, const std::uint16_t* a,
+                                 const std::uint16_t* b, float beta, void* C, int ldc, bool c16) {
   using dnnl_detail::Matmuls;
   using dt = dnnl::memory::data_type;
   using dims = dnnl::memory::dims;
   Matmuls& mm = Matmuls::get();
-  const Matmuls::Prim& prim = mm.find({ta, tb, M, N, K, ldc, alpha, beta});
+  const Matmuls::Prim& prim = mm.find({ta, tb, M, N, K, ldc, alpha, beta, c16});
   const dnnl::engine& eng = mm.engine();
   dnnl::memory am(Matmuls::operand(M, K, ta), eng, const_cast<std::uint16_t*>(a));
   dnnl::memory bm(Matmuls::operand(K, N, tb), eng, const_cast<std::uint16_t*>(b));
-  dnnl::memory cm({{M, N}, dt::f32, dims{ldc, 1}}, eng, C);
+  dnnl::memory cm({{M, N}, c16 ? dt::bf16 : dt::f32, dims{ldc, 1}}, eng, C);
   dnnl::memory pad({{dnnl::memory::dim(prim.scratchpad_bytes)}, dt::u8, dims{1}}, eng,
                    scratch<std::uint8_t>(0, prim.scratchpad_bytes));
   thread_local dnnl::stream stream(eng);
   prim.matmul.execute(stream, {{DNNL_ARG_SRC, am}, {DNNL_ARG_WEIGHTS, bm}, {DNNL_ARG_DST, cm}, {DNNL_ARG_SCRATCHPAD, pad}});
   stream.wait();
+}
+
+template <>
+inline void multiply_rounded<std::uint16_t>(bool ta, bool tb, int M, int N, int K, float alpha, const std::uint16_t* a,
+                                            const std::uint16_t* b, float beta, float* C, int ldc) {
+  multiply_bf16_native(ta, tb, M, N, K, alpha, a, b, beta, C, ldc, false);
 }
 
 #endif
@@ -321,12 +317,90 @@ inline void gemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const 
   });
 }
 
-// linear_backward (gemm.hpp) in bf16: the same two products as two gemm_bf16 calls, with dy
-// rounded once (the largest operand of the step, the LM head's [rows, vocab], among them).
-inline void linear_backward_bf16(int M, int N, int K, const float* dy, const float* x, const float* W, float* dx,
-                                 float* dW) {
+// --- activations stored in bf16 (act_ptr.hpp) ---------------------------------------------------
+// Scratch slots: 0–2 the GEMM operands above, 3–6 attention (attention.hpp), 7 a bf16 output's
+// fp32 product (multiply_into), 8–10 attention's fp32 dQ, dK, dV.
+
+// Copies the activation X ([rows, cols], leading dimension ld, fp32 or bf16) into a dense
+// [rows, cols] bf16 operand: fp32 is rounded (round_to_bf16_dense); bf16 is copied as it is
+// (Out = bits) or widened exactly (Out = float, the emulation).
+template <class Out>
+void copy_operand(int rows, int cols, ActPtr<const float> X, int ld, Out* out) {
+  if (!X.is_bf16()) return round_to_bf16_dense(rows, cols, X.scalar(), ld, out);
+  const bf16_t* x = X.bf16();
+  const bool parallel = std::size_t(rows) * cols >= (std::size_t(1) << 15) && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int r = 0; r < rows; ++r) {
+    const bf16_t* xr = x + std::size_t(r) * ld;
+    Out* o = out + std::size_t(r) * cols;
+    if constexpr (sizeof(Out) == 2)
+      std::memcpy(o, xr, std::size_t(cols) * sizeof(Out));
+    else
+      for (int c = 0; c < cols; ++c) o[c] = to_float(xr[c]);
+  }
+}
+
+// X as a dense bf16 operand: in place where the native path can read it (bf16 bits, ld == cols),
+// else copied into this thread's scratch slot `slot`.
+template <class Out>
+const Out* bf16_operand(int slot, int rows, int cols, ActPtr<const float> X, int ld) {
+  if constexpr (sizeof(Out) == 2)
+    if (X.is_bf16() && ld == cols) return reinterpret_cast<const Out*>(X.bf16());
+  Out* o = scratch<Out>(slot, std::size_t(rows) * cols);
+  copy_operand<Out>(rows, cols, X, ld, o);
+  return o;
+}
+
+// Rounds the fp32 rows x [rows, cols] (ld ldx) into the bf16 rows o (ld ldo).
+inline void round_rows_to_bf16(int rows, int cols, const float* x, int ldx, bf16_t* o, int ldo) {
+  const bool parallel = std::size_t(rows) * cols >= (std::size_t(1) << 15) && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int r = 0; r < rows; ++r)
+    round_row_to_bf16(cols, x + std::size_t(r) * ldx, reinterpret_cast<std::uint16_t*>(o + std::size_t(r) * ldo));
+}
+
+// C = alpha·op(a)·op(b) into an activation C (ld ldc): fp32 straight from the GEMM; bf16 rounded
+// to nearest even from the fp32 accumulator (by oneDNN on the native path, from the fp32 product
+// on the emulated one).
+template <class Out>
+void multiply_into(bool ta, bool tb, int M, int N, int K, float alpha, const Out* a, const Out* b, ActPtr<float> C,
+                   int ldc) {
+  if (!C.is_bf16()) return multiply_rounded<Out>(ta, tb, M, N, K, alpha, a, b, 0.f, C.scalar(), ldc);
+#if defined(MIXLN_CPU_DNNL)
+  if constexpr (sizeof(Out) == 2) return multiply_bf16_native(ta, tb, M, N, K, alpha, a, b, 0.f, C.bf16(), ldc, true);
+#endif
+  float* product = scratch<float>(7, std::size_t(M) * N);
+  multiply_rounded<Out>(ta, tb, M, N, K, alpha, a, b, 0.f, product, N);
+  round_rows_to_bf16(M, N, product, N, C.bf16(), ldc);
+}
+
+// y[M, N] = x[M, K]·W[N, K]ᵀ with bf16 inputs, x and y fp32 or bf16 activations.
+inline void linear_forward_bf16(int M, int N, int K, ActPtr<const float> x, const float* W, ActPtr<float> y) {
+  if (M == 0 || N == 0) return;
+  if (K == 0) {  // y = 0
+    for (int r = 0; r < M; ++r)
+      if (y.is_bf16()) std::memset(static_cast<void*>(y.bf16() + std::size_t(r) * N), 0, std::size_t(N) * 2);
+      else std::memset(y.scalar() + std::size_t(r) * N, 0, std::size_t(N) * sizeof(float));
+    return;
+  }
+  with_bf16_operands([&](auto o) {
+    using Out = decltype(o);
+    const Out* a = bf16_operand<Out>(0, M, K, x, K);
+    const Out* b = bf16_operand<Out>(1, N, K, ActPtr<const float>(W), K);
+    multiply_into<Out>(false, true, M, N, K, 1.f, a, b, y, N);
+  });
+}
+
+// dx[M, K] = dy[M, N]·W[N, K] (=), dW[N, K] += dy[M, N]ᵀ·x[M, K], bf16 inputs, dy rounded once for both.
+inline void linear_backward_bf16(int M, int N, int K, ActPtr<const float> dy, ActPtr<const float> x, const float* W,
+                                 ActPtr<float> dx, float* dW) {
   if (M == 0 || N == 0 || K == 0) return;
-  with_bf16_operands([&](auto out) { linear_backward_rounded<decltype(out)>(M, N, K, dy, x, W, dx, dW); });
+  with_bf16_operands([&](auto o) {
+    using Out = decltype(o);
+    const Out* dy16 = bf16_operand<Out>(2, M, N, dy, N);
+    multiply_into<Out>(false, false, M, K, N, 1.f, dy16, bf16_operand<Out>(1, N, K, ActPtr<const float>(W), K), dx, K);
+    multiply_rounded<Out>(true, false, N, K, M, 1.f, dy16, bf16_operand<Out>(1, M, K, x, K), 1.f, dW, K);
+  });
 }
 
 }  // namespace mixln::cpu

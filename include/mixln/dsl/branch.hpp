@@ -18,7 +18,8 @@
 // one [3C, C] matrix at io.w[q]).
 //
 // forward writes io.out (=) and may write its saved activations; backward reads io.dout and
-// the saved activations, writes io.din (=) and accumulates io.dw (+=). Ops come from the
+// the saved activations, writes io.din (=) and accumulates io.dw (+=). An activation declared
+// ActivationType::gemm may be stored in bf16 (act_ptr.hpp); one declared scalar is always a T*. Ops come from the
 // Backend (cpu::Backend, cuda::Backend): linear_forward, attention_forward, norm_rows_forward,
 // map_forward, ... (backend_ops.hpp lists them), so one branch runs on every backend. The ops
 // that multiply matrices take the engine's GEMM precision first: io.precision.
@@ -30,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "../act_ptr.hpp"
 #include "../hf_module.hpp"
 #include "../precision.hpp"
 
@@ -80,32 +82,43 @@ enum class ActivationUse {
   shared,   // one tensor per model, by name, filled by prepare() (e.g. the RoPE tables)
 };
 
+// The element type an activation is stored in (act_ptr.hpp).
+enum class ActivationType {
+  scalar,  // the engine's scalar, always: io.act[i] converts to T*
+  gemm,    // a GEMM's input or output that nothing else needs in full precision: bf16 under
+           // --precision bf16 where the backend stores bf16 (Backend::bf16_activations), the
+           // scalar otherwise; the branch passes io.act[i] to ops that take an ActPtr
+};
+
 struct ActivationDecl {
   std::string name;
   std::vector<std::size_t> shape;
   ActivationUse use = ActivationUse::saved;
+  ActivationType type = ActivationType::scalar;
 };
 
 class ActivationList {
  public:
-  void saved(int index, std::string name, std::vector<std::size_t> shape) {
-    add(index, std::move(name), std::move(shape), ActivationUse::saved);
+  void saved(int index, std::string name, std::vector<std::size_t> shape,
+             ActivationType type = ActivationType::scalar) {
+    add(index, std::move(name), std::move(shape), ActivationUse::saved, type);
   }
-  void scratch(int index, std::string name, std::vector<std::size_t> shape) {
-    add(index, std::move(name), std::move(shape), ActivationUse::scratch);
+  void scratch(int index, std::string name, std::vector<std::size_t> shape,
+               ActivationType type = ActivationType::scalar) {
+    add(index, std::move(name), std::move(shape), ActivationUse::scratch, type);
   }
   void shared(int index, std::string name, std::vector<std::size_t> shape) {
-    add(index, std::move(name), std::move(shape), ActivationUse::shared);
+    add(index, std::move(name), std::move(shape), ActivationUse::shared, ActivationType::scalar);
   }
   const std::vector<ActivationDecl>& items() const { return items_; }
 
  private:
-  void add(int index, std::string name, std::vector<std::size_t> shape, ActivationUse use) {
+  void add(int index, std::string name, std::vector<std::size_t> shape, ActivationUse use, ActivationType type) {
     if (index != int(items_.size()))
       throw std::logic_error("branch activation '" + name + "' is declared as number " + std::to_string(index) +
                              " but is number " + std::to_string(items_.size()) +
                              " in declaration order (the branch's enum and its activations() disagree)");
-    items_.push_back({std::move(name), std::move(shape), use});
+    items_.push_back({std::move(name), std::move(shape), use, type});
   }
   std::vector<ActivationDecl> items_;
 };
@@ -121,7 +134,7 @@ struct BranchIO {
   T* din = nullptr;         // [B·T, C] gradient of h                 (backward, =)
   T* const* w = nullptr;    // weights, in declared order
   T* const* dw = nullptr;   // their gradients                        (backward, +=)
-  T* const* act = nullptr;  // activations, in declared order
+  const ActPtr<T>* act = nullptr;  // activations, in declared order (T* for ActivationType::scalar)
   Precision precision = Precision::fp32;  // of the GEMMs: the first argument of linear_* and attention_*
   int rows() const { return batch * seq; }
 };

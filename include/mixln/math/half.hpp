@@ -21,6 +21,21 @@ MIXLN_HD std::uint16_t float_to_bf16(float f) {
   return std::uint16_t((u + rounding) >> 16);
 }
 
+// A bf16 value as stored in an activation (act_ptr.hpp): its bits, a type of its own so that a
+// bf16 tensor is never taken for a float or an integer one.
+struct bf16_t {
+  std::uint16_t bits;
+};
+MIXLN_HD float to_float(bf16_t h) { return bf16_to_float(h.bits); }
+MIXLN_HD float to_float(float f) { return f; }
+MIXLN_HD double to_float(double f) { return f; }
+// Stores v in a tensor of element type E: rounded to nearest even for bf16, as is otherwise.
+template <class E, class V>
+MIXLN_HD E from_float(V v) {
+  if constexpr (sizeof(E) == 2) return E{float_to_bf16(float(v))};
+  else return E(v);
+}
+
 MIXLN_HD float f16_to_float(std::uint16_t h) {
   const std::uint32_t sign = std::uint32_t(h & 0x8000u) << 16;
   std::uint32_t exp = (h >> 10) & 0x1fu;

@@ -12,6 +12,9 @@
 // shared ones (RoPE tables); the scratch of every branch's backward overlaid in one region,
 // `grad.branch_scratch`, sized by the largest. Then the logits [R, V] (turned into their
 // gradient in place), the row losses, and the backward buffers of the stream.
+//
+// Element types: every slot is in the engine's scalar except, under ArenaTypes::bf16, the branch
+// activations declared ActivationType::gemm and the logits, which are bf16 (act_ptr.hpp).
 #pragma once
 
 #include <algorithm>
@@ -38,8 +41,9 @@ struct ArenaSlots {
   };
   struct Branch {
     std::vector<int> slot;                 // per activation: its slot (saved, shared)
-    std::vector<std::size_t> scratch_at;   // per activation: offset in the scratch region (scratch)
+    std::vector<std::size_t> scratch_at;   // per activation: byte offset in the scratch region (scratch)
     std::vector<ActivationUse> use;
+    std::vector<SlotType> type;            // per activation: its element type
   };
   std::array<Boundary, S::num_boundaries> boundary{};
   std::array<Branch, S::num_sublayers> branch{};
@@ -73,23 +77,25 @@ void plan_boundary(ActivationPlan& p, typename ArenaSlots<Net>::Boundary& b, std
 
 // Sub-layer k's branch activations: saved ones get slots `layer{l}.<name>`, shared ones one slot
 // per model (by name), scratch ones offsets in the backward scratch region. Returns the scratch
-// this branch needs (elements, each activation aligned to 64 bytes).
+// this branch needs (bytes, each activation aligned to 64 bytes).
 using SharedSlots = std::map<std::string, std::pair<int, std::vector<std::size_t>>>;  // name → slot, shape
 template <class Net, int k>
-std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br, SharedSlots& shared, int B, int Tn) {
+std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br, SharedSlots& shared, int B, int Tn,
+                        SlotType gemm_type) {
   using S = Schedule<Net>;
   constexpr int l = S::template layer<k>;
-  const std::size_t align = 64 / p.elem_bytes;
   ActivationList acts;
   S::template branch<k>::activations(acts, std::size_t(B), std::size_t(Tn));
   std::size_t at = 0;
   for (const ActivationDecl& a : acts.items()) {
+    const SlotType type = a.type == ActivationType::gemm ? gemm_type : SlotType::scalar;
     br.use.push_back(a.use);
+    br.type.push_back(type);
     br.slot.push_back(-1);
     br.scratch_at.push_back(0);
     switch (a.use) {
       case ActivationUse::saved:
-        br.slot.back() = p.add("layer" + std::to_string(l) + "." + a.name, a.shape);
+        br.slot.back() = p.add("layer" + std::to_string(l) + "." + a.name, a.shape, false, type);
         break;
       case ActivationUse::shared: {
         auto it = shared.find(a.name);
@@ -101,10 +107,10 @@ std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br,
         break;
       }
       case ActivationUse::scratch: {
-        std::size_t count = 1;
-        for (auto d : a.shape) count *= d;
+        std::size_t bytes = type == SlotType::bf16 ? 2 : p.scalar_bytes;
+        for (auto d : a.shape) bytes *= d;
         br.scratch_at.back() = at;
-        at += (count + align - 1) / align * align;
+        at += (bytes + 63) / 64 * 64;
         break;
       }
     }
@@ -113,9 +119,17 @@ std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br,
 }
 }  // namespace detail
 
-// The plan for [B, T] batches of scalars of elem_bytes bytes, and where each tensor went.
+// The element types of a plan: the size of the engine's scalar, and whether the activations
+// declared ActivationType::gemm (and the logits) are stored in bf16 — under --precision bf16 on a
+// backend that stores bf16 activations.
+struct ArenaTypes {
+  std::size_t scalar_bytes = 4;
+  bool bf16 = false;
+};
+
+// The plan for [B, T] batches, and where each tensor went.
 template <class Net>
-ActivationPlan plan_activations(int B, int Tn, std::size_t elem_bytes, ArenaSlots<Net>* out = nullptr) {
+ActivationPlan plan_activations(int B, int Tn, ArenaTypes types, ArenaSlots<Net>* out = nullptr) {
   using S = Schedule<Net>;
   using Cfg = typename Net::config;
   if (B <= 0 || Tn <= 0) throw std::invalid_argument("batch and sequence length must be positive");
@@ -123,27 +137,30 @@ ActivationPlan plan_activations(int B, int Tn, std::size_t elem_bytes, ArenaSlot
     throw std::invalid_argument("batch x seq = " + std::to_string((long long)B * Tn) +
                                 " rows: more than one step can hold (2147483647)");
   ActivationPlan p;
-  p.elem_bytes = elem_bytes;
+  p.scalar_bytes = types.scalar_bytes;
+  const SlotType gemm_type = types.bf16 ? SlotType::bf16 : SlotType::scalar;
   ArenaSlots<Net> sl;
   const std::size_t R = std::size_t(B) * Tn, C = Cfg::hidden_size, V = Cfg::vocab_size;
   int max_params = 0;
   detail::SharedSlots shared;
-  std::size_t scratch_elems = 0;
+  std::size_t scratch_bytes = 0;
   S::for_each_boundary([&]<int k>() {
     detail::plan_boundary<Net, k>(p, sl.boundary[k], R, C);
     max_params = std::max(max_params, S::template boundary<k>::num_params);
     if constexpr (k < S::num_sublayers)
-      scratch_elems = std::max(scratch_elems, detail::plan_branch<Net, k>(p, sl.branch[k], shared, B, Tn));
+      scratch_bytes =
+          std::max(scratch_bytes, detail::plan_branch<Net, k>(p, sl.branch[k], shared, B, Tn, gemm_type));
   });
   sl.branch_out = p.add("branch_out", {R, C});
-  sl.logits = p.add("logits", {R, V});
+  sl.logits = p.add("logits", {R, V}, false, gemm_type);
   sl.row_loss = p.add("row_loss", {R});
   sl.dstream = p.add("grad.stream", {R, C}, true);
   sl.dh = p.add("grad.h", {R, C}, true);
   sl.df = p.add("grad.branch", {R, C}, true);
   if constexpr (S::has_skip) sl.dskip = p.add("grad.skip", {R, C}, true);
   sl.partials = p.add("grad.norm_partials", {std::size_t(partial_rows(int(R))), std::size_t(max_params + 1), C}, true);
-  if (scratch_elems > 0) sl.scratch = p.add("grad.branch_scratch", {scratch_elems}, true);
+  if (scratch_bytes > 0)
+    sl.scratch = p.add("grad.branch_scratch", {(scratch_bytes + p.scalar_bytes - 1) / p.scalar_bytes}, true);
   if (out) *out = std::move(sl);
   return p;
 }

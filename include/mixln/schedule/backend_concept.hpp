@@ -3,7 +3,9 @@
 //
 // A backend is a tag type (cpu::Backend<float>, cuda::Backend) whose static functions take
 // pointers into its own memory. Groups:
-//   types      scalar, buffer<U>, name, host_memory, precisions (mixln/precision.hpp)
+//   types      scalar, buffer<U>, name, host_memory, precisions (mixln/precision.hpp); optional
+//              `static constexpr bool bf16_activations`: under --precision bf16 its ops read and
+//              write the ActPtr tensors of ActivationType::gemm slots in bf16 (act_ptr.hpp)
 //   memory     zero, synchronize, copy_to_host, copy_to_device, stage, describe
 //   dense ops  MIXLN_BACKEND_DENSE_OPS (backend_ops.hpp): embedding, linear, RoPE, attention,
 //              SwiGLU, copy_rows, cross_entropy
@@ -53,6 +55,14 @@ concept BackendTypes = requires {
   { B::host_memory } -> std::convertible_to<bool>;
   { *std::begin(B::precisions) } -> std::convertible_to<Precision>;
 };
+
+// Whether B stores GEMM-operand activations in bf16 under --precision bf16 (false when it does
+// not say).
+template <class B>
+inline constexpr bool backend_stores_bf16 = [] {
+  if constexpr (requires { B::bf16_activations; }) return bool(B::bf16_activations);
+  else return false;
+}();
 
 template <class B>
 concept BackendMemory = BackendTypes<B> && requires(typename B::scalar* p, const typename B::scalar* c, std::size_t n,

@@ -12,7 +12,8 @@
 //
 // Precision: the engine holds the GEMM precision it was made with (mixln/precision.hpp; by
 // default the backend's first, fp32 on the CPU and bf16 on CUDA) and hands it to every op that
-// multiplies matrices: the branches' (through BranchIO::precision) and its own lm_head.
+// multiplies matrices: the branches' (through BranchIO::precision) and its own lm_head. Under
+// bf16 the arena stores GEMM operands in bf16 where the backend can (arena_types, act_ptr.hpp).
 //
 // Backends: the engine runs on any backend with the ops of schedule/backend_concept.hpp. On a
 // device backend (CUDA) parameters and gradients live on the device and params()/grads() are
@@ -22,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <span>
 #include <stdexcept>
@@ -119,15 +121,22 @@ class Engine {
   int batch() const { return B_; }
   int seq() const { return T_; }
 
+  // The element types of the arena in a precision: ActivationType::gemm slots and the logits in
+  // bf16 under bf16 where the backend stores bf16 activations (Backend::bf16_activations).
+  static ArenaTypes arena_types(Precision p) {
+    return {sizeof(T), p == Precision::bf16 && backend_stores_bf16<Backend>};
+  }
   // The activation plan for a batch of B sequences of T tokens (what `info` prints).
-  static ActivationPlan plan(int B, int Tn) { return plan_activations<Net>(B, Tn, sizeof(T)); }
+  static ActivationPlan plan(int B, int Tn, Precision p = Backend::precisions[0]) {
+    return plan_activations<Net>(B, Tn, arena_types(p));
+  }
 
   // Sizes the arena for [B, T] batches (no-op when unchanged).
   void reserve(int B, int Tn) {
     if (B == B_ && Tn == T_) return;
-    plan_ = plan_activations<Net>(B, Tn, sizeof(T), &slots_);
+    plan_ = plan_activations<Net>(B, Tn, arena_types(precision_), &slots_);
     arena_.resize(0);
-    arena_.resize(plan_.total);
+    arena_.resize(plan_.bytes());
     tokens_buf_.resize(std::size_t(B) * Tn);
     labels_buf_.resize(std::size_t(B) * Tn);
     B_ = B, T_ = Tn;
@@ -140,7 +149,17 @@ class Engine {
   // Branches' prepared constants (RoPE tables) are computed again after the fill.
   void fill_arena(int B, int Tn, T value) {
     reserve(B, Tn);
-    const std::vector<T> fill(plan_.total, value);
+    std::vector<unsigned char> fill(plan_.bytes());
+    for (const auto& s : plan_.slots)
+      for (std::size_t i = 0; i < s.count; ++i) {
+        unsigned char* e = fill.data() + s.offset + i * s.elem_bytes;
+        if (s.type == SlotType::bf16) {
+          const bf16_t v = from_float<bf16_t>(value);
+          std::memcpy(e, &v, sizeof v);
+        } else {
+          std::memcpy(e, &value, sizeof value);
+        }
+      }
     Backend::copy_to_device(arena_.data(), fill.data(), fill.size());
     walker_.bind(slots_, plan_, arena_.data(), params_.device(), grads_.device(), B, Tn);
   }
@@ -190,7 +209,7 @@ class Engine {
         [&] {
           walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
           walker_.phase("head_loss", -1, false);
-          T* logits = at(slots_.logits);
+          const ActPtr<T> logits = logits_ptr();
           Backend::linear_forward(precision_, R, V, C, walker_.final_input(), P(layout_.head), logits);
           Backend::cross_entropy(R, V, logits, Backend::stage(labels_buf_, labels, std::size_t(R)), divisor, backward,
                                  at(slots_.row_loss), scalars_.data());
@@ -234,21 +253,18 @@ class Engine {
   std::vector<T> last_logits(const std::int32_t* tokens, int B, int Tn) {
     reserve(B, Tn);
     walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(B) * Tn));
-    T* logits = at(slots_.logits);
+    const ActPtr<T> logits = logits_ptr();
     for (int b = 0; b < B; ++b)
       Backend::linear_forward(precision_, 1, V, C, walker_.final_input() + (std::size_t(b) * Tn + Tn - 1) * C, P(layout_.head),
-                              logits + std::size_t(b) * V);
+                              logits + std::ptrdiff_t(b) * V);
     std::vector<T> out(std::size_t(B) * V);
-    Backend::copy_to_host(out.data(), logits, out.size());
+    copy_to_host_as_scalar(out.data(), logits, out.size());
     return out;
   }
 
   // Copies the logits [B·T, V] of the last forward-only step (a step with backward turns them
-  // into their gradient) to the host.
-  void copy_logits(T* host_out) const {
-    Backend::copy_to_host(host_out, arena_.data() + plan_.slots[std::size_t(slots_.logits)].offset,
-                          std::size_t(B_) * T_ * V);
-  }
+  // into their gradient) to the host, in T whatever they are stored in.
+  void copy_logits(T* host_out) const { copy_to_host_as_scalar(host_out, logits_ptr(), std::size_t(B_) * T_ * V); }
 
   // Copies the stream entering layer l (l = L: the last layer's output, before the final
   // norm) of the last forward pass to the host: [B·T, C].
@@ -258,7 +274,22 @@ class Engine {
   }
 
  private:
-  T* at(int slot) { return slot < 0 ? nullptr : arena_.data() + plan_.slots[std::size_t(slot)].offset; }
+  T* at(int slot) {
+    return slot < 0 ? nullptr : reinterpret_cast<T*>(arena_.data() + plan_.slots[std::size_t(slot)].offset);
+  }
+  // The logits in their element type (bf16 under --precision bf16 where the backend stores it).
+  ActPtr<T> logits_ptr() const {
+    const auto& s = plan_.slots[std::size_t(slots_.logits)];
+    unsigned char* p = const_cast<unsigned char*>(arena_.data()) + s.offset;
+    if (s.type == SlotType::bf16) return ActPtr<T>(reinterpret_cast<bf16_t*>(p));
+    return ActPtr<T>(reinterpret_cast<T*>(p));
+  }
+  void copy_to_host_as_scalar(T* host_out, ActPtr<T> src, std::size_t n) const {
+    if (!src.is_bf16()) return Backend::copy_to_host(host_out, src.scalar(), n);
+    std::vector<bf16_t> bits(n);
+    Backend::copy_to_host(bits.data(), src.bf16(), n);
+    for (std::size_t i = 0; i < n; ++i) host_out[i] = T(to_float(bits[i]));
+  }
   T* P(std::size_t off) { return params_.device() + off; }
   T* G(std::size_t off) { return grads_.device() + off; }
 
@@ -268,7 +299,7 @@ class Engine {
   Walker<Net, Backend> walker_;
   ActivationPlan plan_;
   ArenaSlots<Net> slots_;
-  typename Backend::template buffer<T> arena_;
+  typename Backend::template buffer<unsigned char> arena_;  // the plan's slots, at their byte offsets
   typename Backend::template buffer<std::int32_t> tokens_buf_, labels_buf_;
   typename Backend::template buffer<double> scalars_;  // [2] loss sum, squared gradient norm
   StepGraphs<Backend> graphs_;

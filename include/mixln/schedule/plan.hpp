@@ -1,7 +1,8 @@
 // mixln/schedule/plan.hpp — one allocation for all activations, carved into named slots.
 //
-// A plan is a list of (name, shape) slots with 64-byte aligned offsets, built once from the
-// model type and the runtime batch shape; `info` prints it, the engine allocates its total.
+// A plan is a list of (name, shape, element type) slots with 64-byte aligned offsets, built once
+// from the model type, the runtime batch shape and the precision; `info` prints it, the engine
+// allocates its total.
 #pragma once
 
 #include <cstddef>
@@ -14,31 +15,41 @@
 
 namespace mixln {
 
+// The element type of a slot: the engine's scalar (fp32; fp64 in the double-precision tests) or
+// bf16 (act_ptr.hpp).
+enum class SlotType { scalar, bf16 };
+
 struct ActivationPlan {
   struct Slot {
     std::string name;
     std::vector<std::size_t> shape;
-    std::size_t offset = 0;  // in elements
+    std::size_t offset = 0;  // in bytes from the start of the arena, 64-byte aligned
     std::size_t count = 0;   // elements
     bool backward = false;   // needed only by the backward pass
+    SlotType type = SlotType::scalar;
+    std::size_t elem_bytes = 4;
+    std::size_t bytes() const { return count * elem_bytes; }
   };
-  std::size_t elem_bytes = 4;
+  std::size_t scalar_bytes = 4;  // sizeof the engine's scalar
   std::vector<Slot> slots;
-  std::size_t total = 0;  // elements, including alignment padding
+  std::size_t total_bytes = 0;   // including alignment padding
 
-  int add(std::string name, std::vector<std::size_t> shape, bool backward = false) {
+  int add(std::string name, std::vector<std::size_t> shape, bool backward = false,
+          SlotType type = SlotType::scalar) {
     Slot s;
     s.name = std::move(name);
     s.shape = std::move(shape);
+    s.type = type;
+    s.elem_bytes = type == SlotType::bf16 ? 2 : scalar_bytes;
     s.count = 1;
     bool overflow = false;
     for (auto d : s.shape) overflow |= __builtin_mul_overflow(s.count, d, &s.count);
-    const std::size_t align = 64 / elem_bytes;
-    total = (total + align - 1) / align * align;
-    s.offset = total;
+    total_bytes = (total_bytes + 63) / 64 * 64;
+    s.offset = total_bytes;
     s.backward = backward;
     std::size_t bytes = 0;
-    overflow |= __builtin_add_overflow(total, s.count, &total) || __builtin_mul_overflow(total, elem_bytes, &bytes);
+    overflow |= __builtin_mul_overflow(s.count, s.elem_bytes, &bytes) ||
+                __builtin_add_overflow(total_bytes, bytes, &total_bytes);
     if (overflow)
       throw std::length_error("activation '" + s.name + "' " + format_shape(s.shape) +
                               " makes the plan larger than 64-bit sizes can count");
@@ -46,15 +57,15 @@ struct ActivationPlan {
     return int(slots.size()) - 1;
   }
 
-  std::size_t bytes() const { return total * elem_bytes; }
+  std::size_t bytes() const { return total_bytes; }
+  // The slots a forward pass keeps for backward (without the backward-only buffers).
   std::size_t forward_bytes() const {
     std::size_t n = 0;
     for (auto& s : slots)
-      if (!s.backward) n += s.count;
-    return n * elem_bytes;
+      if (!s.backward) n += s.bytes();
+    return n;
   }
 };
-
 
 inline std::string format_bytes(double b) {
   const char* unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};

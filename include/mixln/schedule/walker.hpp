@@ -63,8 +63,17 @@ class Walker {
   }
 
   // Points every op at the arena laid out by `slots`, and at the parameters and gradients.
-  void bind(const ArenaSlots<Net>& sl, const ActivationPlan& plan, T* arena, T* params, T* grads, int B, int Tn) {
-    auto at = [&](int slot) -> T* { return slot < 0 ? nullptr : arena + plan.slots[std::size_t(slot)].offset; };
+  // `arena` is the plan's allocation (bytes); every boundary slot is in T.
+  void bind(const ArenaSlots<Net>& sl, const ActivationPlan& plan, unsigned char* arena, T* params, T* grads, int B,
+            int Tn) {
+    auto at = [&](int slot) -> T* {
+      return slot < 0 ? nullptr : reinterpret_cast<T*>(arena + plan.slots[std::size_t(slot)].offset);
+    };
+    // A branch activation in its own element type.
+    auto typed = [](unsigned char* p, SlotType type) -> ActPtr<T> {
+      if (type == SlotType::bf16) return ActPtr<T>(reinterpret_cast<bf16_t*>(p));
+      return ActPtr<T>(reinterpret_cast<T*>(p));
+    };
     B_ = B, T_ = Tn;
     dstream_ = at(sl.dstream), dh_ = at(sl.dh), df_ = at(sl.df), dskip_ = at(sl.dskip);
     partials_ = at(sl.partials);
@@ -105,7 +114,9 @@ class Walker {
       auto& act = act_[k];
       act.resize(br.slot.size());
       for (std::size_t i = 0; i < br.slot.size(); ++i)
-        act[i] = br.use[i] == ActivationUse::scratch ? at(sl.scratch) + br.scratch_at[i] : at(br.slot[i]);
+        act[i] = br.use[i] == ActivationUse::scratch
+                     ? typed(reinterpret_cast<unsigned char*>(at(sl.scratch)) + br.scratch_at[i], br.type[i])
+                     : typed(reinterpret_cast<unsigned char*>(at(br.slot[i])), br.type[i]);
       auto& w = w_[k];
       auto& dw = dw_[k];
       w.clear(), dw.clear();
@@ -243,7 +254,8 @@ class Walker {
   typename Tuples::args args_;
   typename Tuples::grads grad_args_;
   std::array<BranchIO<T>, K> io_{};
-  std::array<std::vector<T*>, K> w_, dw_, act_;
+  std::array<std::vector<T*>, K> w_, dw_;
+  std::array<std::vector<ActPtr<T>>, K> act_;
   std::array<T*, NB> stream_{}, input_{};  // y and the next branch's input of each boundary
   T *dstream_ = nullptr, *dh_ = nullptr, *df_ = nullptr, *dskip_ = nullptr, *partials_ = nullptr;
   T *embed_ = nullptr, *dembed_ = nullptr;

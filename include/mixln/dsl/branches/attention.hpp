@@ -74,7 +74,7 @@ struct LlamaAttention {
 
   enum Weight : int { q, k, v, o, q_norm, k_norm = q_norm + kNormParams, v_norm = k_norm + kNormParams };
   enum Act : int {
-    qkv,         // [R, 3C] q | k | v as attention sees them (normalised, RoPE applied)
+    qkv,         // [R, 3C] q | k | v as attention sees them (normalised, RoPE applied); bf16 under bf16
     stats,       // [B, H, T, 2] softmax statistics of each query row (backend_ops.hpp)
     att,         // [R, C] attention output, before o_proj
     rope_cos,    // [T, D/2] shared
@@ -103,13 +103,16 @@ struct LlamaAttention {
 
   static void activations(ActivationList& a, std::size_t B, std::size_t T) {
     const std::size_t R = B * T;
-    a.saved(qkv, "qkv", {R, 3 * C});
+    // q/k/v and the attention output are GEMM operands (bf16 under --precision bf16); with an
+    // attention norm, q/k/v and their gradient are also the norms' rows, kept in the scalar.
+    constexpr ActivationType qkv_type = normed ? ActivationType::scalar : ActivationType::gemm;
+    a.saved(qkv, "qkv", {R, 3 * C}, qkv_type);
     a.saved(stats, "attn_softmax_stats", {B, H, T, 2});
-    a.saved(att, "attn_out", {R, C});
+    a.saved(att, "attn_out", {R, C}, ActivationType::gemm);
     a.shared(rope_cos, "rope_cos", {T, D / 2});
     a.shared(rope_sin, "rope_sin", {T, D / 2});
-    a.scratch(dqkv, "qkv", {R, 3 * C});
-    a.scratch(datt, "attn_out", {R, C});
+    a.scratch(dqkv, "qkv", {R, 3 * C}, qkv_type);
+    a.scratch(datt, "attn_out", {R, C}, ActivationType::gemm);
     a.scratch(delta, "attn_delta", {B, H, T});
     if constexpr (normed) {
       const std::size_t rows = R * norm_groups, S = NK::num_stats > 0 ? NK::num_stats : 1;
@@ -130,16 +133,17 @@ struct LlamaAttention {
   template <class Backend, class T>
   static void forward(const BranchIO<T>& io) {
     const int R = io.rows(), B = io.batch, Tn = io.seq;
-    T* qkv_out = io.act[qkv];
+    const ActPtr<T> qkv_out = io.act[qkv];
     if constexpr (normed) {
       T* pr = io.act[proj];
+      T* normed_qkv = qkv_out.scalar();
       Backend::linear_forward(io.precision, R, int(3 * C), int(C), io.in, io.w[q], pr);
-      norm_segment_forward<Backend>(io, pr, qkv_out, 0, q_norm, q_stats);
-      norm_segment_forward<Backend>(io, pr, qkv_out, C, k_norm, k_stats);
+      norm_segment_forward<Backend>(io, pr, normed_qkv, 0, q_norm, q_stats);
+      norm_segment_forward<Backend>(io, pr, normed_qkv, C, k_norm, k_stats);
       if constexpr (Norm::norm_v)
-        norm_segment_forward<Backend>(io, pr, qkv_out, 2 * C, v_norm, v_stats);
+        norm_segment_forward<Backend>(io, pr, normed_qkv, 2 * C, v_norm, v_stats);
       else
-        Backend::copy_rows(R, int(C), RowsView<const T>{pr + 2 * C, 1, 3 * C}, RowsView<T>{qkv_out + 2 * C, 1, 3 * C});
+        Backend::copy_rows(R, int(C), RowsView<const T>{pr + 2 * C, 1, 3 * C}, RowsView<T>{normed_qkv + 2 * C, 1, 3 * C});
     } else {
       Backend::linear_forward(io.precision, R, int(3 * C), int(C), io.in, io.w[q], qkv_out);
     }
@@ -151,15 +155,16 @@ struct LlamaAttention {
   template <class Backend, class T>
   static void backward(const BranchIO<T>& io) {
     const int R = io.rows(), B = io.batch, Tn = io.seq;
-    T* d_qkv = io.act[dqkv];
+    const ActPtr<T> d_qkv = io.act[dqkv];
     Backend::linear_backward(io.precision, R, int(C), int(C), io.dout, io.act[att], io.w[o], io.act[datt], io.dw[o]);
     Backend::attention_backward(io.precision, B, Tn, int(H), int(D), io.act[qkv], io.act[att], io.act[stats],
                                 io.act[datt], io.act[delta], d_qkv);
     Backend::rope(true, B, Tn, int(H), int(D), d_qkv, io.act[rope_cos], io.act[rope_sin]);
     if constexpr (normed) {  // in place: d_qkv becomes the gradient of the projections
-      norm_segment_backward<Backend>(io, d_qkv, 0, q_norm, q_stats);
-      norm_segment_backward<Backend>(io, d_qkv, C, k_norm, k_stats);
-      if constexpr (Norm::norm_v) norm_segment_backward<Backend>(io, d_qkv, 2 * C, v_norm, v_stats);
+      T* d = d_qkv.scalar();
+      norm_segment_backward<Backend>(io, d, 0, q_norm, q_stats);
+      norm_segment_backward<Backend>(io, d, C, k_norm, k_stats);
+      if constexpr (Norm::norm_v) norm_segment_backward<Backend>(io, d, 2 * C, v_norm, v_stats);
     }
     Backend::linear_backward(io.precision, R, int(3 * C), int(C), d_qkv, io.in, io.w[q], io.din, io.dw[q]);
   }

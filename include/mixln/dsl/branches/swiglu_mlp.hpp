@@ -28,10 +28,11 @@ struct SwiGLUMLP {
 
   static void activations(ActivationList& a, std::size_t B, std::size_t T) {
     const std::size_t R = B * T;
-    a.saved(gate_up, "gate_up", {R, 2 * I});
-    a.saved(act, "swiglu", {R, I});
-    a.scratch(dgate_up, "gate_up", {R, 2 * I});
-    a.scratch(dact, "swiglu", {R, I});
+    // All four are GEMM inputs or outputs: bf16 under --precision bf16 (act_ptr.hpp).
+    a.saved(gate_up, "gate_up", {R, 2 * I}, ActivationType::gemm);
+    a.saved(act, "swiglu", {R, I}, ActivationType::gemm);
+    a.scratch(dgate_up, "gate_up", {R, 2 * I}, ActivationType::gemm);
+    a.scratch(dact, "swiglu", {R, I}, ActivationType::gemm);
   }
 
   template <class Backend, class T>
