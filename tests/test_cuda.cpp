@@ -289,8 +289,8 @@ TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match t
   Dev Z(z), RL(R);
   double lc = 2.0;  // cross_entropy adds the batch's loss sum to what is there
   DevScalar LG(2.0);
-  Cpu::cross_entropy(R, V, z.data(), lab.data(), 60, true, rl.data(), &lc);
-  Gpu::cross_entropy(R, V, Z.p(), LAB.data(), 60, true, RL.p(), LG.p());
+  Cpu::cross_entropy(R, V, z.data(), lab.data(), 60, true, z.data(), rl.data(), &lc);
+  Gpu::cross_entropy(R, V, Z.p(), LAB.data(), 60, true, Z.p(), RL.p(), LG.p());
   CHECK(LG.value() == doctest::Approx(lc).epsilon(1e-5));
   CHECK(rel_err(Z.host(), z) < 1e-5);
 
@@ -424,8 +424,8 @@ TEST_CASE("cuda: row kernels at LLaMA-7B sizes (C = 4096, T = 1024, vocab 32000)
     Dev Z(z), RL(T);
     double lc = 0;
     DevScalar LG;
-    Cpu::cross_entropy(T, V, z.data(), lab.data(), 900, true, rl.data(), &lc);
-    Gpu::cross_entropy(T, V, Z.p(), LAB.data(), 900, true, RL.p(), LG.p());
+    Cpu::cross_entropy(T, V, z.data(), lab.data(), 900, true, z.data(), rl.data(), &lc);
+    Gpu::cross_entropy(T, V, Z.p(), LAB.data(), 900, true, Z.p(), RL.p(), LG.p());
     CHECK(LG.value() == doctest::Approx(lc).epsilon(1e-5));
     CHECK(rel_err(Z.host(), z) < 1e-5);
   }

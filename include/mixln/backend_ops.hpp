@@ -26,6 +26,9 @@
 // argument (act_ptr.hpp) is a tensor stored in T or, under --precision bf16 on a backend with
 // bf16_activations, in bf16: the op reads and writes it in its own type; a T* is always T.
 //
+// cross_entropy writes d(loss)/d(logits) to `out` (with grad; else the logits, in out's type);
+// `out` may be `logits` itself (in place).
+//
 // No op returns a value to the host: the loss (cross_entropy adds the batch's sum to *loss_sum)
 // and the squared gradient norm (sum_squares) stay in the backend's memory, clipping and the
 // optimizer read them there, and the host reads them once per optimizer step. A micro-step is
@@ -62,8 +65,8 @@
                                const T* stats, ActPtr<const T> dout, T* delta, ActPtr<T> dqkv))                      \
   X(void, swiglu_forward, (int rows, int I, ActPtr<const T> gu, ActPtr<T> act))                                       \
   X(void, swiglu_backward, (int rows, int I, ActPtr<const T> gu, ActPtr<const T> dact, ActPtr<T> dgu))                \
-  X(void, cross_entropy, (int rows, int V, ActPtr<T> logits, const std::int32_t* labels, int grad_divisor, bool grad, \
-                          T* row_loss, double* loss_sum))
+  X(void, cross_entropy, (int rows, int V, ActPtr<const T> logits, const std::int32_t* labels, int grad_divisor,     \
+                          bool grad, ActPtr<T> out, T* row_loss, double* loss_sum))
 
 // The ops that depend on the model type (templates; on CUDA compiled in the model's own
 // translation unit, cuda/kernels.cuh): math/boundary.hpp, math/norm_rows.hpp, and the

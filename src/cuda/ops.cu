@@ -668,10 +668,13 @@ void Backend::swiglu_backward(int rows, int I, ActPtr<const float> gu, ActPtr<co
   check_launch("swiglu_backward");
 }
 
-void Backend::cross_entropy(int rows, int V, ActPtr<float> logits, const std::int32_t* labels, int grad_divisor,
-                            bool grad, float* row_loss, double* loss_sum) {
+// In place only (out == logits, fp32): the engine asks for nothing else on this backend.
+void Backend::cross_entropy(int rows, int V, ActPtr<const float> logits, const std::int32_t* labels, int grad_divisor,
+                            bool grad, ActPtr<float> out, float* row_loss, double* loss_sum) {
+  if (out.raw() != logits.raw() || out.is_bf16() || logits.is_bf16())
+    throw Error("cross_entropy: the CUDA backend computes the loss in place on fp32 logits only");
   const float scale = grad_divisor > 0 ? 1.f / float(grad_divisor) : 0.f;
-  cross_entropy_kernel<<<rows, kThreads, 0, compute_stream()>>>(V, logits.scalar(), labels, scale, grad, row_loss);
+  cross_entropy_kernel<<<rows, kThreads, 0, compute_stream()>>>(V, out.scalar(), labels, scale, grad, row_loss);
   check_launch("cross_entropy");
   add_row_losses_kernel<<<1, kSumThreads, 0, compute_stream()>>>(rows, row_loss, loss_sum);
   check_launch("cross_entropy (loss sum)");

@@ -12,9 +12,13 @@
 // shared ones (RoPE tables); the scratch of every branch's backward overlaid in one region,
 // `grad.branch_scratch`, sized by the largest. Then the logits [R, V] (turned into their
 // gradient in place), the row losses, and the backward buffers of the stream.
+// Slots marked `backward` are scratch: nothing in them outlives the op (or the backward pass)
+// that uses them.
 //
 // Element types: every slot is in the engine's scalar except, under ArenaTypes::bf16, the branch
-// activations declared ActivationType::gemm and the logits, which are bf16 (act_ptr.hpp).
+// activations declared ActivationType::gemm and the logits, which are bf16 (act_ptr.hpp); the
+// loss is then computed from the fp32 logits of `head.logits_chunk` rows at a time, and only its
+// gradient is stored in bf16.
 #pragma once
 
 #include <algorithm>
@@ -48,6 +52,7 @@ struct ArenaSlots {
   std::array<Boundary, S::num_boundaries> boundary{};
   std::array<Branch, S::num_sublayers> branch{};
   int branch_out = -1, logits = -1, row_loss = -1;
+  int head_chunk = -1, head_chunk_rows = 0;  // bf16 logits: the fp32 logits of a chunk of rows
   int dstream = -1, dh = -1, df = -1, dskip = -1, partials = -1, scratch = -1;
 };
 
@@ -154,6 +159,12 @@ ActivationPlan plan_activations(int B, int Tn, ArenaTypes types, ArenaSlots<Net>
   sl.branch_out = p.add("branch_out", {R, C});
   sl.logits = p.add("logits", {R, V}, false, gemm_type);
   sl.row_loss = p.add("row_loss", {R});
+  if (gemm_type == SlotType::bf16) {
+    // bf16 logits hold the loss's gradient (and, without backward, the rounded logits): the loss
+    // itself is computed from fp32 logits, a chunk of rows at a time (≤ 4 MiB, in cache).
+    sl.head_chunk_rows = int(std::clamp<std::size_t>((std::size_t(4) << 20) / (p.scalar_bytes * V), 1, R));
+    sl.head_chunk = p.add("head.logits_chunk", {std::size_t(sl.head_chunk_rows), V}, true);
+  }
   sl.dstream = p.add("grad.stream", {R, C}, true);
   sl.dh = p.add("grad.h", {R, C}, true);
   sl.df = p.add("grad.branch", {R, C}, true);

@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <span>
@@ -209,14 +210,11 @@ class Engine {
         [&] {
           walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
           walker_.phase("head_loss", -1, false);
-          const ActPtr<T> logits = logits_ptr();
-          Backend::linear_forward(precision_, R, V, C, walker_.final_input(), P(layout_.head), logits);
-          Backend::cross_entropy(R, V, logits, Backend::stage(labels_buf_, labels, std::size_t(R)), divisor, backward,
-                                 at(slots_.row_loss), scalars_.data());
+          head_loss(R, Backend::stage(labels_buf_, labels, std::size_t(R)), divisor, backward);
           if (backward) {
             // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
             walker_.phase("head_loss", -1, true);
-            Backend::linear_backward(precision_, R, V, C, logits, walker_.final_input(), P(layout_.head),
+            Backend::linear_backward(precision_, R, V, C, logits_ptr(), walker_.final_input(), P(layout_.head),
                                      walker_.grad_h(), G(layout_.head));
             walker_.backward();
           }
@@ -263,7 +261,8 @@ class Engine {
   }
 
   // Copies the logits [B·T, V] of the last forward-only step (a step with backward turns them
-  // into their gradient) to the host, in T whatever they are stored in.
+  // into their gradient) to the host, in T whatever they are stored in (under bf16 on a backend
+  // that stores it, the logits rounded to bf16).
   void copy_logits(T* host_out) const { copy_to_host_as_scalar(host_out, logits_ptr(), std::size_t(B_) * T_ * V); }
 
   // Copies the stream entering layer l (l = L: the last layer's output, before the final
@@ -276,6 +275,26 @@ class Engine {
  private:
   T* at(int slot) {
     return slot < 0 ? nullptr : reinterpret_cast<T*>(arena_.data() + plan_.slots[std::size_t(slot)].offset);
+  }
+  // lm_head and the loss over R rows: logits = final h · Wᵀ, then the loss, adding to the step's
+  // loss sum, and with `grad` its gradient in the logits slot (else the logits). fp32 logits are
+  // computed whole and the loss runs in place; bf16 ones hold only the result: the loss is
+  // computed from fp32 logits of head_chunk_rows rows at a time (ArenaSlots::head_chunk).
+  void head_loss(int R, const std::int32_t* labels, int divisor, bool grad) {
+    const ActPtr<T> logits = logits_ptr();
+    const T* x = walker_.final_input();
+    if (slots_.head_chunk < 0) {
+      Backend::linear_forward(precision_, R, V, C, x, P(layout_.head), logits);
+      Backend::cross_entropy(R, V, logits, labels, divisor, grad, logits, at(slots_.row_loss), scalars_.data());
+      return;
+    }
+    T* chunk = at(slots_.head_chunk);
+    for (int r0 = 0; r0 < R; r0 += slots_.head_chunk_rows) {
+      const int rows = std::min(slots_.head_chunk_rows, R - r0);
+      Backend::linear_forward(precision_, rows, V, C, x + std::size_t(r0) * C, P(layout_.head), chunk);
+      Backend::cross_entropy(rows, V, chunk, labels + r0, divisor, grad, logits + std::ptrdiff_t(r0) * V,
+                             at(slots_.row_loss) + r0, scalars_.data());
+    }
   }
   // The logits in their element type (bf16 under --precision bf16 where the backend stores it).
   ActPtr<T> logits_ptr() const {
