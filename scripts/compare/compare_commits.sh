@@ -38,7 +38,7 @@ build_at() {
 }
 a=$(build_at "$head")
 b=$(build_at "$base")
-step_s() { "$1" bench "${flags[@]}" | tail -n 1 | sed -E 's/.*"step_s": ([0-9.eE+-]+).*/\1/'; }
+step_s() { "$1" bench "${flags[@]}" | tail -n 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["step_s"])'; }
 echo "machine: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(nproc) cores;" \
   "OMP_NUM_THREADS=$OMP_NUM_THREADS; $trainer bench ${flags[*]}"
 ta=() tb=()

@@ -67,6 +67,13 @@ void rope_apply(int B, int seq, int H, int D, E* qkv, const T* cos_t, const T* s
 // [0, t1), so their GEMMs stop there — about 40% fewer FLOPs than full T×T products at T = 256.
 inline constexpr int kQueryBlock = 64;
 
+// The bf16 path's blocks: as many query rows as keep a block of fp32 scores within 64 Ki values
+// (256 KiB, in L2), at least kQueryBlock: at T = 256 one block of every row. Each GEMM of the
+// bf16 engine has a fixed cost per call (oneDNN), so fewer, larger products win here even though
+// a block computes the scores above its diagonal too (measured: small_mixln's attention, batch
+// 8 x 256, docs/performance.md).
+inline int bf16_query_block(int seq) { return std::max(kQueryBlock, std::min(seq, (1 << 16) / std::max(seq, 1))); }
+
 // --precision bf16: the same blocks and the same products, with every GEMM input rounded to
 // bf16 (gemm_bf16.hpp) — but each operand is rounded once per head and used by every block,
 // where the per-GEMM path would round K and V again for each query block and dS twice.
@@ -76,6 +83,7 @@ template <class Out>
 void attention_forward_rounded(int B, int seq, int H, int D, ActPtr<const float> qkv, float* stats, ActPtr<float> out) {
   const int C = H * D;
   const float scale = 1.f / std::sqrt(float(D));
+  const int qb = bf16_query_block(seq);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
@@ -86,12 +94,12 @@ void attention_forward_rounded(int B, int seq, int H, int D, ActPtr<const float>
       copy_operand(seq, D, q, 3 * C, q16);
       copy_operand(seq, D, q + C, 3 * C, k16);
       copy_operand(seq, D, q + 2 * C, 3 * C, v16);
-      Out* p16 = scratch<Out>(4, std::size_t(kQueryBlock) * seq);
-      float* pb = scratch<float>(5, std::size_t(kQueryBlock) * seq);  // the block's probabilities
+      Out* p16 = scratch<Out>(4, std::size_t(qb) * seq);
+      float* pb = scratch<float>(5, std::size_t(qb) * seq);  // the block's probabilities
       float* st = stats + (std::size_t(b) * H + h) * seq * 2;
       const ActPtr<float> o = out + std::ptrdiff_t(std::size_t(b) * seq * C + h * D);
-      for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
-        const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+      for (int t0 = 0; t0 < seq; t0 += qb) {
+        const int t1 = std::min(seq, t0 + qb), rows = t1 - t0;
         // S = s·Q Kᵀ: the score rows [t0, t1) against keys [0, t1), ld seq
         multiply_rounded<Out>(false, true, rows, t1, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
         for (int t = t0; t < t1; ++t) {
@@ -112,6 +120,7 @@ void attention_backward_rounded(int B, int seq, int H, int D, ActPtr<const float
                                 ActPtr<const float> dout, ActPtr<float> dqkv) {
   const int C = H * D;
   const float scale = 1.f / std::sqrt(float(D));
+  const int qb = bf16_query_block(seq);
 #pragma omp parallel for collapse(2) schedule(static)
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
@@ -123,8 +132,8 @@ void attention_backward_rounded(int B, int seq, int H, int D, ActPtr<const float
       float* dk = wide ? dq + C : dq + std::size_t(seq) * D;
       float* dv = wide ? dq + 2 * C : dk + std::size_t(seq) * D;
       const float* st = stats + (std::size_t(b) * H + h) * seq * 2;
-      float* pb = scratch<float>(5, std::size_t(kQueryBlock) * seq);   // the block's probabilities
-      float* dpb = scratch<float>(6, std::size_t(kQueryBlock) * seq);  // and their gradient
+      float* pb = scratch<float>(5, std::size_t(qb) * seq);   // the block's probabilities
+      float* dpb = scratch<float>(6, std::size_t(qb) * seq);  // and their gradient
       Out* q16 = scratch<Out>(3, std::size_t(4) * seq * D);  // q | k | v | dO, each [T, D] dense
       Out* k16 = q16 + std::size_t(seq) * D;
       Out* v16 = k16 + std::size_t(seq) * D;
@@ -133,13 +142,13 @@ void attention_backward_rounded(int B, int seq, int H, int D, ActPtr<const float
       copy_operand(seq, D, q + C, 3 * C, k16);
       copy_operand(seq, D, q + 2 * C, 3 * C, v16);
       copy_operand(seq, D, dout + std::ptrdiff_t(std::size_t(b) * seq * C + h * D), C, do16);
-      Out* blk16 = scratch<Out>(4, std::size_t(kQueryBlock) * seq);  // P, then dS, of a block
+      Out* blk16 = scratch<Out>(4, std::size_t(qb) * seq);  // P, then dS, of a block
       for (int t = 0; t < seq; ++t) {  // dK and dV accumulate over query blocks
         std::fill(dk + std::size_t(t) * ldd, dk + std::size_t(t) * ldd + D, 0.f);
         std::fill(dv + std::size_t(t) * ldd, dv + std::size_t(t) * ldd + D, 0.f);
       }
-      for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
-        const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+      for (int t0 = 0; t0 < seq; t0 += qb) {
+        const int t1 = std::min(seq, t0 + qb), rows = t1 - t0;
         const Out* dOb = do16 + std::size_t(t0) * D;
         // P again: the forward's scores, then its probabilities from the saved statistics
         multiply_rounded<Out>(false, true, rows, t1, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
