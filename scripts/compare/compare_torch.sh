@@ -37,7 +37,7 @@ tuned=(env LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp ${aten:+ATE
 torch_default=$(/usr/bin/python3 scripts/compare/torch_bench.py "${args[@]}")
 torch_tuned=$("${tuned[@]}" /usr/bin/python3 scripts/compare/torch_bench.py "${args[@]}")
 torch_bf16=$("${tuned[@]}" /usr/bin/python3 scripts/compare/torch_bench.py "${args[@]}" --autocast bf16)
-field() { sed -E "s/.*\"$2\": ([0-9.eE+-]+).*/\1/" <<< "$1"; }
+field() { sed -E "s/.*\"$2\": ?([0-9.eE+-]+).*/\1/" <<< "$1"; }  # bench prints no space after the colon, Python does
 echo "mixln fp32:                    $mix32"
 echo "mixln bf16:                    $mix16"
 echo "pytorch fp32 (as installed):   $torch_default"
