@@ -6,7 +6,8 @@
 //
 // Tolerances (relative L2 error per tensor): fp32 GEMMs (cuBLAS PEDANTIC) 1e-4 — only the
 // order of summation differs from the CPU; bf16 GEMM inputs (8-bit mantissa, fp32
-// accumulation) against the CPU's bf16 (the same rounding points): the loss 1e-4, the whole
+// accumulation) against the CPU's bf16 with fp32 activations (CpuFp32Activations: the same
+// rounding points): the loss 1e-4, the whole
 // gradient 1.5e-2, each tensor 1e-1 (test_bf16.cpp says why two bf16 runs differ that much),
 // and against fp32 the loss 1e-3 and the whole gradient 5e-2; TF32 2e-3 for the loss. Row kernels
 // run at LLaMA-7B's sizes too; training steps (accumulation, clipping, AdamW, eval, TF32, a

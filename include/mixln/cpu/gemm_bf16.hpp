@@ -4,7 +4,8 @@
 //   C[M, N] = alpha · (bf16(op(A)) · bf16(op(B))) + beta · C        accumulation and C in fp32
 //
 // bf16() rounds to nearest even (math/half.hpp, float_to_bf16), as __float2bfloat16_rn does on
-// the GPU, so both backends round at the same points: every GEMM input, nothing else.
+// the GPU: both backends round every GEMM input. The CPU also stores GEMM-operand activations in
+// bf16 (docs/design.md §3.5), which the CUDA backend does not yet: there it rounds at more points.
 //
 // Two ways to compute it, chosen once per process (bf16_gemm_native()):
 //  - oneDNN (MIXLN_WITH_DNNL, the CPU has avx512_bf16): the inputs are converted to
