@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <mixln/analysis/grad_norms.hpp>
+#include <mixln/schedule/traffic.hpp>
 #include <mixln/mixln.hpp>
 
 #include "configs.hpp"
@@ -314,4 +315,30 @@ TEST_CASE("numerics gate: per-layer gradient norms at step 1, bf16 within 2% of 
   check((examples::small::preln*)nullptr);
   check((examples::small::postln*)nullptr);
   check((examples::small::mixln*)nullptr);
+}
+
+// The model of the bytes a step moves outside the GEMMs (schedule/traffic.hpp, what `info`
+// prints), pinned for small_mixln at batch 8 x 256: a change that moves more bytes — a slot back
+// in fp32, one more conversion — changes these numbers without a GPU to measure it.
+TEST_CASE("traffic model: small_mixln's non-GEMM bytes per micro-step, pinned") {
+  using Net = examples::small::mixln;
+  const Traffic cpu32 = non_gemm_traffic<Net>(8, 256, Precision::fp32, TrafficDevice::cpu, true);
+  const Traffic cpu16 = non_gemm_traffic<Net>(8, 256, Precision::bf16, TrafficDevice::cpu, true);
+  const Traffic cuda16 = non_gemm_traffic<Net>(8, 256, Precision::bf16, TrafficDevice::cuda, false);
+  for (const Traffic* t : {&cpu32, &cpu16, &cuda16}) {
+    std::string line;
+    for (auto& [cls, b] : t->bytes) line += cls + " " + std::to_string(std::int64_t(b)) + "; ";
+    line += "total " + std::to_string(std::int64_t(t->total()));
+    MESSAGE(line);
+  }
+  CHECK(cpu32.bytes.at("bf16 copies of GEMM inputs") == 0);
+  CHECK(cpu16.total() < cpu32.total());
+  // bf16 storage halves what SwiGLU and RoPE move, exactly
+  CHECK(cpu16.bytes.at("swiglu") * 2 == cpu32.bytes.at("swiglu"));
+  CHECK(cpu16.bytes.at("rope") * 2 == cpu32.bytes.at("rope"));
+  CHECK(cpu16.bytes.at("boundaries") == cpu32.bytes.at("boundaries"));  // the stream stays fp32
+  CHECK(std::int64_t(cpu32.total()) == 1387340800);
+  CHECK(std::int64_t(cpu16.total()) == 1312236544);
+  CHECK(std::int64_t(cuda16.total()) == 2391221248);
+  CHECK(std::int64_t(cuda16.bytes.at("bf16 copies of GEMM inputs")) == 1003880448);
 }

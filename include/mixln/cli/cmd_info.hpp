@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "../schedule/plan.hpp"
+#include "../schedule/traffic.hpp"
 #include "args.hpp"
 #include "engine_select.hpp"
 #include "backend_cli.hpp"
@@ -179,6 +180,15 @@ inline void print_precision_plans(const ActivationPlan& fp32, const ActivationPl
               format_bytes(b).c_str(), f > 0 ? b / f : 1.0);
 }
 
+// The model of schedule/traffic.hpp: bytes a micro-step moves outside the GEMMs, by kernel class.
+inline void print_traffic(const Traffic& t, Precision p, const std::string& device) {
+  std::printf("\nbytes moved outside the GEMMs by one micro-step with backward and the optimizer step (%s, %s;\n"
+              "a model: each op's tensors read and written once, and the bf16 copies of GEMM inputs):\n",
+              device.c_str(), precision_name(p));
+  for (auto& [cls, b] : t.bytes) std::printf("  %-34s %12s\n", cls.c_str(), format_bytes(b).c_str());
+  std::printf("  %-34s %12s\n", "total", format_bytes(t.total()).c_str());
+}
+
 // Whether `device`'s backend stores GEMM-operand activations in bf16 under --precision bf16.
 template <class Backend>
 bool device_stores_bf16(const std::string& device) {
@@ -203,6 +213,9 @@ int run_info(const Args& a) {
   if (a.flag("slots")) print_slots(plan, B, T);
   print_memory_plan<Net, Backend>(a, layout, plan, B, T, device);
   print_precision_plans(plan_in(Precision::fp32), plan_in(Precision::bf16));
+  print_traffic(non_gemm_traffic<Net>(B, T, precision, device == "cuda" ? TrafficDevice::cuda : TrafficDevice::cpu,
+                                      bf16_slots),
+                precision, device);
   return 0;
 }
 
