@@ -74,12 +74,16 @@ TEST_CASE("plan: under bf16 the GEMM-operand activations and the logits are bf16
   const ActivationPlan b = Engine<Net, Cpu>::plan(8, 256, Precision::bf16);
   CHECK(bf16_slot_count<Net>(f) == 0);
   CHECK(bf16_slot_count<Net>(Engine<Net, cpu::Backend<double>>::plan(8, 256)) == 0);
-  REQUIRE(b.slots.size() == f.slots.size() + 1);  // and the fp32 chunk the loss is computed in
+  REQUIRE(b.slots.size() == f.slots.size() + 2);  // and the loss's fp32 chunk, the head's bf16 weight
   for (std::size_t i = 0, j = 0; i < b.slots.size(); ++i) {
     const auto& s = b.slots[i];
     INFO(s.name);
     if (s.name == "head.logits_chunk") {
       CHECK((s.type == SlotType::scalar && s.backward && s.bytes() <= (std::size_t(4) << 20)));
+      continue;
+    }
+    if (s.name == "head.weight_bf16") {
+      CHECK((s.type == SlotType::bf16 && !s.backward && s.count == 4096 * 256));
       continue;
     }
     const auto& fs = f.slots[j++];
@@ -93,10 +97,10 @@ TEST_CASE("plan: under bf16 the GEMM-operand activations and the logits are bf16
     else
       CHECK(s.bytes() == (gemm ? fs.bytes() / 2 : fs.bytes()));
   }
-  // 8 layers: qkv, attn_out, gate_up, swiglu each, and the logits
-  CHECK(bf16_slot_count<Net>(b) == 8 * 4 + 1);
+  // 8 layers: qkv, attn_out, gate_up, swiglu each, the logits and the head's weight
+  CHECK(bf16_slot_count<Net>(b) == 8 * 4 + 2);
   // The goal of the bf16 plan (`info --precision bf16` prints the same numbers): at most 0.65x
-  // of fp32's activations kept for backward. Measured 183.2 / 295.7 MiB = 0.62.
+  // of fp32's activations kept for backward. Measured 185.2 / 295.7 MiB = 0.63.
   const double ratio = double(b.forward_bytes()) / double(f.forward_bytes());
   MESSAGE("small_mixln B8 T256 activations kept for backward: fp32 " << format_bytes(double(f.forward_bytes()))
           << ", bf16 " << format_bytes(double(b.forward_bytes())) << " (" << ratio << "x)");
@@ -338,7 +342,7 @@ TEST_CASE("traffic model: small_mixln's non-GEMM bytes per micro-step, pinned") 
   CHECK(cpu16.bytes.at("rope") * 2 == cpu32.bytes.at("rope"));
   CHECK(cpu16.bytes.at("boundaries") == cpu32.bytes.at("boundaries"));  // the stream stays fp32
   CHECK(std::int64_t(cpu32.total()) == 1387340800);
-  CHECK(std::int64_t(cpu16.total()) == 1312236544);
+  CHECK(std::int64_t(cpu16.total()) == 1261904896);
   CHECK(std::int64_t(cuda16.total()) == 2391221248);
   CHECK(std::int64_t(cuda16.bytes.at("bf16 copies of GEMM inputs")) == 1003880448);
 }

@@ -26,6 +26,8 @@
 // argument (act_ptr.hpp) is a tensor stored in T or, under --precision bf16 on a backend with
 // bf16_activations, in bf16: the op reads and writes it in its own type; a T* is always T.
 //
+// A linear op's weight W is the fp32 parameter, or (under bf16) a bf16 copy of it that
+// round_to_bf16 made (the engine's head weight, rounded once for all chunks of the loss).
 // cross_entropy writes d(loss)/d(logits) to `out` (with grad; else the logits, in out's type);
 // `out` may be `logits` itself (in place).
 //
@@ -54,9 +56,10 @@
   X(void, embedding_forward, (int rows, int C, const std::int32_t* tokens, const T* table, T* out))                  \
   X(void, embedding_backward, (int rows, int C, const std::int32_t* tokens, const T* dout, T* dtable))               \
   X(void, copy_rows, (int rows, int n, RowsView<const T> src, RowsView<T> dst))                                       \
-  X(void, linear_forward, (Precision p, int M, int N, int K, ActPtr<const T> x, const T* W, ActPtr<T> y))           \
-  X(void, linear_backward, (Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x, const T* W,       \
-                            ActPtr<T> dx, T* dW))                                                                     \
+  X(void, linear_forward, (Precision p, int M, int N, int K, ActPtr<const T> x, ActPtr<const T> W, ActPtr<T> y))   \
+  X(void, linear_backward, (Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x,                 \
+                            ActPtr<const T> W, ActPtr<T> dx, T* dW))                                                  \
+  X(void, round_to_bf16, (std::size_t n, const T* x, bf16_t* y))                                                      \
   X(void, rope_tables, (int seq, int head_dim, T* cos_out, T* sin_out))                                               \
   X(void, rope, (bool backward, int B, int seq, int H, int D, ActPtr<T> qkv, const T* cos_t, const T* sin_t))       \
   X(void, attention_forward, (Precision p, int B, int seq, int H, int D, ActPtr<const T> qkv, T* stats,              \

@@ -628,15 +628,24 @@ void gemm(Precision p, bool ta, bool tb, int M, int N, int K, float alpha, const
 
 // y[M, N] = x[M, K] · W[N, K]ᵀ
 // Activations are fp32 on this backend (no bf16_activations): every ActPtr is a float*.
-void Backend::linear_forward(Precision p, int M, int N, int K, ActPtr<const float> x, const float* W,
+void Backend::linear_forward(Precision p, int M, int N, int K, ActPtr<const float> x, ActPtr<const float> W,
                              ActPtr<float> y) {
-  gemm(p, false, true, M, N, K, 1.f, x.scalar(), K, W, K, 0.f, y.scalar(), N);
+  gemm(p, false, true, M, N, K, 1.f, x.scalar(), K, W.scalar(), K, 0.f, y.scalar(), N);
 }
 // dx = dy · W (=),  dW += dyᵀ · x
 void Backend::linear_backward(Precision p, int M, int N, int K, ActPtr<const float> dy, ActPtr<const float> x,
-                              const float* W, ActPtr<float> dx, float* dW) {
-  gemm(p, false, false, M, K, N, 1.f, dy.scalar(), N, W, K, 0.f, dx.scalar(), K);
+                              ActPtr<const float> W, ActPtr<float> dx, float* dW) {
+  gemm(p, false, false, M, K, N, 1.f, dy.scalar(), N, W.scalar(), K, 0.f, dx.scalar(), K);
   gemm(p, true, false, N, K, M, 1.f, dy.scalar(), N, x.scalar(), K, 1.f, dW, K);
+}
+
+// y = bf16(x): the same rounding as the staging of GEMM inputs (bf16_t and __nv_bfloat16 are
+// both the 16 bits).
+void Backend::round_to_bf16(std::size_t n, const float* x, bf16_t* y) {
+  if (n == 0) return;
+  static_assert(sizeof(bf16_t) == sizeof(__nv_bfloat16));
+  to_bf16_kernel<<<blocks_for(n), kThreads, 0, compute_stream()>>>(x, reinterpret_cast<__nv_bfloat16*>(y), n);
+  check_launch("round_to_bf16");
 }
 
 // The tables are computed on the host (math/rope.hpp, the CPU's own) and copied.

@@ -77,25 +77,37 @@ inline void gemm(Precision, bool ta, bool tb, int M, int N, int K, double alpha,
 template <class T>
 struct LinearOps {
   // y[M, N] = x[M, K] · W[N, K]ᵀ   (nn.Linear without bias, W stored [out, in])
-  static void linear_forward(Precision p, int M, int N, int K, ActPtr<const T> x, const T* W, ActPtr<T> y) {
+  static void linear_forward(Precision p, int M, int N, int K, ActPtr<const T> x, ActPtr<const T> W, ActPtr<T> y) {
     if constexpr (std::is_same_v<T, float>)
       if (p == Precision::bf16) {
         check_blas_threading_once();
         return linear_forward_bf16(M, N, K, x, W, y);
       }
-    gemm(p, false, true, M, N, K, T(1), x.scalar(), K, W, K, T(0), y.scalar(), N);
+    gemm(p, false, true, M, N, K, T(1), x.scalar(), K, W.scalar(), K, T(0), y.scalar(), N);
   }
 
   // dx[M, K] = dy[M, N] · W[N, K]   (=),   dW[N, K] += dy[M, N]ᵀ · x[M, K]
-  static void linear_backward(Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x, const T* W,
-                              ActPtr<T> dx, T* dW) {
+  static void linear_backward(Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x,
+                              ActPtr<const T> W, ActPtr<T> dx, T* dW) {
     if constexpr (std::is_same_v<T, float>)
       if (p == Precision::bf16) {
         check_blas_threading_once();
         return linear_backward_bf16(M, N, K, dy, x, W, dx, dW);
       }
-    gemm(p, false, false, M, K, N, T(1), dy.scalar(), N, W, K, T(0), dx.scalar(), K);
+    gemm(p, false, false, M, K, N, T(1), dy.scalar(), N, W.scalar(), K, T(0), dx.scalar(), K);
     gemm(p, true, false, N, K, M, T(1), dy.scalar(), N, x.scalar(), K, T(1), dW, K);
+  }
+
+  // y = bf16(x), n values (a weight's bf16 copy).
+  static void round_to_bf16(std::size_t n, const T* x, bf16_t* y) {
+    if constexpr (std::is_same_v<T, float>) {
+      constexpr std::size_t kRow = std::size_t(1) << 14;
+#pragma omp parallel for schedule(static)
+      for (std::size_t i = 0; i < n; i += kRow)
+        round_row_to_bf16(int(std::min(kRow, n - i)), x + i, reinterpret_cast<std::uint16_t*>(y + i));
+    } else {
+      for (std::size_t i = 0; i < n; ++i) y[i] = from_float<bf16_t>(x[i]);
+    }
   }
 };
 

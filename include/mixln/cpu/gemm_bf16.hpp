@@ -376,7 +376,7 @@ void multiply_into(bool ta, bool tb, int M, int N, int K, float alpha, const Out
 }
 
 // y[M, N] = x[M, K]·W[N, K]ᵀ with bf16 inputs, x and y fp32 or bf16 activations.
-inline void linear_forward_bf16(int M, int N, int K, ActPtr<const float> x, const float* W, ActPtr<float> y) {
+inline void linear_forward_bf16(int M, int N, int K, ActPtr<const float> x, ActPtr<const float> W, ActPtr<float> y) {
   if (M == 0 || N == 0) return;
   if (K == 0) {  // y = 0
     for (int r = 0; r < M; ++r)
@@ -387,19 +387,19 @@ inline void linear_forward_bf16(int M, int N, int K, ActPtr<const float> x, cons
   with_bf16_operands([&](auto o) {
     using Out = decltype(o);
     const Out* a = bf16_operand<Out>(0, M, K, x, K);
-    const Out* b = bf16_operand<Out>(1, N, K, ActPtr<const float>(W), K);
+    const Out* b = bf16_operand<Out>(1, N, K, W, K);
     multiply_into<Out>(false, true, M, N, K, 1.f, a, b, y, N);
   });
 }
 
 // dx[M, K] = dy[M, N]·W[N, K] (=), dW[N, K] += dy[M, N]ᵀ·x[M, K], bf16 inputs, dy rounded once for both.
-inline void linear_backward_bf16(int M, int N, int K, ActPtr<const float> dy, ActPtr<const float> x, const float* W,
-                                 ActPtr<float> dx, float* dW) {
+inline void linear_backward_bf16(int M, int N, int K, ActPtr<const float> dy, ActPtr<const float> x,
+                                 ActPtr<const float> W, ActPtr<float> dx, float* dW) {
   if (M == 0 || N == 0 || K == 0) return;
   with_bf16_operands([&](auto o) {
     using Out = decltype(o);
     const Out* dy16 = bf16_operand<Out>(2, M, N, dy, N);
-    multiply_into<Out>(false, false, M, K, N, 1.f, dy16, bf16_operand<Out>(1, N, K, ActPtr<const float>(W), K), dx, K);
+    multiply_into<Out>(false, false, M, K, N, 1.f, dy16, bf16_operand<Out>(1, N, K, W, K), dx, K);
     multiply_rounded<Out>(true, false, N, K, M, 1.f, dy16, bf16_operand<Out>(1, M, K, x, K), 1.f, dW, K);
   });
 }

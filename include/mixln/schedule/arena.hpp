@@ -53,6 +53,7 @@ struct ArenaSlots {
   std::array<Branch, S::num_sublayers> branch{};
   int branch_out = -1, logits = -1, row_loss = -1;
   int head_chunk = -1, head_chunk_rows = 0;  // bf16 logits: the fp32 logits of a chunk of rows
+  int head_weight16 = -1;                    // and lm_head's weight in bf16, rounded once a step
   int dstream = -1, dh = -1, df = -1, dskip = -1, partials = -1, scratch = -1;
 };
 
@@ -164,6 +165,8 @@ ActivationPlan plan_activations(int B, int Tn, ArenaTypes types, ArenaSlots<Net>
     // itself is computed from fp32 logits, a chunk of rows at a time (≤ 4 MiB, in cache).
     sl.head_chunk_rows = int(std::clamp<std::size_t>((std::size_t(4) << 20) / (p.scalar_bytes * V), 1, R));
     sl.head_chunk = p.add("head.logits_chunk", {std::size_t(sl.head_chunk_rows), V}, true);
+    // lm_head's weight, rounded once for every chunk and the head's backward
+    sl.head_weight16 = p.add("head.weight_bf16", {V, C}, false, SlotType::bf16);
   }
   sl.dstream = p.add("grad.stream", {R, C}, true);
   sl.dh = p.add("grad.h", {R, C}, true);

@@ -214,7 +214,7 @@ class Engine {
           if (backward) {
             // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
             walker_.phase("head_loss", -1, true);
-            Backend::linear_backward(precision_, R, V, C, logits_ptr(), walker_.final_input(), P(layout_.head),
+            Backend::linear_backward(precision_, R, V, C, logits_ptr(), walker_.final_input(), head_weight(),
                                      walker_.grad_h(), G(layout_.head));
             walker_.backward();
           }
@@ -279,7 +279,8 @@ class Engine {
   // lm_head and the loss over R rows: logits = final h · Wᵀ, then the loss, adding to the step's
   // loss sum, and with `grad` its gradient in the logits slot (else the logits). fp32 logits are
   // computed whole and the loss runs in place; bf16 ones hold only the result: the loss is
-  // computed from fp32 logits of head_chunk_rows rows at a time (ArenaSlots::head_chunk).
+  // computed from fp32 logits of head_chunk_rows rows at a time (ArenaSlots::head_chunk), with
+  // lm_head's weight rounded to bf16 once (head.weight_bf16; the backward uses it too).
   void head_loss(int R, const std::int32_t* labels, int divisor, bool grad) {
     const ActPtr<T> logits = logits_ptr();
     const T* x = walker_.final_input();
@@ -289,12 +290,21 @@ class Engine {
       return;
     }
     T* chunk = at(slots_.head_chunk);
+    Backend::round_to_bf16(std::size_t(V) * C, P(layout_.head), head_weight16());
     for (int r0 = 0; r0 < R; r0 += slots_.head_chunk_rows) {
       const int rows = std::min(slots_.head_chunk_rows, R - r0);
-      Backend::linear_forward(precision_, rows, V, C, x + std::size_t(r0) * C, P(layout_.head), chunk);
+      Backend::linear_forward(precision_, rows, V, C, x + std::size_t(r0) * C, head_weight(), chunk);
       Backend::cross_entropy(rows, V, chunk, labels + r0, divisor, grad, logits + std::ptrdiff_t(r0) * V,
                              at(slots_.row_loss) + r0, scalars_.data());
     }
+  }
+  // lm_head's weight as the head GEMMs take it: its bf16 copy where head_loss makes one.
+  bf16_t* head_weight16() {
+    return reinterpret_cast<bf16_t*>(arena_.data() + plan_.slots[std::size_t(slots_.head_weight16)].offset);
+  }
+  ActPtr<const T> head_weight() {
+    if (slots_.head_weight16 >= 0) return ActPtr<const T>(head_weight16());
+    return ActPtr<const T>(P(layout_.head));
   }
   // The logits in their element type (bf16 under --precision bf16 where the backend stores it).
   ActPtr<T> logits_ptr() const {

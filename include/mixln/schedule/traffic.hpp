@@ -89,19 +89,20 @@ struct TrafficBackend {
     if (cuda()) return 6.0 * elems;  // fp32 read, bf16 written: every operand
     return stored_bf16 ? 0.0 : 6.0 * elems;
   }
-  static void linear_forward(Precision p, int M, int N, int K, ActPtr<const T> x, const T*, ActPtr<T> y) {
+  static void linear_forward(Precision p, int M, int N, int K, ActPtr<const T> x, ActPtr<const T> W, ActPtr<T> y) {
     // a bf16 output on the CPU comes out of the GEMM itself; nothing to count
     (void)y;
     add("bf16 copies of GEMM inputs",
-        operand_copy(p, double(M) * K, x.is_bf16()) + operand_copy(p, double(N) * K, false));
+        operand_copy(p, double(M) * K, x.is_bf16()) + operand_copy(p, double(N) * K, W.is_bf16()));
   }
-  static void linear_backward(Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x, const T*,
-                              ActPtr<T>, T*) {
+  static void linear_backward(Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x,
+                              ActPtr<const T> W, ActPtr<T>, T*) {
     const double dy_copies = cuda() ? 2 : 1;  // CUDA converts dy for dx and again for dW
     add("bf16 copies of GEMM inputs", dy_copies * operand_copy(p, double(M) * N, dy.is_bf16()) +
-                                          operand_copy(p, double(N) * K, false) +
+                                          operand_copy(p, double(N) * K, W.is_bf16()) +
                                           operand_copy(p, double(M) * K, x.is_bf16()));
   }
+  static void round_to_bf16(std::size_t n, const T*, bf16_t*) { add("bf16 copies of GEMM inputs", 6.0 * double(n)); }
   static void rope_tables(int, int, T*, T*) {}
   static void rope(bool, int B, int seq, int H, int D, ActPtr<T> qkv, const T*, const T*) {
     add("rope", 2.0 * B * seq * 2 * H * D * detail::elem_bytes(qkv));  // q and k, read and written
@@ -186,12 +187,15 @@ Traffic non_gemm_traffic(int B, int Tn, Precision p, TrafficDevice device, bool 
   const bool bf16_logits = plan.slots[std::size_t(sl.logits)].type == SlotType::bf16;
   const ActPtr<float> logits = bf16_logits ? ActPtr<float>(reinterpret_cast<bf16_t*>(slot(sl.logits)))
                                            : ActPtr<float>(reinterpret_cast<float*>(slot(sl.logits)));
-  const float* head = params + layout.head;
+  ActPtr<const float> head = params + layout.head;
   if (sl.head_chunk < 0) {
     TrafficBackend::linear_forward(p, R, V, C, w.final_input(), head, logits);
     TrafficBackend::cross_entropy(R, V, logits, nullptr, 1, true, logits, nullptr, nullptr);
   } else {
     float* chunk = reinterpret_cast<float*>(slot(sl.head_chunk));
+    bf16_t* head16 = reinterpret_cast<bf16_t*>(slot(sl.head_weight16));
+    TrafficBackend::round_to_bf16(std::size_t(V) * C, params + layout.head, head16);
+    head = head16;
     for (int r0 = 0; r0 < R; r0 += sl.head_chunk_rows) {
       const int rows = std::min(sl.head_chunk_rows, R - r0);
       TrafficBackend::linear_forward(p, rows, V, C, w.final_input(), head, chunk);
