@@ -125,6 +125,19 @@ std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br,
 }
 }  // namespace detail
 
+// A tensor of the arena at p, in its element type (act_ptr.hpp).
+template <class T>
+ActPtr<T> typed_act(unsigned char* p, SlotType type) {
+  if (type == SlotType::bf16) return ActPtr<T>(reinterpret_cast<bf16_t*>(p));
+  return ActPtr<T>(reinterpret_cast<T*>(p));
+}
+// Slot `slot` of the plan, in the arena at `arena`.
+template <class T>
+ActPtr<T> slot_act(unsigned char* arena, const ActivationPlan& plan, int slot) {
+  const auto& s = plan.slots[std::size_t(slot)];
+  return typed_act<T>(arena + s.offset, s.type);
+}
+
 // The element types of a plan: the size of the engine's scalar, and whether the activations
 // declared ActivationType::gemm (and the logits) are stored in bf16 — under --precision bf16 on a
 // backend that stores bf16 activations.

@@ -23,7 +23,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <span>
@@ -39,6 +38,7 @@
 #include "backend_concept.hpp"
 #include "param_layout.hpp"
 #include "plan.hpp"
+#include "head_loss.hpp"
 #include "step_graphs.hpp"
 #include "walker.hpp"
 
@@ -210,12 +210,14 @@ class Engine {
         [&] {
           walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
           walker_.phase("head_loss", -1, false);
-          head_loss(R, Backend::stage(labels_buf_, labels, std::size_t(R)), divisor, backward);
+          head_loss_forward<Backend, Net>(precision_, slots_, plan_, arena_.data(), R, walker_.final_input(),
+                                          P(layout_.head), Backend::stage(labels_buf_, labels, std::size_t(R)),
+                                          divisor, backward, at(slots_.row_loss), scalars_.data());
           if (backward) {
             // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
             walker_.phase("head_loss", -1, true);
-            Backend::linear_backward(precision_, R, V, C, logits_ptr(), walker_.final_input(), head_weight(),
-                                     walker_.grad_h(), G(layout_.head));
+            head_loss_backward<Backend, Net>(precision_, slots_, plan_, arena_.data(), R, walker_.final_input(),
+                                             P(layout_.head), walker_.grad_h(), G(layout_.head));
             walker_.backward();
           }
         },
@@ -276,42 +278,9 @@ class Engine {
   T* at(int slot) {
     return slot < 0 ? nullptr : reinterpret_cast<T*>(arena_.data() + plan_.slots[std::size_t(slot)].offset);
   }
-  // lm_head and the loss over R rows: logits = final h · Wᵀ, then the loss, adding to the step's
-  // loss sum, and with `grad` its gradient in the logits slot (else the logits). fp32 logits are
-  // computed whole and the loss runs in place; bf16 ones hold only the result: the loss is
-  // computed from fp32 logits of head_chunk_rows rows at a time (ArenaSlots::head_chunk), with
-  // lm_head's weight rounded to bf16 once (head.weight_bf16; the backward uses it too).
-  void head_loss(int R, const std::int32_t* labels, int divisor, bool grad) {
-    const ActPtr<T> logits = logits_ptr();
-    const T* x = walker_.final_input();
-    if (slots_.head_chunk < 0) {
-      Backend::linear_forward(precision_, R, V, C, x, P(layout_.head), logits);
-      Backend::cross_entropy(R, V, logits, labels, divisor, grad, logits, at(slots_.row_loss), scalars_.data());
-      return;
-    }
-    T* chunk = at(slots_.head_chunk);
-    Backend::round_to_bf16(std::size_t(V) * C, P(layout_.head), head_weight16());
-    for (int r0 = 0; r0 < R; r0 += slots_.head_chunk_rows) {
-      const int rows = std::min(slots_.head_chunk_rows, R - r0);
-      Backend::linear_forward(precision_, rows, V, C, x + std::size_t(r0) * C, head_weight(), chunk);
-      Backend::cross_entropy(rows, V, chunk, labels + r0, divisor, grad, logits + std::ptrdiff_t(r0) * V,
-                             at(slots_.row_loss) + r0, scalars_.data());
-    }
-  }
-  // lm_head's weight as the head GEMMs take it: its bf16 copy where head_loss makes one.
-  bf16_t* head_weight16() {
-    return reinterpret_cast<bf16_t*>(arena_.data() + plan_.slots[std::size_t(slots_.head_weight16)].offset);
-  }
-  ActPtr<const T> head_weight() {
-    if (slots_.head_weight16 >= 0) return ActPtr<const T>(head_weight16());
-    return ActPtr<const T>(P(layout_.head));
-  }
   // The logits in their element type (bf16 under --precision bf16 where the backend stores it).
   ActPtr<T> logits_ptr() const {
-    const auto& s = plan_.slots[std::size_t(slots_.logits)];
-    unsigned char* p = const_cast<unsigned char*>(arena_.data()) + s.offset;
-    if (s.type == SlotType::bf16) return ActPtr<T>(reinterpret_cast<bf16_t*>(p));
-    return ActPtr<T>(reinterpret_cast<T*>(p));
+    return slot_act<T>(const_cast<unsigned char*>(arena_.data()), plan_, slots_.logits);
   }
   void copy_to_host_as_scalar(T* host_out, ActPtr<T> src, std::size_t n) const {
     if (!src.is_bf16()) return Backend::copy_to_host(host_out, src.scalar(), n);

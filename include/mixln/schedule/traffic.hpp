@@ -11,7 +11,7 @@
 //         activation is read where it is;
 //   cuda  under bf16, every operand converted (the backend stores fp32 activations): x and W, and
 //         dy once for dx and once more for dW.
-// Then the head and the loss (as the engine runs them: whole, or in chunks of fp32 logits) and
+// Then the head and the loss (the engine's code: whole, or in chunks of fp32 logits) and
 // the optimizer step (gradients zeroed, their squared norm, AdamW: 28 bytes a parameter).
 // What it leaves out: caches (a tensor re-read while still in cache counts again), the key/value
 // re-reads inside attention, and the scratch of the backward branches' own temporaries.
@@ -28,6 +28,7 @@
 #include "../backend_ops.hpp"
 #include "../precision.hpp"
 #include "arena.hpp"
+#include "head_loss.hpp"
 #include "param_layout.hpp"
 #include "walker.hpp"
 
@@ -166,7 +167,6 @@ struct TrafficBackend {
 // bf16_slots: whether the device stores ActivationType::gemm slots in bf16 under bf16.
 template <class Net>
 Traffic non_gemm_traffic(int B, int Tn, Precision p, TrafficDevice device, bool bf16_slots) {
-  using Cfg = typename Net::config;
   Traffic t;
   auto& count = detail::traffic_count();
   count = {&t, device};
@@ -179,30 +179,17 @@ Traffic non_gemm_traffic(int B, int Tn, Precision p, TrafficDevice device, bool 
   auto* grads = reinterpret_cast<float*>(std::uintptr_t(1) << 45);
   Walker<Net, TrafficBackend> w(layout, p);
   w.bind(sl, plan, arena, params, grads, B, Tn);
-  const int R = B * Tn, V = int(Cfg::vocab_size), C = int(Cfg::hidden_size);
+  const int R = B * Tn;
   const std::int32_t* tokens = nullptr;
   w.forward(tokens);
-  // the head and the loss, as Engine::head_loss runs them
-  auto slot = [&](int s) { return arena + plan.slots[std::size_t(s)].offset; };
-  const bool bf16_logits = plan.slots[std::size_t(sl.logits)].type == SlotType::bf16;
-  const ActPtr<float> logits = bf16_logits ? ActPtr<float>(reinterpret_cast<bf16_t*>(slot(sl.logits)))
-                                           : ActPtr<float>(reinterpret_cast<float*>(slot(sl.logits)));
-  ActPtr<const float> head = params + layout.head;
-  if (sl.head_chunk < 0) {
-    TrafficBackend::linear_forward(p, R, V, C, w.final_input(), head, logits);
-    TrafficBackend::cross_entropy(R, V, logits, nullptr, 1, true, logits, nullptr, nullptr);
-  } else {
-    float* chunk = reinterpret_cast<float*>(slot(sl.head_chunk));
-    bf16_t* head16 = reinterpret_cast<bf16_t*>(slot(sl.head_weight16));
-    TrafficBackend::round_to_bf16(std::size_t(V) * C, params + layout.head, head16);
-    head = head16;
-    for (int r0 = 0; r0 < R; r0 += sl.head_chunk_rows) {
-      const int rows = std::min(sl.head_chunk_rows, R - r0);
-      TrafficBackend::linear_forward(p, rows, V, C, w.final_input(), head, chunk);
-      TrafficBackend::cross_entropy(rows, V, chunk, nullptr, 1, true, logits, nullptr, nullptr);
-    }
-  }
-  TrafficBackend::linear_backward(p, R, V, C, logits, w.final_input(), head, w.grad_h(), grads + layout.head);
+  // the head and the loss, by the engine's own code (schedule/head_loss.hpp)
+  const float* head = params + layout.head;
+  float* row_loss = slot_act<float>(arena, plan, sl.row_loss).scalar();
+  const auto* labels = reinterpret_cast<const std::int32_t*>(std::uintptr_t(1) << 46);
+  head_loss_forward<TrafficBackend, Net>(p, sl, plan, arena, R, w.final_input(), head, labels, 1, true, row_loss,
+                                         nullptr);
+  head_loss_backward<TrafficBackend, Net>(p, sl, plan, arena, R, w.final_input(), head, w.grad_h(),
+                                          grads + layout.head);
   w.backward();
   // the optimizer step: gradients zeroed for the next, their squared norm, AdamW
   const double P = double(layout.total);

@@ -69,11 +69,6 @@ class Walker {
     auto at = [&](int slot) -> T* {
       return slot < 0 ? nullptr : reinterpret_cast<T*>(arena + plan.slots[std::size_t(slot)].offset);
     };
-    // A branch activation in its own element type.
-    auto typed = [](unsigned char* p, SlotType type) -> ActPtr<T> {
-      if (type == SlotType::bf16) return ActPtr<T>(reinterpret_cast<bf16_t*>(p));
-      return ActPtr<T>(reinterpret_cast<T*>(p));
-    };
     B_ = B, T_ = Tn;
     dstream_ = at(sl.dstream), dh_ = at(sl.dh), df_ = at(sl.df), dskip_ = at(sl.dskip);
     partials_ = at(sl.partials);
@@ -115,8 +110,8 @@ class Walker {
       act.resize(br.slot.size());
       for (std::size_t i = 0; i < br.slot.size(); ++i)
         act[i] = br.use[i] == ActivationUse::scratch
-                     ? typed(reinterpret_cast<unsigned char*>(at(sl.scratch)) + br.scratch_at[i], br.type[i])
-                     : typed(reinterpret_cast<unsigned char*>(at(br.slot[i])), br.type[i]);
+                     ? typed_act<T>(reinterpret_cast<unsigned char*>(at(sl.scratch)) + br.scratch_at[i], br.type[i])
+                     : slot_act<T>(arena, plan, br.slot[i]);
       auto& w = w_[k];
       auto& dw = dw_[k];
       w.clear(), dw.clear();
