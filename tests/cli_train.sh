@@ -109,6 +109,18 @@ expect_error "'x' is not a step number" "$bin/tiny_mixln" train --data "$work/da
 expect_error "'fp16' is neither fp32 nor bf16" "$bin/tiny_mixln" train --data "$work/data" --out "$work/f" --steps 5 \
   --batch 2 --seq 8 --lr 1e-3 --precision fp16
 expect_error "give the tokens as --batch" "$bin/tiny_mixln" angular --seed 1 --out "$work/f.csv"
+expect_error "'xavier' is not an init recipe (default, mixln-authors)" "$bin/tiny_mixln" train --data "$work/data" \
+  --out "$work/f" --steps 5 --batch 2 --seq 8 --lr 1e-3 --init xavier
+expect_error "--resume: --init is \"mixln-authors\" but the run in $work/a was started with \"default\"" \
+  "$bin/tiny_mixln" train "${run[@]}" --out "$work/a" --resume --init mixln-authors
+expect_error "--resume: --embed-std is 0.5 but" "$bin/tiny_mixln" train "${run[@]}" --out "$work/a" --resume --embed-std 0.5
+
+# the init recipe is recorded; the authors' recipe changes the embedding alone, and grads --seed
+# draws the same init as train --seed
+"$bin/tiny_mixln" train --data "$work/data" --out "$work/g" --steps 1 --batch 2 --seq 8 --lr 1e-3 --seed 4 \
+  --init mixln-authors --quiet
+grep -q '"init": "mixln-authors"' "$work/g/config.json" || fail "config.json does not record --init"
+grep -q '"embed_std": 0.63245' "$work/g/config.json" || fail "config.json does not record the embedding's std"
 
 # angular and layer-drop on the validation split of a trained model
 "$bin/tiny_mixln" angular --ckpt "$work/a" --data "$work/data" --eval-tokens 1024 --out "$work/angular.csv" > /dev/null

@@ -322,6 +322,18 @@ TEST_CASE("init follows docs/design.md §3.4: N(0, 0.02), norms 1, DeepNorm beta
   init_params(lay, 8, std::span<float>(c), {.seed = 5, .scaled_init = true});
   const auto* o = lay.find("model.layers.0.self_attn.o_proj.weight");
   CHECK(c[o->offset] == doctest::Approx(a[o->offset] / 4.0));  // 1/sqrt(2·8)
+  // The Mix-LN authors' recipe: the embedding alone changes (std sqrt(2/5)), from the same draws.
+  const InitRecipe* authors = find_init_recipe("mixln-authors");
+  REQUIRE(authors != nullptr);
+  CHECK(find_init_recipe("xavier") == nullptr);
+  init_params(lay, 8, std::span<float>(c), {.seed = 5, .std = authors->std, .embed_std = authors->embed_std});
+  const auto* e = lay.find("model.embed_tokens.weight");
+  for (std::size_t i : {std::size_t(0), e->count / 2, e->count - 1})
+    CHECK(c[e->offset + i] == doctest::Approx(a[e->offset + i] * std::sqrt(0.4) / 0.02).epsilon(1e-5));
+  const auto* h = lay.find("lm_head.weight");
+  CHECK(std::equal(a.begin() + std::ptrdiff_t(e->offset + e->count), a.end(),
+                   c.begin() + std::ptrdiff_t(e->offset + e->count)));  // every tensor after it: unchanged
+  CHECK(c[h->offset] == a[h->offset]);
 }
 
 // --- the Hugging Face export's modules: traits on the types, not lists of names --------------

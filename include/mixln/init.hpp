@@ -1,15 +1,18 @@
 // mixln/init.hpp — random initialisation (docs/design.md §3.4).
 //
-// Embeddings, linears and lm_head: N(0, 0.02 · gain), gain from the placement (DeepNorm's
-// β = (8L)^−¼ on v, o, gate, up, down). Norm parameters: their kind's constant (weights 1,
+// Linears and lm_head: N(0, σ · gain), embeddings N(0, σ_embed · gain), σ = σ_embed = 0.02 by
+// default (init_recipe.hpp names others), gain from the placement (DeepNorm's β = (8L)^−¼ on v,
+// o, gate, up, down). Norm parameters: their kind's constant (weights 1,
 // biases 0, DyT's α α₀). With `scaled_init`, the weights that write into the residual stream
-// (o_proj, down_proj) use N(0, 0.02/√(2L) · gain) (GPT-2 style). Parameter p draws from its own
+// (o_proj, down_proj) use N(0, σ/√(2L) · gain) (GPT-2 style). Parameter p draws from its own
 // counter-based stream, so a value depends only on (seed, parameter index, element index).
 #pragma once
 
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <string>
+#include <string_view>
 
 #include "rng.hpp"
 #include "schedule/param_layout.hpp"
@@ -18,9 +21,35 @@ namespace mixln {
 
 struct InitOptions {
   std::uint64_t seed = 0;
-  double std = 0.02;
+  double std = 0.02;        // linears and lm_head
+  double embed_std = 0.02;  // embed_tokens
   bool scaled_init = false;
 };
+
+// A named initialisation (`--init NAME`): the standard deviations of InitOptions it sets.
+struct InitRecipe {
+  std::string_view name;
+  double std, embed_std;
+  bool scaled_init;
+  std::string_view what;
+};
+
+// "default": mixln's (GPT-2 and Hugging Face LLaMA's initializer_range 0.02 for every matrix).
+// "mixln-authors": the Mix-LN authors' `_init_weights` for the paper's runs (pixeli99/MixLN,
+// peft_pretraining/modeling_llama.py): nn.Embedding N(0, √(2/5) ≈ 0.632), every nn.Linear
+// (lm_head included) N(0, initializer_range = 0.02), norm weights 1; no scaled layers (their
+// NORM_TYPE pre and post_pre, which the paper's scripts run, mark none).
+inline constexpr InitRecipe init_recipes[] = {
+    {"default", 0.02, 0.02, false, "embeddings, linears, lm_head ~ N(0, 0.02)"},
+    {"mixln-authors", 0.02, 0.6324555320336759, false,
+     "the Mix-LN authors' code: embeddings ~ N(0, sqrt(2/5)), linears and lm_head ~ N(0, 0.02)"},
+};
+
+inline const InitRecipe* find_init_recipe(std::string_view name) {
+  for (const InitRecipe& r : init_recipes)
+    if (r.name == name) return &r;
+  return nullptr;
+}
 
 template <class T>
 void init_params(const ParamLayout& layout, int num_layers, std::span<T> params,
@@ -32,7 +61,7 @@ void init_params(const ParamLayout& layout, int num_layers, std::span<T> params,
       for (std::size_t i = 0; i < info.count; ++i) dst[i] = T(info.init_value);
       continue;
     }
-    double std = opt.std * info.init_gain;
+    double std = (info.kind == ParamKind::embedding ? opt.embed_std : opt.std) * info.init_gain;
     if (opt.scaled_init && info.scaled_init) std /= std::sqrt(2.0 * num_layers);
 #pragma omp parallel for schedule(static)
     for (std::size_t i = 0; i < info.count; ++i) dst[i] = T(std * normal_at(opt.seed, p, i));

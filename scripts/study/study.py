@@ -26,7 +26,7 @@ import sys
 
 COLUMNS = ["run", "trainer", "config", "placement", "layers", "seed", "lr", "steps", "batch", "seq", "tokens",
            "status", "diverged_step", "eval_tokens", "val_loss", "val_ppl", "train_loss_end", "train_s", "tok_s", "machine",
-           "commit", "date"]
+           "commit", "date", "init"]
 
 # The example trainers (examples/models.txt): a plan names only these; each placement's name in
 # the report is its label there.
@@ -53,6 +53,18 @@ def split_trainer(trainer):
 
 
 # ---------------------------------------------------------------- record
+
+def read_results(path):
+    """the rows of results.csv with every column of COLUMNS (a column added since a row was written
+    holds what the runs of that time did: init "default")"""
+    if not os.path.exists(path):
+        return []
+    rows = list(csv.DictReader(open(path)))
+    for r in rows:
+        if not r.get("init"):
+            r["init"] = "default"
+    return rows
+
 
 def read_log(path):
     steps, evals = {}, []
@@ -106,6 +118,7 @@ def record(a):
         "tok_s": "%.0f" % statistics.median(s["tok_s"] for s in steps) if steps else "",
         "machine": a.machine, "commit": a.commit,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "init": a.init,
     }
     dest = os.path.join(a.study, "runs", a.key)
     os.makedirs(dest, exist_ok=True)
@@ -120,15 +133,12 @@ def record(a):
     if a.status == "diverged":
         shutil.copy(a.err, os.path.join(dest, "error.txt"))
     results = os.path.join(a.study, "results.csv")
-    fresh = not os.path.exists(results)
+    rows = read_results(results)
     tmp = results + ".tmp-%d" % os.getpid()  # the data file is replaced whole, never half-written
     with open(tmp, "w", newline="") as f:
-        if not fresh:
-            f.write(open(results).read())
         w = csv.DictWriter(f, COLUMNS, lineterminator="\n")
-        if fresh:
-            w.writeheader()
-        w.writerow(row)
+        w.writeheader()
+        w.writerows(rows + [row])
     os.replace(tmp, results)
     print("%s: %s, val ppl %s, %s s" % (a.key, a.status, val_ppl or "-", row["train_s"]))
 
@@ -190,15 +200,17 @@ class Study:
     def __init__(self, study_dir, plan):
         self.dir = study_dir
         path = os.path.join(study_dir, "results.csv")
-        self.rows = list(csv.DictReader(open(path))) if os.path.exists(path) else []
+        self.rows = read_results(path)
         self.plan = []
         for line in open(plan):
             line = line.split("#")[0].split()
             if line:
-                trainer, seed, lr, steps, batch, seq, _ = line
+                trainer, seed, lr, steps, batch, seq, _ = line[:7]
+                init = line[7] if len(line) > 7 else "default"
                 if trainer not in TRAINERS:
                     fail("%s: %s is not a trainer of examples/models.txt" % (plan, trainer))
-                self.plan.append("%s_s%s_lr%s_%sx%sx%s" % (trainer, seed, lr, steps, batch, seq))
+                self.plan.append("%s_s%s_lr%s_%sx%sx%s%s" % (trainer, seed, lr, steps, batch, seq,
+                                                             "" if init == "default" else "_init-" + init))
         # A configuration's base learning rate is its smallest (the others are stress points); its
         # runs are compared at the number of tokens most of its runs used.
         self.base_lr, self.tokens = {}, {}
@@ -800,6 +812,7 @@ def main():
     r = sub.add_parser("record")
     for k in ("run", "err", "key", "trainer", "lr", "status", "machine", "commit", "study"):
         r.add_argument("--" + k, required=True)
+    r.add_argument("--init", default="default")
     for k in ("seed", "steps", "batch", "seq", "eval_tokens"):
         r.add_argument("--" + k.replace("_", "-"), dest=k, type=int, required=True)
     p = sub.add_parser("report")

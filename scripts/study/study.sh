@@ -3,8 +3,8 @@
 # Brown corpus at 8, 24 and 48 layers, several seeds, then the report.
 #
 # The runs are the lines of a plan (scripts/study/study_plan.txt): trainer, seed, learning rate,
-# steps, batch, sequence, and whether to run the analyses (angular distance, layer drop) on the
-# trained model. Every finished run appends one row to $STUDY_DIR/results.csv and copies its
+# steps, batch, sequence, whether to run the analyses (angular distance, layer drop) on the
+# trained model, and optionally the init recipe (`train --init`; "default" when absent). Every finished run appends one row to $STUDY_DIR/results.csv and copies its
 # loss curve, per-layer gradient norms (step 1 and the last) and analyses to
 # $STUDY_DIR/runs/<run>/; a run already in results.csv is skipped, a run interrupted midway
 # resumes from its last checkpoint. So the study can be stopped at any moment and continued
@@ -14,6 +14,9 @@
 #   scripts/study/study.sh                 build what the plan needs, run what is missing, write the report
 #   COMMIT=1 scripts/study/study.sh        also git-commit each finished result (for a long background run)
 #   ONLY='deep24_(pre|post|mix)ln ' scripts/study/study.sh   only plan lines matching this regex
+#
+# Two studies may run side by side on one STUDY_DIR (each with its own ONLY): recording a result
+# holds a lock ($STUDY_DIR/.lock).
 #
 # Environment: PLAN, STUDY_DIR (docs/study), RUNS (runs/study: checkpoints, not committed),
 # DATA (data/brown-4096), BIN (prebuilt trainers: skips setup and build), EVAL_TOKENS (65536),
@@ -35,21 +38,23 @@ IMG=${IMG:-docs/img}
 die() { echo "study: $*" >&2; exit 1; }
 [[ -f $PLAN ]] || die "no plan file $PLAN"
 
-# The plan: "trainer seed lr steps batch seq analyses" per line; # starts a comment. A trainer is
-# a row of examples/models.txt, <config>_<placement>.
+# The plan: "trainer seed lr steps batch seq analyses [init]" per line; # starts a comment. A
+# trainer is a row of examples/models.txt, <config>_<placement>.
 trainers=" $(awk '!/^#/ && NF { printf "%s_%s ", $1, $2 }' examples/models.txt)"
 plan=()
 while read -r line; do
   line=${line%%#*}
   [[ -z ${line// } ]] && continue
-  read -r trainer seed lr steps batch seq analyses extra <<<"$line"
-  [[ -n ${analyses:-} && -z ${extra:-} ]] || die "$PLAN: '$line' is not 'trainer seed lr steps batch seq analyses'"
+  read -r trainer seed lr steps batch seq analyses init extra <<<"$line"
+  [[ -n ${analyses:-} && -z ${extra:-} ]] || die "$PLAN: '$line' is not 'trainer seed lr steps batch seq analyses [init]'"
+  init=${init:-default}
+  [[ $init =~ ^[a-z0-9-]+$ ]] || die "$PLAN: '$line': '$init' is not an init recipe's name"
   [[ $seed =~ ^[0-9]+$ && $steps =~ ^[0-9]+$ && $batch =~ ^[0-9]+$ && $seq =~ ^[0-9]+$ ]] ||
     die "$PLAN: '$line': seed, steps, batch and seq must be whole numbers"
   [[ $analyses == yes || $analyses == no ]] || die "$PLAN: '$line': analyses must be yes or no"
   [[ $trainers == *" $trainer "* ]] || die "$PLAN: '$line': $trainer is not a trainer of examples/models.txt"
   if [[ -n $ONLY ]] && ! [[ "$line " =~ $ONLY ]]; then continue; fi
-  plan+=("$trainer $seed $lr $steps $batch $seq $analyses")
+  plan+=("$trainer $seed $lr $steps $batch $seq $analyses $init")
 done <"$PLAN"
 ((${#plan[@]} > 0)) || die "no plan line of $PLAN matches ONLY='$ONLY'"
 
@@ -93,9 +98,10 @@ commit_result() {  # the data file and the run's folder; retried while another g
 last_step() { [[ -f $1/latest ]] && sed -E 's/ckpt-0*([0-9]+)/\1/' "$1/latest" || echo 0; }
 n=0
 for p in "${plan[@]}"; do
-  read -r trainer seed lr steps batch seq analyses <<<"$p"
+  read -r trainer seed lr steps batch seq analyses init <<<"$p"
   n=$((n + 1))
   key="${trainer}_s${seed}_lr${lr}_${steps}x${batch}x${seq}"
+  [[ $init == default ]] || key+="_init-$init"
   if [[ -f $results ]] && grep -q "^$key," "$results"; then
     echo "== [$n/${#plan[@]}] $key: done (in $results)"
     continue
@@ -103,8 +109,8 @@ for p in "${plan[@]}"; do
   [[ -x $BIN/$trainer ]] || die "no trainer $BIN/$trainer"
   run=$RUNS/$key
   flags=(--data "$DATA" --out "$run" --steps "$steps" --batch "$batch" --seq "$seq" --lr "$lr" --seed "$seed"
-         --eval-every 0 --eval-tokens "$EVAL_TOKENS" --ckpt-every $(((steps + 3) / 4)) --grad-norms-at "1,$steps"
-         --quiet)
+         --eval-every 0 --eval-tokens "$EVAL_TOKENS" --ckpt-every $(((steps + 3) / 4)) --quiet --init "$init"
+         --grad-norms-at "$(printf '%s\n' 1 10 50 100 "$steps" | awk -v n="$steps" '$1 <= n' | sort -nu | paste -sd,)")
   done_steps=$(last_step "$run")
   echo "== [$n/${#plan[@]}] $key: $steps steps of $batch x $seq tokens (from step $done_steps)"
   if [[ $done_steps -gt 0 ]]; then flags+=(--resume); else rm -rf "$run"; fi
@@ -121,11 +127,14 @@ for p in "${plan[@]}"; do
       [[ -f $f ]] || "$BIN/$trainer" "$a" --ckpt "$run" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
     done
   fi
+  exec {lock}>"$STUDY_DIR/.lock"
+  flock "$lock"  # one writer of results.csv and of the git index at a time
   row=$(python3 scripts/study/study.py record --run "$run" --err "$RUNS/$key.err" --key "$key" --trainer "$trainer" \
         --seed "$seed" --lr "$lr" --steps "$steps" --batch "$batch" --seq "$seq" --status "$status" \
-        --eval-tokens "$EVAL_TOKENS" --machine "$machine" --commit "$commit" --study "$STUDY_DIR")
+        --eval-tokens "$EVAL_TOKENS" --machine "$machine" --commit "$commit" --study "$STUDY_DIR" --init "$init")
   echo "   $row"
   commit_result "$key" "$status"
+  exec {lock}>&-
 done
 
 if [[ -n $REPORT ]]; then

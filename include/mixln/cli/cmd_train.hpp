@@ -25,7 +25,7 @@ inline std::vector<Option> train_options() {
   const TrainDefaults& d = train_defaults();
   char lr[48] = "";
   if (d.lr > 0) std::snprintf(lr, sizeof lr, " (default %g)", d.lr);
-  return {
+  std::vector<Option> o = {
       {"data", true, "DIR: made by mixln-prepare (train.bin, val.bin, tokenizer.model)"},
       {"out", true, "RUN_DIR: log.jsonl, config.json and checkpoints go here"},
       {"steps", true, "N: optimizer steps" + default_note(d.steps)},
@@ -49,13 +49,14 @@ inline std::vector<Option> train_options() {
       {"beta2", true, "Adam beta2 (0.999)"},
       {"eps", true, "Adam epsilon (1e-8)"},
       {"weight-decay", true, "on matrices, not norms (0)"},
-      {"scaled-init", false, "o_proj, down_proj ~ N(0, 0.02/sqrt(2L))"},
       {"keep", true, "checkpoints to keep (2)"},
       {"quiet", false, "no progress output"},
       {"grad-norms-at", true, "S1,S2,...: write per-layer gradient norms at these steps to RUN_DIR/grad_norms.csv"},
       {"comm-timeout", true, "S: under mpirun, abort if a collective waits longer (600)"},
       {"zero", true, "0 or 1: under mpirun, 1 shards the Adam moments over the ranks (ZeRO-1; the same run) (0)"},
   };
+  for (Option& x : init_options("")) o.push_back(std::move(x));
+  return o;
 }
 
 inline TrainOptions train_options_from(const Args& a) {
@@ -94,7 +95,9 @@ inline TrainOptions train_options_from(const Args& a) {
   o.opt.eps = a.real_float("eps", 1e-8, 0.0, FLT_MAX, /*open_lo=*/true);
   o.opt.weight_decay = a.real_float("weight-decay", 0, 0.0);
   if (o.opt.beta1 >= 1 || o.opt.beta2 >= 1) throw Error("--beta1 and --beta2 must lie in [0, 1)");
-  o.scaled_init = a.flag("scaled-init");
+  const std::uint64_t seed = o.seed;
+  o.init = init_options_from(a, o.init_recipe);
+  o.init.seed = seed;
   o.keep = a.int32("keep", 2, 1);
   o.quiet = a.flag("quiet");
   o.zero = a.int32("zero", 0, 0);

@@ -1,7 +1,7 @@
 // mixln/cli/model_source.hpp — the MODEL argument of the trainer's subcommands:
 // `--weights FILE.safetensors` or `--weights HF_DIR` (a Hugging Face folder: config.json checked
 // against the model, single or sharded safetensors), `--ckpt RUN_DIR` (its latest checkpoint)
-// or `--seed S` (fresh init, with --scaled-init).
+// or `--seed S` (a fresh init, with the flags of init_args.hpp).
 #pragma once
 
 #include <filesystem>
@@ -16,6 +16,7 @@
 #include "../io/paths.hpp"
 #include "../train/checkpoint.hpp"
 #include "args.hpp"
+#include "init_args.hpp"
 
 namespace mixln::cli {
 
@@ -24,7 +25,7 @@ inline std::vector<Option> model_options(bool with_seed = true) {
                            {"ckpt", true, "RUN_DIR: the latest checkpoint of a training run"}};
   if (with_seed) {
     o.push_back({"seed", true, "S: random init with seed S (docs/design.md §3.4)"});
-    o.push_back({"scaled-init", false, "with --seed: o_proj, down_proj ~ N(0, 0.02/sqrt(2L))"});
+    for (Option& x : init_options("with --seed: ")) o.push_back(std::move(x));
   }
   return o;
 }
@@ -74,9 +75,9 @@ nlohmann::json load_model(Engine& e, const Args& a, bool allow_seed = true) {
     if (const ParamInfo* bad = first_nonfinite_param(e.layout(), std::span<const T>(e.params())))
       throw file_error(source, "tensor '" + bad->name + "' holds NaN or infinite values");
   } else {
-    InitOptions opt;
+    std::string recipe;
+    InitOptions opt = init_options_from(a, recipe);
     opt.seed = a.seed("seed");
-    opt.scaled_init = a.flag("scaled-init");
     init_params(e.layout(), Engine::L, e.params(), opt);
   }
   e.sync_to_device();

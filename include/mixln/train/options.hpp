@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "../error.hpp"
+#include "../init.hpp"
 #include "../precision.hpp"
 #include "optimizer.hpp"
 
@@ -31,7 +32,9 @@ struct TrainOptions {
   double lr = 0, warmup_frac = 0.1, min_lr_frac = 0.1, clip = 0;
   std::uint64_t seed = 0;
   long long ckpt_every = 0, eval_every = 0, eval_tokens = 65536, stop_at = 0;
-  bool resume = false, scaled_init = false, quiet = false;
+  bool resume = false, quiet = false;
+  std::string init_recipe = "default";  // --init; `init` holds its standard deviations (seed: `seed`)
+  InitOptions init;
   int keep = 2;
   std::vector<long long> grad_norm_steps;  // log per-layer gradient norms at these steps
   int world = 1;                           // data-parallel ranks (set from the communicator)
@@ -47,7 +50,17 @@ struct TrainOptions {
             {"seed", seed},           {"beta1", opt.beta1},
             {"beta2", opt.beta2},     {"eps", opt.eps},
             {"weight_decay", opt.weight_decay}, {"optimizer", opt.decoupled ? "adamw" : "adam"},
-            {"scaled_init", scaled_init}, {"world", world}};
+            {"scaled_init", init.scaled_init}, {"world", world},
+            {"init", init_recipe},    {"init_std", init.std},
+            {"embed_std", init.embed_std}};
+  }
+
+  // The value a setting added after a run was started had in that run (the run's config.json
+  // does not name it); null for the settings every run records.
+  static nlohmann::json setting_default(const std::string& key) {
+    if (key == "init") return "default";
+    if (key == "init_std" || key == "embed_std") return 0.02;
+    return nullptr;
   }
 
   // Throws naming the first setting out of range.

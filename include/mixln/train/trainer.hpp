@@ -191,7 +191,9 @@ class Trainer {
     if (!at.last_ckpt.empty())
       throw file_error(o_.out, "already holds a run (checkpoint " + fs::path(at.last_ckpt).filename().string() +
                                    "); pass --resume to continue it, or choose another --out");
-    init_params(e.layout(), Net::num_layers, e.params(), {.seed = o_.seed, .scaled_init = o_.scaled_init});
+    InitOptions init = o_.init;
+    init.seed = o_.seed;
+    init_params(e.layout(), Net::num_layers, e.params(), init);
     if (start) report_init_from(init_from(e.layout(), e.params(), *start));  // checked finite above
     e.sync_to_device();
     if (lead()) {
@@ -368,10 +370,18 @@ class Trainer {
     if (!signature_matches<Net>(st.value("model", nlohmann::json())))
       throw file_error(dir, "is a checkpoint of another model: " + st.value("model", nlohmann::json()).dump());
     const nlohmann::json want = o_.run_settings(), have = st.value("train", nlohmann::json::object());
+    std::vector<std::string> keys = {"init"};  // a recipe's name first: it explains its stds
     for (auto it = want.begin(); it != want.end(); ++it)
-      if (have.value(it.key(), nlohmann::json()) != it.value())
-        throw Error("--resume: --" + it.key() + " is " + it.value().dump() + " but the run in " + o_.out +
-                    " was started with " + have.value(it.key(), nlohmann::json()).dump());
+      if (it.key() != "init") keys.push_back(it.key());
+    for (const std::string& key : keys) {
+      const nlohmann::json had = have.value(key, TrainOptions::setting_default(key));
+      if (had != want.at(key)) {
+        std::string flag = key;
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        throw Error("--resume: --" + flag + " is " + want.at(key).dump() + " but the run in " + o_.out +
+                    " was started with " + had.dump());
+      }
+    }
     load_params(e.layout(), e.params(), dir + "/model.safetensors");
     safetensors::File f(dir + "/optimizer.safetensors");
     std::vector<T> tensor;
