@@ -22,6 +22,8 @@ tiny_preln 1 1e-3 6 2 32 yes   # a comment after a run
 tiny_mixln 1 1e-3 6 2 32 yes
 tiny_mixln 0 1e4 6 2 32 no
 tiny_postln 0 3e-3 6 2 32 no
+tiny_preln 0 1e-3 6 2 32 no mixln-authors
+tiny_mixln 0 1e-3 6 2 32 no mixln-authors
 EOF
 study() {
   env PLAN="$work/plan.txt" STUDY_DIR="$work/study" RUNS="$work/runs" DATA="$work/data" BIN="$bin" \
@@ -29,12 +31,16 @@ study() {
 }
 study > "$work/out1.txt"
 csv=$work/study/results.csv
-[[ $(wc -l < "$csv") -eq 7 ]] || fail "results.csv should hold a header and 6 runs: $(cat "$csv")"
+[[ $(wc -l < "$csv") -eq 9 ]] || fail "results.csv should hold a header and 8 runs: $(cat "$csv")"
 head -n 1 "$csv" | grep -q '^run,trainer,config,placement,layers,seed,lr,steps,batch,seq,tokens,status' ||
   fail "results.csv header: $(head -n 1 "$csv")"
 grep -q '^tiny_mixln_s1_lr1e-3_6x2x32,tiny_mixln,tiny,mixln,8,1,1e-3,6,2,32,384,ok,' "$csv" ||
   fail "the row of tiny_mixln seed 1: $(grep s1 "$csv")"
 grep -q '^tiny_mixln_s0_lr1e4_6x2x32,.*,diverged,[0-9]' "$csv" || fail "lr 1e4 was not recorded as diverged: $(cat "$csv")"
+grep -q '^tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors,tiny_mixln,.*,mixln-authors$' "$csv" ||
+  fail "the init recipe's run is not recorded with its init: $(cat "$csv")"
+grep -q '"init": "mixln-authors"' "$work/runs/tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors/config.json" ||
+  fail "the plan's init column did not reach the trainer"
 grep -q "$(git -C "$root" rev-parse --short=12 HEAD)" "$csv" || fail "the rows do not record the commit"
 for f in curve.csv grad_norms.csv angular.csv layer_drop.csv; do
   [[ -s $work/study/runs/tiny_preln_s1_lr1e-3_6x2x32/$f ]] || fail "the run's $f was not kept"
@@ -46,7 +52,8 @@ done
 # the report: means ± std over the two seeds, paired differences, verdicts, every run
 for s in "mean ± standard deviation" "| tiny | 8 |" "± " "## The claims, judged" "Mix-LN reaches a lower perplexity than Pre-LN" \
          "diverged" "## Every run" "## Angular distance between layers at tiny" \
-         "## The cost of removing one layer at tiny"; do
+         "## The cost of removing one layer at tiny" "## The initialisation regime at tiny: \`--init mixln-authors\`" \
+         "[95% interval]" "the unigram model's" "## Learning rates at tiny"; do
   grep -qF -- "$s" "$work/report.md" || fail "the report lacks '$s'"
 done
 # the report's Pre-LN cell is the mean and sample std of the two seeds in results.csv
@@ -56,8 +63,8 @@ grep -qF "$expect" "$work/report.md" || fail "the report's Pre-LN cell is not '$
 
 # a rerun skips every finished run and appends nothing
 study > "$work/out2.txt"
-[[ $(grep -c ': done (in' "$work/out2.txt") -eq 6 ]] || fail "a rerun did not skip the finished runs: $(cat "$work/out2.txt")"
-[[ $(wc -l < "$csv") -eq 7 ]] || fail "a rerun changed results.csv"
+[[ $(grep -c ': done (in' "$work/out2.txt") -eq 8 ]] || fail "a rerun did not skip the finished runs: $(cat "$work/out2.txt")"
+[[ $(wc -l < "$csv") -eq 9 ]] || fail "a rerun changed results.csv"
 
 # a run stopped midway resumes from its checkpoint (as after a kill), then lands once
 echo "tiny_postln 0 1e-3 8 2 32 no" >> "$work/plan.txt"

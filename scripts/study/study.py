@@ -165,35 +165,117 @@ def pm(xs, d=2):
     return "%.*f ± %.*f (%d)" % (d, mean(xs), d, s, len(xs)) if s is not None else "%.*f (1)" % (d, xs[0])
 
 
-def judge(a, b, lower_is_claim=True):
-    """The claim 'a < b' (or 'a > b') over seeds: per-seed dicts {seed: value}. A difference counts
-    only when its mean exceeds the larger seed spread (std) of the two and every common seed agrees.
-    Returns (mean difference a - b, the paired differences, spread, verdict)."""
-    seeds = sorted(set(a) & set(b))
-    sa, sb = std(list(a.values())), std(list(b.values()))
-    spreads = [s for s in (sa, sb) if s is not None]
-    if seeds:
-        diffs = [a[s] - b[s] for s in seeds]
-    else:  # no common seed (a placement run once): against the other's mean
-        diffs = [x - mean(list(b.values())) for x in a.values()]
+# Student's t, the 0.975 quantile by degrees of freedom (a two-sided 95% interval); 1.96 beyond 30.
+T975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+        11: 2.201, 12: 2.179, 13: 2.160, 14: 2.145, 15: 2.131, 16: 2.120, 17: 2.110, 18: 2.101, 19: 2.093,
+        20: 2.086, 21: 2.080, 22: 2.074, 23: 2.069, 24: 2.064, 25: 2.060, 26: 2.056, 27: 2.052, 28: 2.048,
+        29: 2.045, 30: 2.042}
+
+
+def t_interval(diffs):
+    """the mean of paired differences and its two-sided 95% Student-t interval (None below 2)"""
+    n = len(diffs)
     d = mean(diffs)
-    if not spreads:
-        return d, diffs, None, "not judged (one seed each)"
-    spread = max(spreads)
-    sign = -1 if lower_is_claim else 1
-    if sign * d > spread and all(sign * x > 0 for x in diffs):
-        return d, diffs, spread, "**held**"
-    if -sign * d > spread and all(-sign * x > 0 for x in diffs):
-        return d, diffs, spread, "did not hold (the opposite, beyond the seed spread)"
-    return d, diffs, spread, "did not hold (within the seed spread)"
+    if n < 2:
+        return d, None
+    hw = T975.get(n - 1, 1.96) * statistics.stdev(diffs) / math.sqrt(n)
+    return d, (d - hw, d + hw)
 
 
-def mix_lower_claim(mix, other_ppl, other, where):
+def judge(a, b, lower_is_claim=True):
+    """The claim 'a < b' (or 'a > b') on per-seed dicts {seed: value}, paired by seed: the mean of
+    the differences a − b over the seeds both ran, with its 95% Student-t interval. The claim
+    *held* when the interval lies wholly on its side of 0, *the opposite* when it lies wholly on
+    the other, else *not resolved*; fewer than two paired seeds: *not judged*.
+    Returns (mean difference, the differences, the interval or None, verdict)."""
+    seeds = sorted(set(a) & set(b))
+    diffs = [a[s] - b[s] for s in seeds]
+    d, ci = t_interval(diffs)
+    if ci is None:
+        return d, diffs, None, "not judged (%d paired seed%s)" % (len(diffs), "" if len(diffs) == 1 else "s")
+    lo, hi = ci if lower_is_claim else (-ci[1], -ci[0])
+    if hi < 0:
+        return d, diffs, ci, "**held**"
+    if lo > 0:
+        return d, diffs, ci, "did not hold (the opposite: the interval excludes 0)"
+    return d, diffs, ci, "not resolved (the interval includes 0)"
+
+
+def pct(d):
+    """a difference of log-perplexities as the perplexity ratio's change, in percent"""
+    return 100.0 * (math.exp(d) - 1.0)
+
+
+def interval_text(d, ci, n, log=True, digits=2):
+    """'−3.1% [−4.0, −2.2] (n = 3)' (log: differences of log-perplexity, shown as % of perplexity)"""
+    f = (lambda x: "%+.1f" % pct(x)) if log else (lambda x: "%+.*f" % (digits, x))
+    unit = "%" if log else ""
+    if ci is None:
+        return "%s%s (n = %d, no interval)" % (f(d), unit, n) if n else "–"
+    return "%s%s [%s, %s] (n = %d)" % (f(d), unit, f(ci[0]), f(ci[1]), n)
+
+
+# A run has *collapsed* when it diverged or ended on the unigram plateau: a validation perplexity
+# at least this fraction of the unigram model's (the training tokens' frequencies, scored on the
+# validation tokens). Such outcomes are bimodal; they are counted, and the paired interval is taken
+# over the seeds where neither side collapsed.
+PLATEAU_FRACTION = 0.8
+
+
+def unigram_ppl(data_dir, cache):
+    """the unigram model's validation perplexity on data_dir's shards (add-one smoothed); cached in
+    `cache` so that a report can be written where the data is not"""
+    import array
+    if os.path.exists(cache):
+        known = json.load(open(cache))
+        if known.get("data") == data_dir or not os.path.exists(os.path.join(data_dir, "val.bin")):
+            return known["unigram_val_ppl"]
+    shards = {}
+    for split in ("train", "val"):
+        path = os.path.join(data_dir, split + ".bin")
+        if not os.path.exists(path):
+            return None
+        meta = json.load(open(path + ".json"))
+        shards[split] = array.array({"uint16": "H", "uint32": "I"}[meta["dtype"]])
+        shards[split].frombytes(open(path, "rb").read())
+    counts = collections.Counter(shards["train"])
+    vocab = max(max(shards["train"]), max(shards["val"])) + 1
+    total = len(shards["train"]) + vocab
+    nll = -sum(math.log((counts.get(t, 0) + 1) / total) for t in shards["val"]) / len(shards["val"])
+    value = math.exp(nll)
+    with open(cache, "w") as f:
+        json.dump({"unigram_val_ppl": round(value, 3), "data": data_dir,
+                   "how": "add-one smoothed train.bin token frequencies scored on val.bin"}, f)
+        f.write("\n")
+    return value
+
+
+def collapsed(ppl, plateau):
+    return not math.isfinite(ppl) or (plateau is not None and ppl >= PLATEAU_FRACTION * plateau)
+
+
+def ppl_claim(claim, lower, higher, where, lo_label, hi_label, plateau):
+    """the claim "<lower> reaches a lower perplexity than <higher>" on {seed: ppl} of both, as a
+    claims row: paired log-perplexity differences over the seeds neither collapsed, and the
+    collapse counts when there are any"""
+    seeds = sorted(set(lower) & set(higher))
+    bad = {name: [s for s in seeds if collapsed(side[s], plateau)] for name, side in
+           ((lo_label, lower), (hi_label, higher))}
+    keep = [s for s in seeds if s not in bad[lo_label] and s not in bad[hi_label]]
+    d, diffs, ci, v = judge({s: math.log(lower[s]) for s in keep}, {s: math.log(higher[s]) for s in keep})
+    measured = "%s − %s: %s" % (lo_label, hi_label, interval_text(d, ci, len(keep)))
+    if bad[lo_label] or bad[hi_label]:
+        measured += "; collapsed: %s %d of %d, %s %d of %d" % (lo_label, len(bad[lo_label]), len(seeds),
+                                                             hi_label, len(bad[hi_label]), len(seeds))
+        if len(bad[hi_label]) > len(bad[lo_label]) and not v.startswith("did not"):
+            v = "%s; fewer collapses (%d vs %d of %d)" % (v, len(bad[lo_label]), len(bad[hi_label]), len(seeds))
+    return (claim, where, measured, v)
+
+
+def mix_lower_claim(mix, other_ppl, other, where, plateau=None):
     """the claim "Mix-LN is lower than <other>" judged on {seed: ppl} of both, as a claims row"""
-    d, diffs, spread, v = judge(mix, other_ppl)
-    return ("Mix-LN reaches a lower perplexity than %s" % LABELS[other], where,
-            "Mix − %s per seed: %s; mean %s, spread %s" %
-            (LABELS[other], ", ".join(fmt(x) for x in diffs), fmt(d), fmt(spread)), v)
+    return ppl_claim("Mix-LN reaches a lower perplexity than %s" % LABELS[other], mix, other_ppl, where,
+                     "Mix", LABELS[other], plateau)
 
 
 class Study:
@@ -211,35 +293,40 @@ class Study:
                     fail("%s: %s is not a trainer of examples/models.txt" % (plan, trainer))
                 self.plan.append("%s_s%s_lr%s_%sx%sx%s%s" % (trainer, seed, lr, steps, batch, seq,
                                                              "" if init == "default" else "_init-" + init))
-        # A configuration's base learning rate is its smallest (the others are stress points); its
-        # runs are compared at the number of tokens most of its runs used.
+        # A configuration's base learning rate is the one most of its runs (at mixln's default
+        # init) used, the others are the learning-rate sweep; its runs are compared at the number
+        # of tokens most of its runs used.
         self.base_lr, self.tokens = {}, {}
-        for r in self.rows:
-            lr = float(r["lr"])
-            self.base_lr[r["config"]] = min(lr, self.base_lr.get(r["config"], lr))
-        for c in self.base_lr:
-            counts = collections.Counter(r["tokens"] for r in self.rows if r["config"] == c)
-            self.tokens[c] = counts.most_common(1)[0][0]
+        for c in {r["config"] for r in self.rows}:
+            mine = [r for r in self.rows if r["config"] == c]
+            lrs = collections.Counter(float(r["lr"]) for r in mine if r["init"] == "default")
+            self.base_lr[c] = min(lrs, key=lambda x: (-lrs[x], x)) if lrs else float(mine[0]["lr"])
+            self.tokens[c] = collections.Counter(r["tokens"] for r in mine).most_common(1)[0][0]
 
-    def runs(self, config, placement, stress=False, tokens=None):
+    def runs(self, config, placement, lr=None, tokens=None, init="default"):
+        """the runs of one placement at one learning rate (the base one unless given), length and init"""
         tokens = self.tokens[config] if tokens is None else tokens
-        out = []
-        for r in self.rows:
-            if r["config"] != config or r["placement"] != placement or r["tokens"] != tokens:
-                continue
-            if (float(r["lr"]) > self.base_lr[config]) == stress:
-                out.append(r)
-        return out
+        lr = self.base_lr[config] if lr is None else lr
+        return [r for r in self.rows if r["config"] == config and r["placement"] == placement and
+                r["tokens"] == tokens and float(r["lr"]) == lr and r["init"] == init]
 
-    def ppl(self, config, placement, stress=False, tokens=None):
+    def ppl(self, config, placement, lr=None, tokens=None, init="default"):
         """{seed: val ppl} of the finished runs (diverged runs: infinity)"""
         return {int(r["seed"]): float(r["val_ppl"]) if r["status"] == "ok" else float("inf")
-                for r in self.runs(config, placement, stress, tokens)}
+                for r in self.runs(config, placement, lr, tokens, init)}
+
+    def lrs(self, config, init="default"):
+        """the learning rates a configuration's runs used at its common length"""
+        return sorted({float(r["lr"]) for r in self.rows if r["config"] == config and r["init"] == init
+                       and r["tokens"] == self.tokens[config]})
+
+    def inits(self, config):
+        return sorted({r["init"] for r in self.rows if r["config"] == config}, key=lambda i: (i != "default", i))
 
     def lengths(self, config):
         """the token counts of a configuration's runs at its base lr, the common one first"""
-        counts = collections.Counter(r["tokens"] for r in self.rows
-                                     if r["config"] == config and float(r["lr"]) == self.base_lr[config])
+        counts = collections.Counter(r["tokens"] for r in self.rows if r["config"] == config and
+                                     float(r["lr"]) == self.base_lr[config] and r["init"] == "default")
         return sorted(counts, key=lambda t: (t != self.tokens[config], -int(t)))
 
     def configs(self):
@@ -257,11 +344,14 @@ class Study:
         return list(csv.DictReader(open(path))) if os.path.exists(path) else None
 
 
-def ppl_cell(d):
+def ppl_cell(d, plateau=None):
+    """mean ± std (n) of the runs that did not diverge, and how many diverged or reached the plateau"""
     xs = [v for v in d.values() if math.isfinite(v)]
     bad = len(d) - len(xs)
+    flat = sum(1 for v in xs if collapsed(v, plateau))
     cell = pm(xs)
-    return cell + (" — %d of %d diverged" % (bad, len(d)) if bad else "")
+    cell += " — %d of %d diverged" % (bad, len(d)) if bad else ""
+    return cell + (" — %d of %d on the plateau" % (flat, len(d)) if flat else "")
 
 
 def quarter_ratio(rows, layers):
@@ -275,6 +365,11 @@ def quarter_ratio(rows, layers):
 def cv(xs):
     m = mean(xs)
     return statistics.pstdev(xs) / m if m else float("nan")
+
+
+def tag(where):
+    """a file-name part for a place in the study: "deep24, init mixln-authors" → deep24-init-mixln-authors"""
+    return re.sub(r"[^A-Za-z0-9]+", "-", where).strip("-")
 
 
 # ---------------------------------------------------------------- plots
@@ -311,6 +406,7 @@ class Report:
         self.imgrel = os.path.relpath(a.img, os.path.dirname(os.path.abspath(a.out)) or ".")
         self.plots = []
         self.claims = []
+        self.plateau = unigram_ppl(a.data, os.path.join(a.study, "unigram.json"))
 
     def plot(self, name, size, body):
         """draws img/<name> (a PNG of `size`, "W,H") with the gnuplot commands `body`; True when drawn"""
@@ -347,11 +443,16 @@ class Report:
           "held-out tokens. `small`: hidden 256, 8 layers; `deep24` and `deep48`: hidden 128, head dim 64, "
           "24 and 48 layers (examples/configs.hpp)." % ("/".join("{:,}".format(e) for e in evals) or "–"))
         w("")
-        w("**How a claim is judged.** For a claim \"A is lower than B\", the per-seed differences A − B "
-          "are taken over the seeds both ran (or against B's mean when A ran once); the claim *held* "
-          "only if their mean exceeds the larger of A's and B's seed standard deviations and every "
-          "seed agrees in sign; otherwise it *did not hold* — within the seed spread, or the opposite "
-          "beyond it. A single seed on both sides is not judged.")
+        w("**How a claim is judged.** Runs of two placements with the same seed share their data order, "
+          "so a claim \"A is lower than B\" is judged on the paired differences A − B over the seeds "
+          "both ran: of log-perplexity for perplexities (shown as the change in perplexity, %%), of the "
+          "quantity itself otherwise. The claim *held* when the two-sided 95%% Student-t interval of the "
+          "mean difference lies wholly below 0, *did not hold (the opposite)* when it lies wholly above, "
+          "and is *not resolved* when it includes 0. With fewer than two paired seeds a claim is *not "
+          "judged*, whatever the numbers. A run that diverged or ended on the unigram plateau (a "
+          "validation perplexity of at least %d%% of the unigram model's, %s here) has *collapsed*: "
+          "collapses are counted (k of n), and the interval is taken over the seeds where neither side "
+          "collapsed." % (int(100 * PLATEAU_FRACTION), fmt(self.plateau, 1) if self.plateau else "unknown"))
         w("")
 
     # -- the headline: Pre / Post / Mix per configuration
@@ -372,7 +473,8 @@ class Report:
             for other in ("preln", "postln"):
                 if p["mixln"] and p[other]:
                     self.claims.append(mix_lower_claim(p["mixln"], p[other], other,
-                                                       c if tok == st.tokens[c] else "%s, %s tokens" % (c, "{:,}".format(int(tok)))))
+                                                       c if tok == st.tokens[c] else "%s, %s tokens" % (c, "{:,}".format(int(tok))),
+                                                       self.plateau))
             finite = {m: [v for v in p[m].values() if math.isfinite(v)] for m in p}
             bars.append("%s %s" % (c if tok == st.tokens[c] else "%s/%dk" % (c, int(tok) // 1000), " ".join("%g %g" % (mean(finite[m]) if finite[m] else 0, std(finite[m]) or 0)
                                                for m in PAIR)))
@@ -416,8 +518,9 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
         if not others:
             return
         w("## Every placement at %s\n" % dc)
-        w("| placement | perplexity | − Mix-LN (per seed) | verdict on \"Mix-LN is lower\" |")
+        w("| placement | perplexity | Mix − it (95% interval) | verdict on \"Mix-LN is lower\" |")
         w("|---|---|---|---|")
+        seen = {}
         for m in ["preln", "postln", "mixln"] + others:
             pm_ = st.ppl(dc, m)
             if not pm_:
@@ -425,11 +528,16 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
             if m == "mixln":
                 w("| %s | %s | | |" % (LABELS[m], ppl_cell(pm_)))
                 continue
-            d, diffs, spread, v = judge(mix, pm_) if mix else (float("nan"), [], None, "–")
-            w("| %s | %s | %s | %s |" % (LABELS[m], ppl_cell(pm_), ", ".join(fmt(-x) for x in diffs), v))
+            twin = next((x for x, p_ in seen.items() if p_ == pm_), None)
+            seen[m] = pm_
+            if twin:  # every seed to the last digit: the same network under two names, one result
+                w("| %s | %s | the same runs as %s's (the same network): not a second result | |" %
+                  (LABELS[m], ppl_cell(pm_), LABELS[twin]))
+                continue
+            claim = mix_lower_claim(mix, pm_, m, dc, self.plateau) if mix else ("", "", "–", "–")
+            w("| %s | %s | %s | %s |" % (LABELS[m], ppl_cell(pm_), claim[2], claim[3]))
             if m in others and mix:
-                self.claims.append(("Mix-LN reaches a lower perplexity than %s" % LABELS[m], dc,
-                                    "Mix − %s: %s; spread %s" % (LABELS[m], fmt(d), fmt(spread)), v))
+                self.claims.append(claim)
         w("")
 
     def alpha_sweep(self, dc):
@@ -466,67 +574,106 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
             self.claims.append(("α = 1/4 gives the lowest perplexity of the sweep", dc,
                                 "best α = 1/4 (%.2f)" % means[best], "**held**"))
             return
-        d, diffs, spread, v = judge(st.ppl(dc, "mixln"), st.ppl(dc, best))
-        verdict = ("did not hold (within the seed spread)" if "opposite" not in v and v != "**held**"
-                   else "did not hold (α = %s is lower beyond the seed spread)" % ALPHA_TEXT[ALPHA[best]]
+        claim = ppl_claim("", st.ppl(dc, "mixln"), st.ppl(dc, best), dc, "α 1/4", "α " + ALPHA_TEXT[ALPHA[best]],
+                          self.plateau)
+        v = claim[3]
+        verdict = ("did not hold (α = %s is lower: the interval excludes 0)" % ALPHA_TEXT[ALPHA[best]]
                    if "opposite" in v else v)
-        if v.startswith("not judged"):
-            verdict = "not judged (one seed each)"
         self.claims.append(("α = 1/4 gives the lowest perplexity of the sweep", dc,
-                            "best α = %s (%.2f); α = 1/4: %.2f" % (ALPHA_TEXT[ALPHA[best]], means[best],
-                                                                  means.get("mixln", float("nan"))), verdict))
+                            "best α = %s (%.2f), α = 1/4: %.2f; %s" % (ALPHA_TEXT[ALPHA[best]], means[best],
+                                                                      means.get("mixln", float("nan")), claim[2]),
+                            verdict))
 
-    def stress(self, dc):
-        """one table per length of the stress runs, the common length first; each compared with
-        the base-rate runs of the same length"""
-        st = self.st
-        hi_rows = [r for r in st.rows if r["config"] == dc and float(r["lr"]) > st.base_lr[dc]]
-        for tok in sorted({r["tokens"] for r in hi_rows}, key=lambda t: (t != st.tokens[dc], -int(t))):
-            stress = {m: st.ppl(dc, m, stress=True, tokens=tok) for m in PAIR}
-            if not any(stress.values()):
-                continue
-            lrs = sorted({float(r["lr"]) for r in hi_rows if r["tokens"] == tok})
-            self.stress_at(dc, tok, lrs, stress)
-
-    def stress_at(self, dc, tok, lrs, stress):
+    def learning_rates(self, dc):
+        """Pre/Post/Mix at every learning rate of the plan (default init, the common length); each
+        placement's best rate; the claims at each placement's own best rate"""
         st, w = self.st, self.w
-        where = dc if tok == st.tokens[dc] else "%s, %s tokens" % (dc, "{:,}".format(int(tok)))
-        w("## Learning-rate stress at %s: lr %s (base %g)\n" % (where, "/".join("%g" % x for x in lrs), st.base_lr[dc]))
-        w("| placement | perplexity at the base lr | at the stress lr | change per seed |")
-        w("|---|---|---|---|")
-        rise = {}
+        lrs = st.lrs(dc)
+        if len(lrs) <= 1:
+            return
+        w("## Learning rates at %s\n" % dc)
+        w("Validation perplexity, mean ± std over seeds (seeds), at each peak learning rate; *best* is the "
+          "rate with the lowest median perplexity among those with two seeds or more (a collapsed run "
+          "counts as worse than any other).\n")
+        w("| placement | %s | best |" % " | ".join("lr %g" % x for x in lrs))
+        w("|---|%s---|" % ("---|" * len(lrs)))
+        best = {}
         for m in PAIR:
-            base, hi = st.ppl(dc, m, tokens=tok), stress[m]
-            if not hi:
-                continue
-            rise[m] = {s: hi[s] - base[s] for s in hi if s in base}
-            w("| %s | %s | %s | %s |" % (LABELS[m], ppl_cell(base), ppl_cell(hi),
-                                         ", ".join(fmt(x) for x in rise[m].values())))
+            cells, cand = [], []
+            for lr in lrs:
+                p = st.ppl(dc, m, lr=lr)
+                cells.append(ppl_cell(p, self.plateau) if p else "–")
+                if len(p) >= 2:
+                    vals = sorted(float("inf") if collapsed(v, self.plateau) else v for v in p.values())
+                    cand.append((statistics.median(vals), lr))
+            if cand:
+                best[m] = min(cand)[1]
+            w("| %s | %s | %s |" % (LABELS[m], " | ".join(cells), "%g" % best[m] if m in best else "–"))
         w("")
-        if "postln" in rise and "mixln" in rise and rise["postln"] and rise["mixln"]:
-            post_bad = any(not math.isfinite(x) for x in stress["postln"].values())
-            mix_bad = any(not math.isfinite(x) for x in stress["mixln"].values())
-            rp, rm = mean(list(rise["postln"].values())), mean(list(rise["mixln"].values()))
-            spread = std(list(st.ppl(dc, "mixln", tokens=tok).values()))
-            held = (post_bad and not mix_bad) or (not mix_bad and spread is not None and rp - rm > spread)
-            self.claims.append(("Post-LN suffers from a high learning rate where Mix-LN does not", where,
-                                "perplexity rise Post %s, Mix %s (seed spread %s)%s" %
-                                (fmt(rp), fmt(rm), fmt(spread), "; Post-LN diverged" if post_bad else ""),
-                                "**held**" if held else "did not hold"))
-        # at the stress rate itself: is Mix-LN ahead of the other two?
-        for other in ("preln", "postln"):
-            if stress["mixln"] and stress[other]:
-                self.claims.append(mix_lower_claim(stress["mixln"], stress[other], other,
-                                                   "%s, lr %s" % (where, "/".join("%g" % x for x in lrs))))
+        if "mixln" in best:
+            mix = st.ppl(dc, "mixln", lr=best["mixln"])
+            for other in ("preln", "postln"):
+                if other in best:
+                    self.claims.append(mix_lower_claim(mix, st.ppl(dc, other, lr=best[other]), other,
+                                                       "%s, each at its best lr (Mix %g, %s %g)" %
+                                                       (dc, best["mixln"], LABELS[other], best[other]), self.plateau))
+        # the paper's instability claim: from the base rate to three times it, Post-LN's perplexity
+        # rises more than Mix-LN's (paired by seed: the rise of log-perplexity)
+        base, hi = st.base_lr[dc], [x for x in lrs if abs(x - 3 * st.base_lr[dc]) < 1e-12]
+        if hi:
+            rise = {}
+            for m in ("postln", "mixln"):
+                lo_p, hi_p = st.ppl(dc, m), st.ppl(dc, m, lr=hi[0])
+                rise[m] = {s_: (math.log(hi_p[s_]) if math.isfinite(hi_p[s_]) else float("inf")) - math.log(lo_p[s_])
+                           for s_ in hi_p if s_ in lo_p}
+            post_bad = [s_ for s_, v in st.ppl(dc, "postln", lr=hi[0]).items() if collapsed(v, self.plateau)]
+            mix_bad = [s_ for s_, v in st.ppl(dc, "mixln", lr=hi[0]).items() if collapsed(v, self.plateau)]
+            keep = {s_: v for s_, v in rise["mixln"].items() if s_ not in post_bad and s_ not in mix_bad}
+            d, diffs, ci, v = judge(keep, {s_: rise["postln"][s_] for s_ in keep if s_ in rise["postln"]})
+            measured = "rise of log-ppl, Mix − Post: %s" % interval_text(d, ci, len(diffs))
+            if post_bad or mix_bad:
+                measured += "; collapsed at lr %g: Post %d of %d, Mix %d of %d" % (
+                    hi[0], len(post_bad), len(rise["postln"]), len(mix_bad), len(rise["mixln"]))
+                if len(post_bad) > len(mix_bad) and not v.startswith("did not"):
+                    v = "%s; fewer collapses (%d vs %d)" % (v, len(mix_bad), len(post_bad))
+            self.claims.append(("Post-LN suffers more than Mix-LN from a 3× learning rate", "%s, lr %g → %g" % (dc, base, hi[0]),
+                                measured, v))
+
+    def init_regimes(self, dc):
+        """every init recipe of the plan beside mixln's default, at the base rate"""
+        st, w = self.st, self.w
+        for init in [i for i in st.inits(dc) if i != "default"]:
+            where = "%s, init %s" % (dc, init)
+            ms = [r["placement"] for r in MODELS if r["config"] == dc and st.runs(dc, r["placement"], init=init)]
+            if not ms:
+                continue
+            w("## The initialisation regime at %s: `--init %s` against the default\n" % (dc, init))
+            w("| placement | default init | `%s` | change (95%% interval) |" % init)
+            w("|---|---|---|---|")
+            for m in ms:
+                base, other = st.ppl(dc, m), st.ppl(dc, m, init=init)
+                change = ppl_claim("", other, base, where, init, "default", self.plateau)
+                w("| %s | %s | %s | %s |" % (LABELS[m], ppl_cell(base, self.plateau), ppl_cell(other, self.plateau),
+                                             change[2].split(": ", 1)[1]))
+            w("")
+            mix = st.ppl(dc, "mixln", init=init)
+            for other in [m for m in ms if m != "mixln"]:
+                if mix:
+                    self.claims.append(mix_lower_claim(mix, st.ppl(dc, other, init=init), other, where, self.plateau))
+            self.analyses(dc, init)
 
     # -- the analyses of a configuration's Pre/Post/Mix runs: gradient norms, angular distance,
     # layer drop
 
-    def analyses(self, dc):
-        L = self.st.layers(dc)
-        an = {m: self.st.runs(dc, m) for m in PAIR}
+    def analyses(self, c, init="default"):
+        """`dc` below is where the runs are, "deep24" or "deep24, init mixln-authors" (tag() makes
+        its file names)"""
+        L = self.st.layers(c)
+        an = {m: self.st.runs(c, m, init=init) for m in PAIR}
+        dc = c if init == "default" else "%s, init %s" % (c, init)
         if L and any(an.values()):
             self.grad_norms(dc, L, an)
+            self.grad_norms_through(dc, L, an)
             self.angular(dc, L, an)
             self.layer_drop(dc, L, an)
 
@@ -553,8 +700,8 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
                 self.grad_norms_plot(dc, which, lines)
         w("")
         for which in ("init", "final"):
-            if "study_%s_grad_norms_%s.png" % (dc, which) in self.plots:
-                w("![gradient norms %s, %s](%s/study_%s_grad_norms_%s.png)" % (dc, which, self.imgrel, dc, which))
+            if "study_%s_grad_norms_%s.png" % (tag(dc), which) in self.plots:
+                w("![gradient norms %s, %s](%s/study_%s_grad_norms_%s.png)" % (dc, which, self.imgrel, tag(dc), which))
         w("")
         self.grad_norms_claims(dc, ratio, cvs)
 
@@ -580,10 +727,10 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
     def grad_norms_plot(self, dc, which, lines):
         pl = []
         for m, ls in lines.items():
-            dat = self.dat("grad_%s_%s_%s.dat" % (dc, which, m), ls)
+            dat = self.dat("grad_%s_%s_%s.dat" % (tag(dc), which, m), ls)
             pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
                       (dat, COLORS[m], LABELS[m]))
-        self.plot("study_%s_grad_norms_%s.png" % (dc, which), "720,420", """set title 'per-layer gradient norm at %s (%s), mean ± std over seeds'
+        self.plot("study_%s_grad_norms_%s.png" % (tag(dc), which), "720,420", """set title 'per-layer gradient norm at %s (%s), mean ± std over seeds'
 set xlabel 'layer'
 set ylabel 'L2 norm of the layer''s gradient'
 set logscale y
@@ -593,24 +740,46 @@ plot %s
 
     def grad_norms_claims(self, dc, ratio, cvs):
         claims = self.claims
-        if ("preln", "final") in ratio:
-            xs = list(ratio[("preln", "final")].values())
-            claims.append(("Pre-LN's deep layers get smaller gradients than its early layers", dc,
-                           "last/first quarter at the last step: %s" % pm(xs, 3),
-                           "**held**" if all(x < 1 for x in xs) and (std(xs) is None or 1 - mean(xs) > std(xs))
-                           else "did not hold"))
-        if ("postln", "final") in ratio:
-            xs = list(ratio[("postln", "final")].values())
-            claims.append(("Post-LN's early layers get smaller gradients than its deep layers", dc,
-                           "last/first quarter at the last step: %s" % pm(xs, 3),
-                           "**held**" if all(x > 1 for x in xs) and (std(xs) is None or mean(xs) - 1 > std(xs))
-                           else "did not hold"))
+        # one-sample: the log of the last/first-quarter ratio against 0, over seeds
+        for m, lower, claim in (("preln", True, "Pre-LN's deep layers get smaller gradients than its early layers"),
+                                ("postln", False, "Post-LN's early layers get smaller gradients than its deep layers")):
+            if (m, "final") in ratio:
+                per_seed = ratio[(m, "final")]
+                d, diffs, ci, v = judge({s_: math.log(x) for s_, x in per_seed.items()}, {s_: 0.0 for s_ in per_seed},
+                                        lower_is_claim=lower)
+                ratio_ci = "" if ci is None else " [%.3f, %.3f]" % (math.exp(ci[0]), math.exp(ci[1]))
+                claims.append((claim, dc, "last/first quarter at the last step: %.3f%s (geometric mean, n = %d)" %
+                               (math.exp(d), ratio_ci, len(diffs)), v))
         if ("mixln", "final") in cvs:
             for other in ("preln", "postln"):
                 if (other, "final") in cvs:
-                    d, diffs, spread, v = judge(cvs[("mixln", "final")], cvs[(other, "final")])
+                    d, diffs, ci, v = judge(cvs[("mixln", "final")], cvs[(other, "final")])
                     claims.append(("Mix-LN's gradient norms are more uniform across layers than %s's" % LABELS[other],
-                                   dc, "CV Mix − %s: %s (spread %s)" % (LABELS[other], fmt(d, 3), fmt(spread, 3)), v))
+                                   dc, "CV Mix − %s: %s" % (LABELS[other], interval_text(d, ci, len(diffs), False, 3)), v))
+
+    def grad_norms_through(self, dc, L, an):
+        """the last/first-quarter ratio at every step the runs logged (steps 1, 10, 50, 100 and the
+        last where the plan asked for them), beside the residual stream's growth"""
+        w = self.w
+        per = {}  # (placement, step) -> {seed: ratio}
+        for m, runs in an.items():
+            for r in runs:
+                g = self.st.csv_of(r, "grad_norms.csv") if r["status"] == "ok" else None
+                for step in sorted({int(x["step"]) for x in g or []}):
+                    rows = [x for x in g if int(x["step"]) == step]
+                    if len(rows) == L:
+                        per.setdefault((m, step), {})[int(r["seed"])] = quarter_ratio(rows, L)
+        steps = sorted({st_ for (_, st_) in per})
+        if len(steps) <= 2:
+            return
+        w("### Through training: last/first-quarter gradient-norm ratio by step (%s)\n" % dc)
+        w("| placement | %s |" % " | ".join("step %d" % x for x in steps))
+        w("|---|%s" % ("---|" * len(steps)))
+        for m in PAIR:
+            if any((m, x) in per for x in steps):
+                w("| %s | %s |" % (LABELS[m], " | ".join(pm(list(per[(m, x)].values()), 3) if (m, x) in per else "–"
+                                                      for x in steps)))
+        w("")
 
     def angular(self, dc, L, an):
         st, w = self.st, self.w
@@ -632,16 +801,16 @@ plot %s
         for m, mats in ang.items():
             late[m] = self.angular_of(dc, L, m, mats)
         w("")
-        imgs = [m for m in PAIR if "study_%s_angular_%s.png" % (dc, m) in self.plots]
+        imgs = [m for m in PAIR if "study_%s_angular_%s.png" % (tag(dc), m) in self.plots]
         if imgs:
             w("| %s |" % " | ".join(LABELS[m] for m in imgs))
             w("|" + "---|" * len(imgs))
-            w("| %s |" % " | ".join("![](%s/study_%s_angular_%s.png)" % (self.imgrel, dc, m) for m in imgs))
+            w("| %s |" % " | ".join("![](%s/study_%s_angular_%s.png)" % (self.imgrel, tag(dc), m) for m in imgs))
             w("")
         if "preln" in late and "mixln" in late:
-            d, diffs, spread, v = judge(late["preln"], late["mixln"])
+            d, diffs, ci, v = judge(late["preln"], late["mixln"])
             self.claims.append(("Pre-LN's deep layers change their input less than Mix-LN's (angular distance)", dc,
-                                "last half, Pre − Mix: %s (spread %s)" % (fmt(d, 4), fmt(spread, 4)), v))
+                                "last half, Pre − Mix: %s" % interval_text(d, ci, len(diffs), False, 4), v))
 
     def angular_of(self, dc, L, m, mats):
         """one placement's row and heat map; returns its last-half distance per seed"""
@@ -654,8 +823,8 @@ plot %s
             for r in x:
                 cells.setdefault((int(r["layer"]), int(r["n"])), []).append(float(r["distance"]))
         self.w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values()), 4), pm(list(late_s.values()), 4)))
-        dat = self.dat("angular_%s_%s.dat" % (dc, m), ["%d %d %g" % (l, n, mean(v)) for (l, n), v in sorted(cells.items())])
-        self.plot("study_%s_angular_%s.png" % (dc, m), "460,400", """set title 'angular distance, %s (%s, mean over seeds)'
+        dat = self.dat("angular_%s_%s.dat" % (tag(dc), m), ["%d %d %g" % (l, n, mean(v)) for (l, n), v in sorted(cells.items())])
+        self.plot("study_%s_angular_%s.png" % (tag(dc), m), "460,400", """set title 'angular distance, %s (%s, mean over seeds)'
 set xlabel 'initial layer l'
 set ylabel 'block size n'
 set xrange [-0.5:%g]
@@ -692,32 +861,38 @@ plot '%s' using 1:2:3 with image notitle
                     by_layer.setdefault(int(r["layer"]), []).append(float(r["delta"]))
             late[m] = late_s
             w("| %s | %s | %s |" % (LABELS[m], pm(list(early_s.values())), pm(list(late_s.values()))))
-            dat = self.dat("drop_%s_%s.dat" % (dc, m), ["%d %g %g" % (l, max(mean(v), 1e-3), std(v) or 0) for l, v in sorted(by_layer.items())])
+            dat = self.dat("drop_%s_%s.dat" % (tag(dc), m), ["%d %g %g" % (l, max(mean(v), 1e-3), std(v) or 0) for l, v in sorted(by_layer.items())])
             pl.append("'%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 ps 0.5 lc rgb '%s' title '%s'" %
                       (dat, COLORS[m], LABELS[m]))
         w("")
         self.layer_drop_plot(dc, pl)
         if "preln" in late and "mixln" in late:
-            d, diffs, spread, v = judge(late["preln"], late["mixln"])
+            d, diffs, ci, v = judge(late["preln"], late["mixln"])
             self.claims.append(("Removing one of Pre-LN's deep layers costs less than one of Mix-LN's", dc,
-                                "last half, Pre − Mix: %s (spread %s)" % (fmt(d), fmt(spread)), v))
+                                "last half, Pre − Mix: %s" % interval_text(d, ci, len(diffs), False, 2), v))
 
     def layer_drop_plot(self, dc, pl):
-        if self.plot("study_%s_layer_drop.png" % dc, "720,420", """set title 'perplexity increase when one layer is removed (%s), mean ± std over seeds'
+        if self.plot("study_%s_layer_drop.png" % tag(dc), "720,420", """set title 'perplexity increase when one layer is removed (%s), mean ± std over seeds'
 set xlabel 'removed layer'
 set ylabel 'perplexity increase'
 set logscale y
 set grid
 plot %s
 """ % (dc, ", ".join(pl))):
-            self.w("![layer drop, %s](%s/study_%s_layer_drop.png)\n" % (dc, self.imgrel, dc))
+            self.w("![layer drop, %s](%s/study_%s_layer_drop.png)\n" % (dc, self.imgrel, tag(dc)))
 
     # -- the claims, the reading, every run
 
     def closing(self, pending):
         st, w = self.st, self.w
         w("## The claims, judged\n")
-        w("| claim | configuration | measured | verdict |")
+        judged = [c for c in self.claims if not c[3].startswith("not judged")]
+        held = [c for c in judged if c[3].startswith("**held**")]
+        w("%d claims, %d of them judged (two paired seeds or more); %d held. Each verdict is a 95%% interval "
+          "taken on its own: were there no effect anywhere, about %.1f of the %d judged claims would "
+          "still come out held or opposite by chance, so a lone verdict near the edge of its interval is "
+          "weak evidence.\n" % (len(self.claims), len(judged), len(held), 0.05 * len(judged), len(judged)))
+        w("| claim | where | measured: mean difference [95% interval] (paired seeds) | verdict |")
         w("|---|---|---|---|")
         for claim, c, measured, v in self.claims:
             w("| %s | %s | %s | %s |" % (claim, c, measured, v))
@@ -757,7 +932,8 @@ def report(a):
     if dc:
         r.every_placement(dc)
         r.alpha_sweep(dc)
-        r.stress(dc)
+        r.learning_rates(dc)
+        r.init_regimes(dc)
     # the analyses, for every configuration whose Pre/Post/Mix runs have them (the deep ones)
     for c in st.configs():
         if any(st.csv_of(x, "angular.csv") for m in PAIR for x in st.runs(c, m)):
@@ -784,6 +960,7 @@ def demo_table(a):
         if st:
             study = {int(r["seed"]): float(r["val_ppl"]) for r in st.rows
                      if r["config"] == a.config and r["placement"] == p and float(r["lr"]) == a.lr
+                     and r["init"] == "default"
                      and int(r["tokens"]) == a.tokens and r["status"] == "ok"}
         xs = list(study.values())
         spreads[p] = std(xs)
@@ -818,6 +995,7 @@ def main():
     p = sub.add_parser("report")
     for k in ("study", "plan", "out", "img"):
         p.add_argument("--" + k, required=True)
+    p.add_argument("--data", default="data/brown-4096", help="the token shards (for the unigram plateau)")
     d = sub.add_parser("demo-table")
     for k in ("study", "plan", "runs", "config", "placements"):
         d.add_argument("--" + k, required=True)

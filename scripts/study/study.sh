@@ -138,5 +138,5 @@ for p in "${plan[@]}"; do
 done
 
 if [[ -n $REPORT ]]; then
-  python3 scripts/study/study.py report --study "$STUDY_DIR" --plan "$PLAN" --out "$REPORT" --img "$IMG"
+  python3 scripts/study/study.py report --study "$STUDY_DIR" --plan "$PLAN" --out "$REPORT" --img "$IMG" --data "$DATA"
 fi
