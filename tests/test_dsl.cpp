@@ -326,7 +326,10 @@ TEST_CASE("init follows docs/design.md §3.4: N(0, 0.02), norms 1, DeepNorm beta
   const InitRecipe* authors = find_init_recipe("mixln-authors");
   REQUIRE(authors != nullptr);
   CHECK(find_init_recipe("xavier") == nullptr);
-  init_params(lay, 8, std::span<float>(c), {.seed = 5, .std = authors->std, .embed_std = authors->embed_std});
+  InitOptions opt = authors->options(Cfg::hidden_size);
+  opt.seed = 5;
+  CHECK(opt.std == 0.02);
+  init_params(lay, 8, std::span<float>(c), opt);
   const auto* e = lay.find("model.embed_tokens.weight");
   for (std::size_t i : {std::size_t(0), e->count / 2, e->count - 1})
     CHECK(c[e->offset + i] == doctest::Approx(a[e->offset + i] * std::sqrt(0.4) / 0.02).epsilon(1e-5));
@@ -334,6 +337,12 @@ TEST_CASE("init follows docs/design.md §3.4: N(0, 0.02), norms 1, DeepNorm beta
   CHECK(std::equal(a.begin() + std::ptrdiff_t(e->offset + e->count), a.end(),
                    c.begin() + std::ptrdiff_t(e->offset + e->count)));  // every tensor after it: unchanged
   CHECK(c[h->offset] == a[h->offset]);
+  // Recipes that scale with the width: DyT's √C embedding, HybridNorm's small init √(2/(5C)).
+  CHECK(find_init_recipe("dyt-llama")->options(128).embed_std == doctest::Approx(0.02 * std::sqrt(128.0)));
+  const InitOptions small = find_init_recipe("hybridnorm")->options(128);
+  CHECK(small.std == doctest::Approx(std::sqrt(2.0 / (5 * 128))));
+  CHECK(small.embed_std == small.std);
+  CHECK(small.scaled_init);
 }
 
 // --- the Hugging Face export's modules: traits on the types, not lists of names --------------

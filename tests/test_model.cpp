@@ -68,6 +68,29 @@ TEST_CASE("golden: norm kinds, attention norms and blocks mixed in one stack") {
                    LayerNorm>>("zoo2");
 }
 
+// The recipes as their authors' code runs them (examples/configs.hpp, docs/dsl.md "Recipes").
+TEST_CASE("golden: HybridNorm with q, k, v normalised per head") { check_case<Small::hybridnorm_head>("hybridnorm_head"); }
+TEST_CASE("golden: HybridNorm* (the first block Pre-Norm with the QKV-norm)") {
+  check_case<Small::hybridnorm_star>("hybridnorm_star");
+}
+TEST_CASE("golden: DyT's LLaMA recipe (alpha0 per position)") { check_case<Small::dyt_llama>("dyt_llama"); }
+TEST_CASE("DyT's LLaMA recipe starts alpha at 0.8 before attention, 0.2 before the MLP and at the end") {
+  using Net = Small::dyt_llama;
+  const ParamLayout lay = make_param_layout<Net>();
+  std::vector<float> p(lay.total);
+  init_params(lay, Net::num_layers, std::span<float>(p), {.seed = 1});
+  for (int l = 0; l < Net::num_layers; ++l) {
+    const std::string at = "model.layers." + std::to_string(l) + ".";
+    CHECK(p[lay.offset_of(at + "input_layernorm.alpha")] == 0.8f);
+    CHECK(p[lay.offset_of(at + "post_attention_layernorm.alpha")] == 0.2f);
+  }
+  CHECK(p[lay.offset_of("model.norm.alpha")] == 0.2f);
+}
+TEST_CASE("golden: a Pre-LN layer whose attention and MLP norms are of different kinds") {
+  check_case<Model<Cfg, Stack<Stack<PreLN<B, DyT<>, LayerNorm>, 1, PreLN<B, LayerNorm, RMSNorm>, 1>, 2>>>(
+      "preln_two_kinds");
+}
+
 TEST_CASE("golden: the tiny Mix-LN trainer's model") {
   using Net = examples::tiny::mixln;
   Engine<Net, cpu::Backend<float>> e;

@@ -26,23 +26,40 @@ struct InitOptions {
   bool scaled_init = false;
 };
 
-// A named initialisation (`--init NAME`): the standard deviations of InitOptions it sets.
+// A named initialisation (`--init NAME`): the standard deviations of InitOptions it sets, each
+// a · C^p for the hidden size C (so that a recipe written for one width holds at every width).
 struct InitRecipe {
   std::string_view name;
-  double std, embed_std;
+  double std_a, std_p;      // linears and lm_head: std_a · C^std_p
+  double embed_a, embed_p;  // embeddings: embed_a · C^embed_p
   bool scaled_init;
   std::string_view what;
+
+  InitOptions options(std::size_t hidden) const {
+    const double C = double(hidden);
+    return {.std = std_a * std::pow(C, std_p), .embed_std = embed_a * std::pow(C, embed_p), .scaled_init = scaled_init};
+  }
 };
 
 // "default": mixln's (GPT-2 and Hugging Face LLaMA's initializer_range 0.02 for every matrix).
 // "mixln-authors": the Mix-LN authors' `_init_weights` for the paper's runs (pixeli99/MixLN,
-// peft_pretraining/modeling_llama.py): nn.Embedding N(0, √(2/5) ≈ 0.632), every nn.Linear
-// (lm_head included) N(0, initializer_range = 0.02), norm weights 1; no scaled layers (their
-// NORM_TYPE pre and post_pre, which the paper's scripts run, mark none).
+//   peft_pretraining/modeling_llama.py): nn.Embedding N(0, √(2/5) ≈ 0.632) at every width,
+//   every nn.Linear (lm_head included) N(0, initializer_range = 0.02), norm weights 1; no scaled
+//   layers (their NORM_TYPE pre and post_pre, which the paper's scripts run, mark none).
+// "dyt-llama": DyT's LLaMA code (jiachenzhu/DyT, other_tasks/LLaMA) multiplies the embedding by a
+//   learnable scalar initialised to √C; here the table itself starts at that scale, N(0, 0.02·√C)
+//   (the same first forward pass, without the scalar); linears N(0, 0.02).
+// "hybridnorm": HybridNorm's OLMo configuration (BryceZhuo/HybridNorm, init_fn full_megatron):
+//   every matrix N(0, √(2/(5C))) ("small init"), attention and MLP outputs ÷ √(2L) (untruncated
+//   here; theirs is cut at 3σ, and their embedding is tied to the head, mixln's is not).
 inline constexpr InitRecipe init_recipes[] = {
-    {"default", 0.02, 0.02, false, "embeddings, linears, lm_head ~ N(0, 0.02)"},
-    {"mixln-authors", 0.02, 0.6324555320336759, false,
+    {"default", 0.02, 0, 0.02, 0, false, "embeddings, linears, lm_head ~ N(0, 0.02)"},
+    {"mixln-authors", 0.02, 0, 0.6324555320336759, 0, false,
      "the Mix-LN authors' code: embeddings ~ N(0, sqrt(2/5)), linears and lm_head ~ N(0, 0.02)"},
+    {"dyt-llama", 0.02, 0, 0.02, 0.5, false,
+     "DyT's LLaMA code at init: embeddings ~ N(0, 0.02 sqrt(C)) (its sqrt(C) embedding scalar), linears N(0, 0.02)"},
+    {"hybridnorm", 0.6324555320336759, -0.5, 0.6324555320336759, -0.5, true,
+     "HybridNorm's code: every matrix ~ N(0, sqrt(2/(5C))), o_proj and down_proj / sqrt(2L)"},
 };
 
 inline const InitRecipe* find_init_recipe(std::string_view name) {

@@ -512,9 +512,17 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
     def every_placement(self, dc):
         st, w = self.st, self.w
         mix = st.ppl(dc, "mixln")
-        # the configuration's other placements (examples/models.txt), the α sweep apart
+        # the configuration's other placements (examples/models.txt), the α sweep apart; one run
+        # only in its own paper's init recipe (the plan's init column) is shown in that init
+        recipe = {}
+        for r in MODELS:
+            m = r["placement"]
+            inits = st.inits(dc) if r["config"] == dc else []
+            mine = [i for i in inits if st.runs(dc, m, init=i)]
+            if mine and "default" not in mine:
+                recipe[m] = mine[0]
         others = [r["placement"] for r in MODELS if r["config"] == dc and r["placement"] not in PAIR
-                  and r["placement"] not in ALPHA and st.runs(dc, r["placement"])]
+                  and r["placement"] not in ALPHA and (st.runs(dc, r["placement"]) or r["placement"] in recipe)]
         if not others:
             return
         w("## Every placement at %s\n" % dc)
@@ -522,7 +530,7 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
         w("|---|---|---|---|")
         seen = {}
         for m in ["preln", "postln", "mixln"] + others:
-            pm_ = st.ppl(dc, m)
+            pm_ = st.ppl(dc, m, init=recipe.get(m, "default"))
             if not pm_:
                 continue
             if m == "mixln":
@@ -535,7 +543,8 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
                   (LABELS[m], ppl_cell(pm_), LABELS[twin]))
                 continue
             claim = mix_lower_claim(mix, pm_, m, dc, self.plateau) if mix else ("", "", "–", "–")
-            w("| %s | %s | %s | %s |" % (LABELS[m], ppl_cell(pm_), claim[2], claim[3]))
+            label = LABELS[m] + (" (`--init %s`)" % recipe[m] if m in recipe else "")
+            w("| %s | %s | %s | %s |" % (label, ppl_cell(pm_, self.plateau), claim[2], claim[3]))
             if m in others and mix:
                 self.claims.append(claim)
         w("")
@@ -644,7 +653,8 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
         st, w = self.st, self.w
         for init in [i for i in st.inits(dc) if i != "default"]:
             where = "%s, init %s" % (dc, init)
-            ms = [r["placement"] for r in MODELS if r["config"] == dc and st.runs(dc, r["placement"], init=init)]
+            ms = [r["placement"] for r in MODELS if r["config"] == dc and st.runs(dc, r["placement"], init=init)
+                  and st.runs(dc, r["placement"])]
             if not ms:
                 continue
             w("## The initialisation regime at %s: `--init %s` against the default\n" % (dc, init))

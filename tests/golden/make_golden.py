@@ -51,9 +51,11 @@ NORM_PARAMS = {"RMSNorm": [("weight", True, 1.0)],
                "DyT": [("alpha", False, 0.5), ("weight", True, 1.0), ("bias", True, 0.0)]}
 
 
-def layer(placement, kind="RMSNorm", attn_norm=None, mlp="swiglu"):
-    """A layer spec. attn_norm: None or (which: "qk"|"qkv", scope: "per_head"|"full", kind)."""
-    return {"placement": placement, "kind": kind, "attn_norm": attn_norm, "mlp": mlp}
+def layer(placement, kind="RMSNorm", attn_norm=None, mlp="swiglu", mlp_kind=None):
+    """A layer spec. attn_norm: None or (which: "qk"|"qkv", scope: "per_head"|"full", kind);
+    mlp_kind: the norm kind of the MLP sub-layer's norms (default: kind)."""
+    return {"placement": placement, "kind": kind, "attn_norm": attn_norm, "mlp": mlp,
+            "mlp_kind": mlp_kind or kind}
 
 
 def as_layer(spec):
@@ -149,6 +151,7 @@ def forward(p, layers, cfg, ids, labels, drop=None, streams=None, final="RMSNorm
         a = residual_scale(placement, L)
         for sub in ("attn", "mlp"):
             pre, branch, post, skip = PLACEMENTS[placement][sub]
+            kind = spec["mlp_kind"] if sub == "mlp" else spec["kind"]
             h = x
             if pre:
                 h = norm(kind, x, p, prefix + pre) * pre_scale(placement, i)
@@ -197,7 +200,7 @@ def param_shapes(layers, cfg, final="RMSNorm"):
         for sub in ("attn", "mlp"):
             for name in PLACEMENTS[spec["placement"]][sub][:3]:
                 if name:
-                    norm_shapes(shapes, spec["kind"], prefix + name, C)
+                    norm_shapes(shapes, spec["mlp_kind"] if sub == "mlp" else spec["kind"], prefix + name, C)
     norm_shapes(shapes, final, "model.norm", C)
     shapes["lm_head.weight"] = (V, C)
     return shapes
@@ -353,6 +356,16 @@ def main():
                   layer("OLMo2", attn_norm=("qk", "full", "RMSNorm")),
                   layer("PeriLN", attn_norm=("qk", "per_head", "LayerNorm")),
                   layer("B2T", kind="LayerNorm")], "LayerNorm"),
+        # the recipes of docs/dsl.md as their authors' code runs them: HybridNorm with q, k, v
+        # normalised per head, HybridNorm* (its first block Pre-Norm), DyT's LLaMA recipe (α₀
+        # per position: the weights here are drawn around 0.5 all the same); and a Pre-LN layer
+        # whose two norms are of different kinds
+        ("hybridnorm_head", [layer("HybridNorm", attn_norm=("qkv", "per_head", "RMSNorm"))] * 4, "RMSNorm"),
+        ("hybridnorm_star", [layer("PreLN", attn_norm=("qkv", "per_head", "RMSNorm"))] +
+         [layer("HybridNorm", attn_norm=("qkv", "per_head", "RMSNorm"))] * 3, "RMSNorm"),
+        ("dyt_llama", [layer("PreLN", kind="DyT")] * 4, "DyT"),
+        ("preln_two_kinds", [layer("PreLN", kind="DyT", mlp_kind="LayerNorm"),
+                             layer("PreLN", kind="LayerNorm", mlp_kind="RMSNorm")] * 2, "RMSNorm"),
     ]
     for i, (name, layers, final) in enumerate(new_cases):
         make_case(name, layers, GOLDEN, batch=2, seq=12, seed=200 + i,

@@ -59,7 +59,8 @@ inline std::vector<Option> train_options() {
   return o;
 }
 
-inline TrainOptions train_options_from(const Args& a) {
+// `hidden`: the model's hidden size (init recipes scale with it).
+inline TrainOptions train_options_from(const Args& a, std::size_t hidden) {
   TrainOptions o;
   o.data = a.required("data");
   o.out = a.required("out");
@@ -96,7 +97,7 @@ inline TrainOptions train_options_from(const Args& a) {
   o.opt.weight_decay = a.real_float("weight-decay", 0, 0.0);
   if (o.opt.beta1 >= 1 || o.opt.beta2 >= 1) throw Error("--beta1 and --beta2 must lie in [0, 1)");
   const std::uint64_t seed = o.seed;
-  o.init = init_options_from(a, o.init_recipe);
+  o.init = init_options_from(a, o.init_recipe, hidden);
   o.init.seed = seed;
   o.keep = a.int32("keep", 2, 1);
   o.quiet = a.flag("quiet");
@@ -125,7 +126,7 @@ inline TrainOptions train_options_from(const Args& a) {
 // Under mpirun, every rank runs this; an error on any rank ends the whole job.
 template <class Net, class Backend>
 int run_train(const Args& a) {
-  TrainOptions o = train_options_from(a);
+  TrainOptions o = train_options_from(a, Net::C);
   o.precision = precision_arg<Backend>(a);
   const double timeout = a.real("comm-timeout", 600, 0.0, 1e9, /*open_lo=*/true);
   const std::unique_ptr<Communicator> comm = BackendCli<Backend>::communicator(timeout);

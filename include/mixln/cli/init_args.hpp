@@ -3,6 +3,7 @@
 // standard deviations that override it.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -20,15 +21,15 @@ inline std::vector<Option> init_options(const std::string& when) {
   for (const InitRecipe& r : init_recipes) recipes += "; " + std::string(r.name) + ": " + std::string(r.what);
   return {
       {"init", true, when + "NAME: the initialisation recipe, one of " + names + " (default)" + recipes},
-      {"init-std", true, when + "X: std of the linears and lm_head (the recipe's; default 0.02)"},
-      {"embed-std", true, when + "X: std of the token embeddings (the recipe's; default 0.02)"},
+      {"init-std", true, when + "X: std of the linears and lm_head (default: the recipe's)"},
+      {"embed-std", true, when + "X: std of the token embeddings (default: the recipe's)"},
       {"scaled-init", false, when + "o_proj, down_proj ~ N(0, std/sqrt(2L))"},
   };
 }
 
-// The recipe named by --init (default: "default") with --init-std, --embed-std and --scaled-init
-// applied over it; `recipe` receives its name.
-inline InitOptions init_options_from(const Args& a, std::string& recipe) {
+// The recipe named by --init (default: "default") for a model of hidden size `hidden`, with
+// --init-std, --embed-std and --scaled-init applied over it; `recipe` receives its name.
+inline InitOptions init_options_from(const Args& a, std::string& recipe, std::size_t hidden) {
   recipe = a.str("init", "default");
   const InitRecipe* r = find_init_recipe(recipe);
   if (!r) {
@@ -36,10 +37,10 @@ inline InitOptions init_options_from(const Args& a, std::string& recipe) {
     for (const InitRecipe& x : init_recipes) names += (names.empty() ? "" : ", ") + std::string(x.name);
     throw Error("--init: '" + recipe + "' is not an init recipe (" + names + ")");
   }
-  InitOptions o;
-  o.std = a.real("init-std", r->std, 0.0, 1e6);
-  o.embed_std = a.real("embed-std", r->embed_std, 0.0, 1e6);
-  o.scaled_init = r->scaled_init || a.flag("scaled-init");
+  InitOptions o = r->options(hidden);
+  o.std = a.real("init-std", o.std, 0.0, 1e6);
+  o.embed_std = a.real("embed-std", o.embed_std, 0.0, 1e6);
+  o.scaled_init = o.scaled_init || a.flag("scaled-init");
   return o;
 }
 

@@ -76,7 +76,7 @@ nlohmann::json load_model(Engine& e, const Args& a, bool allow_seed = true) {
       throw file_error(source, "tensor '" + bad->name + "' holds NaN or infinite values");
   } else {
     std::string recipe;
-    InitOptions opt = init_options_from(a, recipe);
+    InitOptions opt = init_options_from(a, recipe, Net::C);
     opt.seed = a.seed("seed");
     init_params(e.layout(), Engine::L, e.params(), opt);
   }

@@ -119,12 +119,14 @@ struct placement : placement_tag {
   static double init_gain(std::string_view /*weight*/, int /*L*/) { return 1.0; }
 };
 
-// x ← x + F(N(x)); norm names as in Hugging Face Llama.
-template <class B, class N = RMSNorm>
+// x ← x + F(N(x)); norm names as in Hugging Face Llama. The MLP's norm may be of another kind
+// (or the same kind with another init) than the attention's: PreLN<B, DyT<std::ratio<4, 5>>,
+// DyT<std::ratio<1, 5>>> is DyT's LLaMA recipe.
+template <class B, class N = RMSNorm, class NMlp = N>
 struct PreLN : placement<B> {
   static constexpr const char* name = "PreLN";
   using attn = SubLayer<PreNorm<N, "input_layernorm">>;
-  using mlp = SubLayer<PreNorm<N, "post_attention_layernorm">>;
+  using mlp = SubLayer<PreNorm<NMlp, "post_attention_layernorm">>;
 };
 
 // x ← N(x + F(x))
