@@ -28,12 +28,14 @@ struct Placements {
   using dyt = Model<Cfg, Stack<PreLN<Block, DyT<>>, L>, DyT<>>;
   // The recipes as their authors' code runs them (docs/dsl.md, "Recipes"): HybridNorm's q, k, v
   // norms per head; HybridNorm*: its first block Pre-Norm (with the QKV-norm); DyT's LLaMA α₀
-  // (0.8 before attention, 0.2 before the MLP and at the end: the narrowest model of its table).
+  // (0.8 before attention, 0.2 before the MLP and at the end: the narrowest model of its table)
+  // and its embedding scalar (√C at init); Peri-LN with its optional embedding norm.
   using hybridnorm_head = Model<Cfg, Stack<HybridNorm<LlamaBlock<Cfg, QKVNorm<PerHead>>>, L>>;
   using hybridnorm_star = Model<Cfg, Stack<PreLN<LlamaBlock<Cfg, QKVNorm<PerHead>>>, 1,
                                            HybridNorm<LlamaBlock<Cfg, QKVNorm<PerHead>>>, L - 1>>;
   using dyt_llama = Model<Cfg, Stack<PreLN<Block, DyT<std::ratio<4, 5>>, DyT<std::ratio<1, 5>>>, L>,
-                          DyT<std::ratio<1, 5>>>;
+                          DyT<std::ratio<1, 5>>, ScaledEmbedding>;
+  using periln_embnorm = Model<Cfg, Stack<PeriLN<Block>, L>, RMSNorm, NormedEmbedding<RMSNorm>>;
   using layernorm_mixln = Model<Cfg, MixLN<Block, L, Alpha, LayerNorm>, LayerNorm>;
   using qknorm_mixln = Model<Cfg, MixLN<LlamaBlock<Cfg, QKNorm<PerHead>>, L, Alpha>>;
   using gelu_mixln = Model<Cfg, MixLN<gelu::GeluBlock<Cfg>, L, Alpha>>;

@@ -109,7 +109,7 @@ expect_error "'x' is not a step number" "$bin/tiny_mixln" train --data "$work/da
 expect_error "'fp16' is neither fp32 nor bf16" "$bin/tiny_mixln" train --data "$work/data" --out "$work/f" --steps 5 \
   --batch 2 --seq 8 --lr 1e-3 --precision fp16
 expect_error "give the tokens as --batch" "$bin/tiny_mixln" angular --seed 1 --out "$work/f.csv"
-expect_error "'xavier' is not an init recipe (default, mixln-authors)" "$bin/tiny_mixln" train --data "$work/data" \
+expect_error "'xavier' is not an init recipe (default, mixln-authors, hybridnorm)" "$bin/tiny_mixln" train --data "$work/data" \
   --out "$work/f" --steps 5 --batch 2 --seq 8 --lr 1e-3 --init xavier
 expect_error "--resume: --init is \"mixln-authors\" but the run in $work/a was started with \"default\"" \
   "$bin/tiny_mixln" train "${run[@]}" --out "$work/a" --resume --init mixln-authors

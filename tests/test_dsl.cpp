@@ -337,8 +337,7 @@ TEST_CASE("init follows docs/design.md §3.4: N(0, 0.02), norms 1, DeepNorm beta
   CHECK(std::equal(a.begin() + std::ptrdiff_t(e->offset + e->count), a.end(),
                    c.begin() + std::ptrdiff_t(e->offset + e->count)));  // every tensor after it: unchanged
   CHECK(c[h->offset] == a[h->offset]);
-  // Recipes that scale with the width: DyT's √C embedding, HybridNorm's small init √(2/(5C)).
-  CHECK(find_init_recipe("dyt-llama")->options(128).embed_std == doctest::Approx(0.02 * std::sqrt(128.0)));
+  // A recipe that scales with the width: HybridNorm's small init √(2/(5C)).
   const InitOptions small = find_init_recipe("hybridnorm")->options(128);
   CHECK(small.std == doctest::Approx(std::sqrt(2.0 / (5 * 128))));
   CHECK(small.embed_std == small.std);
@@ -371,6 +370,32 @@ struct ExportedNorm : UnexportedNorm {
   static constexpr HfModule hf_module{"MyNorm", "class MyNorm(MixlnRMSNorm):\n    def __init__(self, size, config):\n"
                                                 "        super().__init__(size, 1e-6)\n"};
 };
+
+TEST_CASE("the embedding output's norms: parameters, signature, export and its check") {
+  using Scaled = examples::tiny::dyt_llama;  // ScaledEmbedding
+  using Normed = examples::tiny::periln_embnorm;  // NormedEmbedding<RMSNorm>
+  const ParamLayout lay = make_param_layout<Scaled>();
+  REQUIRE(lay.find("model.embed_scale.scale") != nullptr);
+  CHECK(lay.find("model.embed_scale.scale")->init_value == doctest::Approx(8.0));  // √64
+  CHECK(make_param_layout<Normed>().find("model.embedding_norm.weight")->shape == std::vector<std::size_t>{64});
+  // a checkpoint of the plain model is not one of these, and the other way round
+  CHECK_FALSE(signature_matches<examples::tiny::dyt>(model_signature<Scaled>()));
+  CHECK_FALSE(signature_matches<examples::tiny::periln>(model_signature<Normed>()));
+  CHECK(signature_matches<Normed>(model_signature<Normed>()));
+  CHECK_FALSE(model_signature<examples::tiny::mixln>().contains("embedding_norms"));  // unchanged
+  // config.json names them; a folder of the plain model (or of the other) is refused
+  const nlohmann::json j = nlohmann::json::parse(hf_config<Scaled>(256, "float32").dump());
+  CHECK(j["model_type"] == "mixln");
+  CHECK(j["mixln"]["embedding_norms"] == nlohmann::json::parse(R"([{"name": "embed_scale", "kind": "EmbedScale"}])"));
+  CHECK_NOTHROW(check_hf_config<Scaled>(j, "dir"));
+  CHECK_THROWS_WITH(check_hf_config<Scaled>(nlohmann::json::parse(hf_config<examples::tiny::dyt>(256, "float32").dump()),
+                                            "dir"),
+                    doctest::Contains("embedding output norms are [], this model's are"));
+  CHECK_THROWS_WITH(check_hf_config<examples::tiny::periln>(nlohmann::json::parse(hf_config<Normed>(256, "float32").dump()),
+                                                         "dir"),
+                    doctest::Contains("embedding output norms are [{\"kind\":\"RMSNorm\",\"name\":\"embedding_norm\"}]"));
+  CHECK(hf_module_uses<Scaled>().back().name == "EmbedScale");
+}
 
 TEST_CASE("export: each branch and norm kind says how modeling_mixln.py computes it") {
   // the library's types are computed by modeling_mixln.py itself: nothing is appended

@@ -73,7 +73,10 @@ TEST_CASE("golden: HybridNorm with q, k, v normalised per head") { check_case<Sm
 TEST_CASE("golden: HybridNorm* (the first block Pre-Norm with the QKV-norm)") {
   check_case<Small::hybridnorm_star>("hybridnorm_star");
 }
-TEST_CASE("golden: DyT's LLaMA recipe (alpha0 per position)") { check_case<Small::dyt_llama>("dyt_llama"); }
+TEST_CASE("golden: DyT's LLaMA recipe (alpha0 per position, the embedding scalar)") {
+  check_case<Small::dyt_llama>("dyt_llama");
+}
+TEST_CASE("golden: Peri-LN with its embedding norm") { check_case<Small::periln_embnorm>("periln_embnorm"); }
 TEST_CASE("DyT's LLaMA recipe starts alpha at 0.8 before attention, 0.2 before the MLP and at the end") {
   using Net = Small::dyt_llama;
   const ParamLayout lay = make_param_layout<Net>();
@@ -85,6 +88,8 @@ TEST_CASE("DyT's LLaMA recipe starts alpha at 0.8 before attention, 0.2 before t
     CHECK(p[lay.offset_of(at + "post_attention_layernorm.alpha")] == 0.2f);
   }
   CHECK(p[lay.offset_of("model.norm.alpha")] == 0.2f);
+  CHECK(p[lay.offset_of("model.embed_scale.scale")] == doctest::Approx(std::sqrt(double(Net::C))));
+  CHECK(lay.offset_of("model.embed_scale.scale") == lay.layer_begin[0] - 1);  // between the embedding and layer 0
 }
 TEST_CASE("golden: a Pre-LN layer whose attention and MLP norms are of different kinds") {
   check_case<Model<Cfg, Stack<Stack<PreLN<B, DyT<>, LayerNorm>, 1, PreLN<B, LayerNorm, RMSNorm>, 1>, 2>>>(

@@ -46,9 +46,6 @@ struct InitRecipe {
 //   peft_pretraining/modeling_llama.py): nn.Embedding N(0, √(2/5) ≈ 0.632) at every width,
 //   every nn.Linear (lm_head included) N(0, initializer_range = 0.02), norm weights 1; no scaled
 //   layers (their NORM_TYPE pre and post_pre, which the paper's scripts run, mark none).
-// "dyt-llama": DyT's LLaMA code (jiachenzhu/DyT, other_tasks/LLaMA) multiplies the embedding by a
-//   learnable scalar initialised to √C; here the table itself starts at that scale, N(0, 0.02·√C)
-//   (the same first forward pass, without the scalar); linears N(0, 0.02).
 // "hybridnorm": HybridNorm's OLMo configuration (BryceZhuo/HybridNorm, init_fn full_megatron):
 //   every matrix N(0, √(2/(5C))) ("small init"), attention and MLP outputs ÷ √(2L) (untruncated
 //   here; theirs is cut at 3σ, and their embedding is tied to the head, mixln's is not).
@@ -56,8 +53,6 @@ inline constexpr InitRecipe init_recipes[] = {
     {"default", 0.02, 0, 0.02, 0, false, "embeddings, linears, lm_head ~ N(0, 0.02)"},
     {"mixln-authors", 0.02, 0, 0.6324555320336759, 0, false,
      "the Mix-LN authors' code: embeddings ~ N(0, sqrt(2/5)), linears and lm_head ~ N(0, 0.02)"},
-    {"dyt-llama", 0.02, 0, 0.02, 0.5, false,
-     "DyT's LLaMA code at init: embeddings ~ N(0, 0.02 sqrt(C)) (its sqrt(C) embedding scalar), linears N(0, 0.02)"},
     {"hybridnorm", 0.6324555320336759, -0.5, 0.6324555320336759, -0.5, true,
      "HybridNorm's code: every matrix ~ N(0, sqrt(2/(5C))), o_proj and down_proj / sqrt(2L)"},
 };

@@ -48,7 +48,8 @@ PLACEMENTS = {
 # Parameters of each norm kind, in order, and their init (docs/design.md §8.1).
 NORM_PARAMS = {"RMSNorm": [("weight", True, 1.0)],
                "LayerNorm": [("weight", True, 1.0), ("bias", True, 0.0)],
-               "DyT": [("alpha", False, 0.5), ("weight", True, 1.0), ("bias", True, 0.0)]}
+               "DyT": [("alpha", False, 0.5), ("weight", True, 1.0), ("bias", True, 0.0)],
+               "EmbedScale": [("scale", False, 1.0)]}
 
 
 def layer(placement, kind="RMSNorm", attn_norm=None, mlp="swiglu", mlp_kind=None):
@@ -86,6 +87,8 @@ def norm(kind, x, p, name):
         return (x - mean) * torch.rsqrt(var + 1e-5) * p[name + ".weight"] + p[name + ".bias"]
     if kind == "DyT":
         return p[name + ".weight"] * torch.tanh(p[name + ".alpha"] * x) + p[name + ".bias"]
+    if kind == "EmbedScale":  # a learned scalar, y = s·x (ScaledEmbedding)
+        return p[name + ".scale"] * x
     raise ValueError(kind)
 
 
@@ -134,11 +137,14 @@ def mlp(h, p, prefix, kind="swiglu"):
     return (torch.nn.functional.silu(g) * u) @ p[prefix + "mlp.down_proj.weight"].T
 
 
-def forward(p, layers, cfg, ids, labels, drop=None, streams=None, final="RMSNorm"):
+def forward(p, layers, cfg, ids, labels, drop=None, streams=None, final="RMSNorm", embed=()):
     """Mean cross-entropy. drop: a layer index to remove (identity); streams: a list that
-    receives the input of every layer and the last layer's output (before the final norm)."""
+    receives the input of every layer and the last layer's output (before the final norm);
+    embed: the embedding output's norms, (kind, name) pairs (Model's fourth argument)."""
     L = len(layers)
     x = p["model.embed_tokens.weight"][ids]
+    for kind, name in embed:
+        x = norm(kind, x, p, "model." + name)
     for i, spec in enumerate(layers):
         spec = as_layer(spec)
         placement, kind = spec["placement"], spec["kind"]
@@ -176,10 +182,12 @@ def norm_shapes(shapes, kind, name, C):
         shapes[name + "." + suffix] = (C,) if per_channel else (1,)
 
 
-def param_shapes(layers, cfg, final="RMSNorm"):
+def param_shapes(layers, cfg, final="RMSNorm", embed=()):
     """Every parameter in mixln's layout order (schedule/param_layout.hpp)."""
     V, C, I, H = cfg["vocab"], cfg["hidden"], cfg["intermediate"], cfg["heads"]
     shapes = {"model.embed_tokens.weight": (V, C)}
+    for kind, name in embed:
+        norm_shapes(shapes, kind, "model." + name, C)
     for i, spec in enumerate(layers):
         spec = as_layer(spec)
         prefix = f"model.layers.{i}."
@@ -235,9 +243,9 @@ def write_safetensors(path, tensors):
     os.replace(tmp, path)
 
 
-def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm"):
+def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm", embed=()):
     gen = torch.Generator().manual_seed(seed)
-    shapes = param_shapes(layers, cfg, final)
+    shapes = param_shapes(layers, cfg, final, embed)
     params = {}
     for pname, shape in shapes.items():
         if pname.endswith(".alpha"):  # DyT's α around its init
@@ -256,7 +264,7 @@ def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm"):
     labels = torch.randint(0, V, (batch, seq), generator=gen)
     labels[0, 0] = -100
     labels[-1, seq // 2] = -100
-    loss = forward(params, layers, cfg, ids, labels, final=final)
+    loss = forward(params, layers, cfg, ids, labels, final=final, embed=embed)
     loss.backward()
 
     out = os.path.join(HERE, name)
@@ -363,13 +371,14 @@ def main():
         ("hybridnorm_head", [layer("HybridNorm", attn_norm=("qkv", "per_head", "RMSNorm"))] * 4, "RMSNorm"),
         ("hybridnorm_star", [layer("PreLN", attn_norm=("qkv", "per_head", "RMSNorm"))] +
          [layer("HybridNorm", attn_norm=("qkv", "per_head", "RMSNorm"))] * 3, "RMSNorm"),
-        ("dyt_llama", [layer("PreLN", kind="DyT")] * 4, "DyT"),
+        ("dyt_llama", [layer("PreLN", kind="DyT")] * 4, "DyT", [("EmbedScale", "embed_scale")]),
+        ("periln_embnorm", [layer("PeriLN")] * 4, "RMSNorm", [("RMSNorm", "embedding_norm")]),
         ("preln_two_kinds", [layer("PreLN", kind="DyT", mlp_kind="LayerNorm"),
                              layer("PreLN", kind="LayerNorm", mlp_kind="RMSNorm")] * 2, "RMSNorm"),
     ]
-    for i, (name, layers, final) in enumerate(new_cases):
+    for i, (name, layers, final, *embed) in enumerate(new_cases):
         make_case(name, layers, GOLDEN, batch=2, seq=12, seed=200 + i,
-                  int_dtype="I32" if i % 2 else "I64", final=final)
+                  int_dtype="I32" if i % 2 else "I64", final=final, embed=embed[0] if embed else ())
     # The tiny Mix-LN trainer (2 Post-LN + 6 Pre-LN), checked through its command line.
     tiny = ["PostLN"] * 2 + ["PreLN"] * 6
     params, ids, labels = make_case("tiny_mixln", tiny, TINY, batch=2, seq=16, seed=7, int_dtype="I64")

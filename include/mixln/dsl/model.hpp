@@ -3,9 +3,11 @@
 //   using Net = Model<Cfg, Stack<PostLN<LlamaBlock<Cfg>>, 3, PreLN<LlamaBlock<Cfg>>, 9>>;
 //   using Dyt = Model<Cfg, Stack<PreLN<LlamaBlock<Cfg>, DyT<>>, 8>, DyT<>>;   // final norm DyT
 //
-// embed_tokens → layers of the stack → final norm (`model.norm`, for every stack; RMSNorm
-// unless a third argument names another kind) → lm_head. Embeddings and lm_head are untied;
-// the embedding output enters layer 0 unscaled.
+// embed_tokens → (the embedding output's norms) → layers of the stack → final norm
+// (`model.norm`, for every stack; RMSNorm unless a third argument names another kind) →
+// lm_head. Embeddings and lm_head are untied; the embedding output enters layer 0 as it is
+// unless a fourth argument names norms for it:
+//   using Dyt = Model<Cfg, Stack<PreLN<B, DyT<>>, 8>, DyT<>, ScaledEmbedding>;   // × s, s₀ = √C
 #pragma once
 
 #include <array>
@@ -41,7 +43,33 @@ struct check_final_norm {
 
 struct model_tag {};
 
-template <class Cfg, class S, class FinalNorm = RMSNorm>
+// The embedding output's norms (Model's fourth argument): a SubLayer of PostNorm slots only,
+// applied in order to the token embedding before layer 0; their parameters are named
+// `model.<name>.*`. ScaledEmbedding is DyT's LLaMA recipe (a learned scalar, initialised to
+// √C); NormedEmbedding<K> the embedding norm of Peri-LN and OLMo-core.
+using PlainEmbedding = SubLayer<>;
+using ScaledEmbedding = SubLayer<PostNorm<EmbedScale, "embed_scale">>;
+template <class K = RMSNorm>
+using NormedEmbedding = SubLayer<PostNorm<K, "embedding_norm">>;
+
+namespace detail {
+template <class E>
+struct check_embedding_output {
+  static constexpr bool sublayer = is_sublayer_v<E>;
+  static_assert(sublayer,
+                "Model: the fourth argument (the embedding output's norms) must be a SubLayer<PostNorm<Kind, "
+                "\"name\">...> such as ScaledEmbedding or NormedEmbedding<RMSNorm>");
+  static constexpr bool value = [] {
+    if constexpr (sublayer) return E::pre::size == 0 && E::branch::size == 0 && !E::skip_from_layer_input;
+    else return false;
+  }();
+  static_assert(!sublayer || value,
+                "Model: the embedding output takes PostNorm slots only (no PreNorm, BranchNorm or "
+                "SkipFromLayerInput: there is no branch before layer 0)");
+};
+}  // namespace detail
+
+template <class Cfg, class S, class FinalNorm = RMSNorm, class EmbeddingOutput = PlainEmbedding>
 struct Model : model_tag {
   static_assert(is_llama_config_v<Cfg>,
                 "Model: the first argument must be a LlamaConfig<vocab<V>, hidden<H>, "
@@ -49,10 +77,12 @@ struct Model : model_tag {
   static_assert(is_stack_v<S>,
                 "Model: the second argument must be a Stack<Placement, count, ...> (or MixLN)");
   static_assert(detail::check_final_norm<FinalNorm>::value);
+  static_assert(detail::check_embedding_output<EmbeddingOutput>::value);
 
   using config = Cfg;
   using stack = S;
   using final_norm = FinalNorm;
+  using embedding_output = EmbeddingOutput;
   static constexpr int num_layers = S::num_layers;
   static_assert(detail::check_layer_configs<Cfg, S>(std::make_integer_sequence<int, num_layers>{}));
 

@@ -49,7 +49,8 @@ nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
   const nlohmann::ordered_json layers = describe_layers<Net>();
   const std::string final_norm = Net::final_norm::name;
   check_hf_modules<Net>();
-  const bool llama = hf_llama_compatible(layers, final_norm);
+  const nlohmann::ordered_json embedding_norms = describe_embedding_norms<Net>();
+  const bool llama = hf_llama_compatible(layers, final_norm) && embedding_norms.empty();
   std::vector<std::string> placements(Net::placement_names.begin(), Net::placement_names.end());
   nlohmann::ordered_json j;
   j["architectures"] = {llama ? "LlamaForCausalLM" : "MixlnForCausalLM"};
@@ -82,6 +83,7 @@ nlohmann::ordered_json hf_config(int max_position, const std::string& dtype) {
                 {"placements", placements},
                 {"layers", layers},
                 {"final_norm", final_norm},
+                {"embedding_norms", embedding_norms},
                 {"norm_eps", {{"RMSNorm", RMSNorm::eps}, {"LayerNorm", LayerNorm::eps}}},
                 {"hf_llama_compatible", llama}};
   return j;
@@ -133,7 +135,7 @@ void check_hf_config(const nlohmann::json& j, const std::string& where) {
   const nlohmann::ordered_json mine = describe_layers<Net>();
   const std::string model_type = j.value("model_type", std::string());
   if (model_type == "llama") {
-    if (!hf_llama_compatible(mine, Net::final_norm::name))
+    if (!hf_llama_compatible(mine, Net::final_norm::name) || !describe_embedding_norms<Net>().empty())
       throw file_error(where, "config.json is a plain Llama (Pre-LN, RMSNorm everywhere), which this model is "
                               "not: load it with --init-from to start a run of this model from it");
     return;
@@ -154,6 +156,11 @@ void check_hf_config(const nlohmann::json& j, const std::string& where) {
   const std::string final_norm = j["mixln"].value("final_norm", std::string("RMSNorm"));
   if (final_norm != Net::final_norm::name)
     throw file_error(where, "config.json's final norm is " + final_norm + ", this model's is " + Net::final_norm::name);
+  const nlohmann::json emb_theirs = j["mixln"].value("embedding_norms", nlohmann::json::array()),
+                       emb_mine = nlohmann::json(describe_embedding_norms<Net>());
+  if (emb_theirs != emb_mine)
+    throw file_error(where, "config.json's embedding output norms are " + emb_theirs.dump() + ", this model's are " +
+                                emb_mine.dump());
 }
 
 }  // namespace mixln

@@ -63,7 +63,8 @@ void add_hf_layer(std::vector<HfModuleUse>& out, std::integer_sequence<int, b...
 }
 }  // namespace detail
 
-// Every distinct branch and norm kind of the model, in the order of first use; the final norm last.
+// Every distinct branch and norm kind of the model, in the order of first use; the final norm,
+// then the embedding output's norms, last.
 template <class Net>
 std::vector<HfModuleUse> hf_module_uses() {
   using S = Schedule<Net>;
@@ -72,6 +73,8 @@ std::vector<HfModuleUse> hf_module_uses() {
     (detail::add_hf_layer<Net, l>(out, std::make_integer_sequence<int, S::template sublayers<l>::size>{}), ...);
   }(std::make_integer_sequence<int, Net::num_layers>{});
   detail::add_hf_use<typename Net::final_norm>(out, "norm kind", "the final norm");
+  using Emb = typename Net::embedding_output::slots;
+  detail::add_hf_norms<Emb>(out, "the embedding output", std::make_integer_sequence<int, Emb::size>{});
   return out;
 }
 

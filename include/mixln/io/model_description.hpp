@@ -84,6 +84,18 @@ nlohmann::ordered_json describe_layers() {
   return detail::describe_layers<Net>(std::make_integer_sequence<int, Net::num_layers>{});
 }
 
+// The embedding output's norms (Model's fourth argument), in order: [{"name": "embed_scale",
+// "kind": "EmbedScale"}]; empty for most models.
+template <class Net>
+nlohmann::ordered_json describe_embedding_norms() {
+  using Post = typename Net::embedding_output::post;
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  [&]<int... i>(std::integer_sequence<int, i...>) {
+    (out.push_back({{"name", Post::template at<i>::name}, {"kind", Post::template at<i>::kind::name}}), ...);
+  }(std::make_integer_sequence<int, Post::size>{});
+  return out;
+}
+
 // What identifies a model type in checkpoints.
 template <class Net>
 nlohmann::json model_signature() {
@@ -94,15 +106,18 @@ nlohmann::json model_signature() {
   for (const auto& layer : describe_layers<Net>())
     for (const auto& n : layer["norms"])
       norms.push_back(n["name"].template get<std::string>() + ":" + n["kind"].template get<std::string>());
-  return {{"vocab_size", Cfg::vocab_size},
-          {"hidden_size", Cfg::hidden_size},
-          {"intermediate_size", Cfg::intermediate_size},
-          {"num_heads", Cfg::num_heads},
-          {"num_layers", Net::num_layers},
-          {"placements", placements},
-          {"blocks", blocks},
-          {"norms", norms},
-          {"final_norm", Net::final_norm::name}};
+  nlohmann::json sig = {{"vocab_size", Cfg::vocab_size},
+                        {"hidden_size", Cfg::hidden_size},
+                        {"intermediate_size", Cfg::intermediate_size},
+                        {"num_heads", Cfg::num_heads},
+                        {"num_layers", Net::num_layers},
+                        {"placements", placements},
+                        {"blocks", blocks},
+                        {"norms", norms},
+                        {"final_norm", Net::final_norm::name}};
+  // only where there are any: the signatures of every other model stay as they were
+  if (const auto emb = describe_embedding_norms<Net>(); !emb.empty()) sig["embedding_norms"] = emb;
+  return sig;
 }
 
 // Whether a signature stored by a checkpoint describes this model. Keys the checkpoint does

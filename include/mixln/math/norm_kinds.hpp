@@ -48,6 +48,7 @@ struct NormParam {
   const char* suffix;
   bool per_channel;
   double init;
+  double init_width_power = 0;  // the initial value is init · C^init_width_power (C: its channels)
 };
 
 // y = x / √(mean(x²) + 1e-6) · w
@@ -166,6 +167,37 @@ struct DyT {
       return g * x[j];
     });
     if (row.leader()) dw[0][0] += dalpha;
+  }
+};
+
+// A learned scalar, y = s·x, initialised to √C: DyT's LLaMA recipe multiplies the token
+// embedding by one (Model's fourth argument, ScaledEmbedding). Not a norm, but the same
+// interface: a row function with a parameter, fused into the boundary that reads it.
+struct EmbedScale {
+  static constexpr const char* name = "EmbedScale";
+  static constexpr HfModule hf_module{"MixlnScale"};  // the export's modeling_mixln.py
+  static constexpr std::array<NormParam, 1> params = {{{"scale", false, 1.0, 0.5}}};
+  static constexpr int num_stats = 0;
+
+  template <class Row, class In, class T>
+  MIXLN_HD static void statistics(const Row& row, In&& in, const T* /*x*/, T* /*st*/) {
+    row.each([&](int j) { in(j); });
+  }
+  template <class T>
+  MIXLN_HD static T apply(const T* /*st*/, T x, int /*j*/, const T* const* w) {
+    return w[0][0] * x;
+  }
+  // dx = dy·s;  ds += Σ dy·x
+  template <class Row, class DOut, class DIn, class T>
+  MIXLN_HD static void backward(const Row& row, const T* x, const T* /*st*/, const T* const* w, DOut&& dout,
+                                DIn&& din, T* const* dw) {
+    const T s = w[0][0];
+    const T ds = row.sum([&](int j) {
+      const T dy = dout(j);
+      din(j, dy * s);
+      return dy * x[j];
+    });
+    if (row.leader()) dw[0][0] += ds;
   }
 };
 

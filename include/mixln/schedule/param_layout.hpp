@@ -3,6 +3,7 @@
 // All parameters live in one contiguous buffer (and the gradients in a second of the same
 // layout), in this order:
 //   model.embed_tokens.weight                                  [V, C]
+//   the embedding output's norms (Model's fourth argument), e.g. model.embed_scale.scale [1]
 //   per layer i, prefix model.layers.{i}.:
 //     each branch's weights, in the order the branch declares them — for LlamaBlock
 //     self_attn.{q,k,v,o}_proj.weight [C, C] (q,k,v adjacent: one [3C, C] matrix),
@@ -14,6 +15,7 @@
 //   lm_head.weight                                             [V, C]
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -86,7 +88,7 @@ void add_norm_params(ParamLayout& lay, const std::string& name, std::size_t C, i
     info.kind = ParamKind::norm;
     info.layer = layer;
     info.normal_init = false;
-    info.init_value = p.init;
+    info.init_value = p.init_width_power == 0 ? p.init : p.init * std::pow(double(C), p.init_width_power);
     lay.add(std::move(info));
   }
 }
@@ -143,6 +145,7 @@ ParamLayout make_param_layout() {
   constexpr int L = Net::num_layers;
   ParamLayout lay;
   lay.embed = lay.add({.name = "model.embed_tokens.weight", .shape = {V, C}, .kind = ParamKind::embedding});
+  detail::add_slot_params<typename Net::embedding_output::slots>(lay, "model.", C, -1);
   lay.branch_weights.resize(S::num_sublayers);
   lay.layer_begin.resize(L + 1);
   detail::add_layers_params<Net>(lay, std::make_integer_sequence<int, L>{});

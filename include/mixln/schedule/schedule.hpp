@@ -81,7 +81,7 @@ struct Schedule {
  private:
   template <int k>
   static constexpr auto end_side() {  // the sub-layer ending at boundary k, if any
-    if constexpr (k == 0) return std::type_identity<SubLayer<>>{};
+    if constexpr (k == 0) return std::type_identity<typename Net::embedding_output>{};
     else return std::type_identity<sublayer<k - 1>>{};
   }
   template <int k>
@@ -125,6 +125,13 @@ struct Schedule {
     if constexpr (k > 0) {
       add.template operator()<typename ending<k>::branch>(layer<k - 1>);
       add.template operator()<typename ending<k>::post>(layer<k - 1>);
+    } else {  // the embedding output's norms: model.<name>
+      using Post = typename Net::embedding_output::post;
+      [&]<int... i>(std::integer_sequence<int, i...>) {
+        (out.push_back(norm_slot_ref<typename Post::template at<i>::kind>(std::string("model.") +
+                                                                         Post::template at<i>::name)),
+         ...);
+      }(std::make_integer_sequence<int, Post::size>{});
     }
     if constexpr (k < num_sublayers) {
       add.template operator()<typename sublayer<k>::pre>(layer<k>);

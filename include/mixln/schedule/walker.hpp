@@ -84,7 +84,8 @@ class Walker {
       stream_[k] = a.y;
       input_[k] = b.h >= 0 ? a.h : a.y;
       if constexpr (k == 0) {
-        a.f = a.y;  // the embedding is written straight into y
+        // the embedding is written straight into y, or, when norms follow it, where they read it
+        a.f = Spec::num_norms > Spec::ns ? at(sl.branch_out) : a.y;
       } else {
         a.x = stream_[k - 1];
         a.f = b.f >= 0 ? at(b.f) : at(sl.branch_out);
@@ -133,7 +134,7 @@ class Walker {
   void forward(const std::int32_t* tokens) {
     tokens_ = tokens;
     phase("embedding", -1, false);
-    Backend::embedding_forward(rows(), C, tokens, embed_, stream_[0]);
+    Backend::embedding_forward(rows(), C, tokens, embed_, const_cast<T*>(std::get<0>(args_).f));
     boundary_forward<0>();
     [&]<int... k>(std::integer_sequence<int, k...>) {
       (step_forward<k>(), ...);
@@ -154,7 +155,8 @@ class Walker {
     grads_ready_after<0>();
     // boundary 0 has no residual: its branch gradient is the embedding output's gradient.
     Backend::embedding_backward(rows(), C, tokens_, df_, dembed_);
-    if (grad_ready_) grad_ready_(layout_->embed, layout_->params[0].count);
+    // the embedding and its output's norms, which lie between it and layer 0
+    if (grad_ready_) grad_ready_(layout_->embed, layout_->layer_begin[0] - layout_->embed);
   }
 
   T* final_input() const { return input_[K]; }  // [R, C] input of lm_head

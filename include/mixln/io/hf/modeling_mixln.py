@@ -176,6 +176,18 @@ class MixlnDyT(nn.Module):
         return (self.weight.float() * torch.tanh(self.alpha.float() * h) + self.bias.float()).to(x.dtype)
 
 
+class MixlnScale(nn.Module):
+    """y = s * x, s one learned scalar, initialised to sqrt(size) (DyT's embedding scalar)."""
+
+    def __init__(self, size):
+        super().__init__()
+        self.init_value = float(size) ** 0.5
+        self.scale = nn.Parameter(torch.full((1,), self.init_value))
+
+    def forward(self, x):
+        return (self.scale.float() * x.float()).to(x.dtype)
+
+
 def _norm_eps(config, kind, default):
     return config.mixln.get("norm_eps", {}).get(kind, default)
 
@@ -186,6 +198,7 @@ NORMS = {
     "RMSNorm": lambda size, config: MixlnRMSNorm(size, _norm_eps(config, "RMSNorm", config.rms_norm_eps)),
     "LayerNorm": lambda size, config: MixlnLayerNorm(size, _norm_eps(config, "LayerNorm", 1e-5)),
     "DyT": lambda size, config: MixlnDyT(size),
+    "EmbedScale": lambda size, config: MixlnScale(size),
 }
 
 
@@ -324,6 +337,8 @@ class MixlnPreTrainedModel(PreTrainedModel):
                 nn.init.normal_(p, mean=0.0, std=std)
             elif name == "alpha":
                 nn.init.constant_(p, 0.5)
+            elif name == "scale":
+                nn.init.constant_(p, module.init_value)
             elif name == "bias":
                 nn.init.zeros_(p)
             else:
@@ -334,6 +349,10 @@ class MixlnModel(MixlnPreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
         self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
+        # the embedding output's norms, each an attribute named as mixln names it (model.<name>.*)
+        self.embedding_norms = [n["name"] for n in config.mixln.get("embedding_norms", [])]
+        for n in config.mixln.get("embedding_norms", []):
+            setattr(self, n["name"], make_norm(n["kind"], config.hidden_size, config))
         layers, cache_idx = [], 0
         for desc in config.mixln["layers"]:
             layers.append(MixlnDecoderLayer(config, desc, cache_idx))
@@ -352,6 +371,8 @@ class MixlnModel(MixlnPreTrainedModel):
                 inputs_embeds=None, use_cache=None, **kwargs):
         use_cache = use_cache if use_cache is not None else getattr(self.config, "use_cache", True)
         h = inputs_embeds if inputs_embeds is not None else self.embed_tokens(input_ids)
+        for name in self.embedding_norms:
+            h = getattr(self, name)(h)
         b, t = h.shape[:2]
         if use_cache and past_key_values is None:
             past_key_values = DynamicCache()  # 5.x generate() leaves creating it to the model
