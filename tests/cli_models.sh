@@ -44,6 +44,8 @@ for entry in "${models[@]}"; do
   grep -q '"val_ppl"' "$w/eval.json" || fail "$m: eval printed no perplexity"
   "$t" angular --ckpt "$w/a" --data "$work/data" --eval-tokens 256 --out "$w/angular.csv" > /dev/null || fail "$m: angular"
   [[ $(wc -l < "$w/angular.csv") -eq 37 ]] || fail "$m: angular.csv should have 36 rows"
+  "$t" residual-rms --seed 1 --data "$work/data" --eval-tokens 256 --out "$w/rms.csv" > /dev/null || fail "$m: residual-rms"
+  [[ $(wc -l < "$w/rms.csv") -eq 10 ]] || fail "$m: rms.csv should have 9 rows (8 layers and the output)"
   "$t" layer-drop --ckpt "$w/a" --data "$work/data" --eval-tokens 256 --out "$w/drop.csv" > /dev/null || fail "$m: layer-drop"
   [[ $(wc -l < "$w/drop.csv") -eq 9 ]] || fail "$m: layer-drop.csv should have 8 rows"
   "$t" generate --ckpt "$w/a" --data "$work/data" --prompt "The license" --tokens 8 --seed 1 > "$w/gen.txt" ||
@@ -53,7 +55,7 @@ for entry in "${models[@]}"; do
   grep -qF -- "$says" "$w/hf/config.json" || fail "$m: export config.json lacks $says"
   "$t" grads --weights "$w/hf/model.safetensors" --batch "$batch" --out "$w/g2.safetensors" > /dev/null ||
     fail "$m: the exported weights do not load back"
-  echo "$m: info, grads, grad-norms, train, resume, eval, angular, layer-drop, generate, export-hf ok"
+  echo "$m: info, grads, grad-norms, train, resume, eval, angular, residual-rms, layer-drop, generate, export-hf ok"
 done
 # a checkpoint of one model is refused by another
 if "$bin/tiny_dyt" eval --ckpt "$work/layernorm_mixln/a" --data "$work/data" 2> "$work/err.txt" > /dev/null; then

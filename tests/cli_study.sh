@@ -42,7 +42,7 @@ grep -q '^tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors,tiny_mixln,.*,mixln-aut
 grep -q '"init": "mixln-authors"' "$work/runs/tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors/config.json" ||
   fail "the plan's init column did not reach the trainer"
 grep -q "$(git -C "$root" rev-parse --short=12 HEAD)" "$csv" || fail "the rows do not record the commit"
-for f in curve.csv grad_norms.csv angular.csv layer_drop.csv; do
+for f in curve.csv grad_norms.csv angular.csv layer_drop.csv residual_rms.csv residual_rms_init.csv; do
   [[ -s $work/study/runs/tiny_preln_s1_lr1e-3_6x2x32/$f ]] || fail "the run's $f was not kept"
 done
 # grad norms at step 1 and the last step, 8 layers each
@@ -53,7 +53,8 @@ done
 for s in "mean ± standard deviation" "| tiny | 8 |" "± " "## The claims, judged" "Mix-LN reaches a lower perplexity than Pre-LN" \
          "diverged" "## Every run" "## Angular distance between layers at tiny" \
          "## The cost of removing one layer at tiny" "## The initialisation regime at tiny: \`--init mixln-authors\`" \
-         "[95% interval]" "the unigram model's" "## Learning rates at tiny"; do
+         "[95% interval]" "the unigram model's" "## Learning rates at tiny" \
+         "### The residual stream's RMS through the stack (tiny)"; do
   grep -qF -- "$s" "$work/report.md" || fail "the report lacks '$s'"
 done
 # the report's Pre-LN cell is the mean and sample std of the two seeds in results.csv

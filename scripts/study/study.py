@@ -126,7 +126,8 @@ def record(a):
         f.write("step,loss,grad_norm\n")
         for s in steps:
             f.write("%d,%.5f,%.5g\n" % (s["step"], s["loss"], s.get("grad_norm", float("nan"))))
-    for name in ("grad_norms.csv", "analyses/angular.csv", "analyses/layer_drop.csv"):
+    for name in ("grad_norms.csv", "analyses/angular.csv", "analyses/layer_drop.csv", "analyses/residual_rms.csv",
+                 "analyses/residual_rms_init.csv"):
         src = run + "." + name if name.startswith("analyses/") else os.path.join(run, name)
         if os.path.exists(src):
             shutil.copy(src, os.path.join(dest, os.path.basename(name)))
@@ -684,6 +685,7 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
         if L and any(an.values()):
             self.grad_norms(dc, L, an)
             self.grad_norms_through(dc, L, an)
+            self.residual_rms(dc, L, an)
             self.angular(dc, L, an)
             self.layer_drop(dc, L, an)
 
@@ -790,6 +792,41 @@ plot %s
                 w("| %s | %s |" % (LABELS[m], " | ".join(pm(list(per[(m, x)].values()), 3) if (m, x) in per else "–"
                                                       for x in steps)))
         w("")
+
+    def residual_rms(self, dc, L, an):
+        """the residual stream's RMS entering layers 0, L/4, L/2, 3L/4 and after the last, at init
+        and trained; its growth (after the last / entering layer 0) per seed"""
+        w = self.w
+        marks = sorted({0, L // 4, L // 2, 3 * L // 4, L})
+        table, growth = [], {}
+        for m, runs in an.items():
+            for which, name in (("init", "residual_rms_init.csv"), ("trained", "residual_rms.csv")):
+                per_seed = {}
+                for r in runs:
+                    x = self.st.csv_of(r, name) if r["status"] == "ok" else None
+                    if x and len(x) == L + 1:
+                        per_seed[int(r["seed"])] = [float(v["rms"]) for v in x]
+                if per_seed:
+                    table.append("| %s | %s | %s | %s |" % (
+                        LABELS[m], which, " | ".join(pm([v[k] for v in per_seed.values()], 3) for k in marks),
+                        pm([v[L] / v[0] for v in per_seed.values()], 2)))
+                    growth[(m, which)] = {s_: math.log(v[L] / v[0]) for s_, v in per_seed.items()}
+        if not table:
+            return
+        w("### The residual stream's RMS through the stack (%s)\n" % dc)
+        w("√(mean x²) of the stream entering each layer (and after the last, before the final norm), on "
+          "the validation tokens of the analyses; *growth* is the last over the first. The paper's Eq. 7: "
+          "a stream that grows with depth shrinks what each deep Pre-LN layer adds, and its gradient.\n")
+        w("| placement | model | %s | growth |" % " | ".join("layer %d" % k if k < L else "output" for k in marks))
+        w("|---|---|%s---|" % ("---|" * len(marks)))
+        for row in table:
+            w(row)
+        w("")
+        for which in ("init", "trained"):
+            if ("preln", which) in growth and ("mixln", which) in growth:
+                d, diffs, ci, v = judge(growth[("mixln", which)], growth[("preln", which)])
+                self.claims.append(("Pre-LN's residual stream grows more through the stack than Mix-LN's (%s)" % which, dc,
+                                    "log growth, Mix − Pre: %s" % interval_text(d, ci, len(diffs), False, 3), v))
 
     def angular(self, dc, L, an):
         st, w = self.st, self.w

@@ -3,9 +3,11 @@
 # Brown corpus at 8, 24 and 48 layers, several seeds, then the report.
 #
 # The runs are the lines of a plan (scripts/study/study_plan.txt): trainer, seed, learning rate,
-# steps, batch, sequence, whether to run the analyses (angular distance, layer drop) on the
-# trained model, and optionally the init recipe (`train --init`; "default" when absent). Every finished run appends one row to $STUDY_DIR/results.csv and copies its
-# loss curve, per-layer gradient norms (step 1 and the last) and analyses to
+# steps, batch, sequence, whether to run the analyses on the trained model (angular distance,
+# layer drop, the residual stream's RMS — this one also at init), and optionally the init
+# recipe (`train --init`; "default" when absent). Every finished run appends one row to
+# $STUDY_DIR/results.csv and copies its loss curve, per-layer gradient norms (steps 1, 10, 50,
+# 100 and the last) and analyses to
 # $STUDY_DIR/runs/<run>/; a run already in results.csv is skipped, a run interrupted midway
 # resumes from its last checkpoint. So the study can be stopped at any moment and continued
 # later, on another machine: each row records the machine and the commit its trainer was built
@@ -122,10 +124,14 @@ for p in "${plan[@]}"; do
   fi
   if [[ $status == ok && $analyses == yes ]]; then
     mkdir -p "$run.analyses"  # beside the run: no command writes inside its own input
-    for a in angular layer-drop; do
+    for a in angular layer-drop residual-rms; do
       f=$run.analyses/${a/-/_}.csv
       [[ -f $f ]] || "$BIN/$trainer" "$a" --ckpt "$run" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
     done
+    # the residual stream at the run's initialisation, on the same tokens
+    f=$run.analyses/residual_rms_init.csv
+    [[ -f $f ]] || "$BIN/$trainer" residual-rms --seed "$seed" --init "$init" --data "$DATA" --seq "$seq" \
+      --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
   fi
   exec {lock}>"$STUDY_DIR/.lock"
   flock "$lock"  # one writer of results.csv and of the git index at a time

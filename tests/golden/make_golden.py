@@ -281,7 +281,8 @@ def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm", e
 
 
 def write_analyses(name, layers, cfg, params, ids, labels):
-    """angular.csv and layer_drop.csv of `mixln angular` / `layer-drop` on the batch."""
+    """angular.csv, layer_drop.csv and residual_rms.csv of `mixln angular` / `layer-drop` /
+    `residual-rms` on the batch."""
     out = os.path.join(HERE, name)
     with torch.no_grad():
         streams = []
@@ -296,6 +297,9 @@ def write_analyses(name, layers, cfg, params, ids, labels):
                 d = torch.arccos(cos.clamp(-1, 1)) / math.pi
                 rows.append(f"{l},{n},{d.mean().item():.9g}")
         with open(os.path.join(out, "angular.csv"), "w") as f:
+            f.write("\n".join(rows) + "\n")
+        rows = ["layer,rms"] + [f"{l},{s.pow(2).mean().sqrt().item():.9g}" for l, s in enumerate(flat)]
+        with open(os.path.join(out, "residual_rms.csv"), "w") as f:
             f.write("\n".join(rows) + "\n")
         rows = ["layer,ppl,delta"]
         for l in range(L):

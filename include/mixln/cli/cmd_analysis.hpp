@@ -1,5 +1,6 @@
-// mixln/cli/cmd_analysis.hpp — `angular` and `layer-drop`: the paper's layer-effectiveness
-// measurements, on a batch file or on a token budget of the validation split.
+// mixln/cli/cmd_analysis.hpp — `angular`, `layer-drop` and `residual-rms`: the paper's
+// layer-effectiveness measurements and the size of the residual stream, on a batch file or on a
+// token budget of the validation split.
 #pragma once
 
 #include <cmath>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "../analysis/angular.hpp"
+#include "../analysis/residual_rms.hpp"
 #include "../data/loader.hpp"
 #include "../io/atomic_file.hpp"
 #include "../io/model_io.hpp"
@@ -28,6 +30,7 @@ inline std::vector<Option> analysis_options(const char* out_help) {
 }
 inline std::vector<Option> angular_options() { return analysis_options("F.csv: layer,n,distance"); }
 inline std::vector<Option> layer_drop_options() { return analysis_options("F.csv: layer,ppl,delta"); }
+inline std::vector<Option> residual_rms_options() { return analysis_options("F.csv: layer,rms"); }
 
 // The batches an analysis runs on: the --batch file, or ⌈eval_tokens / T⌉ validation
 // windows in groups of 8 sequences.
@@ -55,13 +58,12 @@ inline std::vector<Batch> analysis_batches(const Args& a, std::size_t vocab, con
   return out;
 }
 
-template <class Net, class Backend>
-int run_angular(const Args& a) {
-  const std::string out = a.required("out");
-  check_output_file(a, out);
+// Runs the model over the analysis batches and hands `measure` the streams entering each layer
+// (and the last layer's output): measure(streams, rows, C), streams[l] → [rows, C].
+template <class Net, class Backend, class Measure>
+void over_layer_inputs(const Args& a, Measure&& measure) {
   Engine<Net, Backend> e(precision_arg<Backend>(a));
   const nlohmann::json st = load_model<Net>(e, a);
-  AngularDistance ang(Net::num_layers);
   for (const Batch& b : analysis_batches(a, Net::config::vocab_size, st)) {
     e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, false);
     const std::size_t R = std::size_t(b.B) * b.T, C = Net::config::hidden_size;
@@ -71,10 +73,29 @@ int run_angular(const Args& a) {
       e.layer_input(l, streams[l].data());
       ptrs.push_back(streams[l].data());
     }
-    ang.add(ptrs, int(R), int(C));
+    measure(ptrs, int(R), int(C));
   }
+}
+
+template <class Net, class Backend>
+int run_angular(const Args& a) {
+  const std::string out = a.required("out");
+  check_output_file(a, out);
+  AngularDistance ang(Net::num_layers);
+  over_layer_inputs<Net, Backend>(a, [&](const auto& streams, int rows, int C) { ang.add(streams, rows, C); });
   write_file_atomic(out, ang.csv());
   std::printf("{\"tokens\": %llu, \"out\": \"%s\"}\n", (unsigned long long)ang.tokens(), out.c_str());
+  return 0;
+}
+
+template <class Net, class Backend>
+int run_residual_rms(const Args& a) {
+  const std::string out = a.required("out");
+  check_output_file(a, out);
+  ResidualRms rms(Net::num_layers);
+  over_layer_inputs<Net, Backend>(a, [&](const auto& streams, int rows, int C) { rms.add(streams, rows, C); });
+  write_file_atomic(out, rms.csv());
+  std::printf("{\"tokens\": %llu, \"out\": \"%s\"}\n", (unsigned long long)rms.tokens(), out.c_str());
   return 0;
 }
 

@@ -5,7 +5,7 @@
 // The 11 subcommands (docs/design.md §6.2) are listed in commands() below and defined in seven
 // headers: cmd_info.hpp (info), cmd_grads.hpp (grads, grad-norms, logits), cmd_train.hpp (train,
 // eval), cmd_generate.hpp (generate), cmd_export.hpp (export-hf), cmd_analysis.hpp (angular,
-// layer-drop) and cmd_bench.hpp (bench). Any error — a mixln::Error, a bad flag, out of memory,
+// layer-drop, residual-rms) and cmd_bench.hpp (bench). Any error — a mixln::Error, a bad flag, out of memory,
 // any other exception — is printed as one line `error: ...` with exit status 1; a missing or
 // unknown subcommand exits with 2.
 #pragma once
@@ -55,6 +55,8 @@ std::vector<Command> commands() {
        run_angular<Net, Backend>},
       {"layer-drop", "perplexity with each single layer removed, as CSV", layer_drop_options,
        run_layer_drop<Net, Backend>},
+      {"residual-rms", "the residual stream's RMS entering each layer, as CSV", residual_rms_options,
+       run_residual_rms<Net, Backend>},
       {"bench", "time training steps on synthetic tokens; one JSON line", bench_options, run_bench<Net, Backend>},
   };
 }
