@@ -117,7 +117,7 @@ expect_error "--resume: --embed-std is 0.5 but" "$bin/tiny_mixln" train "${run[@
 
 # the init recipe is recorded; the authors' recipe changes the embedding alone, and grads --seed
 # draws the same init as train --seed
-"$bin/tiny_mixln" train --data "$work/data" --out "$work/g" --steps 1 --batch 2 --seq 8 --lr 1e-3 --seed 4 \
+"$bin/tiny_mixln" train --data "$work/data" --out "$work/g" --steps 1 --batch 2 --seq 8 --lr 1e-3 --seed 4 --eval-tokens 64 \
   --init mixln-authors --quiet
 grep -q '"init": "mixln-authors"' "$work/g/config.json" || fail "config.json does not record --init"
 grep -q '"embed_std": 0.63245' "$work/g/config.json" || fail "config.json does not record the embedding's std"
