@@ -77,26 +77,28 @@ void over_layer_inputs(const Args& a, Measure&& measure) {
   }
 }
 
-template <class Net, class Backend>
-int run_angular(const Args& a) {
+// An analysis of the layer inputs (AngularDistance, ResidualRms: add(streams, rows, C), csv(),
+// tokens()) over the analysis batches, written to --out.
+template <class Net, class Backend, class Analysis>
+int run_layer_input_analysis(const Args& a, Analysis& an) {
   const std::string out = a.required("out");
   check_output_file(a, out);
-  AngularDistance ang(Net::num_layers);
-  over_layer_inputs<Net, Backend>(a, [&](const auto& streams, int rows, int C) { ang.add(streams, rows, C); });
-  write_file_atomic(out, ang.csv());
-  std::printf("{\"tokens\": %llu, \"out\": \"%s\"}\n", (unsigned long long)ang.tokens(), out.c_str());
+  over_layer_inputs<Net, Backend>(a, [&](const auto& streams, int rows, int C) { an.add(streams, rows, C); });
+  write_file_atomic(out, an.csv());
+  std::printf("{\"tokens\": %llu, \"out\": \"%s\"}\n", (unsigned long long)an.tokens(), out.c_str());
   return 0;
 }
 
 template <class Net, class Backend>
+int run_angular(const Args& a) {
+  AngularDistance ang(Net::num_layers);
+  return run_layer_input_analysis<Net, Backend>(a, ang);
+}
+
+template <class Net, class Backend>
 int run_residual_rms(const Args& a) {
-  const std::string out = a.required("out");
-  check_output_file(a, out);
   ResidualRms rms(Net::num_layers);
-  over_layer_inputs<Net, Backend>(a, [&](const auto& streams, int rows, int C) { rms.add(streams, rows, C); });
-  write_file_atomic(out, rms.csv());
-  std::printf("{\"tokens\": %llu, \"out\": \"%s\"}\n", (unsigned long long)rms.tokens(), out.c_str());
-  return 0;
+  return run_layer_input_analysis<Net, Backend>(a, rms);
 }
 
 // Token-weighted mean loss over the batches.
