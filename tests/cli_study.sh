@@ -67,6 +67,17 @@ study > "$work/out2.txt"
 [[ $(grep -c ': done (in' "$work/out2.txt") -eq 8 ]] || fail "a rerun did not skip the finished runs: $(cat "$work/out2.txt")"
 [[ $(wc -l < "$csv") -eq 9 ]] || fail "a rerun changed results.csv"
 
+# an analysed run recorded before residual-rms existed gets its residual RMS (at init, and trained
+# while its checkpoint is here) on the next pass, without running again
+kept=$work/study/runs/tiny_preln_s1_lr1e-3_6x2x32
+cp "$kept/residual_rms.csv" "$work/rms_before.csv"
+rm "$kept/residual_rms.csv" "$kept/residual_rms_init.csv"
+study > "$work/out2b.txt"
+grep -q "tiny_preln_s1_lr1e-3_6x2x32: residual RMS backfilled" "$work/out2b.txt" || fail "no backfill: $(cat "$work/out2b.txt")"
+cmp "$kept/residual_rms.csv" "$work/rms_before.csv" || fail "the backfilled residual RMS differs from the run's own"
+[[ $(wc -l < "$kept/residual_rms_init.csv") -eq 10 ]] || fail "the backfilled residual RMS at init: $(cat "$kept/residual_rms_init.csv")"
+[[ $(wc -l < "$csv") -eq 9 ]] || fail "a backfill changed results.csv"
+
 # a run stopped midway resumes from its checkpoint (as after a kill), then lands once
 echo "tiny_postln 0 1e-3 8 2 32 no" >> "$work/plan.txt"
 "$bin/tiny_postln" train --data "$work/data" --out "$work/runs/tiny_postln_s0_lr1e-3_8x2x32" --steps 8 --batch 2 --seq 32 \

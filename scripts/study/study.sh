@@ -97,6 +97,35 @@ commit_result() {  # the data file and the run's folder; retried while another g
   echo "study: could not commit $1; it stays in $results" >&2
 }
 
+# residual_rms KEY TRAINER SEED INIT SEQ: backfills a finished run's residual_rms{_init,}.csv
+residual_rms() {
+  local kept=$STUDY_DIR/runs/$1 run=$RUNS/$1
+  "$BIN/$2" residual-rms --seed "$3" --init "$4" --data "$DATA" --seq "$5" --eval-tokens "$ANALYSIS_TOKENS" \
+    --out "$kept/residual_rms_init.csv" > /dev/null
+  if [[ -f $run/latest ]]; then
+    "$BIN/$2" residual-rms --ckpt "$run" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" \
+      --out "$kept/residual_rms.csv" > /dev/null
+  fi
+  echo "   $1: residual RMS backfilled"
+  commit_result "$1" "residual RMS"
+}
+with_lock() {  # runs "$@" holding the study's lock: one writer of the data and the git index
+  local lock
+  exec {lock}>"$STUDY_DIR/.lock"
+  flock "$lock"
+  "$@"
+  exec {lock}>&-
+}
+
+record_run() {  # the finished run of the loop's variables: its row in results.csv, its files, a commit
+  local row
+  row=$(python3 scripts/study/study.py record --run "$run" --err "$RUNS/$key.err" --key "$key" --trainer "$trainer" \
+        --seed "$seed" --lr "$lr" --steps "$steps" --batch "$batch" --seq "$seq" --status "$status" \
+        --eval-tokens "$EVAL_TOKENS" --machine "$machine" --commit "$commit" --study "$STUDY_DIR" --init "$init")
+  echo "   $row"
+  commit_result "$key" "$status"
+}
+
 last_step() { [[ -f $1/latest ]] && sed -E 's/ckpt-0*([0-9]+)/\1/' "$1/latest" || echo 0; }
 n=0
 for p in "${plan[@]}"; do
@@ -106,6 +135,13 @@ for p in "${plan[@]}"; do
   [[ $init == default ]] || key+="_init-$init"
   if [[ -f $results ]] && grep -q "^$key," "$results"; then
     echo "== [$n/${#plan[@]}] $key: done (in $results)"
+    # an analysed run finished before residual-rms existed: its stream at init can always be
+    # measured, the trained one while its checkpoint is still here
+    kept=$STUDY_DIR/runs/$key
+    if [[ $analyses == yes && -d $kept && ! -f $kept/residual_rms_init.csv ]] &&
+       grep -q "^$key,.*,ok," "$results" && "$BIN/$trainer" residual-rms --help > /dev/null 2>&1; then
+      with_lock residual_rms "$key" "$trainer" "$seed" "$init" "$seq"
+    fi
     continue
   fi
   [[ -x $BIN/$trainer ]] || die "no trainer $BIN/$trainer"
@@ -133,14 +169,7 @@ for p in "${plan[@]}"; do
     [[ -f $f ]] || "$BIN/$trainer" residual-rms --seed "$seed" --init "$init" --data "$DATA" --seq "$seq" \
       --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
   fi
-  exec {lock}>"$STUDY_DIR/.lock"
-  flock "$lock"  # one writer of results.csv and of the git index at a time
-  row=$(python3 scripts/study/study.py record --run "$run" --err "$RUNS/$key.err" --key "$key" --trainer "$trainer" \
-        --seed "$seed" --lr "$lr" --steps "$steps" --batch "$batch" --seq "$seq" --status "$status" \
-        --eval-tokens "$EVAL_TOKENS" --machine "$machine" --commit "$commit" --study "$STUDY_DIR" --init "$init")
-  echo "   $row"
-  commit_result "$key" "$status"
-  exec {lock}>&-
+  with_lock record_run
 done
 
 if [[ -n $REPORT ]]; then
