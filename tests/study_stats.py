@@ -43,6 +43,13 @@ claim, where, measured, verdict = study.ppl_claim("c", mix, post, "here", "Mix",
 check("collapse counts", "collapsed: Mix 0 of 3, Post 2 of 3" in measured)
 check("one seed left: not judged, fewer collapses said", verdict == "not judged (1 paired seed); fewer collapses (0 vs 2 of 3)")
 check("the change in perplexity of the one seed left", measured.startswith("Mix − Post: %+.1f%%" % (100 * (100 / 120 - 1))))
+# the claimed-lower side collapsing more often is no support, whatever its surviving seeds say
+v = study.ppl_claim("c", {0: 100.0, 1: 450.0, 2: 460.0, 3: 101.0}, {0: 120.0, 1: 130.0, 2: 125.0, 3: 121.0},
+                    "here", "Mix", "Post", plateau)[3]
+check("more collapses on the claimed-lower side", v == "not resolved (more collapses: 2 vs 0 of 4)")
+# a diverged run (inf) never reaches the interval
+check("inf left out of a paired interval", study.judge({0: 1.0, 1: 2.0, 2: float("inf")}, {0: 1.5, 1: 2.5, 2: 1.0})[1] == [-0.5, -0.5])
+check("pm of finite values only", study.pm([1.0, float("inf"), 3.0]) == "2.00 ± 1.41 (2)")
 check("a collapsed run is one at 80% of the plateau", study.collapsed(400.0, plateau) and not study.collapsed(399.0, plateau))
 check("with no plateau known only divergence collapses", not study.collapsed(1e9, None) and study.collapsed(float("nan"), None))
 

@@ -159,7 +159,8 @@ def fmt(x, d=2):
 
 
 def pm(xs, d=2):
-    """mean ± std (n)"""
+    """mean ± std (n) of the finite values"""
+    xs = [x for x in xs if math.isfinite(x)]
     if not xs:
         return "–"
     s = std(xs)
@@ -189,7 +190,7 @@ def judge(a, b, lower_is_claim=True):
     *held* when the interval lies wholly on its side of 0, *the opposite* when it lies wholly on
     the other, else *not resolved*; fewer than two paired seeds: *not judged*.
     Returns (mean difference, the differences, the interval or None, verdict)."""
-    seeds = sorted(set(a) & set(b))
+    seeds = [s for s in sorted(set(a) & set(b)) if math.isfinite(a[s]) and math.isfinite(b[s])]
     diffs = [a[s] - b[s] for s in seeds]
     d, ci = t_interval(diffs)
     if ci is None:
@@ -244,10 +245,12 @@ def unigram_ppl(data_dir, cache):
     total = len(shards["train"]) + vocab
     nll = -sum(math.log((counts.get(t, 0) + 1) / total) for t in shards["val"]) / len(shards["val"])
     value = math.exp(nll)
-    with open(cache, "w") as f:
+    tmp = cache + ".tmp-%d" % os.getpid()
+    with open(tmp, "w") as f:
         json.dump({"unigram_val_ppl": round(value, 3), "data": data_dir,
                    "how": "add-one smoothed train.bin token frequencies scored on val.bin"}, f)
         f.write("\n")
+    os.replace(tmp, cache)
     return value
 
 
@@ -268,7 +271,9 @@ def ppl_claim(claim, lower, higher, where, lo_label, hi_label, plateau):
     if bad[lo_label] or bad[hi_label]:
         measured += "; collapsed: %s %d of %d, %s %d of %d" % (lo_label, len(bad[lo_label]), len(seeds),
                                                              hi_label, len(bad[hi_label]), len(seeds))
-        if len(bad[hi_label]) > len(bad[lo_label]) and not v.startswith("did not"):
+        if len(bad[lo_label]) > len(bad[hi_label]):  # the claimed-lower side fails more often
+            v = "not resolved (more collapses: %d vs %d of %d)" % (len(bad[lo_label]), len(bad[hi_label]), len(seeds))
+        elif len(bad[hi_label]) > len(bad[lo_label]) and not v.startswith("did not"):
             v = "%s; fewer collapses (%d vs %d of %d)" % (v, len(bad[lo_label]), len(bad[hi_label]), len(seeds))
     return (claim, where, measured, v)
 
@@ -543,7 +548,8 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
                 w("| %s | %s | the same runs as %s's (the same network): not a second result | |" %
                   (LABELS[m], ppl_cell(pm_), LABELS[twin]))
                 continue
-            claim = mix_lower_claim(mix, pm_, m, dc, self.plateau) if mix else ("", "", "–", "–")
+            where = dc if m not in recipe else "%s (%s in `--init %s`)" % (dc, LABELS[m], recipe[m])
+            claim = mix_lower_claim(mix, pm_, m, where, self.plateau) if mix else ("", "", "–", "–")
             label = LABELS[m] + (" (`--init %s`)" % recipe[m] if m in recipe else "")
             w("| %s | %s | %s | %s |" % (label, ppl_cell(pm_, self.plateau), claim[2], claim[3]))
             if m in others and mix:
@@ -579,10 +585,17 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
     def alpha_claim(self, dc, sweep):
         st = self.st
         means = {m: mean([v for v in st.ppl(dc, m).values() if math.isfinite(v)]) for _, m in sweep}
+        means = {m: x for m, x in means.items() if math.isfinite(x)}
+        if "mixln" not in means or len(means) < 2:
+            return
         best = min(means, key=lambda m: means[m])
-        if best == "mixln":
+        if best == "mixln":  # judged against the runner-up
+            second = min((m for m in means if m != "mixln"), key=lambda m: means[m])
+            claim = ppl_claim("", st.ppl(dc, "mixln"), st.ppl(dc, second), dc, "α 1/4", "α " + ALPHA_TEXT[ALPHA[second]],
+                              self.plateau)
             self.claims.append(("α = 1/4 gives the lowest perplexity of the sweep", dc,
-                                "best α = 1/4 (%.2f)" % means[best], "**held**"))
+                                "best α = 1/4 (%.2f), next α = %s (%.2f); %s" % (means[best], ALPHA_TEXT[ALPHA[second]],
+                                                                                means[second], claim[2]), claim[3]))
             return
         claim = ppl_claim("", st.ppl(dc, "mixln"), st.ppl(dc, best), dc, "α 1/4", "α " + ALPHA_TEXT[ALPHA[best]],
                           self.plateau)
@@ -604,7 +617,9 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
         w("## Learning rates at %s\n" % dc)
         w("Validation perplexity, mean ± std over seeds (seeds), at each peak learning rate; *best* is the "
           "rate with the lowest median perplexity among those with two seeds or more (a collapsed run "
-          "counts as worse than any other).\n")
+          "counts as worse than any other). The best rates are chosen on the same seeds that then judge "
+          "the claims at them, so those intervals are optimistic; the plan's further seed at each best "
+          "rate is the check.\n")
         w("| placement | %s | best |" % " | ".join("lr %g" % x for x in lrs))
         w("|---|%s---|" % ("---|" * len(lrs)))
         best = {}
@@ -634,8 +649,9 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
             rise = {}
             for m in ("postln", "mixln"):
                 lo_p, hi_p = st.ppl(dc, m), st.ppl(dc, m, lr=hi[0])
-                rise[m] = {s_: (math.log(hi_p[s_]) if math.isfinite(hi_p[s_]) else float("inf")) - math.log(lo_p[s_])
-                           for s_ in hi_p if s_ in lo_p}
+                rise[m] = {s_: math.log(hi_p[s_]) - math.log(lo_p[s_]) for s_ in hi_p if s_ in lo_p
+                           and not collapsed(hi_p[s_], self.plateau) and not collapsed(lo_p[s_], self.plateau)}
+                rise[m + "_n"] = len([s_ for s_ in hi_p if s_ in lo_p])
             post_bad = [s_ for s_, v in st.ppl(dc, "postln", lr=hi[0]).items() if collapsed(v, self.plateau)]
             mix_bad = [s_ for s_, v in st.ppl(dc, "mixln", lr=hi[0]).items() if collapsed(v, self.plateau)]
             keep = {s_: v for s_, v in rise["mixln"].items() if s_ not in post_bad and s_ not in mix_bad}
@@ -643,7 +659,7 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
             measured = "rise of log-ppl, Mix − Post: %s" % interval_text(d, ci, len(diffs))
             if post_bad or mix_bad:
                 measured += "; collapsed at lr %g: Post %d of %d, Mix %d of %d" % (
-                    hi[0], len(post_bad), len(rise["postln"]), len(mix_bad), len(rise["mixln"]))
+                    hi[0], len(post_bad), rise["postln_n"], len(mix_bad), rise["mixln_n"])
                 if len(post_bad) > len(mix_bad) and not v.startswith("did not"):
                     v = "%s; fewer collapses (%d vs %d)" % (v, len(mix_bad), len(post_bad))
             self.claims.append(("Post-LN suffers more than Mix-LN from a 3× learning rate", "%s, lr %g → %g" % (dc, base, hi[0]),
@@ -798,6 +814,7 @@ plot %s
         and trained; its growth (after the last / entering layer 0) per seed"""
         w = self.w
         marks = sorted({0, L // 4, L // 2, 3 * L // 4, L})
+        q = L // 4  # Mix-LN's (α = 1/4) first Pre-LN layer: growth is measured from there for all
         table, growth = [], {}
         for m, runs in an.items():
             for which, name in (("init", "residual_rms_init.csv"), ("trained", "residual_rms.csv")):
@@ -809,14 +826,16 @@ plot %s
                 if per_seed:
                     table.append("| %s | %s | %s | %s |" % (
                         LABELS[m], which, " | ".join(pm([v[k] for v in per_seed.values()], 3) for k in marks),
-                        pm([v[L] / v[0] for v in per_seed.values()], 2)))
-                    growth[(m, which)] = {s_: math.log(v[L] / v[0]) for s_, v in per_seed.items()}
+                        pm([v[L] / v[q] for v in per_seed.values()], 2)))
+                    growth[(m, which)] = {s_: math.log(v[L] / v[q]) for s_, v in per_seed.items()}
         if not table:
             return
         w("### The residual stream's RMS through the stack (%s)\n" % dc)
         w("√(mean x²) of the stream entering each layer (and after the last, before the final norm), on "
-          "the validation tokens of the analyses; *growth* is the last over the first. The paper's Eq. 7: "
-          "a stream that grows with depth shrinks what each deep Pre-LN layer adds, and its gradient.\n")
+          "the validation tokens of the analyses; *growth* is the output's over the input of layer %d, "
+          "Mix-LN's first Pre-LN layer, for every placement alike (before it, Post-LN layers reset the "
+          "stream to unit RMS whatever the embedding's scale). The paper's Eq. 7: a stream that grows "
+          "with depth shrinks what each deep Pre-LN layer adds, and its gradient.\n" % q)
         w("| placement | model | %s | growth |" % " | ".join("layer %d" % k if k < L else "output" for k in marks))
         w("|---|---|%s---|" % ("---|" * len(marks)))
         for row in table:

@@ -140,7 +140,8 @@ for p in "${plan[@]}"; do
     kept=$STUDY_DIR/runs/$key
     if [[ $analyses == yes && -d $kept && ! -f $kept/residual_rms_init.csv ]] &&
        grep -q "^$key,.*,ok," "$results" && "$BIN/$trainer" residual-rms --help > /dev/null 2>&1; then
-      with_lock residual_rms "$key" "$trainer" "$seed" "$init" "$seq"
+      with_lock residual_rms "$key" "$trainer" "$seed" "$init" "$seq" ||
+        echo "study: warning: the residual RMS of $key could not be backfilled; the study goes on" >&2
     fi
     continue
   fi
