@@ -646,12 +646,12 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
         # rises more than Mix-LN's (paired by seed: the rise of log-perplexity)
         base, hi = st.base_lr[dc], [x for x in lrs if abs(x - 3 * st.base_lr[dc]) < 1e-12]
         if hi:
-            rise = {}
+            rise, paired = {}, {}  # the log-ppl rise of the seeds neither rate collapsed; all paired seeds
             for m in ("postln", "mixln"):
                 lo_p, hi_p = st.ppl(dc, m), st.ppl(dc, m, lr=hi[0])
                 rise[m] = {s_: math.log(hi_p[s_]) - math.log(lo_p[s_]) for s_ in hi_p if s_ in lo_p
                            and not collapsed(hi_p[s_], self.plateau) and not collapsed(lo_p[s_], self.plateau)}
-                rise[m + "_n"] = len([s_ for s_ in hi_p if s_ in lo_p])
+                paired[m] = len([s_ for s_ in hi_p if s_ in lo_p])
             post_bad = [s_ for s_, v in st.ppl(dc, "postln", lr=hi[0]).items() if collapsed(v, self.plateau)]
             mix_bad = [s_ for s_, v in st.ppl(dc, "mixln", lr=hi[0]).items() if collapsed(v, self.plateau)]
             keep = {s_: v for s_, v in rise["mixln"].items() if s_ not in post_bad and s_ not in mix_bad}
@@ -659,7 +659,7 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
             measured = "rise of log-ppl, Mix − Post: %s" % interval_text(d, ci, len(diffs))
             if post_bad or mix_bad:
                 measured += "; collapsed at lr %g: Post %d of %d, Mix %d of %d" % (
-                    hi[0], len(post_bad), rise["postln_n"], len(mix_bad), rise["mixln_n"])
+                    hi[0], len(post_bad), paired["postln"], len(mix_bad), paired["mixln"])
                 if len(post_bad) > len(mix_bad) and not v.startswith("did not"):
                     v = "%s; fewer collapses (%d vs %d)" % (v, len(mix_bad), len(post_bad))
             self.claims.append(("Post-LN suffers more than Mix-LN from a 3× learning rate", "%s, lr %g → %g" % (dc, base, hi[0]),
