@@ -53,6 +53,69 @@ check("pm of finite values only", study.pm([1.0, float("inf"), 3.0]) == "2.00 ±
 check("a collapsed run is one at 80% of the plateau", study.collapsed(400.0, plateau) and not study.collapsed(399.0, plateau))
 check("with no plateau known only divergence collapses", not study.collapsed(1e9, None) and study.collapsed(float("nan"), None))
 
+# one paired seed with a collapse on one side: counted, not judged
+v = study.ppl_claim("c", {0: 450.0}, {0: 120.0}, "here", "A", "B", plateau)
+check("a single pair with a collapse is not judged", v[3] == "not judged (1 paired seed)" and "collapsed: A 1 of 1" in v[2])
+
+# The report on a planted study (deep24): the best learning rate is chosen on the seeds every rate
+# ran, a further seed checks it; the findings section states only what its intervals resolve.
+import tempfile  # noqa: E402
+work = tempfile.mkdtemp(prefix="study_stats_")
+rows, plan = [], []
+
+
+def run(placement, seed, lr, ppl, init="default"):
+    key = "deep24_%s_s%d_lr%s_500x8x256%s" % (placement, seed, lr, "" if init == "default" else "_init-" + init)
+    row = dict.fromkeys(study.COLUMNS, "")
+    row.update(run=key, trainer="deep24_" + placement, config="deep24", placement=placement, layers=24, seed=seed,
+               lr=lr, steps=500, batch=8, seq=256, tokens=1024000, status="ok", eval_tokens=65536,
+               val_loss="%.5f" % math.log(ppl), val_ppl="%.4f" % ppl, machine="m", commit="c", date="d", init=init)
+    rows.append(row)
+    plan.append("deep24_%s %d %s 500 8 256 no %s" % (placement, seed, lr, init))
+
+
+jitter = {0: 1.00, 1: 1.01, 2: 0.995}
+for s_ in range(3):
+    run("preln", s_, "1e-3", 170 * jitter[s_])
+    run("postln", s_, "1e-3", 130 * jitter[s_])
+    run("mixln", s_, "1e-3", 129 * jitter[s_])
+    run("preln", s_, "1e-3", 150 * jitter[s_] * (1.02 if s_ == 1 else 1.0), "mixln-authors")  # about −12%
+    run("mixln", s_, "1e-3", 129 * [1.02, 0.99, 1.0][s_], "mixln-authors")  # noise around no change
+for s_ in range(2):  # the sweep: two seeds a rate
+    run("preln", s_, "3e-3", 200 * jitter[s_])
+    run("postln", s_, "3e-3", [110.0, 600.0][s_])  # one seed on the plateau
+    run("mixln", s_, "3e-3", 98 * jitter[s_])
+run("mixln", 2, "3e-3", 99.0)  # the further seed at Mix-LN's best rate
+with open(os.path.join(work, "results.csv"), "w", newline="") as f:
+    import csv  # noqa: E402
+    wr = csv.DictWriter(f, study.COLUMNS, lineterminator="\n")
+    wr.writeheader()
+    wr.writerows(rows)
+with open(os.path.join(work, "unigram.json"), "w") as f:
+    f.write('{"unigram_val_ppl": 580.0, "data": "none"}\n')
+with open(os.path.join(work, "plan.txt"), "w") as f:
+    f.write("\n".join(plan) + "\n")
+args = type("A", (), dict(study=work, plan=os.path.join(work, "plan.txt"), out=os.path.join(work, "report.md"),
+                          img=os.path.join(work, "img"), data="none"))
+study.gnuplot = lambda script: False  # no plots here
+study.report(args)
+text = open(args.out).read()
+check("Pre-LN's best rate chosen on seeds 0 and 1 (those every rate ran), seed 2 held out",
+      "| Pre-LN | 170.28 ± 1.30 (3) | 201.00 ± 1.41 (2) | 0.001 | 0, 1 | seed 2: 169.15 (choosing seeds there: 170.00–171.70) |" in text)
+check("a collapsed seed makes the higher rate worse for Post-LN",
+      "| Post-LN | 130.22 ± 0.99 (3) | 355.00 ± 346.48 (2) — 1 of 2 on the plateau | 0.001 |" in text)
+check("three seeds at every rate: all choose, none held out", "| 0.003 | 0, 1, 2 | none yet |" in text)
+findings = text.split("## What this study finds that the paper does not say")[-1].split("\n## ")[0]
+check("the findings section is there", "## What this study finds" in text)
+check("a planted init effect is stated with its interval",
+      "- Pre-LN in `--init mixln-authors` reaches a lower perplexity than Pre-LN in the default init (deep24): -11." in findings)
+check("a planted best rate is stated", "- Mix-LN at lr 0.003 reaches a lower perplexity than Mix-LN at lr 0.001 (deep24): -23." in findings)
+check("noise is not a finding", "Mix-LN in `--init mixln-authors` against Mix-LN in the default init (deep24)" in findings
+      and "Mix-LN in `--init mixln-authors` reaches" not in findings)
+check("the gap to Pre-LN moved by the init, paired over four runs a seed", "`--init mixln-authors` raises Mix-LN's perplexity relative to Pre-LN's" in findings)
+print(open(args.out).read()) if failures else None
+__import__("shutil").rmtree(work)
+
 if failures:
     print("study_stats: FAILED: " + "; ".join(failures))
     sys.exit(1)

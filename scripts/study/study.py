@@ -38,6 +38,11 @@ LABELS = {r["placement"]: r["label"] for r in MODELS}
 ALPHA = {"preln": 0.0, "mixln_a1_8": 0.125, "mixln": 0.25, "mixln_a3_8": 0.375, "mixln_a1_2": 0.5, "postln": 1.0}
 ALPHA_TEXT = {0.0: "0 (Pre-LN)", 0.125: "1/8", 0.25: "1/4", 0.375: "3/8", 0.5: "1/2", 1.0: "1 (Post-LN)"}
 COLORS = {"preln": "#1f77b4", "postln": "#d62728", "mixln": "#2ca02c"}
+# Each recipe as its paper writes it and the variant of it this study ran first (docs/dsl.md);
+# the placements the field compares since the paper, judged against Pre-LN.
+RECIPES = [("dyt_llama", "dyt"), ("hybridnorm_head", "hybridnorm"), ("hybridnorm_star", "hybridnorm_head"),
+           ("periln_embnorm", "periln")]
+FIELD = ["periln", "periln_embnorm", "olmo2", "hybridnorm", "hybridnorm_head", "hybridnorm_star", "dyt", "dyt_llama"]
 
 
 def fail(msg):
@@ -268,6 +273,11 @@ def ppl_claim(claim, lower, higher, where, lo_label, hi_label, plateau):
     keep = [s for s in seeds if s not in bad[lo_label] and s not in bad[hi_label]]
     d, diffs, ci, v = judge({s: math.log(lower[s]) for s in keep}, {s: math.log(higher[s]) for s in keep})
     measured = "%s − %s: %s" % (lo_label, hi_label, interval_text(d, ci, len(keep)))
+    if len(seeds) < 2:  # one run a side: nothing to count, nothing to judge
+        if bad[lo_label] or bad[hi_label]:
+            measured += "; collapsed: %s %d of %d, %s %d of %d" % (lo_label, len(bad[lo_label]), len(seeds),
+                                                                 hi_label, len(bad[hi_label]), len(seeds))
+        return (claim, where, measured, "not judged (%d paired seed%s)" % (len(seeds), "" if len(seeds) == 1 else "s"))
     if bad[lo_label] or bad[hi_label]:
         measured += "; collapsed: %s %d of %d, %s %d of %d" % (lo_label, len(bad[lo_label]), len(seeds),
                                                              hi_label, len(bad[hi_label]), len(seeds))
@@ -412,6 +422,7 @@ class Report:
         self.imgrel = os.path.relpath(a.img, os.path.dirname(os.path.abspath(a.out)) or ".")
         self.plots = []
         self.claims = []
+        self.best_lr = {}  # {placement: its best learning rate at the deep configuration}
         self.plateau = unigram_ppl(a.data, os.path.join(a.study, "unigram.json"))
 
     def plot(self, name, size, body):
@@ -515,18 +526,25 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
         extra = lambda c: len({r["placement"] for r in st.rows if r["config"] == c})
         return max(cand, key=lambda c: (extra(c), st.layers(c))) if cand else None
 
+    def recipe_inits(self, dc):
+        """{placement: init} of the placements that ran only in their own paper's init recipe (the
+        plan's init column), not in mixln's default"""
+        st, recipe = self.st, {}
+        for r in MODELS:
+            if r["config"] != dc:
+                continue
+            m = r["placement"]
+            mine = [i for i in st.inits(dc) if st.runs(dc, m, init=i)]
+            if mine and "default" not in mine:
+                recipe[m] = mine[0]
+        return recipe
+
     def every_placement(self, dc):
         st, w = self.st, self.w
         mix = st.ppl(dc, "mixln")
         # the configuration's other placements (examples/models.txt), the α sweep apart; one run
-        # only in its own paper's init recipe (the plan's init column) is shown in that init
-        recipe = {}
-        for r in MODELS:
-            m = r["placement"]
-            inits = st.inits(dc) if r["config"] == dc else []
-            mine = [i for i in inits if st.runs(dc, m, init=i)]
-            if mine and "default" not in mine:
-                recipe[m] = mine[0]
+        # only in its own paper's init recipe is shown in that init
+        recipe = self.recipe_inits(dc)
         others = [r["placement"] for r in MODELS if r["config"] == dc and r["placement"] not in PAIR
                   and r["placement"] not in ALPHA and (st.runs(dc, r["placement"]) or r["placement"] in recipe)]
         if not others:
@@ -615,25 +633,43 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
         if len(lrs) <= 1:
             return
         w("## Learning rates at %s\n" % dc)
-        w("Validation perplexity, mean ± std over seeds (seeds), at each peak learning rate; *best* is the "
-          "rate with the lowest median perplexity among those with two seeds or more (a collapsed run "
-          "counts as worse than any other). The best rates are chosen on the same seeds that then judge "
-          "the claims at them, so those intervals are optimistic; the plan's further seed at each best "
-          "rate is the check.\n")
-        w("| placement | %s | best |" % " | ".join("lr %g" % x for x in lrs))
-        w("|---|%s---|" % ("---|" * len(lrs)))
-        best = {}
+        w("Validation perplexity, mean ± std over seeds (seeds), at each peak learning rate. *best* is "
+          "the rate with the lowest median perplexity (a collapsed run counts as worse than any other) "
+          "over the *choosing seeds*: those the placement ran at every rate with two seeds or more. A "
+          "seed that ran only at some rates (the plan's third seed at each best rate) did not choose, "
+          "so it checks the choice: its perplexity at the best rate is listed beside the choosing "
+          "seeds'. The claims at each placement's best rate take every seed there; as the choosing "
+          "seeds are among them, those intervals are somewhat optimistic.\n")
+        w("| placement | %s | best | choosing seeds | held-out seeds at the best rate |" % " | ".join("lr %g" % x for x in lrs))
+        w("|---|%s---|---|---|" % ("---|" * len(lrs)))
+        best = self.best_lr = {}
         for m in PAIR:
-            cells, cand = [], []
+            cells, by_lr = [], {}
             for lr in lrs:
                 p = st.ppl(dc, m, lr=lr)
                 cells.append(ppl_cell(p, self.plateau) if p else "–")
                 if len(p) >= 2:
-                    vals = sorted(float("inf") if collapsed(v, self.plateau) else v for v in p.values())
+                    by_lr[lr] = p
+            choosing = sorted(set.intersection(*[set(p) for p in by_lr.values()])) if by_lr else []
+            cand = []
+            if len(choosing) >= 2:
+                for lr, p in by_lr.items():
+                    vals = sorted(float("inf") if collapsed(p[s_], self.plateau) else p[s_] for s_ in choosing)
                     cand.append((statistics.median(vals), lr))
+            held_out = "–"
             if cand:
                 best[m] = min(cand)[1]
-            w("| %s | %s | %s |" % (LABELS[m], " | ".join(cells), "%g" % best[m] if m in best else "–"))
+                p = by_lr[best[m]]
+                extra = [s_ for s_ in sorted(p) if s_ not in choosing]
+                if extra:
+                    held_out = "; ".join("seed %d: %s" % (s_, fmt(p[s_]) if not collapsed(p[s_], self.plateau)
+                                                          else "collapsed (%s)" % fmt(p[s_])) for s_ in extra)
+                    held_out += " (choosing seeds there: %s–%s)" % (fmt(min(p[s_] for s_ in choosing)),
+                                                                    fmt(max(p[s_] for s_ in choosing)))
+                else:
+                    held_out = "none yet"
+            w("| %s | %s | %s | %s | %s |" % (LABELS[m], " | ".join(cells), "%g" % best[m] if m in best else "–",
+                                             ", ".join(map(str, choosing)) or "–", held_out))
         w("")
         if "mixln" in best:
             mix = st.ppl(dc, "mixln", lr=best["mixln"])
@@ -947,6 +983,94 @@ plot %s
 """ % (dc, ", ".join(pl))):
             self.w("![layer drop, %s](%s/study_%s_layer_drop.png)\n" % (dc, self.imgrel, tag(dc)))
 
+    # -- what the study finds beyond the paper
+
+    def findings(self, dc):
+        """Comparisons the paper does not make, each judged like a claim: the init regime (per
+        placement, and how it moves Mix-LN's gaps), each placement's best learning rate against the
+        base one, each recipe against the variant it corrects, and the field's placements against
+        Pre-LN. Only those whose interval excludes 0 become sentences; the rest are listed."""
+        st, w = self.st, self.w
+        recipe = self.recipe_inits(dc)
+        found, unresolved = [], []
+
+        def compare(a_label, a, b_label, b, where):
+            _, _, measured, v = ppl_claim("", a, b, where, "A", "B", self.plateau)
+            measured = measured.split(": ", 1)[1].replace("collapsed: A", "collapsed: the first").replace(", B", ", the second")
+            if v.startswith("**held**") or v.startswith("did not hold"):
+                found.append("%s reaches a %s perplexity than %s (%s): %s." % (
+                    a_label, "lower" if v.startswith("**held**") else "higher", b_label, where, measured))
+            elif not v.startswith("not judged"):
+                unresolved.append("%s against %s (%s): %s" % (a_label, b_label, where, measured))
+
+        # the init regime: each placement in every other recipe against mixln's default init
+        for init in [i for i in st.inits(dc) if i != "default"]:
+            for r in MODELS:
+                m = r["placement"]
+                if r["config"] == dc and recipe.get(m) != init and st.runs(dc, m) and st.runs(dc, m, init=init):
+                    compare("%s in `--init %s`" % (LABELS[m], init), st.ppl(dc, m, init=init),
+                            "%s in the default init" % LABELS[m], st.ppl(dc, m), dc)
+            self.init_moves_gap(dc, init, found, unresolved)
+        # each placement's own best rate against the base one
+        base = st.base_lr.get(dc)
+        for m, lr in self.best_lr.items():
+            if lr != base:
+                compare("%s at lr %g" % (LABELS[m], lr), st.ppl(dc, m, lr=lr), "%s at lr %g" % (LABELS[m], base),
+                        st.ppl(dc, m), dc)
+        # each recipe as its paper writes it against the variant it corrects (both at the base rate)
+        for new, old in RECIPES:
+            a, b = st.ppl(dc, new, init=recipe.get(new, "default")), st.ppl(dc, old, init=recipe.get(old, "default"))
+            if a and b:
+                compare(self.labelled(new, recipe), a, self.labelled(old, recipe), b, dc)
+        # the field's placements (none of them in the paper) against Pre-LN, the baseline they claim to beat
+        pre = st.ppl(dc, "preln")
+        for m in FIELD:
+            p = st.ppl(dc, m, init=recipe.get(m, "default"))
+            if p and pre:
+                compare(self.labelled(m, recipe), p, "Pre-LN", pre, dc)
+        if not found and not unresolved:
+            return
+        n = len(found) + len(unresolved)
+        w("## What this study finds that the paper does not say\n")
+        w("Comparisons the paper does not make, judged like its claims (paired log-perplexity differences, "
+          "shown as the change in perplexity, with 95%% Student-t intervals; collapsed runs counted and "
+          "left out of the interval). %d were tested with two paired seeds or more; each sentence below is "
+          "one whose interval excludes 0 (about %.1f of %d would by chance alone).\n" % (n, 0.05 * n, n))
+        for f in found:
+            w("- " + f)
+        if unresolved:
+            w("\nNot resolved (the interval includes 0, or the collapses fall on the side that is lower otherwise):\n")
+            for u in unresolved:
+                w("- " + u)
+        w("")
+
+    def labelled(self, m, recipe):
+        return LABELS[m] + (" (`--init %s`)" % recipe[m] if m in recipe else "")
+
+    def init_moves_gap(self, dc, init, found, unresolved):
+        """how an init recipe moves Mix-LN's gap to Pre-LN and to Post-LN: per seed, (log Mix − log
+        other) in the recipe minus the same in the default init; seeds where any of the four runs
+        collapsed are left out and counted"""
+        st = self.st
+        mix_a, mix_d = st.ppl(dc, "mixln", init=init), st.ppl(dc, "mixln")
+        for other in ("preln", "postln"):
+            oth_a, oth_d = st.ppl(dc, other, init=init), st.ppl(dc, other)
+            seeds = sorted(set(mix_a) & set(mix_d) & set(oth_a) & set(oth_d))
+            bad = [s_ for s_ in seeds if any(collapsed(x[s_], self.plateau) for x in (mix_a, mix_d, oth_a, oth_d))]
+            keep = [s_ for s_ in seeds if s_ not in bad]
+            gap = lambda mix, oth: {s_: math.log(mix[s_]) - math.log(oth[s_]) for s_ in keep}
+            d, diffs, ci, v = judge(gap(mix_a, oth_a), gap(mix_d, oth_d))
+            if not diffs or v.startswith("not judged"):
+                continue
+            text = "Mix − %s in `--init %s` minus Mix − %s in the default init: %s%s" % (
+                LABELS[other], init, LABELS[other], interval_text(d, ci, len(diffs)),
+                "; left out, a run collapsed: %d of %d seeds" % (len(bad), len(seeds)) if bad else "")
+            if v.startswith("**held**") or v.startswith("did not hold"):
+                found.append("`--init %s` %s Mix-LN's perplexity relative to %s's (%s): %s." % (
+                    init, "lowers" if d < 0 else "raises", LABELS[other], dc, text))
+            else:
+                unresolved.append("%s (%s)" % (text, dc))
+
     # -- the claims, the reading, every run
 
     def closing(self, pending):
@@ -1000,6 +1124,7 @@ def report(a):
         r.alpha_sweep(dc)
         r.learning_rates(dc)
         r.init_regimes(dc)
+        r.findings(dc)
     # the analyses, for every configuration whose Pre/Post/Mix runs have them (the deep ones)
     for c in st.configs():
         if any(st.csv_of(x, "angular.csv") for m in PAIR for x in st.runs(c, m)):
