@@ -41,7 +41,10 @@ grep -q '^tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors,tiny_mixln,.*,mixln-aut
   fail "the init recipe's run is not recorded with its init: $(cat "$csv")"
 grep -q '"init": "mixln-authors"' "$work/runs/tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors/config.json" ||
   fail "the plan's init column did not reach the trainer"
-grep -q "$(git -C "$root" rev-parse --short=12 HEAD)" "$csv" || fail "the rows do not record the commit"
+# the commit the trainers' tree was at (HEAD then; a commit made meanwhile, as a study running in
+# this tree makes, is after it)
+c=$(awk -F, 'NR == 2 { print $21 }' "$csv")
+[[ $c =~ ^[0-9a-f]{12}$ ]] && git -C "$root" merge-base --is-ancestor "$c" HEAD || fail "the rows do not record the commit: '$c'"
 for f in curve.csv grad_norms.csv angular.csv layer_drop.csv residual_rms.csv residual_rms_init.csv; do
   [[ -s $work/study/runs/tiny_preln_s1_lr1e-3_6x2x32/$f ]] || fail "the run's $f was not kept"
 done
@@ -77,6 +80,26 @@ grep -q "tiny_preln_s1_lr1e-3_6x2x32: residual RMS backfilled" "$work/out2b.txt"
 cmp "$kept/residual_rms.csv" "$work/rms_before.csv" || fail "the backfilled residual RMS differs from the run's own"
 [[ $(wc -l < "$kept/residual_rms_init.csv") -eq 10 ]] || fail "the backfilled residual RMS at init: $(cat "$kept/residual_rms_init.csv")"
 [[ $(wc -l < "$csv") -eq 9 ]] || fail "a backfill changed results.csv"
+
+# REFILL=1: an analysed run whose kept files predate a measurement is trained again; what it adds is
+# kept only when the run reproduces its row; a row it does not reproduce keeps its files as they were
+rm "$kept/residual_rms.csv" "$kept/residual_rms_init.csv"
+cp "$kept/grad_norms.csv" "$work/gn_before.csv"
+other=$work/study/runs/tiny_mixln_s1_lr1e-3_6x2x32
+rm "$other/residual_rms.csv"
+cp "$csv" "$work/results_true.csv"
+awk -F, -v OFS=, '$1 == "tiny_mixln_s1_lr1e-3_6x2x32" { $15 = "9.99999" } 1' "$work/results_true.csv" > "$csv"
+cp "$csv" "$work/results_tampered.csv"
+REFILL=1 ONLY='^tiny_(pre|mix)ln 1 ' study > "$work/out2c.txt" 2> "$work/err2c.txt"
+grep -q "tiny_preln_s1_lr1e-3_6x2x32: reproduced (val loss" "$work/out2c.txt" || fail "no refill: $(cat "$work/out2c.txt" "$work/err2c.txt")"
+cmp "$kept/residual_rms.csv" "$work/rms_before.csv" || fail "the refilled residual RMS differs from the run's own"
+cmp "$kept/grad_norms.csv" "$work/gn_before.csv" || fail "the refilled gradient norms differ at the same steps"
+[[ -s $kept/residual_rms_init.csv ]] && grep -q "reproduced exactly" "$kept/refill.txt" || fail "refill.txt or the init RMS is missing"
+grep -q "tiny_mixln_s1_lr1e-3_6x2x32 is not reproduced: its row's validation loss is 9.99999" "$work/err2c.txt" ||
+  fail "a run that does not reproduce its row was not said so: $(cat "$work/err2c.txt")"
+[[ ! -f $other/residual_rms.csv && ! -f $other/refill.txt ]] || fail "a run that did not reproduce its row was refilled"
+cmp "$csv" "$work/results_tampered.csv" || fail "a refill changed results.csv"
+cp "$work/results_true.csv" "$csv"
 
 # a run stopped midway resumes from its checkpoint (as after a kill), then lands once
 echo "tiny_postln 0 1e-3 8 2 32 no" >> "$work/plan.txt"

@@ -3,6 +3,8 @@
 
   study.py record --run RUN_DIR --key KEY ...   append one finished run to STUDY/results.csv and
                                                 copy its curve, gradient norms and analyses
+  study.py refill --run RUN_DIR --key KEY ...   a recorded run trained again: check that it reproduces
+                                                its row, keep the measurements the row predates
   study.py report --study STUDY --plan PLAN --out docs/reproduction.md --img docs/img
                                                 the report, every figure computed from the data
   study.py demo-table --study STUDY --plan PLAN --runs runs/demo --config C --tokens N --lr X
@@ -147,6 +149,50 @@ def record(a):
         w.writerows(rows + [row])
     os.replace(tmp, results)
     print("%s: %s, val ppl %s, %s s" % (a.key, a.status, val_ppl or "-", row["train_s"]))
+
+
+def refill(a):
+    """A recorded run trained again (a.run) to recover measurements its row predates: the new run
+    must reproduce the row's validation loss and the gradient norms kept from it, to every printed
+    digit; then its gradient norms (a superset of the steps) and residual-RMS files join the kept
+    ones, and refill.txt says where they come from. Anything else fails and changes nothing."""
+    rows = {r["run"]: r for r in read_results(os.path.join(a.study, "results.csv"))}
+    if a.key not in rows:
+        fail("%s is not in %s/results.csv" % (a.key, a.study))
+    row, kept = rows[a.key], os.path.join(a.study, "runs", a.key)
+    _, evals = read_log(os.path.join(a.run, "log.jsonl"))
+    if not evals:
+        fail("%s: the run finished without a validation evaluation" % a.run)
+    now = "%.5f" % evals[-1]["val_loss"]
+    if now != row["val_loss"]:
+        fail("%s is not reproduced: its row's validation loss is %s, the run trained again (commit %s) "
+             "ends at %s; nothing refilled" % (a.key, row["val_loss"], a.commit, now))
+    new_gn = os.path.join(a.run, "grad_norms.csv")
+    old_gn = os.path.join(kept, "grad_norms.csv")
+    if not os.path.exists(new_gn):
+        fail("%s has no grad_norms.csv" % a.run)
+    new_rows = list(csv.DictReader(open(new_gn)))
+    if os.path.exists(old_gn):
+        old_rows = list(csv.DictReader(open(old_gn)))
+        steps = {r["step"] for r in old_rows}
+        if [r for r in new_rows if r["step"] in steps] != old_rows:
+            fail("%s is not reproduced: the gradient norms at steps %s differ from the kept ones; nothing refilled" %
+                 (a.key, ", ".join(sorted(steps, key=int))))
+    copies = [(new_gn, "grad_norms.csv")]
+    for name in ("residual_rms.csv", "residual_rms_init.csv"):
+        src = os.path.join(a.run + ".analyses", name)
+        if os.path.exists(src):
+            copies.append((src, name))
+    for src, name in copies:  # each file replaced whole
+        tmp = os.path.join(kept, name + ".tmp-%d" % os.getpid())
+        shutil.copy(src, tmp)
+        os.replace(tmp, os.path.join(kept, name))
+    with open(os.path.join(kept, "refill.txt"), "w") as f:
+        f.write("%s was trained again on %s (%s, commit %s): validation loss %s and the kept gradient norms "
+                "reproduced exactly; %s come from that run.\n" % (
+                    a.key, datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), a.machine,
+                    a.commit, now, ", ".join(name for _, name in copies)))
+    print("%s: reproduced (val loss %s); refilled %s" % (a.key, now, ", ".join(name for _, name in copies)))
 
 
 # ---------------------------------------------------------------- statistics
@@ -1183,6 +1229,9 @@ def main():
     r.add_argument("--init", default="default")
     for k in ("seed", "steps", "batch", "seq", "eval_tokens"):
         r.add_argument("--" + k.replace("_", "-"), dest=k, type=int, required=True)
+    f = sub.add_parser("refill")
+    for k in ("run", "key", "study", "machine", "commit"):
+        f.add_argument("--" + k, required=True)
     p = sub.add_parser("report")
     for k in ("study", "plan", "out", "img"):
         p.add_argument("--" + k, required=True)
@@ -1193,7 +1242,7 @@ def main():
     d.add_argument("--tokens", type=int, required=True)
     d.add_argument("--lr", type=float, required=True)
     a = ap.parse_args()
-    {"record": record, "report": report, "demo-table": demo_table}[a.cmd](a)
+    {"record": record, "refill": refill, "report": report, "demo-table": demo_table}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@
 #   scripts/study/study.sh                 build what the plan needs, run what is missing, write the report
 #   COMMIT=1 scripts/study/study.sh        also git-commit each finished result (for a long background run)
 #   ONLY='deep24_(pre|post|mix)ln ' scripts/study/study.sh   only plan lines matching this regex
+#   REFILL=1 scripts/study/study.sh        also train again the analysed runs recorded before the study
+#                                          kept their gradient norms at steps 10-100 and trained residual
+#                                          RMS, and keep those if the run reproduces its row exactly
 #
 # Two studies may run side by side on one STUDY_DIR (each with its own ONLY): recording a result
 # holds a lock ($STUDY_DIR/.lock).
@@ -31,6 +34,7 @@ RUNS=${RUNS:-runs/study}
 DATA=${DATA:-data/brown-4096}
 BIN=${BIN:-}
 COMMIT=${COMMIT:-0}
+REFILL=${REFILL:-0}
 ONLY=${ONLY:-}
 EVAL_TOKENS=${EVAL_TOKENS:-65536}
 ANALYSIS_TOKENS=${ANALYSIS_TOKENS:-32768}
@@ -127,6 +131,59 @@ record_run() {  # the finished run of the loop's variables: its row in results.c
 }
 
 last_step() { [[ -f $1/latest ]] && sed -E 's/ckpt-0*([0-9]+)/\1/' "$1/latest" || echo 0; }
+
+train_run() {  # OUT WHAT: trains the loop's run into OUT (resuming from its last checkpoint); sets status
+  local out=$1 done_steps
+  local flags=(--data "$DATA" --out "$out" --steps "$steps" --batch "$batch" --seq "$seq" --lr "$lr" --seed "$seed"
+         --eval-every 0 --eval-tokens "$EVAL_TOKENS" --ckpt-every $(((steps + 3) / 4)) --quiet --init "$init"
+         --grad-norms-at "$(printf '%s\n' 1 10 50 100 "$steps" | awk -v n="$steps" '$1 <= n' | sort -nu | paste -sd,)")
+  done_steps=$(last_step "$out")
+  echo "== [$n/${#plan[@]}] $key: $2$steps steps of $batch x $seq tokens (from step $done_steps)"
+  if [[ $done_steps -gt 0 ]]; then flags+=(--resume); else rm -rf "$out"; fi
+  status=ok
+  if ! "$BIN/$trainer" train "${flags[@]}" 2>"$out.err"; then
+    cat "$out.err" >&2
+    grep -qE "(the loss|the gradient norm) is .* at step|the weights are not finite after step" "$out.err" || die "$key failed (not a divergence)"
+    status=diverged
+  fi
+}
+
+analyse_run() {  # OUT ANALYSIS...: the analyses of the trained OUT into OUT.analyses/ (beside it: no
+  local out=$1 a f  # command writes inside its own input); "residual-rms-init" is the stream at init
+  shift
+  mkdir -p "$out.analyses"
+  for a in "$@"; do
+    f=$out.analyses/${a//-/_}.csv
+    [[ -f $f ]] && continue
+    if [[ $a == residual-rms-init ]]; then  # the residual stream at the run's initialisation, on the same tokens
+      "$BIN/$trainer" residual-rms --seed "$seed" --init "$init" --data "$DATA" --seq "$seq" \
+        --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
+    else
+      "$BIN/$trainer" "$a" --ckpt "$out" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
+    fi
+  done
+}
+
+# REFILL=1: an analysed run recorded before the study kept a measurement (the gradient norms at
+# steps 10, 50 and 100, the trained residual stream's RMS) is trained again from its seed into
+# RUNS/<run>.refill; `study.py refill` keeps the new measurements only if that run reproduces the
+# row's validation loss and the gradient norms kept from it, digit for digit.
+refill_run() {
+  local out=$RUNS/$key.refill
+  train_run "$out" "trained again to refill what its row predates: "
+  if [[ $status != ok ]]; then
+    echo "study: warning: $key diverged when trained again, which its row did not; nothing refilled" >&2
+    return 0
+  fi
+  analyse_run "$out" residual-rms residual-rms-init
+  with_lock refill_record "$out" ||
+    echo "study: warning: $key was not refilled (above: why); the study goes on" >&2
+}
+refill_record() {
+  python3 scripts/study/study.py refill --run "$1" --key "$key" --study "$STUDY_DIR" --machine "$machine" --commit "$commit" &&
+    commit_result "$key" "refilled"
+}
+
 n=0
 for p in "${plan[@]}"; do
   read -r trainer seed lr steps batch seq analyses init <<<"$p"
@@ -134,10 +191,14 @@ for p in "${plan[@]}"; do
   key="${trainer}_s${seed}_lr${lr}_${steps}x${batch}x${seq}"
   [[ $init == default ]] || key+="_init-$init"
   if [[ -f $results ]] && grep -q "^$key," "$results"; then
+    kept=$STUDY_DIR/runs/$key
+    if [[ $REFILL == 1 && $analyses == yes && -d $kept && ! -f $kept/residual_rms.csv ]] && grep -q "^$key,.*,ok," "$results"; then
+      refill_run
+      continue
+    fi
     echo "== [$n/${#plan[@]}] $key: done (in $results)"
     # an analysed run finished before residual-rms existed: its stream at init can always be
     # measured, the trained one while its checkpoint is still here
-    kept=$STUDY_DIR/runs/$key
     if [[ $analyses == yes && -d $kept && ! -f $kept/residual_rms_init.csv ]] &&
        grep -q "^$key,.*,ok," "$results" && "$BIN/$trainer" residual-rms --help > /dev/null 2>&1; then
       with_lock residual_rms "$key" "$trainer" "$seed" "$init" "$seq" ||
@@ -147,29 +208,8 @@ for p in "${plan[@]}"; do
   fi
   [[ -x $BIN/$trainer ]] || die "no trainer $BIN/$trainer"
   run=$RUNS/$key
-  flags=(--data "$DATA" --out "$run" --steps "$steps" --batch "$batch" --seq "$seq" --lr "$lr" --seed "$seed"
-         --eval-every 0 --eval-tokens "$EVAL_TOKENS" --ckpt-every $(((steps + 3) / 4)) --quiet --init "$init"
-         --grad-norms-at "$(printf '%s\n' 1 10 50 100 "$steps" | awk -v n="$steps" '$1 <= n' | sort -nu | paste -sd,)")
-  done_steps=$(last_step "$run")
-  echo "== [$n/${#plan[@]}] $key: $steps steps of $batch x $seq tokens (from step $done_steps)"
-  if [[ $done_steps -gt 0 ]]; then flags+=(--resume); else rm -rf "$run"; fi
-  status=ok
-  if ! "$BIN/$trainer" train "${flags[@]}" 2>"$RUNS/$key.err"; then
-    cat "$RUNS/$key.err" >&2
-    grep -qE "(the loss|the gradient norm) is .* at step|the weights are not finite after step" "$RUNS/$key.err" || die "$key failed (not a divergence)"
-    status=diverged
-  fi
-  if [[ $status == ok && $analyses == yes ]]; then
-    mkdir -p "$run.analyses"  # beside the run: no command writes inside its own input
-    for a in angular layer-drop residual-rms; do
-      f=$run.analyses/${a/-/_}.csv
-      [[ -f $f ]] || "$BIN/$trainer" "$a" --ckpt "$run" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
-    done
-    # the residual stream at the run's initialisation, on the same tokens
-    f=$run.analyses/residual_rms_init.csv
-    [[ -f $f ]] || "$BIN/$trainer" residual-rms --seed "$seed" --init "$init" --data "$DATA" --seq "$seq" \
-      --eval-tokens "$ANALYSIS_TOKENS" --out "$f"
-  fi
+  train_run "$run" ""
+  [[ $status == ok && $analyses == yes ]] && analyse_run "$run" angular layer-drop residual-rms residual-rms-init
   with_lock record_run
 done
 
