@@ -2,7 +2,6 @@
 //
 //   mixln-prepare --text FILE... --vocab V --out DIR [--val-frac 0.05] [--seed 0]
 //                 [--model-type unigram|bpe] [--threads N]
-#include <omp.h>
 
 #include <cstdio>
 #include <mixln/cli/args.hpp>
@@ -17,7 +16,8 @@ int main(int argc, char** argv) {
       {"val-frac", true, "fraction of documents held out for validation (0.05)"},
       {"seed", true, "S: the train/validation split and tokenizer sampling (0)"},
       {"model-type", true, "unigram or bpe (unigram)"},
-      {"threads", true, "N: tokenizer training threads (all cores)"},
+      {"threads", true, "N: the tokenizer trainer's threads (2: SentencePiece's result depends on N, so the\n"
+                                 "                 default is the same on every machine, whatever its cores)"},
   };
   for (int i = 1; i < argc; ++i)
     if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
@@ -35,7 +35,10 @@ int main(int argc, char** argv) {
     p.val_frac = a.real("val-frac", 0.05, 0.0, 1.0, /*open_lo=*/true);
     p.seed = a.seed("seed");
     p.model_type = a.str("model-type", "unigram");
-    p.threads = a.int32("threads", omp_get_max_threads(), 1, 1024);
+    // SentencePiece splits its training over these threads and merges their partial sums, so the
+    // tokenizer (and every token) depends on the number: the library's fixed default, not the
+    // machine's cores, keeps the shards the same on every machine
+    p.threads = a.int32("threads", PrepareOptions{}.threads, 1, 1024);
     const PrepareSummary s = prepare_data(p);
     std::printf("{\"documents\": %zu, \"train_documents\": %zu, \"val_documents\": %zu, "
                 "\"train_tokens\": %llu, \"val_tokens\": %llu, \"out\": \"%s\"}\n",

@@ -124,6 +124,14 @@ kill "$pid"
 wait "$pid" 2> /dev/null || true
 ok "a run folder has one writer at a time"
 
+# --- mixln-prepare makes the same shards on every machine: its tokenizer trainer's thread count
+# is fixed, not the cores' (SentencePiece's result depends on it) -------------------------------
+OMP_NUM_THREADS=1 "$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data1" --val-frac 0.2 > /dev/null
+for f in tokenizer.vocab train.bin val.bin; do
+  cmp -s "$work/data/$f" "$work/data1/$f" || fail "mixln-prepare's $f depends on the number of cores (OMP_NUM_THREADS)"
+done
+rm -rf "$work/data1"
+
 # --- mixln-prepare replaces its folder as a whole, or refuses -----------------------------------
 cp "$work/data/train.bin" "$work/train.orig"
 expect_error "ocab" "$bin/mixln-prepare" --text "${texts[@]}" --vocab 60000 --out "$work/data" --val-frac 0.2

@@ -37,8 +37,10 @@ head -n 1 "$csv" | grep -q '^run,trainer,config,placement,layers,seed,lr,steps,b
 grep -q '^tiny_mixln_s1_lr1e-3_6x2x32,tiny_mixln,tiny,mixln,8,1,1e-3,6,2,32,384,ok,' "$csv" ||
   fail "the row of tiny_mixln seed 1: $(grep s1 "$csv")"
 grep -q '^tiny_mixln_s0_lr1e4_6x2x32,.*,diverged,[0-9]' "$csv" || fail "lr 1e4 was not recorded as diverged: $(cat "$csv")"
-grep -q '^tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors,tiny_mixln,.*,mixln-authors$' "$csv" ||
+grep -q '^tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors,tiny_mixln,.*,mixln-authors,[0-9a-f]\{12\}$' "$csv" ||
   fail "the init recipe's run is not recorded with its init: $(cat "$csv")"
+id=$(python3 "$root/scripts/study/study.py" data-id "$work/data")
+[[ $(awk -F, 'NR > 1 { print $24 }' "$csv" | sort -u) == "$id" ]] || fail "the rows do not record the shards' data id $id"
 grep -q '"init": "mixln-authors"' "$work/runs/tiny_mixln_s0_lr1e-3_6x2x32_init-mixln-authors/config.json" ||
   fail "the plan's init column did not reach the trainer"
 # the commit the trainers' tree was at (HEAD then; a commit made meanwhile, as a study running in
@@ -131,6 +133,14 @@ rm "$work/demo/mixln"
 rc=0
 demo_table --tokens 384 > /dev/null 2> "$work/err.txt" || rc=$?
 [[ $rc -ne 0 && $(wc -l < "$work/err.txt") -eq 1 ]] || fail "a missing run's log was not one error line: $(cat "$work/err.txt")"
+
+# token shards other than the recorded runs' are refused before anything runs
+"$bin/mixln-prepare" --text "${texts[@]}" --vocab 512 --out "$work/data2" --val-frac 0.3 > /dev/null
+rc=0
+env PLAN="$work/plan.txt" STUDY_DIR="$work/study" RUNS="$work/runs" DATA="$work/data2" BIN="$bin" REPORT= \
+  "$root/scripts/study/study.sh" > /dev/null 2> "$work/err.txt" || rc=$?
+[[ $rc -ne 0 ]] && grep -q "is not the token shards of the runs in" "$work/err.txt" ||
+  fail "other token shards were not refused: $(cat "$work/err.txt")"
 
 # a bad plan line is refused with one line
 echo "tiny_preln zero 1e-3 6 2 32 yes" > "$work/bad.txt"

@@ -69,7 +69,8 @@ def run(placement, seed, lr, ppl, init="default"):
     row = dict.fromkeys(study.COLUMNS, "")
     row.update(run=key, trainer="deep24_" + placement, config="deep24", placement=placement, layers=24, seed=seed,
                lr=lr, steps=500, batch=8, seq=256, tokens=1024000, status="ok", eval_tokens=65536,
-               val_loss="%.5f" % math.log(ppl), val_ppl="%.4f" % ppl, machine="m", commit="c", date="d", init=init)
+               val_loss="%.5f" % math.log(ppl), val_ppl="%.4f" % ppl, machine="m", commit="c", date="d", init=init,
+               data="0123456789ab")
     rows.append(row)
     plan.append("deep24_%s %d %s 500 8 256 no %s" % (placement, seed, lr, init))
 
@@ -92,7 +93,7 @@ with open(os.path.join(work, "results.csv"), "w", newline="") as f:
     wr.writeheader()
     wr.writerows(rows)
 with open(os.path.join(work, "unigram.json"), "w") as f:
-    f.write('{"unigram_val_ppl": 580.0, "data": "none"}\n')
+    f.write('{"unigram_val_ppl": 580.0, "data": "none", "data_id": "0123456789ab"}\n')
 with open(os.path.join(work, "plan.txt"), "w") as f:
     f.write("\n".join(plan) + "\n")
 args = type("A", (), dict(study=work, plan=os.path.join(work, "plan.txt"), out=os.path.join(work, "report.md"),
@@ -114,6 +115,17 @@ check("noise is not a finding", "Mix-LN in `--init mixln-authors` against Mix-LN
       and "Mix-LN in `--init mixln-authors` reaches" not in findings)
 check("the gap to Pre-LN moved by the init, paired over four runs a seed", "`--init mixln-authors` raises Mix-LN's perplexity relative to Pre-LN's" in findings)
 print(open(args.out).read()) if failures else None
+# runs on two tokenizations are never one study: the report refuses them with one line
+rows[-1]["data"] = "ba9876543210"
+with open(os.path.join(work, "results.csv"), "w", newline="") as f:
+    wr = csv.DictWriter(f, study.COLUMNS, lineterminator="\n")
+    wr.writeheader()
+    wr.writerows(rows)
+try:
+    study.report(args)
+    check("mixed data ids refused", False)
+except SystemExit as e:
+    check("mixed data ids refused", e.code not in (0, None))
 __import__("shutil").rmtree(work)
 
 if failures:

@@ -5,6 +5,7 @@
                                                 copy its curve, gradient norms and analyses
   study.py refill --run RUN_DIR --key KEY ...   a recorded run trained again: check that it reproduces
                                                 its row, keep the measurements the row predates
+  study.py data-id DIR                          the token shards' identity, as results.csv records it
   study.py report --study STUDY --plan PLAN --out docs/reproduction.md --img docs/img
                                                 the report, every figure computed from the data
   study.py demo-table --study STUDY --plan PLAN --runs runs/demo --config C --tokens N --lr X
@@ -17,6 +18,7 @@ import argparse
 import collections
 import csv
 import datetime
+import hashlib
 import json
 import math
 import os
@@ -28,7 +30,7 @@ import sys
 
 COLUMNS = ["run", "trainer", "config", "placement", "layers", "seed", "lr", "steps", "batch", "seq", "tokens",
            "status", "diverged_step", "eval_tokens", "val_loss", "val_ppl", "train_loss_end", "train_s", "tok_s", "machine",
-           "commit", "date", "init"]
+           "commit", "date", "init", "data"]
 
 # The example trainers (examples/models.txt): a plan names only these; each placement's name in
 # the report is its label there.
@@ -61,6 +63,19 @@ def split_trainer(trainer):
 
 # ---------------------------------------------------------------- record
 
+def data_id(data_dir):
+    """the token shards' identity: the first 12 hex digits of sha256(train.bin, then val.bin)"""
+    h = hashlib.sha256()
+    for split in ("train", "val"):
+        path = os.path.join(data_dir, split + ".bin")
+        if not os.path.exists(path):
+            fail("no %s in %s (mixln-prepare makes it)" % (split + ".bin", data_dir))
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()[:12]
+
+
 def read_results(path):
     """the rows of results.csv with every column of COLUMNS (a column added since a row was written
     holds what the runs of that time did: init "default")"""
@@ -70,6 +85,7 @@ def read_results(path):
     for r in rows:
         if not r.get("init"):
             r["init"] = "default"
+        r["data"] = r.get("data") or ""
     return rows
 
 
@@ -125,7 +141,7 @@ def record(a):
         "tok_s": "%.0f" % statistics.median(s["tok_s"] for s in steps) if steps else "",
         "machine": a.machine, "commit": a.commit,
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
-        "init": a.init,
+        "init": a.init, "data": a.data_id,
     }
     dest = os.path.join(a.study, "runs", a.key)
     os.makedirs(dest, exist_ok=True)
@@ -275,14 +291,16 @@ def interval_text(d, ci, n, log=True, digits=2):
 PLATEAU_FRACTION = 0.8
 
 
-def unigram_ppl(data_dir, cache):
-    """the unigram model's validation perplexity on data_dir's shards (add-one smoothed); cached in
-    `cache` so that a report can be written where the data is not"""
+def unigram_ppl(data_dir, cache, want):
+    """the unigram model's validation perplexity on the shards whose data id is `want` (add-one
+    smoothed), computed from data_dir when it holds them and cached in `cache`, so that a report can
+    be written where the data is not; None when neither has them"""
     import array
-    if os.path.exists(cache):
-        known = json.load(open(cache))
-        if known.get("data") == data_dir or not os.path.exists(os.path.join(data_dir, "val.bin")):
-            return known["unigram_val_ppl"]
+    known = json.load(open(cache)) if os.path.exists(cache) else {}
+    if known.get("data_id") == want:
+        return known["unigram_val_ppl"]
+    if not os.path.exists(os.path.join(data_dir, "val.bin")) or data_id(data_dir) != want:
+        return None
     shards = {}
     for split in ("train", "val"):
         path = os.path.join(data_dir, split + ".bin")
@@ -298,7 +316,7 @@ def unigram_ppl(data_dir, cache):
     value = math.exp(nll)
     tmp = cache + ".tmp-%d" % os.getpid()
     with open(tmp, "w") as f:
-        json.dump({"unigram_val_ppl": round(value, 3), "data": data_dir,
+        json.dump({"unigram_val_ppl": round(value, 3), "data": data_dir, "data_id": want,
                    "how": "add-one smoothed train.bin token frequencies scored on val.bin"}, f)
         f.write("\n")
     os.replace(tmp, cache)
@@ -345,6 +363,11 @@ class Study:
         self.dir = study_dir
         path = os.path.join(study_dir, "results.csv")
         self.rows = read_results(path)
+        ids = sorted({r["data"] for r in self.rows})
+        if len(ids) > 1:  # perplexities on two tokenizations are not one comparison
+            fail("%s mixes runs on different token shards (data %s); a study compares runs on one dataset" %
+                 (path, ", ".join(i or "not recorded" for i in ids)))
+        self.data = ids[0] if ids else None
         self.plan = []
         for line in open(plan):
             line = line.split("#")[0].split()
@@ -469,7 +492,7 @@ class Report:
         self.plots = []
         self.claims = []
         self.best_lr = {}  # {placement: its best learning rate at the deep configuration}
-        self.plateau = unigram_ppl(a.data, os.path.join(a.study, "unigram.json"))
+        self.plateau = unigram_ppl(a.data, os.path.join(a.study, "unigram.json"), self.st.data)
 
     def plot(self, name, size, body):
         """draws img/<name> (a PNG of `size`, "W,H") with the gnuplot commands `body`; True when drawn"""
@@ -495,8 +518,9 @@ class Report:
           (a.study, len(st.plan) - len(pending), len(st.plan),
            "" if not pending else "; the others are listed at the end and `scripts/study/study.sh` continues them"))
         w("")
-        w("Machines: %s. Trainers built from commit%s %s." %
-          ("; ".join(machines) or "–", "s" if len(commits) > 1 else "", ", ".join(commits) or "–"))
+        w("Machines: %s. Trainers built from commit%s %s. Token shards: data id %s (`study.py data-id DIR`: "
+          "sha256 of train.bin and val.bin), the same for every run." %
+          ("; ".join(machines) or "–", "s" if len(commits) > 1 else "", ", ".join(commits) or "–", st.data or "–"))
         w("")
         evals = sorted({int(r["eval_tokens"]) for r in st.rows if r.get("eval_tokens")})
         w("**Setup.** LLaMA blocks (RMSNorm, SwiGLU, RoPE) trained on the Brown corpus (tokenized by "
@@ -1227,6 +1251,7 @@ def main():
     for k in ("run", "err", "key", "trainer", "lr", "status", "machine", "commit", "study"):
         r.add_argument("--" + k, required=True)
     r.add_argument("--init", default="default")
+    r.add_argument("--data-id", dest="data_id", required=True, help="the shards' identity (study.py data-id DIR)")
     for k in ("seed", "steps", "batch", "seq", "eval_tokens"):
         r.add_argument("--" + k.replace("_", "-"), dest=k, type=int, required=True)
     f = sub.add_parser("refill")
@@ -1236,13 +1261,16 @@ def main():
     for k in ("study", "plan", "out", "img"):
         p.add_argument("--" + k, required=True)
     p.add_argument("--data", default="data/brown-4096", help="the token shards (for the unigram plateau)")
+    i = sub.add_parser("data-id")
+    i.add_argument("dir")
     d = sub.add_parser("demo-table")
     for k in ("study", "plan", "runs", "config", "placements"):
         d.add_argument("--" + k, required=True)
     d.add_argument("--tokens", type=int, required=True)
     d.add_argument("--lr", type=float, required=True)
     a = ap.parse_args()
-    {"record": record, "refill": refill, "report": report, "demo-table": demo_table}[a.cmd](a)
+    {"record": record, "refill": refill, "report": report, "demo-table": demo_table,
+     "data-id": lambda a: print(data_id(a.dir))}[a.cmd](a)
 
 
 if __name__ == "__main__":

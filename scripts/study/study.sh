@@ -82,6 +82,13 @@ if [[ -z $BIN ]]; then
 fi
 commit=$(cat "$BIN/../commit" 2>/dev/null || git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 [[ -f $DATA/val.bin ]] || die "no token shards in $DATA (mixln-prepare makes them)"
+# the shards' identity: every run of a study trains and is scored on the same tokens
+data_id=$(python3 scripts/study/study.py data-id "$DATA")
+if [[ -f $STUDY_DIR/results.csv ]]; then
+  recorded=$(python3 -c 'import csv, sys; print(" ".join(sorted({r.get("data") or "unrecorded" for r in csv.DictReader(open(sys.argv[1]))})))' "$STUDY_DIR/results.csv")
+  [[ -z $recorded || $recorded == "$data_id" ]] ||
+    die "$DATA (data $data_id) is not the token shards of the runs in $STUDY_DIR/results.csv (data $recorded); remake them with the same mixln-prepare flags, or start another STUDY_DIR"
+fi
 machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ';'), $(nproc --all) cores"
 machine+=", ${OMP_NUM_THREADS:-$(nproc --all)} threads"
 grep -qw avx512f /proc/cpuinfo && machine+=", AVX-512" || machine+=", AVX2"
@@ -125,7 +132,7 @@ record_run() {  # the finished run of the loop's variables: its row in results.c
   local row
   row=$(python3 scripts/study/study.py record --run "$run" --err "$RUNS/$key.err" --key "$key" --trainer "$trainer" \
         --seed "$seed" --lr "$lr" --steps "$steps" --batch "$batch" --seq "$seq" --status "$status" \
-        --eval-tokens "$EVAL_TOKENS" --machine "$machine" --commit "$commit" --study "$STUDY_DIR" --init "$init")
+        --eval-tokens "$EVAL_TOKENS" --machine "$machine" --commit "$commit" --study "$STUDY_DIR" --init "$init" --data-id "$data_id")
   echo "   $row"
   commit_result "$key" "$status"
 }
