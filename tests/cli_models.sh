@@ -22,13 +22,24 @@ while read -r config placement source tags params export label; do
   if [[ ,$tags, == *,models,* ]]; then models+=("$placement:${config}_$placement:$export"); fi
 done < <(grep -v "^#" "$here/../examples/models.txt" | grep .)
 ((${#models[@]} > 0)) || fail "examples/models.txt tags no trainer models"
+# info's "parameters: TOTAL = … (PART, PART, …)": the parts add up to the total
+param_parts_add_up() {
+  local line total sum
+  line=$(grep "^parameters: " "$1") || fail "$2: info prints no parameter count"
+  total=$(sed -E 's/^parameters: ([0-9,]+) .*/\1/; s/,//g' <<<"$line")
+  sum=$(sed -E 's/^[^(]*\((.*)\)$/\1/' <<<"$line" | tr ',' '\n' | sed -E 's/^ *//' |
+        awk '{ n = n $1 } / / { s += n; n = "" } END { print s }')
+  [[ $sum == "$total" ]] || fail "$2: info's parameter parts add up to $sum, not $total: $line"
+}
+# a model with norms on the embedding's output (DyT's scale) counts them too
+[[ ! -x $bin/tiny_dyt_llama ]] || { "$bin/tiny_dyt_llama" info > "$work/dyt_info.txt" && param_parts_add_up "$work/dyt_info.txt" dyt_llama; }
 for entry in "${models[@]}"; do
   IFS=: read -r m trainer says <<<"$entry"
   t=$bin/$trainer
   w=$work/$m
   mkdir -p "$w"
   "$t" info > "$w/info.txt" || fail "$m: info"
-  grep -q "parameters:" "$w/info.txt" || fail "$m: info prints no parameter count"
+  param_parts_add_up "$w/info.txt" "$m"
   "$t" grads --seed 2 --batch "$batch" --out "$w/grads.safetensors" > "$w/grads.json" || fail "$m: grads"
   grep -qE '"loss": 6\.[1-3]' "$w/grads.json" || fail "$m: loss at init is not near ln(512): $(cat "$w/grads.json")"
   "$t" grad-norms --seed 2 --batch "$batch" --out "$w/norms.csv" > /dev/null || fail "$m: grad-norms"

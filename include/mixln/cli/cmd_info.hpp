@@ -112,14 +112,21 @@ void print_layer_plan() {
 
 template <class Net>
 void print_parameters(const ParamLayout& layout) {
-  using Cfg = typename Net::config;
-  std::size_t in_layers = 0;
-  for (auto& p : layout.params)
+  // every parameter in one part: the layers, the embedding, the norms on its output (boundary 0),
+  // the final norm, the head; the parts add up to the total
+  std::size_t in_layers = 0, embedding = 0, embedding_out = 0, final_norm = 0, head = 0;
+  for (auto& p : layout.params) {
     if (p.layer >= 0) in_layers += p.count;
-  std::printf("parameters: %s = %s (%s in layers, %s embedding, %s lm_head, %zu final norm)\n\n",
+    else if (p.name == "model.embed_tokens.weight") embedding += p.count;
+    else if (p.name == "lm_head.weight") head += p.count;
+    else if (p.name.starts_with("model.norm.")) final_norm += p.count;
+    else embedding_out += p.count;
+  }
+  std::printf("parameters: %s = %s (%s in layers, %s embedding, %s%s lm_head, %zu final norm)\n\n",
               with_commas(layout.total).c_str(), short_count(layout.total).c_str(), with_commas(in_layers).c_str(),
-              with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(),
-              with_commas(Cfg::vocab_size * Cfg::hidden_size).c_str(), layout.head - layout.final_norm);
+              with_commas(embedding).c_str(),
+              embedding_out ? (with_commas(embedding_out) + " on the embedding's output, ").c_str() : "",
+              with_commas(head).c_str(), final_norm);
 }
 
 // `info --slots`: every activation slot of the arena.
