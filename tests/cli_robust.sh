@@ -151,4 +151,37 @@ expect_error "a UTF-16 surrogate at byte 3" "$bin/mixln-prepare" --text "$work/s
   fail "mixln-prepare over a prepared folder did not replace it as a whole: $(ls -a "$work/data")"
 ok "mixln-prepare replaces a folder as a whole or refuses; invalid UTF-8 is refused"
 
+# --- mixln-prepare-images: IDX files (gzip or plain) to image shards; lies refused in one line ---
+python3 - "$work/idx" <<'PY'
+import gzip, os, struct, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+def idx(path, dims, data, gz):
+    b = bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", x) for x in dims) + bytes(data)
+    (gzip.open if gz else open)(path, "wb").write(b)
+idx(d + "/train-images.gz", [6, 4, 4], [(7 * i) % 256 for i in range(96)], True)
+idx(d + "/train-labels.gz", [6], [0, 1, 2, 2, 1, 0], True)
+idx(d + "/val-images", [2, 4, 4], list(range(32)), False)
+idx(d + "/val-labels", [2], [1, 0], False)
+idx(d + "/labels-5", [6], [0, 1, 5, 2, 1, 0], False)
+idx(d + "/labels-short", [5], [0, 1, 2, 2, 1], False)
+idx(d + "/val-images-3x3", [2, 3, 3], list(range(18)), False)
+PY
+prep_images() { "$bin/mixln-prepare-images" --train-images "$work/idx/train-images.gz" --val-images "$work/idx/val-images" \
+                  --val-labels "$work/idx/val-labels" --names "a,b,c" "$@"; }
+prep_images --train-labels "$work/idx/train-labels.gz" --out "$work/img" > "$work/out.txt" || fail "mixln-prepare-images: $(cat "$work/out.txt")"
+grep -q '"train_images": 6, "val_images": 2, "height": 4, "width": 4, "classes": 3' "$work/out.txt" ||
+  fail "mixln-prepare-images summary: $(cat "$work/out.txt")"
+python3 -c "import gzip,sys; sys.exit(gzip.open('$work/idx/train-images.gz').read()[16:] != open('$work/img/train.images.bin','rb').read())" ||
+  fail "the training images' pixels are not the IDX file's"
+cp "$work/img/train.images.bin" "$work/img.orig"
+expect_error "labels-5: label 5 of image 2 is not below the 3 classes" prep_images --train-labels "$work/idx/labels-5" --out "$work/img"
+expect_error "labels-short: holds 5 labels for the 6 images" prep_images --train-labels "$work/idx/labels-short" --out "$work/img"
+expect_error "the validation images are 3×3, the training images 4×4" "$bin/mixln-prepare-images" --train-images "$work/idx/train-images.gz" \
+  --train-labels "$work/idx/train-labels.gz" --val-images "$work/idx/val-images-3x3" --val-labels "$work/idx/val-labels" --out "$work/img"
+expect_error "is not an IDX file" prep_images --train-labels "${texts[0]}" --out "$work/img"
+expect_error "holds notes.txt, which mixln-prepare-images did not write" prep_images --train-labels "$work/idx/train-labels.gz" --out "$work/mine"
+cmp -s "$work/img/train.images.bin" "$work/img.orig" || fail "a failed mixln-prepare-images changed the existing folder"
+ok "mixln-prepare-images writes image shards or refuses in one line"
+
 echo "all robustness checks passed"

@@ -24,6 +24,7 @@
 #include "../error.hpp"
 #include "../io/atomic_file.hpp"
 #include "../io/paths.hpp"
+#include "../io/replace_folder.hpp"
 #include "../rng.hpp"
 #include "shards.hpp"
 #include "tokenizer.hpp"
@@ -104,38 +105,6 @@ inline bool is_prepared_file(const std::string& name) {
   return false;
 }
 
-// Removes `dir/PREFIX<pid>` entries whose process is gone (a killed mixln-prepare's folders).
-inline void remove_dead_siblings(const std::filesystem::path& dir, const std::string& prefix) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string n = e.path().filename().string();
-    if (n.rfind(prefix, 0) != 0) continue;
-    const std::string pid = n.substr(prefix.size());
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (::kill(pid_t(std::stol(pid)), 0) != 0 && errno == ESRCH) fs::remove_all(e.path(), ec);
-  }
-}
-
-// Puts the finished folder `ready` in place of `out` as a whole: by an atomic exchange of the
-// two names where the file system has one (renameat2 RENAME_EXCHANGE), else by two renames;
-// the previous folder is then removed.
-inline void replace_folder(const std::string& ready, const std::string& out) {
-  namespace fs = std::filesystem;
-  if (!fs::exists(out)) {
-    fs::rename(ready, out);
-    return;
-  }
-  if (::renameat2(AT_FDCWD, ready.c_str(), AT_FDCWD, out.c_str(), RENAME_EXCHANGE) == 0) {
-    fs::remove_all(ready);  // now the previous folder
-    return;
-  }
-  const std::string old = out + ".old-" + std::to_string(::getpid());
-  fs::rename(out, old);
-  fs::rename(ready, out);
-  fs::remove_all(old);
-}
-
 // Splits at blank lines; drops empty pieces.
 inline std::vector<std::string> split_paragraphs(const std::string& text) {
   std::vector<std::string> out;
@@ -156,7 +125,6 @@ inline std::vector<std::string> split_paragraphs(const std::string& text) {
 namespace detail {
 // Refuses bad options and an --out folder that holds files mixln-prepare did not write.
 inline void check_prepare_options(const PrepareOptions& opt) {
-  namespace fs = std::filesystem;
   if (opt.texts.empty()) throw Error("mixln-prepare needs --text FILE...");
   if (opt.val_frac <= 0 || opt.val_frac >= 1) throw Error("--val-frac must lie in (0, 1)");
   if (opt.vocab_size < 300)
@@ -166,14 +134,7 @@ inline void check_prepare_options(const PrepareOptions& opt) {
     if (path_inside(f, opt.out))
       throw Error("--text " + f + " lies inside --out " + opt.out +
                   ", which mixln-prepare replaces as a whole; choose another --out");
-  if (fs::exists(opt.out)) {
-    if (!fs::is_directory(opt.out)) throw file_error(opt.out, "exists and is not a folder");
-    for (auto& e : fs::directory_iterator(opt.out))
-      if (!is_prepared_file(e.path().filename().string()))
-        throw file_error(opt.out, "holds " + e.path().filename().string() +
-                                      ", which mixln-prepare did not write; it replaces its --out folder "
-                                      "as a whole, so give a new or empty folder");
-  }
+  refuse_foreign_files(opt.out, is_prepared_file, "mixln-prepare");
 }
 
 // The documents: one per file, or with a single file its blank-line separated paragraphs.
@@ -258,22 +219,8 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
 
   // Everything is written into a folder beside --out, then put in its place as a whole: a
   // failure leaves --out as it was (and removes the half-written folder).
-  const fs::path out_path = fs::absolute(fs::path(opt.out)).lexically_normal();
-  const fs::path parent = out_path.parent_path();
-  fs::create_directories(parent);
-  const std::string stem = out_path.filename().string();
-  remove_dead_siblings(parent, stem + ".tmp-");
-  const std::string work = (parent / (stem + ".tmp-" + std::to_string(::getpid()))).string();
-  fs::remove_all(work);
-  fs::create_directories(work);
-  struct Cleanup {
-    std::string dir;
-    bool armed = true;
-    ~Cleanup() {
-      std::error_code ec;
-      if (armed) fs::remove_all(dir, ec);
-    }
-  } cleanup{work};
+  StagedFolder staged(opt.out);
+  const std::string& work = staged.path();
   detail::train_tokenizer(work, docs, split.train, opt);
   const Tokenizer tok((fs::path(work) / "tokenizer.model").string());
   if (tok.vocab_size() != opt.vocab_size)
@@ -290,8 +237,7 @@ inline PrepareSummary prepare_data(const PrepareOptions& opt) {
   sum.val_tokens = detail::write_split(work, "val", split.val, encoded, tok.eos_id(), opt);
   sum.train_documents = split.train.size();
   sum.val_documents = split.val.size();
-  replace_folder(work, out_path.string());
-  cleanup.armed = false;
+  staged.commit();
   return sum;
 }
 
