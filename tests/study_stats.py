@@ -105,7 +105,8 @@ check("Pre-LN's best rate chosen on seeds 0 and 1 (those every rate ran), seed 2
       "| Pre-LN | 170.28 ± 1.30 (3) | 201.00 ± 1.41 (2) | 0.001 | 0, 1 | seed 2: 169.15 (choosing seeds there: 170.00–171.70) |" in text)
 check("a collapsed seed makes the higher rate worse for Post-LN",
       "| Post-LN | 130.22 ± 0.99 (3) | 355.00 ± 346.48 (2) — 1 of 2 on the plateau | 0.001 |" in text)
-check("three seeds at every rate: all choose, none held out", "| 0.003 | 0, 1, 2 | none yet |" in text)
+check("three seeds at every rate: all choose, none held out, the line that would add one named",
+      "| 0.003 | 0, 1, 2 | none yet; not in the plan: `deep24_mixln 3 3e-3 ...` |" in text)
 findings = text.split("## What this study finds that the paper does not say")[-1].split("\n## ")[0]
 check("the findings section is there", "## What this study finds" in text)
 check("a planted init effect is stated with its interval",
@@ -121,11 +122,15 @@ with open(os.path.join(work, "results.csv"), "w", newline="") as f:
     wr = csv.DictWriter(f, study.COLUMNS, lineterminator="\n")
     wr.writeheader()
     wr.writerows(rows)
+import contextlib  # noqa: E402
+import io  # noqa: E402
+said = io.StringIO()
 try:
-    study.report(args)
+    with contextlib.redirect_stderr(said):
+        study.report(args)
     check("mixed data ids refused", False)
 except SystemExit as e:
-    check("mixed data ids refused", e.code not in (0, None))
+    check("mixed data ids refused", e.code not in (0, None) and "mixes runs on different token shards" in said.getvalue())
 __import__("shutil").rmtree(work)
 
 if failures:

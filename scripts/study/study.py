@@ -368,7 +368,9 @@ class Study:
             fail("%s mixes runs on different token shards (data %s); a study compares runs on one dataset" %
                  (path, ", ".join(i or "not recorded" for i in ids)))
         self.data = ids[0] if ids else None
-        self.plan = []
+        self.plan = []     # the run keys, in the plan's order
+        self.planned = []  # (trainer, seed, lr, tokens, init) of each plan line
+        self.lr_text = {}  # a learning rate as the plan writes it ("3e-3")
         for line in open(plan):
             line = line.split("#")[0].split()
             if line:
@@ -378,6 +380,8 @@ class Study:
                     fail("%s: %s is not a trainer of examples/models.txt" % (plan, trainer))
                 self.plan.append("%s_s%s_lr%s_%sx%sx%s%s" % (trainer, seed, lr, steps, batch, seq,
                                                              "" if init == "default" else "_init-" + init))
+                self.planned.append((trainer, int(seed), float(lr), str(int(steps) * int(batch) * int(seq)), init))
+                self.lr_text[float(lr)] = lr
         # A configuration's base learning rate is the one most of its runs (at mixln's default
         # init) used, the others are the learning-rate sweep; its runs are compared at the number
         # of tokens most of its runs used.
@@ -736,8 +740,12 @@ plot '%s' using 1:2:3 with yerrorlines lw 1.5 pt 7 lc rgb '#2ca02c' notitle
                                                           else "collapsed (%s)" % fmt(p[s_])) for s_ in extra)
                     held_out += " (choosing seeds there: %s–%s)" % (fmt(min(p[s_] for s_ in choosing)),
                                                                     fmt(max(p[s_] for s_ in choosing)))
-                else:
-                    held_out = "none yet"
+                else:  # the plan's further seed there, or the line that would add one
+                    later = sorted(x[1] for x in st.planned if x[0] == "%s_%s" % (dc, m) and x[2] == best[m]
+                                   and x[3] == st.tokens[dc] and x[4] == "default" and x[1] not in choosing)
+                    held_out = ("none yet (seed %d is in the plan)" % later[0] if later else
+                                "none yet; not in the plan: `%s_%s %d %s ...`" % (dc, m, max(choosing) + 1,
+                                                                                  st.lr_text.get(best[m], "%g" % best[m])))
             w("| %s | %s | %s | %s | %s |" % (LABELS[m], " | ".join(cells), "%g" % best[m] if m in best else "–",
                                              ", ".join(map(str, choosing)) or "–", held_out))
         w("")
