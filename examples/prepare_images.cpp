@@ -35,7 +35,10 @@ std::vector<std::uint8_t> read_maybe_gzip(const std::string& path) {
     if (n == 0) break;
     out.insert(out.end(), block.begin(), block.begin() + n);
   }
+  int err = Z_OK;
+  const std::string what = gzerror(f, &err);  // a stream cut short ends with 0 bytes read and an error
   gzclose(f);
+  if (err != Z_OK) throw file_error(path, "cannot be read to its end: " + what);
   return out;
 }
 
@@ -112,8 +115,8 @@ int main(int argc, char** argv) {
     StagedFolder staged(out);
     write_image_split(staged.path(), "train", train);
     write_image_split(staged.path(), "val", val);
+    for (const char* split : {"train", "val"}) ImageSplit(staged.path(), split);  // as a trainer will open them
     staged.commit();
-    const ImageSplit check(out, "train");  // what a trainer will open, opened once here
     std::printf("{\"train_images\": %llu, \"val_images\": %llu, \"height\": %llu, \"width\": %llu, "
                 "\"classes\": %zu, \"out\": \"%s\"}\n",
                 (unsigned long long)train.shape[0], (unsigned long long)val.shape[0],

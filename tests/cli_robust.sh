@@ -180,6 +180,9 @@ expect_error "labels-short: holds 5 labels for the 6 images" prep_images --train
 expect_error "the validation images are 3×3, the training images 4×4" "$bin/mixln-prepare-images" --train-images "$work/idx/train-images.gz" \
   --train-labels "$work/idx/train-labels.gz" --val-images "$work/idx/val-images-3x3" --val-labels "$work/idx/val-labels" --out "$work/img"
 expect_error "is not an IDX file" prep_images --train-labels "${texts[0]}" --out "$work/img"
+head -c $(($(stat -c %s "$work/idx/train-images.gz") - 4)) "$work/idx/train-images.gz" > "$work/idx/cut.gz"  # half its trailer
+expect_error "cut.gz: cannot be read to its end" "$bin/mixln-prepare-images" --train-images "$work/idx/cut.gz" \
+  --train-labels "$work/idx/train-labels.gz" --val-images "$work/idx/val-images" --val-labels "$work/idx/val-labels" --out "$work/img"
 expect_error "holds notes.txt, which mixln-prepare-images did not write" prep_images --train-labels "$work/idx/train-labels.gz" --out "$work/mine"
 cmp -s "$work/img/train.images.bin" "$work/img.orig" || fail "a failed mixln-prepare-images changed the existing folder"
 ok "mixln-prepare-images writes image shards or refuses in one line"

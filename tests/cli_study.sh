@@ -107,9 +107,19 @@ cp "$work/results_true.csv" "$csv"
 echo "tiny_postln 0 1e-3 8 2 32 no" >> "$work/plan.txt"
 "$bin/tiny_postln" train --data "$work/data" --out "$work/runs/tiny_postln_s0_lr1e-3_8x2x32" --steps 8 --batch 2 --seq 32 \
   --lr 1e-3 --seed 0 --eval-every 0 --eval-tokens 2048 --ckpt-every 2 --grad-norms-at 1,8 --quiet --stop-at 4
+echo "$id" > "$work/runs/tiny_postln_s0_lr1e-3_8x2x32.data_id"  # as study.sh marks a run it starts
 study > "$work/out3.txt"
 grep -q "tiny_postln_s0_lr1e-3_8x2x32: 8 steps of 2 x 32 tokens (from step 4)" "$work/out3.txt" ||
   fail "the stopped run did not resume: $(cat "$work/out3.txt")"
+# a checkpoint made on other token shards is not resumed: the run starts again
+echo "tiny_postln 1 1e-3 8 2 32 no" >> "$work/plan.txt"
+"$bin/tiny_postln" train --data "$work/data" --out "$work/runs/tiny_postln_s1_lr1e-3_8x2x32" --steps 8 --batch 2 --seq 32 \
+  --lr 1e-3 --seed 1 --eval-every 0 --eval-tokens 2048 --ckpt-every 2 --grad-norms-at 1,8 --quiet --stop-at 4
+echo "0123456789ab" > "$work/runs/tiny_postln_s1_lr1e-3_8x2x32.data_id"
+study > "$work/out3b.txt" 2> "$work/err3b.txt"
+grep -q "was trained on other token shards (data 0123456789ab); starting it again" "$work/err3b.txt" &&
+  grep -q "tiny_postln_s1_lr1e-3_8x2x32: 8 steps of 2 x 32 tokens (from step 0)" "$work/out3b.txt" ||
+  fail "a checkpoint on other shards was resumed: $(cat "$work/out3b.txt" "$work/err3b.txt")"
 [[ $(grep -c '^tiny_postln_s0_lr1e-3_8x2x32,' "$csv") -eq 1 ]] || fail "the resumed run is not in results.csv once"
 
 # the demo's table (scripts/demo.sh): two runs beside the study's spread for the same

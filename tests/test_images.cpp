@@ -58,7 +58,7 @@ TEST_CASE("IDX: images and labels parsed, every malformed header named") {
   CHECK_THROWS_WITH(parse_idx(b, "x.idx"), doctest::Contains("x.idx: is not an IDX file"));
   b = idx_bytes({2}, {1, 2});
   b[2] = 0x0D;  // float
-  CHECK_THROWS_WITH(parse_idx(b, "x.idx"), doctest::Contains("not unsigned bytes"));
+  CHECK_THROWS_WITH(parse_idx(b, "x.idx"), doctest::Contains("x.idx: holds IDX type 13, not unsigned bytes (8)"));
   CHECK_THROWS_WITH(parse_idx(idx_bytes({2}, {1}), "x.idx"), doctest::Contains("holds 1 bytes of data, not the 2"));
   CHECK_THROWS_WITH(parse_idx(idx_bytes({2}, {1, 2, 3}), "x.idx"), doctest::Contains("holds 3 bytes of data, not the 2"));
   CHECK_THROWS_WITH(parse_idx(idx_bytes({0}, {}), "x.idx"), doctest::Contains("a dimension of size 0"));
@@ -151,6 +151,13 @@ TEST_CASE("a staged folder replaces its destination whole, or leaves it as it wa
   }
   CHECK(fs::exists(fs::path(out) / "new.txt"));
   CHECK(!fs::exists(fs::path(out) / "old.txt"));
+  CHECK(std::distance(fs::directory_iterator(d), fs::directory_iterator()) == 1);
+  {  // "DIR/" names DIR: the work folder is DIR's sibling, not inside it
+    StagedFolder s(out + "/");
+    CHECK(fs::path(s.path()).parent_path() == fs::path(out).parent_path());
+    write_text(fs::path(s.path()) / "new.txt", "again");
+    s.commit();
+  }
   CHECK(std::distance(fs::directory_iterator(d), fs::directory_iterator()) == 1);
   CHECK_THROWS_WITH(refuse_foreign_files(out, [](const std::string&) { return false; }, "the tool"),
                     doctest::Contains("holds new.txt, which the tool did not write"));

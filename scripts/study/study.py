@@ -179,6 +179,9 @@ def refill(a):
     _, evals = read_log(os.path.join(a.run, "log.jsonl"))
     if not evals:
         fail("%s: the run finished without a validation evaluation" % a.run)
+    if str(evals[-1].get("tokens")) != row["eval_tokens"]:
+        fail("%s: the run trained again was scored on %s validation tokens, its row on %s; run the refill "
+             "with EVAL_TOKENS=%s" % (a.key, evals[-1].get("tokens"), row["eval_tokens"], row["eval_tokens"]))
     now = "%.5f" % evals[-1]["val_loss"]
     if now != row["val_loss"]:
         fail("%s is not reproduced: its row's validation loss is %s, the run trained again (commit %s) "
@@ -297,7 +300,7 @@ def unigram_ppl(data_dir, cache, want):
     be written where the data is not; None when neither has them"""
     import array
     known = json.load(open(cache)) if os.path.exists(cache) else {}
-    if known.get("data_id") == want:
+    if want and known.get("data_id") == want:
         return known["unigram_val_ppl"]
     if not os.path.exists(os.path.join(data_dir, "val.bin")) or data_id(data_dir) != want:
         return None
@@ -1070,14 +1073,16 @@ plot %s
         Pre-LN. Only those whose interval excludes 0 become sentences; the rest are listed."""
         st, w = self.st, self.w
         recipe = self.recipe_inits(dc)
-        found, unresolved = [], []
+        found, unresolved, counts = [], [], []
 
-        def compare(a_label, a, b_label, b, where):
+        def compare(a_label, a, b_label, b, where, caveat=""):
             _, _, measured, v = ppl_claim("", a, b, where, "A", "B", self.plateau)
             measured = measured.split(": ", 1)[1].replace("collapsed: A", "collapsed: the first").replace(", B", ", the second")
             if v.startswith("**held**") or v.startswith("did not hold"):
-                found.append("%s reaches a %s perplexity than %s (%s): %s." % (
-                    a_label, "lower" if v.startswith("**held**") else "higher", b_label, where, measured))
+                found.append("%s reaches a %s perplexity than %s (%s): %s%s." % (
+                    a_label, "lower" if v.startswith("**held**") else "higher", b_label, where, measured, caveat))
+            elif v.startswith("not judged") and "collapsed" in measured and len(set(a) & set(b)) >= 2:
+                counts.append("%s against %s (%s): %s" % (a_label, b_label, where, measured))
             elif not v.startswith("not judged"):
                 unresolved.append("%s against %s (%s): %s" % (a_label, b_label, where, measured))
 
@@ -1094,7 +1099,8 @@ plot %s
         for m, lr in self.best_lr.items():
             if lr != base:
                 compare("%s at lr %g" % (LABELS[m], lr), st.ppl(dc, m, lr=lr), "%s at lr %g" % (LABELS[m], base),
-                        st.ppl(dc, m), dc)
+                        st.ppl(dc, m), dc, "; the rate was chosen as the best on these seeds, so this interval is "
+                        "optimistic (the learning-rate table shows the seeds that did not choose)")
         # each recipe as its paper writes it against the variant it corrects (both at the base rate)
         for new, old in RECIPES:
             a, b = st.ppl(dc, new, init=recipe.get(new, "default")), st.ppl(dc, old, init=recipe.get(old, "default"))
@@ -1106,13 +1112,13 @@ plot %s
             p = st.ppl(dc, m, init=recipe.get(m, "default"))
             if p and pre:
                 compare(self.labelled(m, recipe), p, "Pre-LN", pre, dc)
-        if not found and not unresolved:
+        if not found and not unresolved and not counts:
             return
-        n = len(found) + len(unresolved)
+        n = len(found) + len(unresolved) + len(counts)
         w("## What this study finds that the paper does not say\n")
         w("Comparisons the paper does not make, judged like its claims (paired log-perplexity differences, "
           "shown as the change in perplexity, with 95%% Student-t intervals; collapsed runs counted and "
-          "left out of the interval). %d were tested with two paired seeds or more; each sentence below is "
+          "left out of the interval). %d comparisons had two paired seeds or more; each sentence below is "
           "one whose interval excludes 0 (about %.1f of %d would by chance alone).\n" % (n, 0.05 * n, n))
         for f in found:
             w("- " + f)
@@ -1120,6 +1126,10 @@ plot %s
             w("\nNot resolved (the interval includes 0, or the collapses fall on the side that is lower otherwise):\n")
             for u in unresolved:
                 w("- " + u)
+        if counts:
+            w("\nCollapse counts only (fewer than two seeds where neither side collapsed, so no interval):\n")
+            for c in counts:
+                w("- " + c)
         w("")
 
     def labelled(self, m, recipe):

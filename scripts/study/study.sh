@@ -9,7 +9,8 @@
 # $STUDY_DIR/results.csv and copies its loss curve, per-layer gradient norms (steps 1, 10, 50,
 # 100 and the last) and analyses to
 # $STUDY_DIR/runs/<run>/; a run already in results.csv is skipped, a run interrupted midway
-# resumes from its last checkpoint. So the study can be stopped at any moment and continued
+# resumes from its last checkpoint if that was trained on the same token shards
+# ($RUNS/<run>.data_id), else starts again. So the study can be stopped at any moment and continued
 # later, on another machine: each row records the machine and the commit its trainer was built
 # from. A run whose loss becomes NaN is recorded as diverged (with the step), not retried.
 #
@@ -120,12 +121,13 @@ residual_rms() {
   echo "   $1: residual RMS backfilled"
   commit_result "$1" "residual RMS"
 }
-with_lock() {  # runs "$@" holding the study's lock: one writer of the data and the git index
-  local lock
+with_lock() {  # runs "$@" holding the study's lock: one writer of the data and the git index; its status
+  local lock rc=0
   exec {lock}>"$STUDY_DIR/.lock"
   flock "$lock"
-  "$@"
+  "$@" || rc=$?
   exec {lock}>&-
+  return $rc
 }
 
 record_run() {  # the finished run of the loop's variables: its row in results.csv, its files, a commit
@@ -139,18 +141,28 @@ record_run() {  # the finished run of the loop's variables: its row in results.c
 
 last_step() { [[ -f $1/latest ]] && sed -E 's/ckpt-0*([0-9]+)/\1/' "$1/latest" || echo 0; }
 
-train_run() {  # OUT WHAT: trains the loop's run into OUT (resuming from its last checkpoint); sets status
-  local out=$1 done_steps
+train_run() {  # OUT WHAT [optional]: trains the loop's run into OUT (resuming from its last checkpoint);
+  local out=$1 done_steps  # sets status: ok, diverged, or (optional runs only) failed
   local flags=(--data "$DATA" --out "$out" --steps "$steps" --batch "$batch" --seq "$seq" --lr "$lr" --seed "$seed"
          --eval-every 0 --eval-tokens "$EVAL_TOKENS" --ckpt-every $(((steps + 3) / 4)) --quiet --init "$init"
          --grad-norms-at "$(printf '%s\n' 1 10 50 100 "$steps" | awk -v n="$steps" '$1 <= n' | sort -nu | paste -sd,)")
   done_steps=$(last_step "$out")
+  # a checkpoint resumes only on the shards it was trained on
+  if [[ $done_steps -gt 0 && $(cat "$out.data_id" 2>/dev/null) != "$data_id" ]]; then
+    echo "study: $out was trained on other token shards (data $(cat "$out.data_id" 2>/dev/null || echo unrecorded)); starting it again" >&2
+    done_steps=0
+  fi
   echo "== [$n/${#plan[@]}] $key: $2$steps steps of $batch x $seq tokens (from step $done_steps)"
   if [[ $done_steps -gt 0 ]]; then flags+=(--resume); else rm -rf "$out"; fi
+  echo "$data_id" > "$out.data_id"
   status=ok
   if ! "$BIN/$trainer" train "${flags[@]}" 2>"$out.err"; then
     cat "$out.err" >&2
-    grep -qE "(the loss|the gradient norm) is .* at step|the weights are not finite after step" "$out.err" || die "$key failed (not a divergence)"
+    if ! grep -qE "(the loss|the gradient norm) is .* at step|the weights are not finite after step" "$out.err"; then
+      [[ ${3:-} == optional ]] || die "$key failed (not a divergence)"
+      status=failed
+      return 0
+    fi
     status=diverged
   fi
 }
@@ -177,9 +189,10 @@ analyse_run() {  # OUT ANALYSIS...: the analyses of the trained OUT into OUT.ana
 # row's validation loss and the gradient norms kept from it, digit for digit.
 refill_run() {
   local out=$RUNS/$key.refill
-  train_run "$out" "trained again to refill what its row predates: "
+  train_run "$out" "trained again to refill what its row predates: " optional
   if [[ $status != ok ]]; then
-    echo "study: warning: $key diverged when trained again, which its row did not; nothing refilled" >&2
+    echo "study: warning: $key $([[ $status == diverged ]] && echo "diverged when trained again, which its row did not" ||
+      echo "failed when trained again (above: why)"); nothing refilled; the study goes on" >&2
     return 0
   fi
   analyse_run "$out" residual-rms residual-rms-init
@@ -199,7 +212,8 @@ for p in "${plan[@]}"; do
   [[ $init == default ]] || key+="_init-$init"
   if [[ -f $results ]] && grep -q "^$key," "$results"; then
     kept=$STUDY_DIR/runs/$key
-    if [[ $REFILL == 1 && $analyses == yes && -d $kept && ! -f $kept/residual_rms.csv ]] && grep -q "^$key,.*,ok," "$results"; then
+    if [[ $REFILL == 1 && $analyses == yes && -d $kept ]] && grep -q "^$key,.*,ok," "$results" &&
+       { [[ ! -f $kept/residual_rms.csv ]] || { ((steps >= 10)) && ! grep -q '^10,' "$kept/grad_norms.csv" 2>/dev/null; }; }; then
       refill_run
       continue
     fi

@@ -22,7 +22,7 @@ inline IdxArray parse_idx(const std::vector<std::uint8_t>& bytes, const std::str
   if (bytes.size() < 4 || bytes[0] != 0 || bytes[1] != 0)
     throw file_error(path, "is not an IDX file (its first two bytes are not 0)");
   if (bytes[2] != 0x08)
-    throw file_error(path, "holds IDX type 0x" + std::to_string(int(bytes[2])) + ", not unsigned bytes (0x08)");
+    throw file_error(path, "holds IDX type " + std::to_string(int(bytes[2])) + ", not unsigned bytes (8)");
   const int nd = bytes[3];
   if (nd < 1 || nd > 4) throw file_error(path, "has " + std::to_string(nd) + " dimensions (1 to 4 are read)");
   if (bytes.size() < 4 + 4 * std::size_t(nd)) throw file_error(path, "ends inside its IDX header");

@@ -70,7 +70,8 @@ class StagedFolder {
  public:
   explicit StagedFolder(const std::string& out) {
     namespace fs = std::filesystem;
-    const fs::path out_path = fs::absolute(fs::path(out)).lexically_normal();
+    fs::path out_path = fs::absolute(fs::path(out)).lexically_normal();
+    if (!out_path.has_filename()) out_path = out_path.parent_path();  // "DIR/" names DIR
     const fs::path parent = out_path.parent_path();
     fs::create_directories(parent);
     const std::string stem = out_path.filename().string();
