@@ -3,9 +3,13 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <tuple>
 #include <mixln/data/idx.hpp>
+#include <mixln/data/image_loader.hpp>
 #include <mixln/data/image_shards.hpp>
 #include <mixln/io/replace_folder.hpp>
 
@@ -161,4 +165,74 @@ TEST_CASE("a staged folder replaces its destination whole, or leaves it as it wa
   CHECK(std::distance(fs::directory_iterator(d), fs::directory_iterator()) == 1);
   CHECK_THROWS_WITH(refuse_foreign_files(out, [](const std::string&) { return false; }, "the tool"),
                     doctest::Contains("holds new.txt, which the tool did not write"));
+}
+
+TEST_CASE("image loader: normalised pixels, every image once an epoch, augmentation drawn from the position") {
+  const fs::path d = tmp_dir("loader");
+  const ImageSet set = small_set();
+  write_image_split(d.string(), "train", set);
+  const ImageSplit split(d.string(), "train");
+  const PixelStatistics st = pixel_statistics(split);
+  double m = 0, q = 0;
+  for (auto p : set.pixels) m += p / 255.0;
+  m /= 30;
+  for (auto p : set.pixels) q += (p / 255.0 - m) * (p / 255.0 - m);
+  CHECK(st.mean[0] == doctest::Approx(m).epsilon(1e-6));
+  CHECK(st.std[0] == doctest::Approx(std::sqrt(q / 30)).epsilon(1e-5));
+
+  // in order, no augmentation: image i is (p/255 − mean)/std, its label
+  ImageLoader plain(split, st, 7, /*shuffle=*/false);
+  std::vector<float> x(5 * 6);
+  std::vector<std::int32_t> y(5);
+  plain.fill(0, 5, x.data(), y.data());
+  for (int i = 0; i < 5; ++i) {
+    CHECK(y[std::size_t(i)] == set.labels[std::size_t(i)]);
+    for (int p = 0; p < 6; ++p)
+      CHECK(x[std::size_t(i * 6 + p)] == doctest::Approx((set.pixels[std::size_t(i * 6 + p)] / 255.0 - st.mean[0]) / st.std[0]));
+  }
+
+  // shuffled: each epoch a permutation, the same for the same seed whatever was read before
+  ImageLoader a(split, st, 3, true), b(split, st, 3, true);
+  for (std::uint64_t epoch = 0; epoch < 3; ++epoch) {
+    std::vector<int> seen(5, 0);
+    for (std::uint64_t k = 0; k < 5; ++k) ++seen[std::size_t(a.image_of(epoch * 5 + k))];
+    CHECK(seen == std::vector<int>(5, 1));
+  }
+  CHECK(b.image_of(12) == a.image_of(12));
+
+  // augmented: each output is the source shifted by at most `pad` pixels (zeros let in) and maybe
+  // mirrored; the draw depends on the position only, and both flips and several shifts occur
+  ImageLoader aug(split, st, 5, true, {1, true}), again(split, st, 5, true, {1, true});
+  const float zero = -st.mean[0] / st.std[0];
+  std::set<std::tuple<int, int, bool>> drawn;
+  for (std::uint64_t k = 0; k < 60; ++k) {
+    std::vector<float> one(6), other(6);
+    std::int32_t label = -1, l2 = -1;
+    aug.fill(k, 1, one.data(), &label);
+    again.fill(k, 1, other.data(), &l2);
+    CHECK(one == other);
+    const std::uint64_t i = aug.image_of(k);
+    CHECK(label == set.labels[i]);
+    bool matched = false;
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx)
+        for (bool flip : {false, true}) {
+          bool ok = true;
+          for (int yy = 0; yy < 3 && ok; ++yy)
+            for (int xx = 0; xx < 2 && ok; ++xx) {
+              const int sy = yy + dy, sx = (flip ? 1 - xx : xx) + dx;
+              const float want = (sy < 0 || sy >= 3 || sx < 0 || sx >= 2)
+                                     ? zero
+                                     : float((set.pixels[i * 6 + std::size_t(sy * 2 + sx)] / 255.0 - st.mean[0]) / st.std[0]);
+              ok = std::abs(one[std::size_t(yy * 2 + xx)] - want) < 1e-5f;
+            }
+          if (ok && !matched) {
+            matched = true;
+            drawn.insert({dy, dx, flip});
+          }
+        }
+    CHECK(matched);
+  }
+  CHECK(drawn.size() >= 6);
+  CHECK_THROWS_WITH(ImageLoader(split, st, 1, true, {2, false}), doctest::Contains("a crop padding of 2 pixels for 3×2 images"));
 }

@@ -18,32 +18,43 @@
 
 namespace mixln {
 
-class WindowLoader {
+// The order in which training visits n items: each epoch a permutation drawn from (seed, epoch),
+// so the item read as the k-th of training is a function of k alone (a run's data position is one
+// integer, saved in checkpoints); without shuffling, 0, 1, 2, ... every epoch.
+class EpochOrder {
  public:
-  WindowLoader(const TokenStream& stream, int T, std::uint64_t seed, bool shuffle,
-               const std::string& what)
-      : stream_(&stream), T_(T), seed_(seed), shuffle_(shuffle) {
-    windows_ = stream.size() > 1 ? (stream.size() - 1) / std::uint64_t(T) : 0;
-    if (windows_ == 0)
-      throw Error(what + ": " + std::to_string(stream.size()) +
-                  " tokens are fewer than one sequence of --seq " + std::to_string(T) + " + 1");
-  }
-
-  std::uint64_t windows() const { return windows_; }
-
-  // The window read as the `sequence`-th of training (or validation).
-  std::uint64_t window_of(std::uint64_t sequence) {
-    const std::uint64_t epoch = sequence / windows_, i = sequence % windows_;
+  EpochOrder(std::uint64_t n, std::uint64_t seed, bool shuffle) : n_(n), seed_(seed), shuffle_(shuffle) {}
+  std::uint64_t size() const { return n_; }
+  std::uint64_t operator()(std::uint64_t k) {
+    const std::uint64_t epoch = k / n_, i = k % n_;
     if (!shuffle_) return i;
     if (epoch != perm_epoch_ || perm_.empty()) {
-      perm_.resize(windows_);
+      perm_.resize(n_);
       std::iota(perm_.begin(), perm_.end(), std::uint64_t(0));
       Rng rng(splitmix64(seed_ ^ splitmix64(epoch + 0x5bd1e995ull)));
-      for (std::uint64_t k = windows_ - 1; k > 0; --k) std::swap(perm_[k], perm_[rng.below(k + 1)]);
+      for (std::uint64_t j = n_ - 1; j > 0; --j) std::swap(perm_[j], perm_[rng.below(j + 1)]);
       perm_epoch_ = epoch;
     }
     return perm_[i];
   }
+
+ private:
+  std::uint64_t n_, seed_;
+  bool shuffle_;
+  std::vector<std::uint64_t> perm_;
+  std::uint64_t perm_epoch_ = ~std::uint64_t(0);
+};
+
+class WindowLoader {
+ public:
+  WindowLoader(const TokenStream& stream, int T, std::uint64_t seed, bool shuffle,
+               const std::string& what)
+      : stream_(&stream), T_(T), order_(windows_of(stream, T, what), seed, shuffle) {}
+
+  std::uint64_t windows() const { return order_.size(); }
+
+  // The window read as the `sequence`-th of training (or validation).
+  std::uint64_t window_of(std::uint64_t sequence) { return order_(sequence); }
 
   // B sequences starting at `sequence`: tokens and labels, each [B, T].
   void fill(std::uint64_t sequence, int B, std::int32_t* tokens, std::int32_t* labels) {
@@ -57,13 +68,17 @@ class WindowLoader {
   }
 
  private:
+  static std::uint64_t windows_of(const TokenStream& stream, int T, const std::string& what) {
+    const std::uint64_t w = stream.size() > 1 ? (stream.size() - 1) / std::uint64_t(T) : 0;
+    if (w == 0)
+      throw Error(what + ": " + std::to_string(stream.size()) +
+                  " tokens are fewer than one sequence of --seq " + std::to_string(T) + " + 1");
+    return w;
+  }
+
   const TokenStream* stream_;
   int T_;
-  std::uint64_t seed_;
-  bool shuffle_;
-  std::uint64_t windows_ = 0;
-  std::vector<std::uint64_t> perm_;
-  std::uint64_t perm_epoch_ = ~std::uint64_t(0);
+  EpochOrder order_;
 };
 
 }  // namespace mixln
