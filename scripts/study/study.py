@@ -1118,8 +1118,8 @@ plot %s
         w("## What this study finds that the paper does not say\n")
         w("Comparisons the paper does not make, judged like its claims (paired log-perplexity differences, "
           "shown as the change in perplexity, with 95%% Student-t intervals; collapsed runs counted and "
-          "left out of the interval). %d comparisons had two paired seeds or more; each sentence below is "
-          "one whose interval excludes 0 (about %.1f of %d would by chance alone).\n" % (n, 0.05 * n, n))
+          "left out of the interval). %d comparison%s had two paired seeds or more; each sentence below is "
+          "one whose interval excludes 0 (about %.1f of %d would by chance alone).\n" % (n, "" if n == 1 else "s", 0.05 * n, n))
         for f in found:
             w("- " + f)
         if unresolved:
