@@ -82,6 +82,7 @@ for s_ in range(3):
     run("mixln", s_, "1e-3", 129 * jitter[s_])
     run("preln", s_, "1e-3", 150 * jitter[s_] * (1.02 if s_ == 1 else 1.0), "mixln-authors")  # about −12%
     run("mixln", s_, "1e-3", 129 * [1.02, 0.99, 1.0][s_], "mixln-authors")  # noise around no change
+    run("postln", s_, "1e-3", [600.0, 150.0, 148.0][s_], "mixln-authors")  # worse, and collapsing once
 for s_ in range(2):  # the sweep: two seeds a rate
     run("preln", s_, "3e-3", 200 * jitter[s_])
     run("postln", s_, "3e-3", [110.0, 600.0][s_])  # one seed on the plateau
@@ -112,6 +113,8 @@ check("the findings section is there", "## What this study finds" in text)
 check("a planted init effect is stated with its interval",
       "- Pre-LN in `--init mixln-authors` reaches a lower perplexity than Pre-LN in the default init (deep24): -11." in findings)
 check("a planted best rate is stated", "- Mix-LN at lr 0.003 reaches a lower perplexity than Mix-LN at lr 0.001 (deep24): -23." in findings)
+check("worse and collapsing more often: a finding, not an unresolved one",
+      "- Post-LN in `--init mixln-authors` reaches a higher perplexity than Post-LN in the default init (deep24): +14." in findings)
 check("noise is not a finding", "Mix-LN in `--init mixln-authors` against Mix-LN in the default init (deep24)" in findings
       and "Mix-LN in `--init mixln-authors` reaches" not in findings)
 check("the gap to Pre-LN moved by the init, paired over four runs a seed", "`--init mixln-authors` raises Mix-LN's perplexity relative to Pre-LN's" in findings)

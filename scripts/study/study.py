@@ -1076,9 +1076,11 @@ plot %s
         found, unresolved, counts = [], [], []
 
         def compare(a_label, a, b_label, b, where, caveat=""):
+            # judged both ways, so that collapses count against whichever side the interval favours
             _, _, measured, v = ppl_claim("", a, b, where, "A", "B", self.plateau)
+            v_higher = ppl_claim("", b, a, where, "B", "A", self.plateau)[3]
             measured = measured.split(": ", 1)[1].replace("collapsed: A", "collapsed: the first").replace(", B", ", the second")
-            if v.startswith("**held**") or v.startswith("did not hold"):
+            if v.startswith("**held**") or v_higher.startswith("**held**"):
                 found.append("%s reaches a %s perplexity than %s (%s): %s%s." % (
                     a_label, "lower" if v.startswith("**held**") else "higher", b_label, where, measured, caveat))
             elif v.startswith("not judged") and "collapsed" in measured and len(set(a) & set(b)) >= 2:
