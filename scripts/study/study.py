@@ -76,6 +76,17 @@ def data_id(data_dir):
     return h.hexdigest()[:12]
 
 
+def data_id_cmd(a):
+    """prints DIR's data id; with --study, fails unless every recorded run of the study used it"""
+    mine = data_id(a.dir)
+    if a.study:
+        recorded = sorted({r["data"] or "unrecorded" for r in read_results(os.path.join(a.study, "results.csv"))})
+        if recorded and recorded != [mine]:
+            fail("%s (data %s) is not the token shards of the runs in %s/results.csv (data %s); remake them with "
+                 "the same mixln-prepare flags, or start another study folder" % (a.dir, mine, a.study, ", ".join(recorded)))
+    print(mine)
+
+
 def read_results(path):
     """the rows of results.csv with every column of COLUMNS (a column added since a row was written
     holds what the runs of that time did: init "default")"""
@@ -1283,6 +1294,7 @@ def main():
     p.add_argument("--data", default="data/brown-4096", help="the token shards (for the unigram plateau)")
     i = sub.add_parser("data-id")
     i.add_argument("dir")
+    i.add_argument("--study", help="refuse shards other than those of this study's recorded runs")
     d = sub.add_parser("demo-table")
     for k in ("study", "plan", "runs", "config", "placements"):
         d.add_argument("--" + k, required=True)
@@ -1290,7 +1302,7 @@ def main():
     d.add_argument("--lr", type=float, required=True)
     a = ap.parse_args()
     {"record": record, "refill": refill, "report": report, "demo-table": demo_table,
-     "data-id": lambda a: print(data_id(a.dir))}[a.cmd](a)
+     "data-id": data_id_cmd}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -84,12 +84,7 @@ fi
 commit=$(cat "$BIN/../commit" 2>/dev/null || git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 [[ -f $DATA/val.bin ]] || die "no token shards in $DATA (mixln-prepare makes them)"
 # the shards' identity: every run of a study trains and is scored on the same tokens
-data_id=$(python3 scripts/study/study.py data-id "$DATA")
-if [[ -f $STUDY_DIR/results.csv ]]; then
-  recorded=$(python3 -c 'import csv, sys; print(" ".join(sorted({r.get("data") or "unrecorded" for r in csv.DictReader(open(sys.argv[1]))})))' "$STUDY_DIR/results.csv")
-  [[ -z $recorded || $recorded == "$data_id" ]] ||
-    die "$DATA (data $data_id) is not the token shards of the runs in $STUDY_DIR/results.csv (data $recorded); remake them with the same mixln-prepare flags, or start another STUDY_DIR"
-fi
+data_id=$(python3 scripts/study/study.py data-id "$DATA" --study "$STUDY_DIR") || exit 1
 machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr ',' ';'), $(nproc --all) cores"
 machine+=", ${OMP_NUM_THREADS:-$(nproc --all)} threads"
 grep -qw avx512f /proc/cpuinfo && machine+=", AVX-512" || machine+=", AVX2"
@@ -109,17 +104,15 @@ commit_result() {  # the data file and the run's folder; retried while another g
   echo "study: could not commit $1; it stays in $results" >&2
 }
 
-# residual_rms KEY TRAINER SEED INIT SEQ: backfills a finished run's residual_rms{_init,}.csv
+# residual_rms: backfills the loop's finished run's residual_rms{_init,}.csv (the trained one while
+# its checkpoint is here)
 residual_rms() {
-  local kept=$STUDY_DIR/runs/$1 run=$RUNS/$1
-  "$BIN/$2" residual-rms --seed "$3" --init "$4" --data "$DATA" --seq "$5" --eval-tokens "$ANALYSIS_TOKENS" \
-    --out "$kept/residual_rms_init.csv" > /dev/null
-  if [[ -f $run/latest ]]; then
-    "$BIN/$2" residual-rms --ckpt "$run" --data "$DATA" --eval-tokens "$ANALYSIS_TOKENS" \
-      --out "$kept/residual_rms.csv" > /dev/null
-  fi
-  echo "   $1: residual RMS backfilled"
-  commit_result "$1" "residual RMS"
+  local run=$RUNS/$key what=(residual-rms-init)
+  [[ -f $run/latest ]] && what+=(residual-rms)
+  analyse_run "$run" "${what[@]}" > /dev/null
+  cp "$run.analyses"/residual_rms*.csv "$kept/"
+  echo "   $key: residual RMS backfilled"
+  commit_result "$key" "residual RMS"
 }
 with_lock() {  # runs "$@" holding the study's lock: one writer of the data and the git index; its status
   local lock rc=0
@@ -222,7 +215,7 @@ for p in "${plan[@]}"; do
     # measured, the trained one while its checkpoint is still here
     if [[ $analyses == yes && -d $kept && ! -f $kept/residual_rms_init.csv ]] &&
        grep -q "^$key,.*,ok," "$results" && "$BIN/$trainer" residual-rms --help > /dev/null 2>&1; then
-      with_lock residual_rms "$key" "$trainer" "$seed" "$init" "$seq" ||
+      with_lock residual_rms ||
         echo "study: warning: the residual RMS of $key could not be backfilled; the study goes on" >&2
     fi
     continue
