@@ -75,12 +75,12 @@ void BM_attention(benchmark::State& st, bool backward, Precision p) {
   constexpr int C = S::C, H = S::H, D = C / H;
   auto qkv = random_vec(kR * 3 * C), dout = random_vec(kR * C);
   std::vector<float> stats(std::size_t(kB) * H * kT * 2), out(kR * C), delta(std::size_t(kB) * H * kT), dqkv(kR * 3 * C);
-  Cpu::attention_forward(p, kB, kT, H, D, qkv.data(), stats.data(), out.data());
+  Cpu::attention_forward(p, AttentionMask::causal, kB, kT, H, D, qkv.data(), stats.data(), out.data());
   for (auto _ : st) {
     if (backward)
-      Cpu::attention_backward(p, kB, kT, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(), dqkv.data());
+      Cpu::attention_backward(p, AttentionMask::causal, kB, kT, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(), dqkv.data());
     else
-      Cpu::attention_forward(p, kB, kT, H, D, qkv.data(), stats.data(), out.data());
+      Cpu::attention_forward(p, AttentionMask::causal, kB, kT, H, D, qkv.data(), stats.data(), out.data());
   }
 }
 

@@ -1,4 +1,4 @@
-// tests/attention_reference.hpp — the materialised causal attention in double, the yardstick of
+// tests/attention_reference.hpp — the materialised attention (causal or without a mask) in double, the yardstick of
 // the fused attention's tests (test_flash_attention, test_attention_mma, test_attention_simt),
 // and the error measure they share.
 //
@@ -19,7 +19,12 @@ namespace mixln::attention_test {
 
 struct Shape {
   int B, T, H, D;
+  AttentionMask mask = AttentionMask::causal;
   int C() const { return H * D; }
+  bool causal() const { return mask == AttentionMask::causal; }
+  // The last key row t sees, and the first row that sees key j.
+  int last_key(int t) const { return causal() ? t : T - 1; }
+  int first_row(int j) const { return causal() ? j : 0; }
 };
 
 struct Ref {
@@ -50,20 +55,21 @@ Ref reference(const Shape& s, const std::vector<In>& qkv, const std::vector<In>&
       // forward
       for (int t = 0; t < T; ++t) {
         double mx = -std::numeric_limits<double>::infinity();
-        for (int j = 0; j <= t; ++j) {
+        for (int j = 0; j <= s.last_key(t); ++j) {
           double dot = 0;
           for (int d = 0; d < D; ++d) dot += rnd(q(t, d)) * rnd(k(j, d));
           S[std::size_t(t) * T + j] = dot * scale;
           mx = std::max(mx, S[std::size_t(t) * T + j]);
         }
         double z = 0;
-        for (int j = 0; j <= t; ++j) z += std::exp(S[std::size_t(t) * T + j] - mx);
-        for (int j = 0; j < T; ++j) P[std::size_t(t) * T + j] = j <= t ? std::exp(S[std::size_t(t) * T + j] - mx) / z : 0.0;
+        for (int j = 0; j <= s.last_key(t); ++j) z += std::exp(S[std::size_t(t) * T + j] - mx);
+        for (int j = 0; j < T; ++j)
+          P[std::size_t(t) * T + j] = j <= s.last_key(t) ? std::exp(S[std::size_t(t) * T + j] - mx) / z : 0.0;
         r.m[(std::size_t(b) * H + h) * T + t] = mx;
         r.inv[(std::size_t(b) * H + h) * T + t] = 1 / z;
         for (int d = 0; d < D; ++d) {
           double o = 0;
-          for (int j = 0; j <= t; ++j) o += rnd(P[std::size_t(t) * T + j]) * rnd(v(j, d));
+          for (int j = 0; j <= s.last_key(t); ++j) o += rnd(P[std::size_t(t) * T + j]) * rnd(v(j, d));
           O(t, d) = o;
         }
       }
@@ -74,18 +80,18 @@ Ref reference(const Shape& s, const std::vector<In>& qkv, const std::vector<In>&
         for (int j = 0; j < T; ++j) {
           double dp = 0;
           for (int d = 0; d < D; ++d) dp += rnd(dO(t, d)) * rnd(v(j, d));
-          dS[std::size_t(t) * T + j] = j <= t ? P[std::size_t(t) * T + j] * (dp - dl) : 0.0;
+          dS[std::size_t(t) * T + j] = j <= s.last_key(t) ? P[std::size_t(t) * T + j] * (dp - dl) : 0.0;
         }
       }
       for (int d = 0; d < D; ++d) {
         for (int t = 0; t < T; ++t) {  // dQ_t = scale Σ_j dS_tj k_j
           double a = 0;
-          for (int j = 0; j <= t; ++j) a += rnd(dS[std::size_t(t) * T + j]) * rnd(k(j, d));
+          for (int j = 0; j <= s.last_key(t); ++j) a += rnd(dS[std::size_t(t) * T + j]) * rnd(k(j, d));
           G(t, h * D + d) = scale * a;
         }
         for (int j = 0; j < T; ++j) {  // dK_j = scale Σ_t dS_tj q_t, dV_j = Σ_t P_tj dO_t
           double a = 0, c = 0;
-          for (int t = j; t < T; ++t) {
+          for (int t = s.first_row(j); t < T; ++t) {
             a += rnd(dS[std::size_t(t) * T + j]) * rnd(q(t, d));
             c += rnd(P[std::size_t(t) * T + j]) * rnd(dO(t, d));
           }

@@ -62,10 +62,13 @@ using norm_kinds = mixln::type_list<R, N, Y>;
 using tiny = mixln::examples::tiny;
 using Cfg = tiny::Block::config;
 // Models whose loss and gradients are compared with the CPU: the trainers' of examples/models.txt
-// tagged gpu, and a B2T stack with LayerNorm.
+// tagged gpu, a B2T stack with LayerNorm, and ViT blocks (attention without a mask, biases, the
+// exact GELU) in Mix-LN.
 #define MIXLN_EXAMPLE_TYPE(config, placement, label) mixln::examples::config::placement,
+using Vit = mixln::VitBlock<Cfg>;
 using models = mixln::type_list<MIXLN_EXAMPLES_TAGGED_GPU(MIXLN_EXAMPLE_TYPE)
-                                mixln::Model<Cfg, mixln::Stack<b2t::B2T<tiny::Block, N>, 2, mixln::PreLN<tiny::Block>, 2>>>;
+                                mixln::Model<Cfg, mixln::Stack<b2t::B2T<tiny::Block, N>, 2, mixln::PreLN<tiny::Block>, 2>>,
+                                mixln::Model<Cfg, mixln::Stack<mixln::PostLN<Vit, N>, 1, mixln::PreLN<Vit, N>, 3>, N>>;
 #undef MIXLN_EXAMPLE_TYPE
 
 }  // namespace cuda_cases

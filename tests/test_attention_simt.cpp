@@ -6,8 +6,8 @@
 // the shared-memory sizes exactly as Backend::attention_forward and attention_backward launch them.
 //
 // Compared with the CPU twin (math/flash_attention.hpp, the kernels' Bt × Bt tiles, same
-// precision): out, m, inv, delta, dq, dk, dv for fp32 and bf16, T = 1, 33, 65, 100 (one to four
-// tiles, partial last tiles), D = 16, 48, 64, 128, B = H = 2; outputs NaN-poisoned first, with a
+// precision): out, m, inv, delta, dq, dk, dv for fp32 and bf16, causal at T = 1, 33, 65, 100 (one
+// to four tiles, partial last tiles) and without a mask at T = 33, 100, D = 16, 48, 64, 128, B = H = 2; outputs NaN-poisoned first, with a
 // sentinel tail after each buffer; shared memory starts NaN. Relative L2 errors, except dq and dk
 // at T = 1 (zero but for rounding: absolute RMS).
 #include <doctest/doctest.h>
@@ -48,7 +48,8 @@ SimtOutputs emulated(const Shape& s, bool bf16, const std::vector<float>& qkv, c
   o.dqkv = poisoned(std::size_t(B) * T * 3 * C);
   const int gy = (T + Cfg::kTile - 1) / Cfg::kTile;
   o.error = launch(Cfg::kThreads, B * H, gy, Cfg::forward_smem, [&](EmuExec& ex, void* smem) {
-    simt::flash_forward<D>(ex, static_cast<float*>(smem), T, H, scale, bf16, qkv.data(), o.stats.data(), o.out.data());
+    simt::flash_forward<D>(ex, static_cast<float*>(smem), T, H, scale, bf16, s.causal(), qkv.data(), o.stats.data(),
+                           o.out.data());
   });
   if (!o.error.empty()) return o;
   const int rows = B * T;
@@ -59,12 +60,12 @@ SimtOutputs emulated(const Shape& s, bool bf16, const std::vector<float>& qkv, c
   });
   if (!o.error.empty()) return o;
   o.error = launch(Cfg::kThreads, B * H, gy, Cfg::kv_smem, [&](EmuExec& ex, void* smem) {
-    simt::flash_backward_kv<D>(ex, static_cast<float*>(smem), T, H, scale, bf16, qkv.data(), dout.data(),
+    simt::flash_backward_kv<D>(ex, static_cast<float*>(smem), T, H, scale, bf16, s.causal(), qkv.data(), dout.data(),
                                o.stats.data(), o.delta.data(), o.dqkv.data());
   });
   if (!o.error.empty()) return o;
   o.error = launch(Cfg::kThreads, B * H, gy, Cfg::q_smem, [&](EmuExec& ex, void* smem) {
-    simt::flash_backward_q<D>(ex, static_cast<float*>(smem), T, H, scale, bf16, qkv.data(), dout.data(),
+    simt::flash_backward_q<D>(ex, static_cast<float*>(smem), T, H, scale, bf16, s.causal(), qkv.data(), dout.data(),
                               o.stats.data(), o.delta.data(), o.dqkv.data());
   });
   return o;
@@ -91,9 +92,12 @@ int tile_of(int D) {
 template <Precision P>
 void check_against_twin(double bound, double& worst) {
   const bool bf16 = P == Precision::bf16;
+  for (AttentionMask mask : {AttentionMask::causal, AttentionMask::none})
   for (int D : {16, 48, 64, 128})
     for (int T : {1, 33, 65, 100}) {
-      const Shape s{2, T, 2, D};
+      if (mask == AttentionMask::none && (T == 1 || T == 65)) continue;  // keep the run short
+      const Shape s{2, T, 2, D, mask};
+      INFO("mask: " << attention_mask_name(mask));
       std::mt19937_64 gen(9100 + 37 * T + D + (bf16 ? 1 : 0));
       std::vector<float> qkv, dout;
       for (double x : fd::random_vec(std::size_t(s.B) * T * 3 * s.C(), gen)) qkv.push_back(float(x));
@@ -111,8 +115,8 @@ void check_against_twin(double bound, double& worst) {
       std::vector<float> out(std::size_t(s.B) * T * C), stats(std::size_t(s.B) * s.H * T * 2),
           delta(std::size_t(s.B) * s.H * T), dqkv(std::size_t(s.B) * T * 3 * C);
       const FlashTiles tiles{Bt, Bt};
-      flash_attention_forward<float, P>(s.B, T, s.H, D, qkv.data(), stats.data(), out.data(), tiles);
-      flash_attention_backward<float, P>(s.B, T, s.H, D, qkv.data(), out.data(), stats.data(), dout.data(),
+      flash_attention_forward<float, P>(mask, s.B, T, s.H, D, qkv.data(), stats.data(), out.data(), tiles);
+      flash_attention_backward<float, P>(mask, s.B, T, s.H, D, qkv.data(), out.data(), stats.data(), dout.data(),
                                          delta.data(), dqkv.data(), tiles);
       Errors vs_twin = errors(s, e.out, e.stats, e.dqkv, as_ref(out, stats, dqkv));
       if (T == 1) {

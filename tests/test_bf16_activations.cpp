@@ -228,16 +228,17 @@ TEST_CASE("attention with bf16 q/k/v and outputs: the fp32-storage attention, ro
   const auto qkv16 = to_bf16(randn(std::size_t(B) * T * 3 * C, 8));
   const auto dout16 = to_bf16(randn(std::size_t(B) * T * C, 9));
   const std::vector<float> qkvf = widen(qkv16), doutf = widen(dout16);
-  auto run = [&](double tol) {
+  auto run = [&](AttentionMask mask, double tol) {
+    INFO("mask " << attention_mask_name(mask));
     std::vector<bf16_t> out16(std::size_t(B) * T * C), dqkv16(qkv16.size());
     std::vector<float> outf(out16.size()), dqkvf(qkv16.size()), st16(std::size_t(B) * H * T * 2), stf(st16.size()),
         delta(std::size_t(B) * H * T);
-    Cpu::attention_forward(Precision::bf16, B, T, H, D, qkv16.data(), st16.data(), out16.data());
-    Cpu::attention_forward(Precision::bf16, B, T, H, D, qkvf.data(), stf.data(), outf.data());
+    Cpu::attention_forward(Precision::bf16, mask, B, T, H, D, qkv16.data(), st16.data(), out16.data());
+    Cpu::attention_forward(Precision::bf16, mask, B, T, H, D, qkvf.data(), stf.data(), outf.data());
     CHECK(st16 == stf);
-    Cpu::attention_backward(Precision::bf16, B, T, H, D, qkv16.data(), out16.data(), st16.data(), dout16.data(),
+    Cpu::attention_backward(Precision::bf16, mask, B, T, H, D, qkv16.data(), out16.data(), st16.data(), dout16.data(),
                             delta.data(), dqkv16.data());
-    Cpu::attention_backward(Precision::bf16, B, T, H, D, qkvf.data(), outf.data(), stf.data(), doutf.data(),
+    Cpu::attention_backward(Precision::bf16, mask, B, T, H, D, qkvf.data(), outf.data(), stf.data(), doutf.data(),
                             delta.data(), dqkvf.data());
     if (tol == 0) {
       CHECK(differ(out16, outf) == 0);
@@ -247,11 +248,13 @@ TEST_CASE("attention with bf16 q/k/v and outputs: the fp32-storage attention, ro
       CHECK(rel_err(widen(dqkv16), dqkvf) <= tol);
     }
   };
-  {
-    Emulated e;
-    run(0);
+  for (AttentionMask mask : {AttentionMask::causal, AttentionMask::none}) {
+    {
+      Emulated e;
+      run(mask, 0);
+    }
+    if (cpu::bf16_gemm_native()) run(mask, 1e-2);
   }
-  if (cpu::bf16_gemm_native()) run(1e-2);
 }
 
 namespace {

@@ -216,6 +216,27 @@ TEST_CASE("cuda: norms inside attention (QK-norm rows) and a user branch's eleme
   Cpu::map_backward<gelu::GeluTanh>(n, x.data(), dy.data(), dx.data());
   Gpu::map_backward<gelu::GeluTanh>(n, X.p(), DY.p(), DX.p());
   CHECK(rel_err(DX.host(), dx) < 1e-6);
+  // the ViT MLP's exact GELU (math/gelu.hpp: erf on both sides)
+  Cpu::map_forward<GeluErf>(n, x.data(), y.data());
+  Gpu::map_forward<GeluErf>(n, X.p(), Y.p());
+  CHECK(rel_err(Y.host(), y) < 1e-6);
+  Cpu::map_backward<GeluErf>(n, x.data(), dy.data(), dx.data());
+  Gpu::map_backward<GeluErf>(n, X.p(), DY.p(), DX.p());
+  CHECK(rel_err(DX.host(), dx) < 1e-6);
+}
+
+TEST_CASE("cuda: a linear layer's bias, forward and backward, matches the CPU (rows not a multiple of the tiles)") {
+  for (const auto [rows, n] : {std::pair{1, 1}, std::pair{37, 33}, std::pair{6400, 768}}) {
+    INFO(rows << " x " << n);
+    auto y = random_vec(std::size_t(rows) * n, 41), b = random_vec(std::size_t(n), 42), db = random_vec(std::size_t(n), 43);
+    Dev Y(y), Bd(b), DB(db);
+    Cpu::bias_forward(rows, n, b.data(), y.data());
+    Gpu::bias_forward(rows, n, Bd.p(), Y.p());
+    CHECK(rel_err(Y.host(), y) < 1e-7);
+    Cpu::bias_backward(rows, n, y.data(), db.data());  // += the column sums
+    Gpu::bias_backward(rows, n, Y.p(), DB.p());
+    CHECK(rel_err(DB.host(), db) < 1e-5);
+  }
 }
 
 TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match the CPU") {
@@ -232,39 +253,41 @@ TEST_CASE("cuda: attention, RoPE, SwiGLU, cross-entropy, embedding, Adam match t
   CHECK(rel_err(QKV.host(), qkv) < 1e-6);
   // the fused attention against the CPU's, in fp32 and in bf16 (operands rounded at the same
   // points); outputs poisoned with NaN first
+  for (const AttentionMask mask : {AttentionMask::causal, AttentionMask::none})
   for (const Precision prec : {Precision::fp32, Precision::bf16}) {
-    INFO("precision " << precision_name(prec));
+    INFO("precision " << precision_name(prec) << ", mask " << attention_mask_name(mask));
     Dev ST = poisoned(stats.size()), O = poisoned(R * C), DELTA = poisoned(delta.size()), DQKV = poisoned(R * 3 * C);
-    Cpu::attention_forward(prec, B, T, H, D, qkv.data(), stats.data(), out.data());
-    Gpu::attention_forward(prec, B, T, H, D, QKV.p(), ST.p(), O.p());
+    Cpu::attention_forward(prec, mask, B, T, H, D, qkv.data(), stats.data(), out.data());
+    Gpu::attention_forward(prec, mask, B, T, H, D, QKV.p(), ST.p(), O.p());
     CHECK(rel_err(ST.host(), stats) < 1e-5);
     CHECK(rel_err(O.host(), out) < (prec == Precision::fp32 ? 1e-5 : 1e-2));
-    Cpu::attention_backward(prec, B, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(), dqkv.data());
-    Gpu::attention_backward(prec, B, T, H, D, QKV.p(), O.p(), ST.p(), DO.p(), DELTA.p(), DQKV.p());
+    Cpu::attention_backward(prec, mask, B, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(), dqkv.data());
+    Gpu::attention_backward(prec, mask, B, T, H, D, QKV.p(), O.p(), ST.p(), DO.p(), DELTA.p(), DQKV.p());
     CHECK(rel_err(DQKV.host(), dqkv) < (prec == Precision::fp32 ? 1e-5 : 2e-2));
   }
   // head dims 64 and 128 in bf16 take the tensor-core kernels (src/cuda/attention_mma.cuh), the
   // rest the SIMT ones: both against the CPU's bf16 attention, T not a multiple of any tile
+  for (const AttentionMask mask : {AttentionMask::causal, AttentionMask::none})
   for (const int Dm : {48, 64, 128}) {
-    INFO("bf16 attention, head dim " << Dm);
+    INFO("bf16 attention, head dim " << Dm << ", mask " << attention_mask_name(mask));
     const int Hm = 2, Cm = Hm * Dm, Tm = 100, Rm = B * Tm;
     auto q = random_vec(std::size_t(Rm) * 3 * Cm, 31), o_grad = random_vec(std::size_t(Rm) * Cm, 32);
     std::vector<float> st(std::size_t(B) * Hm * Tm * 2), o(std::size_t(Rm) * Cm), dl(std::size_t(B) * Hm * Tm),
         dq(q.size());
     Dev Q(q), OG(o_grad), ST = poisoned(st.size()), O = poisoned(o.size()), DL = poisoned(dl.size()),
         DQ = poisoned(dq.size());
-    Cpu::attention_forward(Precision::bf16, B, Tm, Hm, Dm, q.data(), st.data(), o.data());
-    Gpu::attention_forward(Precision::bf16, B, Tm, Hm, Dm, Q.p(), ST.p(), O.p());
+    Cpu::attention_forward(Precision::bf16, mask, B, Tm, Hm, Dm, q.data(), st.data(), o.data());
+    Gpu::attention_forward(Precision::bf16, mask, B, Tm, Hm, Dm, Q.p(), ST.p(), O.p());
     CHECK(rel_err(ST.host(), st) < 1e-5);
     CHECK(rel_err(O.host(), o) < 1e-2);
-    Cpu::attention_backward(Precision::bf16, B, Tm, Hm, Dm, q.data(), o.data(), st.data(), o_grad.data(), dl.data(),
+    Cpu::attention_backward(Precision::bf16, mask, B, Tm, Hm, Dm, q.data(), o.data(), st.data(), o_grad.data(), dl.data(),
                             dq.data());
-    Gpu::attention_backward(Precision::bf16, B, Tm, Hm, Dm, Q.p(), O.p(), ST.p(), OG.p(), DL.p(), DQ.p());
+    Gpu::attention_backward(Precision::bf16, mask, B, Tm, Hm, Dm, Q.p(), O.p(), ST.p(), OG.p(), DL.p(), DQ.p());
     CHECK(rel_err(DQ.host(), dq) < 2e-2);
   }
 
-  Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), stats.data(), out.data());
-  Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(),
+  Cpu::attention_forward(Precision::fp32, AttentionMask::causal, B, T, H, D, qkv.data(), stats.data(), out.data());
+  Cpu::attention_backward(Precision::fp32, AttentionMask::causal, B, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(),
                           dqkv.data());
   Dev DQKV(dqkv);
   Cpu::rope(true, B, T, H, D, dqkv.data(), cs.data(), sn.data());
@@ -450,13 +473,13 @@ TEST_CASE("cuda: row kernels at LLaMA-7B sizes (C = 4096, T = 1024, vocab 32000)
     Dev ST = poisoned(stats.size()), O = poisoned(out.size()), DELTA = poisoned(delta.size()), DQKV = poisoned(qkv.size());
     Cpu::rope(false, 1, T, H, D, qkv.data(), cs.data(), sn.data());
     Gpu::rope(false, 1, T, H, D, QKV.p(), CS.p(), SN.p());
-    Cpu::attention_forward(Precision::fp32, 1, T, H, D, qkv.data(), stats.data(), out.data());
-    Gpu::attention_forward(Precision::fp32, 1, T, H, D, QKV.p(), ST.p(), O.p());
+    Cpu::attention_forward(Precision::fp32, AttentionMask::causal, 1, T, H, D, qkv.data(), stats.data(), out.data());
+    Gpu::attention_forward(Precision::fp32, AttentionMask::causal, 1, T, H, D, QKV.p(), ST.p(), O.p());
     CHECK(rel_err(O.host(), out) < 1e-5);
     CHECK(rel_err(ST.host(), stats) < 1e-5);
-    Cpu::attention_backward(Precision::fp32, 1, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(),
+    Cpu::attention_backward(Precision::fp32, AttentionMask::causal, 1, T, H, D, qkv.data(), out.data(), stats.data(), dout.data(), delta.data(),
                             dqkv.data());
-    Gpu::attention_backward(Precision::fp32, 1, T, H, D, QKV.p(), O.p(), ST.p(), DO.p(), DELTA.p(), DQKV.p());
+    Gpu::attention_backward(Precision::fp32, AttentionMask::causal, 1, T, H, D, QKV.p(), O.p(), ST.p(), DO.p(), DELTA.p(), DQKV.p());
     CHECK(rel_err(DQKV.host(), dqkv) < 1e-4);
   }
 }

@@ -5,7 +5,9 @@
 #include <mixln/math/norm_kinds.hpp>
 #include <mixln/math/fast_exp.hpp>
 #include <mixln/math/fast_tanh.hpp>
+#include <mixln/math/gelu.hpp>
 
+#include "attention_reference.hpp"
 #include "fd.hpp"
 #include "gelu_block.hpp"
 
@@ -245,7 +247,7 @@ TEST_CASE("causal attention: dqkv matches finite differences; the future is mask
   Vec qkv = fd::random_vec(B * T * 3 * C, g), r = fd::random_vec(B * T * C, g);
   Vec stats(B * H * T * 2), out(B * T * C), delta(B * H * T), dqkv(B * T * 3 * C);
   auto loss = [&] {
-    Cpu::attention_forward(Precision::fp32, B, T, H, D, qkv.data(), stats.data(), out.data());
+    Cpu::attention_forward(Precision::fp32, AttentionMask::causal, B, T, H, D, qkv.data(), stats.data(), out.data());
     return fd::dot(out, r);
   };
   loss();
@@ -267,7 +269,7 @@ TEST_CASE("causal attention: dqkv matches finite differences; the future is mask
         CHECK(stats[at] == doctest::Approx(m).epsilon(1e-12));
         CHECK(stats[at + 1] == doctest::Approx(1 / z).epsilon(1e-12));
       }
-  Cpu::attention_backward(Precision::fp32, B, T, H, D, qkv.data(), out.data(), stats.data(), r.data(), delta.data(),
+  Cpu::attention_backward(Precision::fp32, AttentionMask::causal, B, T, H, D, qkv.data(), out.data(), stats.data(), r.data(), delta.data(),
                           dqkv.data());
   fd::check("dqkv", qkv, dqkv, loss);
   // changing a later token leaves earlier outputs alone
@@ -276,6 +278,99 @@ TEST_CASE("causal attention: dqkv matches finite differences; the future is mask
   loss();
   for (int t = 0; t < T - 1; ++t)
     for (int j = 0; j < C; ++j) CHECK(out[t * C + j] == before[t * C + j]);
+}
+
+TEST_CASE("attention without a mask: out, stats and dqkv against the materialized attention; finite differences") {
+  // fp64 (cpu::Backend<double>) against attention_reference.hpp in double; a shape with two query
+  // blocks of kQueryBlock rows and a partial one, so that every block sees all T keys.
+  const int B = 2, T = 2 * cpu::kQueryBlock + 9, H = 2, D = 8, C = H * D;
+  const attention_test::Shape shape{B, T, H, D, AttentionMask::none};
+  std::mt19937_64 g(31);
+  Vec qkv = fd::random_vec(std::size_t(B) * T * 3 * C, g), r = fd::random_vec(std::size_t(B) * T * C, g);
+  Vec stats(std::size_t(B) * H * T * 2), out(std::size_t(B) * T * C), delta(std::size_t(B) * H * T),
+      dqkv(std::size_t(B) * T * 3 * C);
+  Cpu::attention_forward(Precision::fp32, AttentionMask::none, B, T, H, D, qkv.data(), stats.data(), out.data());
+  Cpu::attention_backward(Precision::fp32, AttentionMask::none, B, T, H, D, qkv.data(), out.data(), stats.data(),
+                          r.data(), delta.data(), dqkv.data());
+  const attention_test::Ref ref = attention_test::reference(shape, qkv, r, false);
+  Vec m(ref.m.size()), inv(ref.inv.size());
+  for (std::size_t i = 0; i < m.size(); ++i) m[i] = stats[2 * i], inv[i] = stats[2 * i + 1];
+  CHECK(attention_test::rel_l2(out, ref.out) <= 1e-13);
+  CHECK(attention_test::rel_l2(m, ref.m) <= 1e-13);
+  CHECK(attention_test::rel_l2(inv, ref.inv) <= 1e-13);
+  CHECK(attention_test::rel_l2(dqkv, ref.dqkv) <= 1e-12);
+  // the causal result differs in every row but the last (which sees every key either way)
+  Vec causal_out(out.size()), causal_stats(stats.size());
+  Cpu::attention_forward(Precision::fp32, AttentionMask::causal, B, T, H, D, qkv.data(), causal_stats.data(),
+                         causal_out.data());
+  for (int t = 0; t < T; ++t) {
+    double diff = 0;
+    for (int j = 0; j < C; ++j) diff = std::max(diff, std::abs(out[std::size_t(t) * C + j] - causal_out[std::size_t(t) * C + j]));
+    CAPTURE(t);
+    if (t < T - 1) CHECK(diff > 1e-6);
+    else CHECK(diff <= 1e-13);
+  }
+  // finite differences on a small shape
+  const int Ts = 5;
+  Vec q5 = fd::random_vec(std::size_t(B) * Ts * 3 * C, g), r5 = fd::random_vec(std::size_t(B) * Ts * C, g);
+  Vec st5(std::size_t(B) * H * Ts * 2), o5(std::size_t(B) * Ts * C), d5(std::size_t(B) * H * Ts), g5(q5.size());
+  auto loss = [&] {
+    Cpu::attention_forward(Precision::fp32, AttentionMask::none, B, Ts, H, D, q5.data(), st5.data(), o5.data());
+    return fd::dot(o5, r5);
+  };
+  loss();
+  Cpu::attention_backward(Precision::fp32, AttentionMask::none, B, Ts, H, D, q5.data(), o5.data(), st5.data(),
+                          r5.data(), d5.data(), g5.data());
+  fd::check("dqkv", q5, g5, loss);
+}
+
+TEST_CASE("attention without a mask, --precision bf16 on the CPU: against the reference that rounds the operands") {
+  using Cpu32 = cpu::Backend<float>;
+  for (int T : {7, 100}) {
+    const int B = 2, H = 2, D = 64, C = H * D;
+    const attention_test::Shape shape{B, T, H, D, AttentionMask::none};
+    std::mt19937_64 g(50 + T);
+    std::vector<float> qkv, r;
+    for (double x : fd::random_vec(std::size_t(B) * T * 3 * C, g)) qkv.push_back(float(x));
+    for (double x : fd::random_vec(std::size_t(B) * T * C, g)) r.push_back(float(x));
+    std::vector<float> stats(std::size_t(B) * H * T * 2), out(std::size_t(B) * T * C), delta(std::size_t(B) * H * T),
+        dqkv(std::size_t(B) * T * 3 * C);
+    Cpu32::attention_forward(Precision::bf16, AttentionMask::none, B, T, H, D, qkv.data(), stats.data(), out.data());
+    Cpu32::attention_backward(Precision::bf16, AttentionMask::none, B, T, H, D, qkv.data(), out.data(), stats.data(),
+                              r.data(), delta.data(), dqkv.data());
+    const attention_test::Ref ref = attention_test::reference(shape, qkv, r, true);
+    CAPTURE(T);
+    // the CPU rounds the normalized P as the reference does; bound as the twin's (test_flash_attention)
+    CHECK(attention_test::rel_l2(out, ref.out) <= 1e-2);
+    CHECK(attention_test::rel_l2(dqkv, ref.dqkv) <= 1e-2);
+  }
+}
+
+TEST_CASE("a linear layer's bias: y += b on every row; db += the column sums, the same on any thread count") {
+  const int R = 70, n = 130;  // columns over two chunks and a partial one
+  std::mt19937_64 g(8);
+  Vec y = fd::random_vec(std::size_t(R) * n, g), b = fd::random_vec(n, g), db = fd::random_vec(n, g);
+  const Vec y0 = y, db0 = db;
+  Cpu::bias_forward(R, n, b.data(), y.data());
+  for (int r = 0; r < R; ++r)
+    for (int j = 0; j < n; ++j) CHECK(y[std::size_t(r) * n + j] == y0[std::size_t(r) * n + j] + b[j]);
+  Cpu::bias_backward(R, n, y0.data(), db.data());
+  for (int j = 0; j < n; ++j) {
+    double s = db0[j];
+    for (int r = 0; r < R; ++r) s += y0[std::size_t(r) * n + j];
+    CHECK(db[j] == doctest::Approx(s).epsilon(1e-14));
+  }
+}
+
+TEST_CASE("exact GELU (math/gelu.hpp): values of PyTorch's nn.GELU() and the derivative by finite differences") {
+  // torch.nn.functional.gelu(torch.tensor([-3., -1., -0.5, 0., 0.5, 1., 3.], dtype=torch.float64))
+  const double x[] = {-3, -1, -0.5, 0, 0.5, 1, 3};
+  const double y[] = {-0.0040496940949, -0.15865525393, -0.15426876936, 0, 0.34573123064, 0.84134474607, 2.9959503059051};
+  for (int i = 0; i < 7; ++i) {
+    CHECK(GeluErf::forward(x[i]) == doctest::Approx(y[i]).epsilon(1e-9));
+    const double h = 1e-6, d = (GeluErf::forward(x[i] + h) - GeluErf::forward(x[i] - h)) / (2 * h);
+    CHECK(GeluErf::backward(x[i], 2.0) == doctest::Approx(2 * d).epsilon(1e-8));
+  }
 }
 
 TEST_CASE("SwiGLU: silu(gate)·up and its backward") {

@@ -96,6 +96,34 @@ TEST_CASE("golden: a Pre-LN layer whose attention and MLP norms are of different
       "preln_two_kinds");
 }
 
+// timm's ViT block (dsl/vit_block.hpp: attention without a mask, biases, the exact-GELU MLP)
+// under every placement the paper compares it in, inside the language model's ends.
+using Vit = VitBlock<Cfg>;
+TEST_CASE("golden: ViT blocks, Pre-LN with LayerNorm") { check_case<Model<Cfg, Stack<PreLN<Vit, LayerNorm>, 4>, LayerNorm>>("vit_preln"); }
+TEST_CASE("golden: ViT blocks, Post-LN with LayerNorm") {
+  check_case<Model<Cfg, Stack<PostLN<Vit, LayerNorm>, 4>, LayerNorm>>("vit_postln");
+}
+TEST_CASE("golden: ViT blocks, Mix-LN with LayerNorm") {
+  check_case<Model<Cfg, Stack<PostLN<Vit, LayerNorm>, 1, PreLN<Vit, LayerNorm>, 3>, LayerNorm>>("vit_mixln");
+}
+TEST_CASE("golden: ViT blocks, Pre-LN with DyT") { check_case<Model<Cfg, Stack<PreLN<Vit, DyT<>>, 4>, DyT<>>>("vit_dyt"); }
+TEST_CASE("ViT blocks: biases take no weight decay; a later token changes an earlier one's output (no mask)") {
+  using Net = Model<Cfg, Stack<PreLN<Vit, LayerNorm>, 2>, LayerNorm>;
+  const ParamLayout lay = make_param_layout<Net>();
+  CHECK(lay.find("model.layers.0.attn.qkv.bias")->kind == ParamKind::bias);
+  CHECK(lay.find("model.layers.1.mlp.fc2.bias")->kind == ParamKind::bias);
+  CHECK(lay.find("model.layers.1.mlp.fc2.weight")->kind == ParamKind::linear);
+  Engine<Net, cpu::Backend<double>> e;
+  init_params(e.layout(), Net::num_layers, e.params(), {.seed = 3, .std = 0.2});
+  const int T = 6;
+  std::vector<std::int32_t> tok = {1, 2, 3, 4, 5, 6}, lab(T, -100);
+  lab[0] = 7;  // the loss of the first position only
+  const double a = e.step(tok.data(), lab.data(), 1, T, false).mean();
+  tok[T - 1] = 9;
+  const double b = e.step(tok.data(), lab.data(), 1, T, false).mean();
+  CHECK(a != b);
+}
+
 TEST_CASE("golden: the tiny Mix-LN trainer's model") {
   using Net = examples::tiny::mixln;
   Engine<Net, cpu::Backend<float>> e;
@@ -153,6 +181,10 @@ TEST_CASE("fp64 model with every new norm kind, attention norm and a user block:
             Stack<HybridNorm<LlamaBlock<Cfg, QKVNorm<FullWidth>>>, 1, PreLN<LlamaBlock<Cfg, QKNorm<PerHead>>, DyT<>>, 1,
                   PostLN<gelu::GeluBlock<Cfg>, LayerNorm>, 1, OLMo2<B>, 1>,
             DyT<>>>();
+}
+
+TEST_CASE("fp64 ViT blocks (Post-LN then Pre-LN, LayerNorm): sampled gradients of every tensor match finite differences") {
+  check_model_finite_differences<Model<Cfg, Stack<PostLN<Vit, LayerNorm>, 1, PreLN<Vit, LayerNorm>, 1>, LayerNorm>>();
 }
 
 TEST_CASE("a step is bitwise reproducible, gradients accumulate, loss-only equals training loss") {

@@ -26,6 +26,8 @@
 // argument (act_ptr.hpp) is a tensor stored in T or, under --precision bf16 on a backend with
 // bf16_activations, in bf16: the op reads and writes it in its own type; a T* is always T.
 //
+// A linear layer's bias is its own pair of ops: bias_forward adds b [n] to every row of y
+// [rows, n], bias_backward adds the column sums of dy to db (in a fixed order: deterministic).
 // A linear op's weight W is the fp32 parameter, or (under bf16) a bf16 copy of it that
 // round_to_bf16 made (the engine's head weight, rounded once for all chunks of the loss).
 // cross_entropy writes d(loss)/d(logits) to `out` (with grad; else the logits, in out's type);
@@ -36,7 +38,8 @@
 // optimizer read them there, and the host reads them once per optimizer step. A micro-step is
 // thus a fixed sequence of launches with no wait for the device (what a CUDA graph captures).
 //
-// Attention saves the softmax statistics of each query row, not its probabilities:
+// Attention is causal or has no mask (math/attention_mask.hpp). It saves the softmax statistics
+// of each query row, not its probabilities (j ≤ t: the keys the row sees, every j without a mask):
 //   stats [B, H, T, 2] = (m, inv) with m = max_{j≤t} s_tj, inv = 1 / Σ_{j≤t} exp(s_tj − m), so
 //   that P_tj = exp(s_tj − m)·inv is recomputed in backward (math/flash_attention.hpp);
 //   delta [B, H, T] is backward's scratch (Σ_d dO·O per row and head).
@@ -47,6 +50,7 @@
 
 #include "act_ptr.hpp"
 #include "math/adamw.hpp"
+#include "math/attention_mask.hpp"
 #include "math/boundary.hpp"
 #include "math/norm_rows.hpp"
 #include "precision.hpp"
@@ -59,13 +63,15 @@
   X(void, linear_forward, (Precision p, int M, int N, int K, ActPtr<const T> x, ActPtr<const T> W, ActPtr<T> y))   \
   X(void, linear_backward, (Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x,                 \
                             ActPtr<const T> W, ActPtr<T> dx, T* dW))                                                  \
+  X(void, bias_forward, (int rows, int n, const T* b, T* y))                                                          \
+  X(void, bias_backward, (int rows, int n, const T* dy, T* db))                                                       \
   X(void, round_to_bf16, (std::size_t n, const T* x, bf16_t* y))                                                      \
   X(void, rope_tables, (int seq, int head_dim, T* cos_out, T* sin_out))                                               \
   X(void, rope, (bool backward, int B, int seq, int H, int D, ActPtr<T> qkv, const T* cos_t, const T* sin_t))       \
-  X(void, attention_forward, (Precision p, int B, int seq, int H, int D, ActPtr<const T> qkv, T* stats,              \
-                              ActPtr<T> out))                                                                        \
-  X(void, attention_backward, (Precision p, int B, int seq, int H, int D, ActPtr<const T> qkv, ActPtr<const T> out, \
-                               const T* stats, ActPtr<const T> dout, T* delta, ActPtr<T> dqkv))                      \
+  X(void, attention_forward, (Precision p, AttentionMask mask, int B, int seq, int H, int D, ActPtr<const T> qkv,   \
+                              T* stats, ActPtr<T> out))                                                              \
+  X(void, attention_backward, (Precision p, AttentionMask mask, int B, int seq, int H, int D, ActPtr<const T> qkv,  \
+                               ActPtr<const T> out, const T* stats, ActPtr<const T> dout, T* delta, ActPtr<T> dqkv)) \
   X(void, swiglu_forward, (int rows, int I, ActPtr<const T> gu, ActPtr<T> act))                                       \
   X(void, swiglu_backward, (int rows, int I, ActPtr<const T> gu, ActPtr<const T> dact, ActPtr<T> dgu))                \
   X(void, cross_entropy, (int rows, int V, ActPtr<const T> logits, const std::int32_t* labels, int grad_divisor,     \

@@ -1,4 +1,4 @@
-// src/cuda/attention.cu — fused causal attention on CUDA: cuda::Backend::attention_forward and
+// src/cuda/attention.cu — fused attention, causal or without a mask, on CUDA: cuda::Backend::attention_forward and
 // attention_backward, without any T×T tensor in memory. The algorithm, its arithmetic and its
 // CPU twin are math/flash_attention.hpp (the tests check the twin against the materialized
 // attention in double); this file only moves data and maps threads: every score mask, online-
@@ -20,7 +20,8 @@
 // quad's shuffles (QuadRow, the executor flash_online_update runs on, as the CPU runs it on a
 // SerialRow), in a fixed order.
 //
-// Launches, all on compute_stream():
+// Launches, all on compute_stream() (the tile ranges below are a causal mask's; without a mask
+// every block visits every tile: flash_last_key_tile, flash_first_query_tile):
 //   forward      one kernel; grid (B·H, T/Bt): block = one query tile; key tiles 0 .. the
 //                diagonal (later ones never touched), online softmax; writes out and stats.
 //                The longest query tiles (the last ones) are issued first.
@@ -167,7 +168,7 @@ MIXLN_EXEC_FN void load_tile(int tid, float* dst, const float* __restrict__ src,
 
 // --- forward: one block per (b·H + h, query tile) -------------------------------------------
 template <int D, class Ex>
-MIXLN_EXEC_FN void flash_forward(Ex& ex, float* smem, int seq, int H, float scale, bool bf16,
+MIXLN_EXEC_FN void flash_forward(Ex& ex, float* smem, int seq, int H, float scale, bool bf16, bool causal,
                                  const float* __restrict__ qkv, float* __restrict__ stats, float* __restrict__ out) {
   using Cfg = FlashConfig<D>;
   constexpr int Bt = Cfg::kTile, LD = Cfg::kLd, LS = Cfg::kLs;
@@ -191,7 +192,7 @@ MIXLN_EXEC_FN void flash_forward(Ex& ex, float* smem, int seq, int H, float scal
   float m = flash_masked<float>(), l = 0.f;
   float* srow = sS + r * LS;
 
-  const int last_kt = flash_last_key_tile(q0, Bt, Bt, seq);  // block-uniform: every thread loops alike
+  const int last_kt = flash_last_key_tile(q0, Bt, Bt, seq, causal);  // block-uniform: every thread loops alike
   for (int kt = 0; kt <= last_kt; ++kt) {
     const int k0 = kt * Bt, kn = imin(Bt, seq - k0);
     ex.sync();  // the previous tile's sK, sV are read
@@ -211,7 +212,7 @@ MIXLN_EXEC_FN void flash_forward(Ex& ex, float* smem, int seq, int H, float scal
     MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) {
       const int j = sub + 4 * i;
-      srow[j] = flash_live(t, k0 + j, seq) ? s[i] * scale : flash_masked<float>();
+      srow[j] = flash_live(t, k0 + j, seq, causal) ? s[i] * scale : flash_masked<float>();
     }
     // the quad's lanes read and write only their own j here; every lane of the warp takes part
     const float alpha = flash_online_update(QuadRow<Ex>{ex, kn, sub}, srow, m, l, bf16);
@@ -254,7 +255,7 @@ MIXLN_EXEC_FN void flash_delta(Ex& ex, int rows, int seq, int H, int D, const fl
 
 // --- backward 2: dK, dV — one block per (b·H + h, key tile) -----------------------------------
 template <int D, class Ex>
-MIXLN_EXEC_FN void flash_backward_kv(Ex& ex, float* smem, int seq, int H, float scale, bool bf16,
+MIXLN_EXEC_FN void flash_backward_kv(Ex& ex, float* smem, int seq, int H, float scale, bool bf16, bool causal,
                                      const float* __restrict__ qkv, const float* __restrict__ dout,
                                      const float* __restrict__ stats, const float* __restrict__ delta,
                                      float* __restrict__ dqkv) {
@@ -288,7 +289,7 @@ MIXLN_EXEC_FN void flash_backward_kv(Ex& ex, float* smem, int seq, int H, float 
   for (int c = 0; c < Cfg::kCols; ++c) dk[c] = dv[c] = 0.f;
 
   const int n_qt = (seq + Bt - 1) / Bt;
-  for (int qt = flash_first_query_tile(k0, Bt); qt < n_qt; ++qt) {  // block-uniform bounds
+  for (int qt = flash_first_query_tile(k0, Bt, causal); qt < n_qt; ++qt) {  // block-uniform bounds
     const int q0 = qt * Bt, qn = imin(Bt, seq - q0);
     ex.sync();  // the previous query tile's sQ, sdO, sP, sdS, stats are read
     load_tile<D, Bt, Cfg::kThreads>(tid, sQ, base, ld, q0, qn, bf16);
@@ -316,7 +317,7 @@ MIXLN_EXEC_FN void flash_backward_kv(Ex& ex, float* smem, int seq, int H, float 
     MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) {
       const int r = sub + 4 * i;
-      const float p = flash_live(q0 + r, k0 + j, seq) ? flash_prob(s[i] * scale, sM[r], sInv[r]) : 0.f;
+      const float p = flash_live(q0 + r, k0 + j, seq, causal) ? flash_prob(s[i] * scale, sM[r], sInv[r]) : 0.f;
       const float ds = flash_ds(p, dp[i], sDelta[r]);
       sP[r * LS + j] = flash_operand(p, bf16);
       sdS[r * LS + j] = flash_operand(ds, bf16);
@@ -344,7 +345,7 @@ MIXLN_EXEC_FN void flash_backward_kv(Ex& ex, float* smem, int seq, int H, float 
 
 // --- backward 3: dQ — one block per (b·H + h, query tile) ------------------------------------
 template <int D, class Ex>
-MIXLN_EXEC_FN void flash_backward_q(Ex& ex, float* smem, int seq, int H, float scale, bool bf16,
+MIXLN_EXEC_FN void flash_backward_q(Ex& ex, float* smem, int seq, int H, float scale, bool bf16, bool causal,
                                     const float* __restrict__ qkv, const float* __restrict__ dout,
                                     const float* __restrict__ stats, const float* __restrict__ delta,
                                     float* __restrict__ dqkv) {
@@ -376,7 +377,7 @@ MIXLN_EXEC_FN void flash_backward_q(Ex& ex, float* smem, int seq, int H, float s
   for (int c = 0; c < Cfg::kCols; ++c) dq[c] = 0.f;
   float* dsrow = sdS + r * LS;
 
-  const int last_kt = flash_last_key_tile(q0, Bt, Bt, seq);  // block-uniform
+  const int last_kt = flash_last_key_tile(q0, Bt, Bt, seq, causal);  // block-uniform
   for (int kt = 0; kt <= last_kt; ++kt) {
     const int k0 = kt * Bt, kn = imin(Bt, seq - k0);
     ex.sync();  // the previous key tile's sK is read
@@ -398,7 +399,7 @@ MIXLN_EXEC_FN void flash_backward_q(Ex& ex, float* smem, int seq, int H, float s
     MIXLN_UNROLL
     for (int i = 0; i < Cfg::kKeys; ++i) {
       const int j = sub + 4 * i;
-      const float p = flash_live(t, k0 + j, seq) ? flash_prob(s[i] * scale, m_t, inv_t) : 0.f;
+      const float p = flash_live(t, k0 + j, seq, causal) ? flash_prob(s[i] * scale, m_t, inv_t) : 0.f;
       dsrow[j] = flash_operand(flash_ds(p, dp[i], delta_t), bf16);
     }
     ex.sync_warp();  // row r's dS, from the 4 lanes of its quad, visible to all 4
@@ -427,11 +428,11 @@ using detail::check;
 // The kernels: the bodies above on the device executor.
 template <int D>
 __global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
-    flash_forward_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
+    flash_forward_kernel(int seq, int H, float scale, bool bf16, bool causal, const float* __restrict__ qkv,
                          float* __restrict__ stats, float* __restrict__ out) {
   extern __shared__ float smem[];
   DeviceExec ex;
-  flash_forward<D>(ex, smem, seq, H, scale, bf16, qkv, stats, out);
+  flash_forward<D>(ex, smem, seq, H, scale, bf16, causal, qkv, stats, out);
 }
 
 __global__ void __launch_bounds__(kDeltaThreads)
@@ -443,22 +444,22 @@ __global__ void __launch_bounds__(kDeltaThreads)
 
 template <int D>
 __global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
-    flash_backward_kv_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
+    flash_backward_kv_kernel(int seq, int H, float scale, bool bf16, bool causal, const float* __restrict__ qkv,
                              const float* __restrict__ dout, const float* __restrict__ stats,
                              const float* __restrict__ delta, float* __restrict__ dqkv) {
   extern __shared__ float smem[];
   DeviceExec ex;
-  flash_backward_kv<D>(ex, smem, seq, H, scale, bf16, qkv, dout, stats, delta, dqkv);
+  flash_backward_kv<D>(ex, smem, seq, H, scale, bf16, causal, qkv, dout, stats, delta, dqkv);
 }
 
 template <int D>
 __global__ void __launch_bounds__(FlashConfig<D>::kThreads, 1)
-    flash_backward_q_kernel(int seq, int H, float scale, bool bf16, const float* __restrict__ qkv,
+    flash_backward_q_kernel(int seq, int H, float scale, bool bf16, bool causal, const float* __restrict__ qkv,
                             const float* __restrict__ dout, const float* __restrict__ stats,
                             const float* __restrict__ delta, float* __restrict__ dqkv) {
   extern __shared__ float smem[];
   DeviceExec ex;
-  flash_backward_q<D>(ex, smem, seq, H, scale, bf16, qkv, dout, stats, delta, dqkv);
+  flash_backward_q<D>(ex, smem, seq, H, scale, bf16, causal, qkv, dout, stats, delta, dqkv);
 }
 
 // Calls f(std::integral_constant<int, D>) for the head dims the kernels are compiled for.
@@ -499,12 +500,12 @@ constexpr bool mma_head_dim = D == 64 || D == 128;
 
 }  // namespace
 
-void Backend::attention_forward(Precision p, int B, int seq, int H, int D, ActPtr<const float> qkv_act, float* stats,
-                                ActPtr<float> out_act) {
+void Backend::attention_forward(Precision p, AttentionMask mask, int B, int seq, int H, int D,
+                                ActPtr<const float> qkv_act, float* stats, ActPtr<float> out_act) {
   if (B <= 0 || seq <= 0 || H <= 0) return;
   const float* qkv = qkv_act.scalar();  // fp32 activations on this backend
   float* out = out_act.scalar();
-  const bool bf16 = p == Precision::bf16;
+  const bool bf16 = p == Precision::bf16, causal = mask == AttentionMask::causal;
   const float scale = 1.f / std::sqrt(float(D));
   with_head_dim(D, "attention_forward", [&](auto dim) {
     constexpr int Dc = decltype(dim)::value;
@@ -515,7 +516,7 @@ void Backend::attention_forward(Precision p, int B, int seq, int H, int D, ActPt
                    "cudaFuncSetAttribute(flash_mma_forward)");
         const dim3 grid(unsigned(B * H), unsigned((seq + M::kTile - 1) / M::kTile));
         attention_mma::flash_mma_forward_kernel<Dc><<<grid, attention_mma::kThreads, M::forward_smem,
-                                                      compute_stream()>>>(seq, H, scale, qkv, stats, out);
+                                                      compute_stream()>>>(seq, H, scale, causal, qkv, stats, out);
         check_launch("attention_forward (flash_mma_forward)");
         return;
       }
@@ -523,13 +524,13 @@ void Backend::attention_forward(Precision p, int B, int seq, int H, int D, ActPt
     using Cfg = FlashConfig<Dc>;
     allow_smem(flash_forward_kernel<Dc>, Cfg::forward_smem, "cudaFuncSetAttribute(flash_forward)");
     const dim3 grid(unsigned(B * H), unsigned((seq + Cfg::kTile - 1) / Cfg::kTile));
-    flash_forward_kernel<Dc><<<grid, Cfg::kThreads, Cfg::forward_smem, compute_stream()>>>(seq, H, scale, bf16, qkv,
-                                                                                           stats, out);
+    flash_forward_kernel<Dc><<<grid, Cfg::kThreads, Cfg::forward_smem, compute_stream()>>>(seq, H, scale, bf16, causal,
+                                                                                           qkv, stats, out);
     check_launch("attention_forward (flash_forward)");
   });
 }
 
-void Backend::attention_backward(Precision p, int B, int seq, int H, int D, ActPtr<const float> qkv_act,
+void Backend::attention_backward(Precision p, AttentionMask mask, int B, int seq, int H, int D, ActPtr<const float> qkv_act,
                                  ActPtr<const float> out_act, const float* stats, ActPtr<const float> dout_act,
                                  float* delta, ActPtr<float> dqkv_act) {
   if (B <= 0 || seq <= 0 || H <= 0) return;
@@ -537,7 +538,7 @@ void Backend::attention_backward(Precision p, int B, int seq, int H, int D, ActP
   const float* out = out_act.scalar();
   const float* dout = dout_act.scalar();
   float* dqkv = dqkv_act.scalar();
-  const bool bf16 = p == Precision::bf16;
+  const bool bf16 = p == Precision::bf16, causal = mask == AttentionMask::causal;
   const float scale = 1.f / std::sqrt(float(D));
   with_head_dim(D, "attention_backward", [&](auto dim) {
     constexpr int Dc = decltype(dim)::value;
@@ -555,13 +556,13 @@ void Backend::attention_backward(Precision p, int B, int seq, int H, int D, ActP
         allow_smem(attention_mma::flash_mma_backward_kv_kernel<Dc>, M::kv_smem,
                    "cudaFuncSetAttribute(flash_mma_backward_kv)");
         attention_mma::flash_mma_backward_kv_kernel<Dc><<<mgrid, attention_mma::kThreads, M::kv_smem,
-                                                          compute_stream()>>>(seq, H, scale, qkv, dout, stats,
+                                                          compute_stream()>>>(seq, H, scale, causal, qkv, dout, stats,
                                                                               delta, dqkv);
         check_launch("attention_backward (flash_mma_backward_kv)");
         allow_smem(attention_mma::flash_mma_backward_q_kernel<Dc>, M::q_smem,
                    "cudaFuncSetAttribute(flash_mma_backward_q)");
         attention_mma::flash_mma_backward_q_kernel<Dc><<<mgrid, attention_mma::kThreads, M::q_smem,
-                                                         compute_stream()>>>(seq, H, scale, qkv, dout, stats,
+                                                         compute_stream()>>>(seq, H, scale, causal, qkv, dout, stats,
                                                                              delta, dqkv);
         check_launch("attention_backward (flash_mma_backward_q)");
         return;
@@ -569,12 +570,12 @@ void Backend::attention_backward(Precision p, int B, int seq, int H, int D, ActP
     }
     const dim3 grid(unsigned(B * H), unsigned((seq + Cfg::kTile - 1) / Cfg::kTile));
     allow_smem(flash_backward_kv_kernel<Dc>, Cfg::kv_smem, "cudaFuncSetAttribute(flash_backward_kv)");
-    flash_backward_kv_kernel<Dc><<<grid, Cfg::kThreads, Cfg::kv_smem, compute_stream()>>>(seq, H, scale, bf16, qkv, dout,
-                                                                                         stats, delta, dqkv);
+    flash_backward_kv_kernel<Dc><<<grid, Cfg::kThreads, Cfg::kv_smem, compute_stream()>>>(seq, H, scale, bf16, causal, qkv,
+                                                                                         dout, stats, delta, dqkv);
     check_launch("attention_backward (flash_backward_kv)");
     allow_smem(flash_backward_q_kernel<Dc>, Cfg::q_smem, "cudaFuncSetAttribute(flash_backward_q)");
-    flash_backward_q_kernel<Dc><<<grid, Cfg::kThreads, Cfg::q_smem, compute_stream()>>>(seq, H, scale, bf16, qkv, dout,
-                                                                                       stats, delta, dqkv);
+    flash_backward_q_kernel<Dc><<<grid, Cfg::kThreads, Cfg::q_smem, compute_stream()>>>(seq, H, scale, bf16, causal, qkv,
+                                                                                       dout, stats, delta, dqkv);
     check_launch("attention_backward (flash_backward_q)");
   });
 }

@@ -1,6 +1,6 @@
 // src/cuda/attention_mma.cuh — the tensor-core (mma.sync m16n8k16 bf16 → fp32, sm_80+) kernels of
-// the fused causal attention for Precision::bf16 and head dims 64 and 128: the forward, and the
-// two heavy backward kernels (dK/dV per key tile, dQ per query tile; delta stays the SIMT kernel
+// the fused attention (causal or without a mask) for Precision::bf16 and head dims 64 and 128:
+// the forward, and the two heavy backward kernels (dK/dV per key tile, dQ per query tile; delta stays the SIMT kernel
 // of attention.cu). Same contract, layouts and arithmetic as the SIMT kernels of attention.cu and
 // the CPU twin of math/flash_attention.hpp: q, k, v, dO rounded to bf16 when staged in shared
 // memory, P and dS rounded to bf16 as mma operands (flash_operand), fp32 accumulation, fp32 online
@@ -32,7 +32,7 @@
 // (dK/dV) or keys (dQ). A lane holds rows g and g + 8 of its warp's 16 and, per n-tile of 8
 // columns, columns 2c, 2c + 1: a row's max and sum go through the quad's two xor shuffles (MmaRow,
 // as QuadRow in attention.cu). A warp none of whose rows can see a key of the visited tile (all
-// above the diagonal, or all padding) skips it (warp-uniform; the skipped work would change
+// above the diagonal of a causal mask, or all padding: flash_rows_see_keys) skips it (warp-uniform; the skipped work would change
 // nothing: alpha = 1, P = 0).
 //   forward  S = Q·Kᵀ (A: sQ rows, B: sK rows), online softmax, O += P̃·V (A: P̃ from S's
 //            registers, B: V transposed, sVt [D][Bc]); O, m, l in registers; finalize.
@@ -197,7 +197,7 @@ struct MmaRow {
 
 // --- forward: one block per (b·H + h, query tile of 64 rows) -----------------------------------
 template <int D, class Ex>
-MIXLN_MMA_FN void forward(Ex& ex, void* smem, int seq, int H, float scale, const float* __restrict__ qkv,
+MIXLN_MMA_FN void forward(Ex& ex, void* smem, int seq, int H, float scale, bool causal, const float* __restrict__ qkv,
                           float* __restrict__ stats, float* __restrict__ out) {
   using Cfg = MmaConfig<D>;
   constexpr int Br = Cfg::kTile, Bc = Cfg::kFwdKeys, LD = Cfg::kLd, LDT = Cfg::kLdFwdT;
@@ -220,14 +220,14 @@ MIXLN_MMA_FN void forward(Ex& ex, void* smem, int seq, int H, float scale, const
     for (int e = 0; e < 4; ++e) o[dn][e] = 0.f;
   float m[2] = {flash_masked<float>(), flash_masked<float>()}, l[2] = {0.f, 0.f};
 
-  const int last_kt = flash_last_key_tile(q0, Br, Bc, seq);  // block-uniform
+  const int last_kt = flash_last_key_tile(q0, Br, Bc, seq, causal);  // block-uniform
   for (int kt = 0; kt <= last_kt; ++kt) {
     const int k0 = kt * Bc, kn = imin(Bc, seq - k0);
     ex.sync();  // the previous tile's sK, sVt are read
     stage<D, Bc>(tid, base + C, ld, k0, kn, sK, LD, nullptr, 0);
     stage<D, Bc>(tid, base + 2 * C, ld, k0, kn, nullptr, 0, sVt, LDT);
     ex.sync();  // sQ (first pass), sK, sVt in place
-    if (w0 >= seq || k0 > w0 + kWarpRows - 1) continue;  // warp-uniform: no row of the warp sees the tile
+    if (!flash_rows_see_keys(w0, w0 + kWarpRows - 1, k0, seq, causal)) continue;  // warp-uniform: no row of the warp sees the tile
     float s[Bc / 8][4];  // S = Q·Kᵀ, the warp's 16 rows × Bc keys
     MIXLN_UNROLL
     for (int nt = 0; nt < Bc / 8; ++nt)
@@ -253,7 +253,7 @@ MIXLN_MMA_FN void forward(Ex& ex, void* smem, int seq, int H, float scale, const
       for (int nt = 0; nt < Bc / 8; ++nt)
         MIXLN_UNROLL
         for (int i = 0; i < 2; ++i)
-          x[2 * nt + i] = flash_live(t, k0 + 8 * nt + 2 * c + i, seq) ? s[nt][2 * hf + i] * scale : flash_masked<float>();
+          x[2 * nt + i] = flash_live(t, k0 + 8 * nt + 2 * c + i, seq, causal) ? s[nt][2 * hf + i] * scale : flash_masked<float>();
       const float alpha = flash_online_update(MmaRow<Bc / 4, Ex>{ex}, x, m[hf], l[hf], true);
       MIXLN_UNROLL
       for (int nt = 0; nt < Bc / 8; ++nt)
@@ -298,7 +298,7 @@ MIXLN_MMA_FN void forward(Ex& ex, void* smem, int seq, int H, float scale, const
 
 // --- backward: dK, dV — one block per (b·H + h, key tile of 64 keys) ----------------------------
 template <int D, class Ex>
-MIXLN_MMA_FN void backward_kv(Ex& ex, void* smem, int seq, int H, float scale, const float* __restrict__ qkv,
+MIXLN_MMA_FN void backward_kv(Ex& ex, void* smem, int seq, int H, float scale, bool causal, const float* __restrict__ qkv,
                               const float* __restrict__ dout, const float* __restrict__ stats,
                               const float* __restrict__ delta, float* __restrict__ dqkv) {
   using Cfg = MmaConfig<D>;
@@ -332,7 +332,7 @@ MIXLN_MMA_FN void backward_kv(Ex& ex, void* smem, int seq, int H, float scale, c
     for (int e = 0; e < 4; ++e) dk[dn][e] = dv[dn][e] = 0.f;
 
   const int n_qt = (seq + Br - 1) / Br;
-  for (int qt = flash_first_query_tile(k0, Br); qt < n_qt; ++qt) {  // block-uniform bounds
+  for (int qt = flash_first_query_tile(k0, Br, causal); qt < n_qt; ++qt) {  // block-uniform bounds
     const int q0 = qt * Br, qn = imin(Br, seq - q0);
     ex.sync();  // the previous query tile's tiles and stats are read
     stage<D, Br>(tid, base, ld, q0, qn, sQ, LD, sQt, LDR);
@@ -344,7 +344,7 @@ MIXLN_MMA_FN void backward_kv(Ex& ex, void* smem, int seq, int H, float scale, c
       sDelta[r] = in ? dl[q0 + r] : 0.f;
     }
     ex.sync();  // sK, sV (first pass), the query tile and its stats in place
-    if (w0 > q0 + qn - 1) continue;  // warp-uniform: every query row of the tile is before the warp's keys
+    if (!flash_rows_see_keys(q0, q0 + qn - 1, w0, seq, causal)) continue;  // warp-uniform: every query row of the tile is before the warp's keys
     float sT[Br / 8][4], dpT[Br / 8][4];  // Sᵀ = K·Qᵀ, dPᵀ = V·dOᵀ: the warp's 16 keys × Br query rows
     two_products<D, Br>(ex, sT, dpT, sK + warp * kWarpRows * LD, sV + warp * kWarpRows * LD, sQ, sdO, LD, g, c);
     // Pᵀ and dSᵀ in place: key w0 + g + 8hf, query row q = 8nt + 2c + i of the tile
@@ -356,7 +356,7 @@ MIXLN_MMA_FN void backward_kv(Ex& ex, void* smem, int seq, int H, float scale, c
         for (int i = 0; i < 2; ++i) {
           const int q = 8 * nt + 2 * c + i, e = 2 * hf + i;
           const float p =
-              flash_live(q0 + q, w0 + g + 8 * hf, seq) ? flash_prob(sT[nt][e] * scale, sM[q], sInv[q]) : 0.f;
+              flash_live(q0 + q, w0 + g + 8 * hf, seq, causal) ? flash_prob(sT[nt][e] * scale, sM[q], sInv[q]) : 0.f;
           const float ds = flash_ds(p, dpT[nt][e], sDelta[q]);
           sT[nt][e] = flash_operand(p, true);
           dpT[nt][e] = flash_operand(ds, true);
@@ -394,7 +394,7 @@ MIXLN_MMA_FN void backward_kv(Ex& ex, void* smem, int seq, int H, float scale, c
 
 // --- backward: dQ — one block per (b·H + h, query tile of 64 rows) ------------------------------
 template <int D, class Ex>
-MIXLN_MMA_FN void backward_q(Ex& ex, void* smem, int seq, int H, float scale, const float* __restrict__ qkv,
+MIXLN_MMA_FN void backward_q(Ex& ex, void* smem, int seq, int H, float scale, bool causal, const float* __restrict__ qkv,
                              const float* __restrict__ dout, const float* __restrict__ stats,
                              const float* __restrict__ delta, float* __restrict__ dqkv) {
   using Cfg = MmaConfig<D>;
@@ -431,14 +431,14 @@ MIXLN_MMA_FN void backward_q(Ex& ex, void* smem, int seq, int H, float scale, co
     MIXLN_UNROLL
     for (int e = 0; e < 4; ++e) dq[dn][e] = 0.f;
 
-  const int last_kt = flash_last_key_tile(q0, Br, Bc, seq);  // block-uniform
+  const int last_kt = flash_last_key_tile(q0, Br, Bc, seq, causal);  // block-uniform
   for (int kt = 0; kt <= last_kt; ++kt) {
     const int k0 = kt * Bc, kn = imin(Bc, seq - k0);
     ex.sync();  // the previous key tile is read
     stage<D, Bc>(tid, base + C, ld, k0, kn, sK, LD, sKt, LDC);
     stage<D, Bc>(tid, base + 2 * C, ld, k0, kn, sV, LD, nullptr, 0);
     ex.sync();  // sQ, sdO (first pass), the key tile in place
-    if (w0 >= seq || k0 > w0 + kWarpRows - 1) continue;  // warp-uniform
+    if (!flash_rows_see_keys(w0, w0 + kWarpRows - 1, k0, seq, causal)) continue;  // warp-uniform
     float s[Bc / 8][4], dp[Bc / 8][4];  // S = Q·Kᵀ, dP = dO·Vᵀ: the warp's 16 rows × Bc keys
     two_products<D, Bc>(ex, s, dp, sQ + warp * kWarpRows * LD, sdO + warp * kWarpRows * LD, sK, sV, LD, g, c);
     // dS in place of S: row w0 + g + 8hf, key k0 + 8nt + 2c + i
@@ -449,7 +449,7 @@ MIXLN_MMA_FN void backward_q(Ex& ex, void* smem, int seq, int H, float scale, co
         MIXLN_UNROLL
         for (int i = 0; i < 2; ++i) {
           const int e = 2 * hf + i;
-          const float p = flash_live(w0 + g + 8 * hf, k0 + 8 * nt + 2 * c + i, seq)
+          const float p = flash_live(w0 + g + 8 * hf, k0 + 8 * nt + 2 * c + i, seq, causal)
                               ? flash_prob(s[nt][e] * scale, m_t[hf], inv_t[hf])
                               : 0.f;
           s[nt][e] = flash_operand(flash_ds(p, dp[nt][e], delta_t[hf]), true);
@@ -488,31 +488,31 @@ using attention_exec::DeviceExec;
 // D = 128 are 64–128 floats a lane); no spill, no stack frame (checked with -Xptxas -v).
 template <int D>
 __global__ void __launch_bounds__(kThreads, 1)
-    flash_mma_forward_kernel(int seq, int H, float scale, const float* __restrict__ qkv, float* __restrict__ stats,
+    flash_mma_forward_kernel(int seq, int H, float scale, bool causal, const float* __restrict__ qkv, float* __restrict__ stats,
                              float* __restrict__ out) {
   extern __shared__ __align__(16) unsigned char flash_mma_smem[];
   DeviceExec ex;
-  forward<D>(ex, flash_mma_smem, seq, H, scale, qkv, stats, out);
+  forward<D>(ex, flash_mma_smem, seq, H, scale, causal, qkv, stats, out);
 }
 
 template <int D>
 __global__ void __launch_bounds__(kThreads, 1)
-    flash_mma_backward_kv_kernel(int seq, int H, float scale, const float* __restrict__ qkv,
+    flash_mma_backward_kv_kernel(int seq, int H, float scale, bool causal, const float* __restrict__ qkv,
                                  const float* __restrict__ dout, const float* __restrict__ stats,
                                  const float* __restrict__ delta, float* __restrict__ dqkv) {
   extern __shared__ __align__(16) unsigned char flash_mma_smem[];
   DeviceExec ex;
-  backward_kv<D>(ex, flash_mma_smem, seq, H, scale, qkv, dout, stats, delta, dqkv);
+  backward_kv<D>(ex, flash_mma_smem, seq, H, scale, causal, qkv, dout, stats, delta, dqkv);
 }
 
 template <int D>
 __global__ void __launch_bounds__(kThreads, 1)
-    flash_mma_backward_q_kernel(int seq, int H, float scale, const float* __restrict__ qkv,
+    flash_mma_backward_q_kernel(int seq, int H, float scale, bool causal, const float* __restrict__ qkv,
                                 const float* __restrict__ dout, const float* __restrict__ stats,
                                 const float* __restrict__ delta, float* __restrict__ dqkv) {
   extern __shared__ __align__(16) unsigned char flash_mma_smem[];
   DeviceExec ex;
-  backward_q<D>(ex, flash_mma_smem, seq, H, scale, qkv, dout, stats, delta, dqkv);
+  backward_q<D>(ex, flash_mma_smem, seq, H, scale, causal, qkv, dout, stats, delta, dqkv);
 }
 #endif  // __CUDACC__
 

@@ -163,6 +163,33 @@ __global__ void copy_rows_kernel(std::size_t rows, int n, RowsView<const float> 
   }
 }
 
+// y[r, j] += b[j], one thread per element.
+__global__ void bias_forward_kernel(std::size_t rows, int n, const float* __restrict__ b, float* __restrict__ y) {
+  for (std::size_t e = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; e < rows * n;
+       e += std::size_t(gridDim.x) * blockDim.x)
+    y[e] += b[e % n];
+}
+
+// db[j] += Σ_r dy[r, j]: a block of kBiasColumns × kBiasRowLanes threads owns kBiasColumns
+// columns; lane (x, y) sums rows y, y + kBiasRowLanes, ... of column x in order, then lane y = 0
+// adds the kBiasRowLanes partial sums in order — the same result on every run (no atomics).
+constexpr int kBiasColumns = 32, kBiasRowLanes = 16;
+__global__ void __launch_bounds__(kBiasColumns * kBiasRowLanes)
+    bias_backward_kernel(int rows, int n, const float* __restrict__ dy, float* __restrict__ db) {
+  __shared__ float partial[kBiasRowLanes][kBiasColumns + 1];
+  const int x = threadIdx.x, y = threadIdx.y, j = blockIdx.x * kBiasColumns + x;
+  float acc = 0.f;
+  if (j < n)
+    for (int r = y; r < rows; r += kBiasRowLanes) acc += dy[std::size_t(r) * n + j];
+  partial[y][x] = acc;
+  __syncthreads();
+  if (y == 0 && j < n) {
+    float sum = 0.f;
+    for (int k = 0; k < kBiasRowLanes; ++k) sum += partial[k][x];
+    db[j] += sum;
+  }
+}
+
 // One thread per (row, head) of q and k.
 __global__ void rope_kernel(bool backward, int rows, int seq, int H, int D, float* qkv, const float* cs,
                             const float* sn) {
@@ -637,6 +664,18 @@ void Backend::linear_backward(Precision p, int M, int N, int K, ActPtr<const flo
                               ActPtr<const float> W, ActPtr<float> dx, float* dW) {
   gemm(p, false, false, M, K, N, 1.f, dy.scalar(), N, W.scalar(), K, 0.f, dx.scalar(), K);
   gemm(p, true, false, N, K, M, 1.f, dy.scalar(), N, x.scalar(), K, 1.f, dW, K);
+}
+
+void Backend::bias_forward(int rows, int n, const float* b, float* y) {
+  if (rows <= 0 || n <= 0) return;
+  bias_forward_kernel<<<blocks_for(std::size_t(rows) * n), kThreads, 0, compute_stream()>>>(std::size_t(rows), n, b, y);
+  check_launch("bias_forward");
+}
+void Backend::bias_backward(int rows, int n, const float* dy, float* db) {
+  if (rows <= 0 || n <= 0) return;
+  const dim3 block(kBiasColumns, kBiasRowLanes);
+  bias_backward_kernel<<<unsigned((n + kBiasColumns - 1) / kBiasColumns), block, 0, compute_stream()>>>(rows, n, dy, db);
+  check_launch("bias_backward");
 }
 
 // y = bf16(x): the same rounding as the staging of GEMM inputs (bf16_t and __nv_bfloat16 are

@@ -52,11 +52,12 @@ NORM_PARAMS = {"RMSNorm": [("weight", True, 1.0)],
                "EmbedScale": [("scale", False, 1.0)]}
 
 
-def layer(placement, kind="RMSNorm", attn_norm=None, mlp="swiglu", mlp_kind=None):
+def layer(placement, kind="RMSNorm", attn_norm=None, mlp="swiglu", mlp_kind=None, block="llama"):
     """A layer spec. attn_norm: None or (which: "qk"|"qkv", scope: "per_head"|"full", kind);
-    mlp_kind: the norm kind of the MLP sub-layer's norms (default: kind)."""
+    mlp_kind: the norm kind of the MLP sub-layer's norms (default: kind); block "vit": timm's
+    ViT block (dsl/vit_block.hpp) in place of LLaMA's."""
     return {"placement": placement, "kind": kind, "attn_norm": attn_norm, "mlp": mlp,
-            "mlp_kind": mlp_kind or kind}
+            "mlp_kind": mlp_kind or kind, "block": block}
 
 
 def as_layer(spec):
@@ -128,6 +129,23 @@ def attention(h, p, prefix, H, attn_norm=None):
     return out @ p[prefix + "self_attn.o_proj.weight"].T
 
 
+def vit_attention(h, p, prefix, H):
+    """timm's Attention with qkv_bias: no mask, no RoPE (dsl/branches/vit_attention.hpp)."""
+    B, T, C = h.shape
+    D = C // H
+    qkv = h @ p[prefix + "attn.qkv.weight"].T + p[prefix + "attn.qkv.bias"]  # [B, T, 3C]
+    q, k, v = (qkv[..., i * C:(i + 1) * C].reshape(B, T, H, D).transpose(1, 2) for i in range(3))
+    probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D), dim=-1)
+    out = (probs @ v).transpose(1, 2).reshape(B, T, C)
+    return out @ p[prefix + "attn.proj.weight"].T + p[prefix + "attn.proj.bias"]
+
+
+def vit_mlp(h, p, prefix):
+    """timm's Mlp: fc2(gelu(fc1(x))), the exact GELU (dsl/branches/gelu_mlp.hpp)."""
+    a = torch.nn.functional.gelu(h @ p[prefix + "mlp.fc1.weight"].T + p[prefix + "mlp.fc1.bias"])
+    return a @ p[prefix + "mlp.fc2.weight"].T + p[prefix + "mlp.fc2.bias"]
+
+
 def mlp(h, p, prefix, kind="swiglu"):
     if kind == "gelu":  # examples/gelu_block.hpp: down(gelu_tanh(up(x)))
         u = h @ p[prefix + "mlp.up_proj.weight"].T
@@ -161,8 +179,11 @@ def forward(p, layers, cfg, ids, labels, drop=None, streams=None, final="RMSNorm
             h = x
             if pre:
                 h = norm(kind, x, p, prefix + pre) * pre_scale(placement, i)
-            f = attention(h, p, prefix, cfg["heads"], spec["attn_norm"]) if sub == "attn" \
-                else mlp(h, p, prefix, spec["mlp"])
+            if spec["block"] == "vit":
+                f = vit_attention(h, p, prefix, cfg["heads"]) if sub == "attn" else vit_mlp(h, p, prefix)
+            else:
+                f = attention(h, p, prefix, cfg["heads"], spec["attn_norm"]) if sub == "attn" \
+                    else mlp(h, p, prefix, spec["mlp"])
             if branch:
                 f = norm(kind, f, p, prefix + branch)
             s = a * x + f
@@ -191,6 +212,17 @@ def param_shapes(layers, cfg, final="RMSNorm", embed=()):
     for i, spec in enumerate(layers):
         spec = as_layer(spec)
         prefix = f"model.layers.{i}."
+        if spec["block"] == "vit":
+            for name, shape in (("attn.qkv.weight", (3 * C, C)), ("attn.qkv.bias", (3 * C,)),
+                                ("attn.proj.weight", (C, C)), ("attn.proj.bias", (C,)),
+                                ("mlp.fc1.weight", (I, C)), ("mlp.fc1.bias", (I,)),
+                                ("mlp.fc2.weight", (C, I)), ("mlp.fc2.bias", (C,))):
+                shapes[prefix + name] = shape
+            for sub in ("attn", "mlp"):
+                for name in PLACEMENTS[spec["placement"]][sub][:3]:
+                    if name:
+                        norm_shapes(shapes, spec["mlp_kind"] if sub == "mlp" else spec["kind"], prefix + name, C)
+            continue
         for name in LINEARS[:4]:
             shapes[prefix + name + ".weight"] = (C, C)
         if spec["attn_norm"]:
@@ -387,6 +419,18 @@ def main():
     tiny = ["PostLN"] * 2 + ["PreLN"] * 6
     params, ids, labels = make_case("tiny_mixln", tiny, TINY, batch=2, seq=16, seed=7, int_dtype="I64")
     write_analyses("tiny_mixln", tiny, TINY, params, ids, labels)
+    # timm's ViT block (dsl/vit_block.hpp) under Pre-LN, Post-LN, Mix-LN with LayerNorm, and DyT,
+    # inside the language model's ends (token embedding, LM head) at the golden size
+    vit = lambda placement, kind="LayerNorm": layer(placement, kind=kind, block="vit")
+    vit_cases = [
+        ("vit_preln", [vit("PreLN")] * 4, "LayerNorm"),
+        ("vit_postln", [vit("PostLN")] * 4, "LayerNorm"),
+        ("vit_mixln", [vit("PostLN")] + [vit("PreLN")] * 3, "LayerNorm"),
+        ("vit_dyt", [vit("PreLN", "DyT")] * 4, "DyT"),
+    ]
+    for i, (name, layers, final) in enumerate(vit_cases):
+        make_case(name, layers, GOLDEN, batch=2, seq=12, seed=300 + i,
+                  int_dtype="I32" if i % 2 else "I64", final=final)
 
 if __name__ == "__main__":
     sys.exit(main())

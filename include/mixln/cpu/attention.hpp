@@ -1,4 +1,4 @@
-// mixln/cpu/attention.hpp — RoPE and causal multi-head attention on the CPU.
+// mixln/cpu/attention.hpp — RoPE and multi-head attention, causal or without a mask, on the CPU.
 //
 // Layouts (C = H·D):
 //   qkv   [B, T, 3C]   q | k | v of each token; head h occupies columns h·D .. h·D+D of each
@@ -8,7 +8,8 @@
 // (leading dimension 3C or C) and never copy. A block of kQueryBlock score rows at a time is
 // materialised in the thread's scratch (slots 5 and 6), never the whole [T, T]: backward
 // recomputes the block's scores with the same GEMM and its probabilities from the statistics
-// (causal_softmax_recompute_row), the same values bit for bit as the forward's. Under
+// (softmax_recompute_row), the same values bit for bit as the forward's. A causal block's rows
+// [t0, t1) see keys [0, t1); without a mask every block sees all T keys. Under
 // --precision bf16, qkv, out, dout and dqkv may be stored in bf16 (act_ptr.hpp): they are read as
 // GEMM operands as they are, and written rounded once from fp32.
 #pragma once
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "../config.hpp"
+#include "../math/attention_mask.hpp"
 #include "../math/rope.hpp"
 #include "../math/row.hpp"
 #include "../math/softmax.hpp"
@@ -63,8 +65,8 @@ void rope_apply(int B, int seq, int H, int D, E* qkv, const T* cos_t, const T* s
   }
 }
 
-// Causal attention works on blocks of kQueryBlock query rows: rows [t0, t1) only see keys
-// [0, t1), so their GEMMs stop there — about 40% fewer FLOPs than full T×T products at T = 256.
+// Attention works on blocks of kQueryBlock query rows: under a causal mask rows [t0, t1) only
+// see keys [0, t1), so their GEMMs stop there — about 40% fewer FLOPs than full T×T products at T = 256.
 inline constexpr int kQueryBlock = 64;
 
 // The bf16 path's blocks: as many query rows as keep a block of fp32 scores within 64 Ki values
@@ -80,8 +82,10 @@ inline int bf16_query_block(int seq) { return std::max(kQueryBlock, std::min(seq
 // Out: uint16_t (bf16 bits, oneDNN) or float (rounded values, the emulation through sgemm).
 // The products and their inputs are those of the per-GEMM path, so the results are too.
 template <class Out>
-void attention_forward_rounded(int B, int seq, int H, int D, ActPtr<const float> qkv, float* stats, ActPtr<float> out) {
+void attention_forward_rounded(AttentionMask mask, int B, int seq, int H, int D, ActPtr<const float> qkv, float* stats,
+                               ActPtr<float> out) {
   const int C = H * D;
+  const bool causal = mask == AttentionMask::causal;
   const float scale = 1.f / std::sqrt(float(D));
   const int qb = bf16_query_block(seq);
 #pragma omp parallel for collapse(2) schedule(static)
@@ -99,16 +103,17 @@ void attention_forward_rounded(int B, int seq, int H, int D, ActPtr<const float>
       float* st = stats + (std::size_t(b) * H + h) * seq * 2;
       const ActPtr<float> o = out + std::ptrdiff_t(std::size_t(b) * seq * C + h * D);
       for (int t0 = 0; t0 < seq; t0 += qb) {
-        const int t1 = std::min(seq, t0 + qb), rows = t1 - t0;
-        // S = s·Q Kᵀ: the score rows [t0, t1) against keys [0, t1), ld seq
-        multiply_rounded<Out>(false, true, rows, t1, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
+        const int t1 = std::min(seq, t0 + qb), rows = t1 - t0, keys = causal ? t1 : seq;
+        // S = s·Q Kᵀ: the score rows [t0, t1) against keys [0, keys), ld seq
+        multiply_rounded<Out>(false, true, rows, keys, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
         for (int t = t0; t < t1; ++t) {
           float* row = pb + std::size_t(t - t0) * seq;
-          causal_softmax_row_stats(SerialRow{t + 1}, row, t + 1, st + 2 * t, st + 2 * t + 1);
-          std::fill(row + t + 1, row + seq, 0.f);
+          const int len = causal ? t + 1 : seq;
+          softmax_row_stats(SerialRow{len}, row, len, st + 2 * t, st + 2 * t + 1);
+          std::fill(row + len, row + seq, 0.f);
         }
-        round_to_bf16_dense(rows, t1, pb, seq, p16);
-        multiply_into<Out>(false, false, rows, D, t1, 1.f, p16, v16, o + std::ptrdiff_t(t0) * C, C);  // O = P V
+        round_to_bf16_dense(rows, keys, pb, seq, p16);
+        multiply_into<Out>(false, false, rows, D, keys, 1.f, p16, v16, o + std::ptrdiff_t(t0) * C, C);  // O = P V
       }
     }
 }
@@ -116,9 +121,10 @@ void attention_forward_rounded(int B, int seq, int H, int D, ActPtr<const float>
 // dqkv (=) from dout. dK and dV accumulate over query blocks: in fp32, in dqkv itself when it is
 // fp32, else in scratch that is rounded into dqkv once per head.
 template <class Out>
-void attention_backward_rounded(int B, int seq, int H, int D, ActPtr<const float> qkv, const float* stats,
-                                ActPtr<const float> dout, ActPtr<float> dqkv) {
+void attention_backward_rounded(AttentionMask mask, int B, int seq, int H, int D, ActPtr<const float> qkv,
+                                const float* stats, ActPtr<const float> dout, ActPtr<float> dqkv) {
   const int C = H * D;
+  const bool causal = mask == AttentionMask::causal;
   const float scale = 1.f / std::sqrt(float(D));
   const int qb = bf16_query_block(seq);
 #pragma omp parallel for collapse(2) schedule(static)
@@ -148,27 +154,29 @@ void attention_backward_rounded(int B, int seq, int H, int D, ActPtr<const float
         std::fill(dv + std::size_t(t) * ldd, dv + std::size_t(t) * ldd + D, 0.f);
       }
       for (int t0 = 0; t0 < seq; t0 += qb) {
-        const int t1 = std::min(seq, t0 + qb), rows = t1 - t0;
+        const int t1 = std::min(seq, t0 + qb), rows = t1 - t0, keys = causal ? t1 : seq;
         const Out* dOb = do16 + std::size_t(t0) * D;
         // P again: the forward's scores, then its probabilities from the saved statistics
-        multiply_rounded<Out>(false, true, rows, t1, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
+        multiply_rounded<Out>(false, true, rows, keys, D, scale, q16 + std::size_t(t0) * D, k16, 0.f, pb, seq);
         for (int t = t0; t < t1; ++t) {
           float* row = pb + std::size_t(t - t0) * seq;
-          causal_softmax_recompute_row(SerialRow{t + 1}, row, t + 1, st[2 * t], st[2 * t + 1]);
-          std::fill(row + t + 1, row + seq, 0.f);
+          const int len = causal ? t + 1 : seq;
+          softmax_recompute_row(SerialRow{len}, row, len, st[2 * t], st[2 * t + 1]);
+          std::fill(row + len, row + seq, 0.f);
         }
-        multiply_rounded<Out>(false, true, rows, t1, D, 1.f, dOb, v16, 0.f, dpb, seq);  // dP = dO Vᵀ
+        multiply_rounded<Out>(false, true, rows, keys, D, 1.f, dOb, v16, 0.f, dpb, seq);  // dP = dO Vᵀ
         for (int t = t0; t < t1; ++t) {
           float* row = dpb + std::size_t(t - t0) * seq;
-          causal_softmax_backward_row(SerialRow{t + 1}, pb + std::size_t(t - t0) * seq, row);
-          std::fill(row + t + 1, row + seq, 0.f);
+          const int len = causal ? t + 1 : seq;
+          softmax_backward_row(SerialRow{len}, pb + std::size_t(t - t0) * seq, row);
+          std::fill(row + len, row + seq, 0.f);
         }
-        round_to_bf16_dense(rows, t1, pb, seq, blk16);
-        multiply_rounded<Out>(true, false, t1, D, rows, 1.f, blk16, dOb, 1.f, dv, ldd);  // dV += Pᵀ dO
-        round_to_bf16_dense(rows, t1, dpb, seq, blk16);
-        multiply_rounded<Out>(false, false, rows, D, t1, scale, blk16, k16, 0.f, dq + std::size_t(t0) * ldd,
+        round_to_bf16_dense(rows, keys, pb, seq, blk16);
+        multiply_rounded<Out>(true, false, keys, D, rows, 1.f, blk16, dOb, 1.f, dv, ldd);  // dV += Pᵀ dO
+        round_to_bf16_dense(rows, keys, dpb, seq, blk16);
+        multiply_rounded<Out>(false, false, rows, D, keys, scale, blk16, k16, 0.f, dq + std::size_t(t0) * ldd,
                               ldd);                                                     // dQ = s·dS K
-        multiply_rounded<Out>(true, false, t1, D, rows, scale, blk16, q16 + std::size_t(t0) * D, 1.f, dk,
+        multiply_rounded<Out>(true, false, keys, D, rows, scale, blk16, q16 + std::size_t(t0) * D, 1.f, dk,
                               ldd);                                                     // dK += s·dSᵀ Q
       }
       if (!wide) {  // dq | dk | dv of this head into dqkv, each rounded once
@@ -181,13 +189,14 @@ void attention_backward_rounded(int B, int seq, int H, int D, ActPtr<const float
 }
 
 // The bf16 attention on the engine the process uses for bf16 GEMMs.
-inline void attention_forward_bf16(int B, int seq, int H, int D, ActPtr<const float> qkv, float* stats,
-                                   ActPtr<float> out) {
-  with_bf16_operands([&](auto o) { attention_forward_rounded<decltype(o)>(B, seq, H, D, qkv, stats, out); });
+inline void attention_forward_bf16(AttentionMask mask, int B, int seq, int H, int D, ActPtr<const float> qkv,
+                                   float* stats, ActPtr<float> out) {
+  with_bf16_operands([&](auto o) { attention_forward_rounded<decltype(o)>(mask, B, seq, H, D, qkv, stats, out); });
 }
-inline void attention_backward_bf16(int B, int seq, int H, int D, ActPtr<const float> qkv, const float* stats,
-                                    ActPtr<const float> dout, ActPtr<float> dqkv) {
-  with_bf16_operands([&](auto o) { attention_backward_rounded<decltype(o)>(B, seq, H, D, qkv, stats, dout, dqkv); });
+inline void attention_backward_bf16(AttentionMask mask, int B, int seq, int H, int D, ActPtr<const float> qkv,
+                                    const float* stats, ActPtr<const float> dout, ActPtr<float> dqkv) {
+  with_bf16_operands(
+      [&](auto o) { attention_backward_rounded<decltype(o)>(mask, B, seq, H, D, qkv, stats, dout, dqkv); });
 }
 
 // The op family of cpu::Backend<T> (backend_ops.hpp): RoPE and attention.
@@ -207,13 +216,14 @@ struct AttentionOps {
     });
   }
 
-  static void attention_forward(Precision p, int B, int seq, int H, int D, ActPtr<const T> qkv_act, T* stats,
-                                ActPtr<T> out_act) {
+  static void attention_forward(Precision p, AttentionMask mask, int B, int seq, int H, int D, ActPtr<const T> qkv_act,
+                                T* stats, ActPtr<T> out_act) {
     if constexpr (std::is_same_v<T, float>)
-      if (p == Precision::bf16) return attention_forward_bf16(B, seq, H, D, qkv_act, stats, out_act);
+      if (p == Precision::bf16) return attention_forward_bf16(mask, B, seq, H, D, qkv_act, stats, out_act);
     const T* qkv = qkv_act.scalar();
     T* out = out_act.scalar();
     const int C = H * D;
+    const bool causal = mask == AttentionMask::causal;
     const T scale = T(1) / std::sqrt(T(D));
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; ++b)
@@ -225,29 +235,31 @@ struct AttentionOps {
         T* pb = scratch<T>(5, std::size_t(kQueryBlock) * seq);       // [rows, T] a block of P
         T* o = out + std::size_t(b) * seq * C + h * D;                // [T, D], ld C
         for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
-          const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
-          gemm(false, true, rows, t1, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);
+          const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0, keys = causal ? t1 : seq;
+          gemm(false, true, rows, keys, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);
           for (int t = t0; t < t1; ++t) {
             T* row = pb + std::size_t(t - t0) * seq;
-            causal_softmax_row_stats(SerialRow{t + 1}, row, t + 1, st + 2 * t, st + 2 * t + 1);
-            std::fill(row + t + 1, row + seq, T(0));
+            const int len = causal ? t + 1 : seq;
+            softmax_row_stats(SerialRow{len}, row, len, st + 2 * t, st + 2 * t + 1);
+            std::fill(row + len, row + seq, T(0));
           }
-          gemm(false, false, rows, D, t1, T(1), pb, seq, v, 3 * C, T(0), o + std::size_t(t0) * C, C);
+          gemm(false, false, rows, D, keys, T(1), pb, seq, v, 3 * C, T(0), o + std::size_t(t0) * C, C);
         }
       }
   }
 
   // dqkv [B, T, 3C] (=) from dout [B, T, C]. The CPU recomputes each block's P (with the
   // forward's own GEMM and softmax arithmetic) and needs neither out nor the delta scratch.
-  static void attention_backward(Precision p, int B, int seq, int H, int D, ActPtr<const T> qkv_act,
+  static void attention_backward(Precision p, AttentionMask mask, int B, int seq, int H, int D, ActPtr<const T> qkv_act,
                                  ActPtr<const T> /*out*/, const T* stats, ActPtr<const T> dout_act, T* /*delta*/,
                                  ActPtr<T> dqkv_act) {
     if constexpr (std::is_same_v<T, float>)
-      if (p == Precision::bf16) return attention_backward_bf16(B, seq, H, D, qkv_act, stats, dout_act, dqkv_act);
+      if (p == Precision::bf16) return attention_backward_bf16(mask, B, seq, H, D, qkv_act, stats, dout_act, dqkv_act);
     const T* qkv = qkv_act.scalar();
     const T* dout = dout_act.scalar();
     T* dqkv = dqkv_act.scalar();
     const int C = H * D;
+    const bool causal = mask == AttentionMask::causal;
     const T scale = T(1) / std::sqrt(T(D));
 #pragma omp parallel for collapse(2) schedule(static)
     for (int b = 0; b < B; ++b)
@@ -268,25 +280,27 @@ struct AttentionOps {
           std::fill(dv + std::size_t(t) * 3 * C, dv + std::size_t(t) * 3 * C + D, T(0));
         }
         for (int t0 = 0; t0 < seq; t0 += kQueryBlock) {
-          const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0;
+          const int t1 = std::min(seq, t0 + kQueryBlock), rows = t1 - t0, keys = causal ? t1 : seq;
           const T* dOb = dO + std::size_t(t0) * C;
-          gemm(false, true, rows, t1, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);  // S
+          gemm(false, true, rows, keys, D, scale, q + std::size_t(t0) * 3 * C, 3 * C, k, 3 * C, T(0), pb, seq);  // S
           for (int t = t0; t < t1; ++t) {
             T* row = pb + std::size_t(t - t0) * seq;
-            causal_softmax_recompute_row(SerialRow{t + 1}, row, t + 1, st[2 * t], st[2 * t + 1]);
-            std::fill(row + t + 1, row + seq, T(0));
+            const int len = causal ? t + 1 : seq;
+            softmax_recompute_row(SerialRow{len}, row, len, st[2 * t], st[2 * t + 1]);
+            std::fill(row + len, row + seq, T(0));
           }
-          gemm(false, true, rows, t1, D, T(1), dOb, C, v, 3 * C, T(0), dpb, seq);   // dP = dO Vᵀ
+          gemm(false, true, rows, keys, D, T(1), dOb, C, v, 3 * C, T(0), dpb, seq);   // dP = dO Vᵀ
           for (int t = t0; t < t1; ++t) {
             T* row = dpb + std::size_t(t - t0) * seq;
-            causal_softmax_backward_row(SerialRow{t + 1}, pb + std::size_t(t - t0) * seq, row);
-            std::fill(row + t + 1, row + seq, T(0));
+            const int len = causal ? t + 1 : seq;
+            softmax_backward_row(SerialRow{len}, pb + std::size_t(t - t0) * seq, row);
+            std::fill(row + len, row + seq, T(0));
           }
-          gemm(true, false, t1, D, rows, T(1), pb, seq, dOb, C, T(1), dv, 3 * C);     // dV += Pᵀ dO
-          gemm(false, false, rows, D, t1, scale, dpb, seq, k, 3 * C, T(0),
-               dq + std::size_t(t0) * 3 * C, 3 * C);                                  // dQ = s·dS K
-          gemm(true, false, t1, D, rows, scale, dpb, seq, q + std::size_t(t0) * 3 * C, 3 * C, T(1), dk,
-               3 * C);                                                                // dK += s·dSᵀ Q
+          gemm(true, false, keys, D, rows, T(1), pb, seq, dOb, C, T(1), dv, 3 * C);     // dV += Pᵀ dO
+          gemm(false, false, rows, D, keys, scale, dpb, seq, k, 3 * C, T(0),
+               dq + std::size_t(t0) * 3 * C, 3 * C);                                    // dQ = s·dS K
+          gemm(true, false, keys, D, rows, scale, dpb, seq, q + std::size_t(t0) * 3 * C, 3 * C, T(1), dk,
+               3 * C);                                                                  // dK += s·dSᵀ Q
         }
       }
   }

@@ -20,6 +20,7 @@
 #include "../precision.hpp"
 #include "../math/adamw.hpp"
 #include "attention.hpp"
+#include "bias.hpp"
 #include "boundary.hpp"
 #include "cross_entropy.hpp"
 #include "embedding.hpp"
@@ -35,6 +36,7 @@ struct Backend : EmbeddingOps<T>,
                  NormRowsOps<T>,
                  MapOps<T>,
                  LinearOps<T>,
+                 BiasOps<T>,
                  AttentionOps<T>,
                  SwigluOps<T>,
                  CrossEntropyOps<T> {

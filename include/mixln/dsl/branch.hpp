@@ -45,7 +45,7 @@ struct WeightDecl {
   bool normal_init = true;       // N(0, σ·gain); otherwise the constant `value`
   double value = 0;
   bool residual_output = false;  // writes into the residual stream: σ/√(2L) under --scaled-init
-  bool decay = true;             // matrices decay; norm parameters do not
+  bool decay = true;             // matrices decay; biases and norm parameters do not
   bool norm = false;             // a norm's parameter
 };
 
@@ -55,6 +55,12 @@ class WeightList {
   void linear(int index, std::string name, std::size_t rows, std::size_t cols, bool residual_output = false) {
     expect(index, name);
     items_.push_back({std::move(name), {rows, cols}, true, 0.0, residual_output, true, false});
+  }
+  // A linear layer's bias [n], initialised to 0, without weight decay (as timm and Hugging Face
+  // train them).
+  void bias(int index, std::string name, std::size_t n) {
+    expect(index, name);
+    items_.push_back({std::move(name), {n}, false, 0.0, false, false, false});
   }
   // The parameters of norm kind K over n channels: `name.weight`, `name.bias`, ... in K's
   // order (a scalar parameter has shape [1]).

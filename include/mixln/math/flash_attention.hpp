@@ -1,5 +1,5 @@
-// mixln/math/flash_attention.hpp — fused causal attention ("flash attention"): the tiled
-// algorithm, its per-row arithmetic (shared by the CUDA kernels, src/cuda/attention.cu) and a
+// mixln/math/flash_attention.hpp — fused attention ("flash attention"), causal or without a
+// mask (math/attention_mask.hpp): the tiled algorithm, its per-row arithmetic (shared by the CUDA kernels, src/cuda/attention.cu) and a
 // CPU twin of the kernels that the tests check against the materialized attention in double.
 //
 // Layouts (C = H·D, one sequence of T = seq tokens per batch row b):
@@ -10,7 +10,8 @@
 //   delta  [B, H, T]    backward scratch: delta_t = Σ_d dO_td · O_td
 //   dqkv   [B, T, 3C]   the gradient of qkv, every q, k, v column written (=, not +=)
 //
-// The math, for one head, scale = 1/√D and scaled scores s_tj = scale · q_t·k_j for j ≤ t:
+// The math, for one head, scale = 1/√D and scaled scores s_tj = scale · q_t·k_j for j ≤ t (causal;
+// without a mask every j < T, and each "j ≤ t" / "t ≥ j" below reads "every j" / "every t"):
 //   m_t   = max_{j≤t} s_tj                 inv_t = 1 / Σ_{j≤t} exp(s_tj − m_t)
 //   P_tj  = exp(s_tj − m_t) · inv_t        O_t   = Σ_{j≤t} P_tj v_j
 // backward, given dO:
@@ -20,15 +21,15 @@
 //
 // Tiling. Query rows are cut into tiles of Br rows, keys into tiles of Bc keys; the last tile of
 // each is partial when T is not a multiple. The forward walks, for each query tile, the key
-// tiles 0 .. the one holding its last row (key tiles entirely after the query tile are never
-// touched) and keeps per row a running max m, a running sum l of exp(s − m) and an accumulator
+// tiles 0 .. the one holding its last row (causal: key tiles entirely after the query tile are
+// never touched; without a mask, every key tile) and keeps per row a running max m, a running sum l of exp(s − m) and an accumulator
 // of Σ exp(s − m) v — the online softmax: a new tile's max m' rescales l and the accumulator by
 // exp(m − m') (flash_online_update). At the end O = acc / l and the row saves (m, 1/l)
 // (flash_finalize). No T×T tensor exists at any point.
 // The backward, deterministic (every output element is summed by one owner in a fixed order,
 // no atomics): delta first; then for each key tile, dK and dV summed over the query tiles that
 // see it (recomputing S and P = exp(s − m)·inv from the saved stats); then for each query tile,
-// dQ summed over the key tiles up to its diagonal.
+// dQ summed over the key tiles up to its diagonal (every key tile without a mask).
 //
 // Precision: with bf16 every operand of a product — q, k, v, P, dO, dS — is rounded to bf16
 // (nearest even, math/half.hpp) first, the products accumulated in the scalar (fp32): the
@@ -46,6 +47,7 @@
 
 #include "../config.hpp"
 #include "../precision.hpp"
+#include "attention_mask.hpp"
 #include "fast_exp.hpp"
 #include "half.hpp"
 #include "row.hpp"
@@ -54,7 +56,7 @@ namespace mixln {
 
 // --- per-element and per-row arithmetic (host and device) ------------------------------------
 
-// −∞: the score of a masked (j > t) or absent (beyond a partial tile) key.
+// −∞: the score of a masked (causal: j > t) or absent (beyond a partial tile) key.
 template <class T>
 MIXLN_HD T flash_masked() {
   return -std::numeric_limits<T>::infinity();
@@ -66,18 +68,26 @@ MIXLN_HD double flash_operand(double x, bool bf16) {
   return bf16 ? double(bf16_to_float(float_to_bf16(float(x)))) : x;
 }
 
-// Query row t sees key j: causal (j ≤ t) and t is a row of the sequence (not the padding of a
-// partial last query tile). j ≤ t < seq also keeps out the padding of a partial key tile.
-MIXLN_HD bool flash_live(int t, int j, int seq) { return t < seq && j <= t; }
+// Query row t sees key j: t and j are rows of the sequence (not the padding of a partial last
+// tile) and, when causal, j ≤ t.
+MIXLN_HD bool flash_live(int t, int j, int seq, bool causal) { return t < seq && j < seq && (!causal || j <= t); }
 
-// The last key tile that the query tile starting at row q0 sees (its last row's key tile);
-// key tiles 0 .. this are visited, the ones after it never.
-MIXLN_HD int flash_last_key_tile(int q0, int Br, int Bc, int seq) {
-  const int last_row = (q0 + Br < seq ? q0 + Br : seq) - 1;
+// The last key tile that the query tile starting at row q0 sees: causal, its last row's key
+// tile (key tiles 0 .. this are visited, the ones after it never); else the sequence's last.
+MIXLN_HD int flash_last_key_tile(int q0, int Br, int Bc, int seq, bool causal) {
+  const int last_row = causal ? (q0 + Br < seq ? q0 + Br : seq) - 1 : seq - 1;
   return last_row / Bc;
 }
-// The first query tile that sees the key tile starting at key k0 (the tile holding row k0).
-MIXLN_HD int flash_first_query_tile(int k0, int Br) { return k0 / Br; }
+// The first query tile that sees the key tile starting at key k0: causal, the tile holding row
+// k0; else the first.
+MIXLN_HD int flash_first_query_tile(int k0, int Br, bool causal) { return causal ? k0 / Br : 0; }
+
+// Whether any of the query rows r0 .. r1 sees a key from k0 on (k0 a key of the sequence): a
+// warp whose rows see none of a tile's keys skips the tile (the work would change nothing).
+// Rows from seq on are the padding of a partial tile.
+MIXLN_HD bool flash_rows_see_keys(int r0, int r1, int k0, int seq, bool causal) {
+  return r0 < seq && (!causal || k0 <= r1);
+}
 
 // exp(s − m), 0 for a masked score (s = −∞; fast_exp would give 1.2e-38, not 0).
 template <class T>
@@ -182,10 +192,11 @@ void flash_load(T* tile, const T* src, std::size_t stride, int r0, int n, int D,
 // out, stats from qkv. visit(FlashPass::forward, query_tile, key_tile) for every pair visited
 // (once per (b, h)). Returns the visits.
 template <class T, Precision P = Precision::fp32, class Visit = FlashNoVisit>
-FlashVisits flash_attention_forward(int B, int seq, int H, int D, const T* qkv /* [B, T, 3C] */,
+FlashVisits flash_attention_forward(AttentionMask mask, int B, int seq, int H, int D, const T* qkv /* [B, T, 3C] */,
                                     T* stats /* [B, H, T, 2] */, T* out /* [B, T, C] */, FlashTiles tiles = {},
                                     Visit&& visit = {}) {
   constexpr bool bf16 = P == Precision::bf16;
+  const bool causal = mask == AttentionMask::causal;
   const int C = H * D, Br = tiles.query, Bc = tiles.key;
   const T scale = T(1) / std::sqrt(T(D));
   FlashVisits visits;
@@ -201,7 +212,7 @@ FlashVisits flash_attention_forward(int B, int seq, int H, int D, const T* qkv /
         std::fill(acc.begin(), acc.end(), T(0));
         std::fill(m.begin(), m.end(), flash_masked<T>());
         std::fill(l.begin(), l.end(), T(0));
-        const int last_kt = flash_last_key_tile(q0, Br, Bc, seq);
+        const int last_kt = flash_last_key_tile(q0, Br, Bc, seq, causal);
         for (int kt = 0; kt <= last_kt; ++kt) {
           const int k0 = kt * Bc, kn = std::min(Bc, seq - k0);
           visit(FlashPass::forward, qt, kt);
@@ -211,7 +222,7 @@ FlashVisits flash_attention_forward(int B, int seq, int H, int D, const T* qkv /
           for (int r = 0; r < qn; ++r) {
             T* sr = s.data() + std::size_t(r) * Bc;  // S row [kn]
             for (int j = 0; j < kn; ++j)
-              sr[j] = flash_live(q0 + r, k0 + j, seq)
+              sr[j] = flash_live(q0 + r, k0 + j, seq, causal)
                           ? detail::flash_dot(&q[std::size_t(r) * D], &k[std::size_t(j) * D], D) * scale
                           : flash_masked<T>();
             const T alpha = flash_online_update(SerialRow{kn}, sr, m[std::size_t(r)], l[std::size_t(r)], bf16);
@@ -238,11 +249,12 @@ FlashVisits flash_attention_forward(int B, int seq, int H, int D, const T* qkv /
 // dqkv (=) from qkv, out, stats, dout; delta [B, H, T] is scratch (left holding delta).
 // visit(FlashPass::key_value or ::query, query_tile, key_tile) per pair visited, per (b, h).
 template <class T, Precision P = Precision::fp32, class Visit = FlashNoVisit>
-FlashVisits flash_attention_backward(int B, int seq, int H, int D, const T* qkv /* [B, T, 3C] */,
+FlashVisits flash_attention_backward(AttentionMask mask, int B, int seq, int H, int D, const T* qkv /* [B, T, 3C] */,
                                      const T* out /* [B, T, C] */, const T* stats /* [B, H, T, 2] */,
                                      const T* dout /* [B, T, C] */, T* delta /* [B, H, T] */,
                                      T* dqkv /* [B, T, 3C] */, FlashTiles tiles = {}, Visit&& visit = {}) {
   constexpr bool bf16 = P == Precision::bf16;
+  const bool causal = mask == AttentionMask::causal;
   const int C = H * D, Br = tiles.query, Bc = tiles.key;
   const T scale = T(1) / std::sqrt(T(D));
   FlashVisits visits;
@@ -279,7 +291,7 @@ FlashVisits flash_attention_backward(int B, int seq, int H, int D, const T* qkv 
         T* dv = acc2.data();  // [Bc, D]
         std::fill(dk, dk + std::size_t(Bc) * D, T(0));
         std::fill(dv, dv + std::size_t(Bc) * D, T(0));
-        for (int qt = flash_first_query_tile(k0, Br), q0 = qt * Br; q0 < seq; ++qt, q0 += Br) {
+        for (int qt = flash_first_query_tile(k0, Br, causal), q0 = qt * Br; q0 < seq; ++qt, q0 += Br) {
           const int qn = std::min(Br, seq - q0);
           visit(FlashPass::key_value, qt, kt);
           ++visits.key_value;
@@ -287,7 +299,7 @@ FlashVisits flash_attention_backward(int B, int seq, int H, int D, const T* qkv 
           detail::flash_load(dO.data(), obase, std::size_t(C), q0, qn, D, bf16);
           for (int r = 0; r < qn; ++r)
             for (int j = 0; j < kn; ++j) {
-              if (!flash_live(q0 + r, k0 + j, seq)) continue;  // P = dS = 0
+              if (!flash_live(q0 + r, k0 + j, seq, causal)) continue;  // P = dS = 0
               T ds;
               const T p = flash_operand(element(r, q0 + r, j, ds), bf16);
               ds = flash_operand(ds, bf16);
@@ -304,14 +316,14 @@ FlashVisits flash_attention_backward(int B, int seq, int H, int D, const T* qkv 
             dbase[row + 2 * C + d] = dv[std::size_t(j) * D + d];
           }
       }
-      // dQ: per query tile, over the key tiles up to its diagonal
+      // dQ: per query tile, over the key tiles up to its diagonal (causal) or all of them
       for (int qt = 0, q0 = 0; q0 < seq; ++qt, q0 += Br) {
         const int qn = std::min(Br, seq - q0);
         detail::flash_load(q.data(), base, 3 * std::size_t(C), q0, qn, D, bf16);
         detail::flash_load(dO.data(), obase, std::size_t(C), q0, qn, D, bf16);
         T* dq = acc1.data();  // [Br, D]
         std::fill(dq, dq + std::size_t(Br) * D, T(0));
-        const int last_kt = flash_last_key_tile(q0, Br, Bc, seq);
+        const int last_kt = flash_last_key_tile(q0, Br, Bc, seq, causal);
         for (int kt = 0; kt <= last_kt; ++kt) {
           const int k0 = kt * Bc, kn = std::min(Bc, seq - k0);
           visit(FlashPass::query, qt, kt);
@@ -320,7 +332,7 @@ FlashVisits flash_attention_backward(int B, int seq, int H, int D, const T* qkv 
           detail::flash_load(v.data(), base + 2 * C, 3 * std::size_t(C), k0, kn, D, bf16);
           for (int r = 0; r < qn; ++r)
             for (int j = 0; j < kn; ++j) {
-              if (!flash_live(q0 + r, k0 + j, seq)) continue;
+              if (!flash_live(q0 + r, k0 + j, seq, causal)) continue;
               T ds;
               element(r, q0 + r, j, ds);
               ds = flash_operand(ds, bf16);

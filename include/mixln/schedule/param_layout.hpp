@@ -28,7 +28,7 @@
 
 namespace mixln {
 
-enum class ParamKind { embedding, linear, norm, head };
+enum class ParamKind { embedding, linear, bias, norm, head };  // biases and norms take no weight decay
 
 struct ParamInfo {
   std::string name;
@@ -115,7 +115,7 @@ void add_layer_params(ParamLayout& lay, std::integer_sequence<int, b...>) {
       ParamInfo info;
       info.name = prefix + w.name;
       info.shape = w.shape;
-      info.kind = w.norm ? ParamKind::norm : ParamKind::linear;
+      info.kind = w.norm ? ParamKind::norm : w.decay ? ParamKind::linear : ParamKind::bias;
       info.layer = l;
       info.normal_init = w.normal_init;
       info.init_value = w.value;

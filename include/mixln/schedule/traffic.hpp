@@ -103,18 +103,21 @@ struct TrafficBackend {
                                           operand_copy(p, double(N) * K, W.is_bf16()) +
                                           operand_copy(p, double(M) * K, x.is_bf16()));
   }
+  static void bias_forward(int rows, int n, const T*, T*) { add("bias", 2.0 * rows * n * sizeof(T) + n * sizeof(T)); }
+  static void bias_backward(int rows, int n, const T*, T*) { add("bias", double(rows) * n * sizeof(T) + 2.0 * n * sizeof(T)); }
   static void round_to_bf16(std::size_t n, const T*, bf16_t*) { add("bf16 copies of GEMM inputs", 6.0 * double(n)); }
   static void rope_tables(int, int, T*, T*) {}
   static void rope(bool, int B, int seq, int H, int D, ActPtr<T> qkv, const T*, const T*) {
     add("rope", 2.0 * B * seq * 2 * H * D * detail::elem_bytes(qkv));  // q and k, read and written
   }
-  static void attention_forward(Precision, int B, int seq, int H, int D, ActPtr<const T> qkv, T*, ActPtr<T> out) {
+  static void attention_forward(Precision, AttentionMask, int B, int seq, int H, int D, ActPtr<const T> qkv, T*,
+                                ActPtr<T> out) {
     const double R = double(B) * seq, C = double(H) * D;
     add("attention (outside its products)",
         R * 3 * C * detail::elem_bytes(qkv) + R * C * detail::elem_bytes(out) + R * H * 2 * 4);
   }
-  static void attention_backward(Precision, int B, int seq, int H, int D, ActPtr<const T> qkv, ActPtr<const T> out,
-                                 const T*, ActPtr<const T> dout, T*, ActPtr<T> dqkv) {
+  static void attention_backward(Precision, AttentionMask, int B, int seq, int H, int D, ActPtr<const T> qkv,
+                                 ActPtr<const T> out, const T*, ActPtr<const T> dout, T*, ActPtr<T> dqkv) {
     const double R = double(B) * seq, C = double(H) * D;
     add("attention (outside its products)",
         R * 3 * C * (detail::elem_bytes(qkv) + detail::elem_bytes(dqkv)) +

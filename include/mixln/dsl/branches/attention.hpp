@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <type_traits>
 
+#include "../../math/attention_mask.hpp"
 #include "../../math/norm_kinds.hpp"
 #include "../../math/norm_rows.hpp"
 #include "../../math/row_chunks.hpp"
@@ -148,7 +149,7 @@ struct LlamaAttention {
       Backend::linear_forward(io.precision, R, int(3 * C), int(C), io.in, io.w[q], qkv_out);
     }
     Backend::rope(false, B, Tn, int(H), int(D), qkv_out, io.act[rope_cos], io.act[rope_sin]);
-    Backend::attention_forward(io.precision, B, Tn, int(H), int(D), qkv_out, io.act[stats], io.act[att]);
+    Backend::attention_forward(io.precision, AttentionMask::causal, B, Tn, int(H), int(D), qkv_out, io.act[stats], io.act[att]);
     Backend::linear_forward(io.precision, R, int(C), int(C), io.act[att], io.w[o], io.out);
   }
 
@@ -157,7 +158,7 @@ struct LlamaAttention {
     const int R = io.rows(), B = io.batch, Tn = io.seq;
     const ActPtr<T> d_qkv = io.act[dqkv];
     Backend::linear_backward(io.precision, R, int(C), int(C), io.dout, io.act[att], io.w[o], io.act[datt], io.dw[o]);
-    Backend::attention_backward(io.precision, B, Tn, int(H), int(D), io.act[qkv], io.act[att], io.act[stats],
+    Backend::attention_backward(io.precision, AttentionMask::causal, B, Tn, int(H), int(D), io.act[qkv], io.act[att], io.act[stats],
                                 io.act[datt], io.act[delta], d_qkv);
     Backend::rope(true, B, Tn, int(H), int(D), d_qkv, io.act[rope_cos], io.act[rope_sin]);
     if constexpr (normed) {  // in place: d_qkv becomes the gradient of the projections

@@ -1,0 +1,40 @@
+// mixln/cpu/bias.hpp — the bias of a linear layer over [rows, n], on the CPU.
+//
+//   bias_forward    y[r, j] += b[j]
+//   bias_backward   db[j] += Σ_r dy[r, j]   (rows in order: the same sum on any thread count)
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+namespace mixln::cpu {
+
+// The op family of cpu::Backend<T> (backend_ops.hpp).
+template <class T>
+struct BiasOps {
+  static void bias_forward(int rows, int n, const T* b, T* y) {
+#pragma omp parallel for schedule(static)
+    for (int r = 0; r < rows; ++r) {
+      T* yr = y + std::size_t(r) * n;
+      for (int j = 0; j < n; ++j) yr[j] += b[j];
+    }
+  }
+
+  // Columns in chunks of kColumns, one chunk per task; within a chunk the rows are added in order.
+  static void bias_backward(int rows, int n, const T* dy, T* db) {
+    constexpr int kColumns = 64;
+    const int chunks = (n + kColumns - 1) / kColumns;
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < chunks; ++c) {
+      const int j0 = c * kColumns, j1 = std::min(n, j0 + kColumns);
+      T acc[kColumns] = {};
+      for (int r = 0; r < rows; ++r) {
+        const T* dr = dy + std::size_t(r) * n;
+        for (int j = j0; j < j1; ++j) acc[j - j0] += dr[j];
+      }
+      for (int j = j0; j < j1; ++j) db[j] += acc[j - j0];
+    }
+  }
+};
+
+}  // namespace mixln::cpu
