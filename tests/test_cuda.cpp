@@ -182,9 +182,9 @@ void check_norm_rows(int groups, const int R = 70, const int H = 4, const int D 
   for (std::size_t p = 0; p < P; ++p) CHECK(rel_err(DW[p]->host(), dw[p]) < 1e-5);
 }
 
-template <class Net, class B>
+template <class Net, class B, class In = std::int32_t>
 std::pair<double, std::vector<float>> loss_and_grads(Precision precision, const std::vector<float>& params,
-                                                     const std::vector<std::int32_t>& tok,
+                                                     const std::vector<In>& tok,
                                                      const std::vector<std::int32_t>& lab, int Bn, int T) {
   Engine<Net, B> e(precision);
   std::copy(params.begin(), params.end(), e.params().begin());
@@ -196,6 +196,27 @@ std::pair<double, std::vector<float>> loss_and_grads(Precision precision, const 
 }
 
 }  // namespace
+
+TEST_CASE("cuda: a whole ViT (patches, class token, position embeddings, ViT blocks in Mix-LN, the class head) "
+          "matches the CPU in fp32") {
+  using VCfg = LlamaConfig<hidden<64>, intermediate<128>, heads<2>>;  // head dim 32
+  using Vb = VitBlock<VCfg>;
+  using Net = Model<VCfg, MixLN<Vb, 4, std::ratio<1, 4>, LayerNorm>, LayerNorm, PlainEmbedding,
+                    PatchEmbedding<VCfg, image<12>, patch<3>, channels<3>>, ClassHead<VCfg, classes<5>>>;
+  const ParamLayout lay = make_param_layout<Net>();
+  std::vector<float> params(lay.total);
+  init_params(lay, Net::num_layers, std::span<float>(params), {.seed = 3, .std = 0.1, .embed_std = 0.1});
+  const int B = 6, T = Net::input::fixed_seq;
+  const std::vector<float> px = random_vec(std::size_t(B) * 12 * 12 * 3, 51);
+  const std::vector<std::int32_t> lab = {0, 4, 2, -100, 1, 3};
+  const auto [lc, gc] = loss_and_grads<Net, Cpu>(Precision::fp32, params, px, lab, B, T);
+  const auto [lg, gg] = loss_and_grads<Net, Gpu>(Precision::fp32, params, px, lab, B, T);
+  CHECK(std::abs(lg - lc) / lc < 1e-5);
+  for (auto& p : lay.params) {
+    INFO(p.name);
+    CHECK(rel_err(slice(gg, p.offset, p.count), slice(gc, p.offset, p.count)) < 1e-4);
+  }
+}
 
 TEST_CASE("cuda: every boundary spec and norm kind matches the CPU, forward and backward") {
   []<class... S>(type_list<S...>) { (check_boundary<S>(), ...); }(cuda_cases::specs{});

@@ -151,24 +151,7 @@ void check_model_finite_differences() {
   e.zero_grad();
   e.step(tok.data(), lab.data(), Bn, T, true);
   const std::vector<double> grads(e.grads().begin(), e.grads().end());
-  auto loss = [&] { return e.step(tok.data(), lab.data(), Bn, T, false).mean(); };
-  for (auto& p : e.layout().params) {
-    std::vector<std::size_t> idx;
-    for (int k = 0; k < 4; ++k) idx.push_back(g() % p.count);
-    double scale = 1e-4;
-    for (std::size_t i = 0; i < p.count; ++i) scale = std::max(scale, std::abs(grads[p.offset + i]));
-    for (auto i : idx) {
-      double& w = e.params()[p.offset + i];
-      const double w0 = w, h = 1e-5;
-      w = w0 + h;
-      const double lp = loss();
-      w = w0 - h;
-      const double lm = loss();
-      w = w0;
-      INFO(p.name << "[" << i << "]");
-      CHECK(std::abs((lp - lm) / (2 * h) - grads[p.offset + i]) / scale <= 1e-5);
-    }
-  }
+  check_sampled_finite_differences(e, grads, [&] { return e.step(tok.data(), lab.data(), Bn, T, false).mean(); }, g, 4);
 }
 
 TEST_CASE("fp64 model: sampled gradients of every tensor match finite differences") {

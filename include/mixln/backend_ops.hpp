@@ -53,6 +53,7 @@
 #include "math/attention_mask.hpp"
 #include "math/boundary.hpp"
 #include "math/norm_rows.hpp"
+#include "math/patches.hpp"
 #include "precision.hpp"
 
 // The ops every model uses (compiled once on CUDA, src/cuda/ops.cu).
@@ -63,6 +64,7 @@
   X(void, linear_forward, (Precision p, int M, int N, int K, ActPtr<const T> x, ActPtr<const T> W, ActPtr<T> y))   \
   X(void, linear_backward, (Precision p, int M, int N, int K, ActPtr<const T> dy, ActPtr<const T> x,                 \
                             ActPtr<const T> W, ActPtr<T> dx, T* dW))                                                  \
+  X(void, patchify, (int B, int height, int width, int channels, int patch, const float* images, T* patches))        \
   X(void, bias_forward, (int rows, int n, const T* b, T* y))                                                          \
   X(void, bias_backward, (int rows, int n, const T* dy, T* db))                                                       \
   X(void, round_to_bf16, (std::size_t n, const T* x, bf16_t* y))                                                      \

@@ -9,6 +9,7 @@
 #include "dsl/model.hpp"
 #include "dsl/placement.hpp"
 #include "dsl/stack.hpp"
+#include "dsl/vision_ends.hpp"
 #include "dsl/vit_block.hpp"
 #include "math/norm_kinds.hpp"
 #include "schedule/engine.hpp"

@@ -163,6 +163,13 @@ __global__ void copy_rows_kernel(std::size_t rows, int n, RowsView<const float> 
   }
 }
 
+// patches[e] = images[patch_source(e)], one thread per element of patches.
+__global__ void patchify_kernel(std::size_t n, int height, int width, int channels, int patch,
+                                const float* __restrict__ images, float* __restrict__ patches) {
+  for (std::size_t e = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; e < n; e += std::size_t(gridDim.x) * blockDim.x)
+    patches[e] = images[patch_source(e, height, width, channels, patch)];
+}
+
 // y[r, j] += b[j], one thread per element.
 __global__ void bias_forward_kernel(std::size_t rows, int n, const float* __restrict__ b, float* __restrict__ y) {
   for (std::size_t e = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; e < rows * n;
@@ -666,6 +673,12 @@ void Backend::linear_backward(Precision p, int M, int N, int K, ActPtr<const flo
   gemm(p, true, false, N, K, M, 1.f, dy.scalar(), N, x.scalar(), K, 1.f, dW, K);
 }
 
+void Backend::patchify(int B, int height, int width, int channels, int patch, const float* images, float* patches) {
+  const std::size_t n = std::size_t(B) * height * width * channels;  // every pixel lands in one patch
+  if (n == 0) return;
+  patchify_kernel<<<blocks_for(n), kThreads, 0, compute_stream()>>>(n, height, width, channels, patch, images, patches);
+  check_launch("patchify");
+}
 void Backend::bias_forward(int rows, int n, const float* b, float* y) {
   if (rows <= 0 || n <= 0) return;
   bias_forward_kernel<<<blocks_for(std::size_t(rows) * n), kThreads, 0, compute_stream()>>>(std::size_t(rows), n, b, y);

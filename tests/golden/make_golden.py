@@ -159,10 +159,19 @@ def forward(p, layers, cfg, ids, labels, drop=None, streams=None, final="RMSNorm
     """Mean cross-entropy. drop: a layer index to remove (identity); streams: a list that
     receives the input of every layer and the last layer's output (before the final norm);
     embed: the embedding output's norms, (kind, name) pairs (Model's fourth argument)."""
-    L = len(layers)
     x = p["model.embed_tokens.weight"][ids]
     for kind, name in embed:
         x = norm(kind, x, p, "model." + name)
+    x = layers_forward(p, layers, cfg, x, drop, streams)
+    x = norm(final, x, p, "model.norm")
+    logits = x @ p["lm_head.weight"].T
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                             labels.reshape(-1), ignore_index=-100)
+
+
+def layers_forward(p, layers, cfg, x, drop=None, streams=None):
+    """The stack on the residual stream x [B, T, C]; returns the last layer's output."""
+    L = len(layers)
     for i, spec in enumerate(layers):
         spec = as_layer(spec)
         placement, kind = spec["placement"], spec["kind"]
@@ -192,10 +201,22 @@ def forward(p, layers, cfg, ids, labels, drop=None, streams=None, final="RMSNorm
             x = norm(kind, s, p, prefix + post) if post else s
     if streams is not None:
         streams.append(x)
-    x = norm(final, x, p, "model.norm")
-    logits = x @ p["lm_head.weight"].T
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
-                                             labels.reshape(-1), ignore_index=-100)
+    return x
+
+
+def vit_forward(p, layers, cfg, images, labels, final):
+    """timm's VisionTransformer (global_pool="token"): images [B, S, S, c] → patch_embed (a
+    stride-P conv with a bias) → [cls; patches] + pos_embed → the stack → final norm → the class
+    token's row → head → cross-entropy over classes (dsl/vision_ends.hpp)."""
+    B, S, _, c = images.shape
+    P, C = cfg["patch"], cfg["hidden"]
+    w = p["model.patch_embed.proj.weight"].reshape(C, c, P, P)
+    x = torch.nn.functional.conv2d(images.permute(0, 3, 1, 2), w, p["model.patch_embed.proj.bias"], stride=P)
+    x = x.flatten(2).transpose(1, 2)  # [B, (S/P)², C]
+    x = torch.cat([p["model.cls_token"].reshape(1, 1, C).expand(B, 1, C), x], dim=1) + p["model.pos_embed"]
+    x = norm(final, layers_forward(p, layers, cfg, x), p, "model.norm")
+    logits = x[:, 0] @ p["head.weight"].T + p["head.bias"]
+    return torch.nn.functional.cross_entropy(logits, labels, ignore_index=-100)
 
 
 def norm_shapes(shapes, kind, name, C):
@@ -205,8 +226,13 @@ def norm_shapes(shapes, kind, name, C):
 
 def param_shapes(layers, cfg, final="RMSNorm", embed=()):
     """Every parameter in mixln's layout order (schedule/param_layout.hpp)."""
-    V, C, I, H = cfg["vocab"], cfg["hidden"], cfg["intermediate"], cfg["heads"]
-    shapes = {"model.embed_tokens.weight": (V, C)}
+    C, I, H = cfg["hidden"], cfg["intermediate"], cfg["heads"]
+    if "image" in cfg:  # the ViT's ends (dsl/vision_ends.hpp)
+        S, P, c = cfg["image"], cfg["patch"], cfg["channels"]
+        shapes = {"model.patch_embed.proj.weight": (C, c * P * P), "model.patch_embed.proj.bias": (C,),
+                  "model.cls_token": (1, C), "model.pos_embed": (1 + (S // P) ** 2, C)}
+    else:
+        shapes = {"model.embed_tokens.weight": (cfg["vocab"], C)}
     for kind, name in embed:
         norm_shapes(shapes, kind, "model." + name, C)
     for i, spec in enumerate(layers):
@@ -242,7 +268,11 @@ def param_shapes(layers, cfg, final="RMSNorm", embed=()):
                 if name:
                     norm_shapes(shapes, spec["mlp_kind"] if sub == "mlp" else spec["kind"], prefix + name, C)
     norm_shapes(shapes, final, "model.norm", C)
-    shapes["lm_head.weight"] = (V, C)
+    if "image" in cfg:
+        shapes["head.weight"] = (cfg["classes"], C)
+        shapes["head.bias"] = (cfg["classes"],)
+    else:
+        shapes["lm_head.weight"] = (cfg["vocab"], C)
     return shapes
 
 
@@ -275,9 +305,7 @@ def write_safetensors(path, tensors):
     os.replace(tmp, path)
 
 
-def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm", embed=()):
-    gen = torch.Generator().manual_seed(seed)
-    shapes = param_shapes(layers, cfg, final, embed)
+def random_params(shapes, gen):
     params = {}
     for pname, shape in shapes.items():
         if pname.endswith(".alpha"):  # DyT's α around its init
@@ -291,6 +319,13 @@ def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm", e
             w = std * torch.randn(shape, generator=gen, dtype=torch.float64)
         # round to bf16 so that the stored weights are exactly what both sides compute with
         params[pname] = w.to(torch.bfloat16).to(torch.float64).requires_grad_(True)
+    return params
+
+
+def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm", embed=()):
+    gen = torch.Generator().manual_seed(seed)
+    shapes = param_shapes(layers, cfg, final, embed)
+    params = random_params(shapes, gen)
     V = cfg["vocab"]
     ids = torch.randint(0, V, (batch, seq), generator=gen)
     labels = torch.randint(0, V, (batch, seq), generator=gen)
@@ -310,6 +345,26 @@ def make_case(name, layers, cfg, batch, seq, seed, int_dtype, final="RMSNorm", e
                       [(n, "F32", params[n].grad) for n in shapes])
     print(f"{name}: {len(layers)} layers, loss {loss.item():.6f}")
     return params, ids, labels
+
+
+def make_vit_case(name, layers, cfg, batch, seed, final):
+    """A ViT: images [B, S, S, c] (F32, bf16-representable) and a class label per image."""
+    gen = torch.Generator().manual_seed(seed)
+    shapes = param_shapes(layers, cfg, final)
+    params = random_params(shapes, gen)
+    S, c = cfg["image"], cfg["channels"]
+    images = torch.rand(batch, S, S, c, generator=gen, dtype=torch.float64).to(torch.bfloat16).to(torch.float64)
+    labels = torch.randint(0, cfg["classes"], (batch,), generator=gen)
+    labels[-1] = -100  # an image without a label counts for nothing
+    loss = vit_forward(params, layers, cfg, images, labels, final)
+    loss.backward()
+    out = os.path.join(HERE, name)
+    os.makedirs(out, exist_ok=True)
+    write_safetensors(os.path.join(out, "weights.safetensors"), [(n, "BF16", params[n].detach()) for n in shapes])
+    write_safetensors(os.path.join(out, "batch.safetensors"), [("images", "F32", images), ("labels", "I32", labels)])
+    write_safetensors(os.path.join(out, "grads.safetensors"),
+                      [("loss", "F32", loss.detach().reshape(1))] + [(n, "F32", params[n].grad) for n in shapes])
+    print(f"{name}: {len(layers)} layers, loss {loss.item():.6f}")
 
 
 def write_analyses(name, layers, cfg, params, ids, labels):
@@ -343,6 +398,7 @@ def write_analyses(name, layers, cfg, params, ids, labels):
 
 GOLDEN = {"vocab": 64, "hidden": 32, "intermediate": 80, "heads": 2}
 TINY = {"vocab": 512, "hidden": 64, "intermediate": 172, "heads": 4}
+VIT = {"hidden": 32, "intermediate": 80, "heads": 2, "image": 12, "patch": 3, "channels": 3, "classes": 5}
 
 
 # The reference's transcription of each example model at the golden size, 4 layers: layers and
@@ -431,6 +487,10 @@ def main():
     for i, (name, layers, final) in enumerate(vit_cases):
         make_case(name, layers, GOLDEN, batch=2, seq=12, seed=300 + i,
                   int_dtype="I32" if i % 2 else "I64", final=final)
+    # whole ViTs (dsl/vision_ends.hpp: patches, class token, position embeddings, the class
+    # head): 12×12 RGB images in 3×3 patches (16 + 1 rows), 5 classes
+    for i, (name, layers, final) in enumerate(vit_cases):
+        make_vit_case(name.replace("vit_", "vitc_"), layers, VIT, batch=3, seed=400 + i, final=final)
 
 if __name__ == "__main__":
     sys.exit(main())

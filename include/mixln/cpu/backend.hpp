@@ -78,8 +78,9 @@ struct Backend : EmbeddingOps<T>,
   static void copy_to_device(U* dst, const U* src, std::size_t n) { std::memcpy(dst, src, n * sizeof(U)); }
   template <class U>
   static void copy_to_host(U* dst, const U* src, std::size_t n) { std::memcpy(dst, src, n * sizeof(U)); }
-  // Host data the ops read (tokens, labels): on the CPU, used where it is.
-  static const std::int32_t* stage(buffer<std::int32_t>&, const std::int32_t* host, std::size_t) {
+  // Host data the ops read (tokens or pixels, labels): on the CPU, used where it is.
+  template <class U>
+  static const U* stage(buffer<U>&, const U* host, std::size_t) {
     return host;
   }
 

@@ -1,17 +1,32 @@
-// mixln/cpu/bias.hpp — the bias of a linear layer over [rows, n], on the CPU.
+// mixln/cpu/bias.hpp — the bias of a linear layer over [rows, n], and the patches of a ViT's
+// patch embedding, on the CPU.
 //
 //   bias_forward    y[r, j] += b[j]
 //   bias_backward   db[j] += Σ_r dy[r, j]   (rows in order: the same sum on any thread count)
+//   patchify        images [B, H, W, c] → patches [B·(H/P)(W/P), c·P·P]   (math/patches.hpp)
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
+
+#include "../math/patches.hpp"
 
 namespace mixln::cpu {
 
 // The op family of cpu::Backend<T> (backend_ops.hpp).
 template <class T>
 struct BiasOps {
+  static void patchify(int B, int height, int width, int channels, int patch, const float* images, T* patches) {
+    const std::size_t cols = std::size_t(channels) * patch * patch;
+    const long long rows = (long long)B * (height / patch) * (width / patch);
+#pragma omp parallel for schedule(static)
+    for (long long r = 0; r < rows; ++r)
+      for (std::size_t q = 0; q < cols; ++q) {
+        const std::size_t e = std::size_t(r) * cols + q;
+        patches[e] = T(images[patch_source(e, height, width, channels, patch)]);
+      }
+  }
+
   static void bias_forward(int rows, int n, const T* b, T* y) {
 #pragma omp parallel for schedule(static)
     for (int r = 0; r < rows; ++r) {

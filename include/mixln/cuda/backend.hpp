@@ -213,20 +213,23 @@ struct Backend {
   static void copy_to_device(U* dst, const U* src, std::size_t n) { copy_h2d(dst, src, n * sizeof(U)); }
   template <class U>
   static void copy_to_host(U* dst, const U* src, std::size_t n) { copy_d2h(dst, src, n * sizeof(U)); }
-  // Tokens and labels: through pinned memory, asynchronously on the compute stream.
-  static const std::int32_t* stage(DeviceBuffer<std::int32_t>& buf, const std::int32_t* host, std::size_t n) {
+  // The input (tokens, pixels) and labels: through pinned memory, asynchronously on the compute
+  // stream.
+  template <class U>
+  static const U* stage(DeviceBuffer<U>& buf, const U* host, std::size_t n) {
     buf.resize(n);
-    stage_host(buf.data(), host, n * sizeof(std::int32_t));
-    stage_copy(buf.data(), n * sizeof(std::int32_t));
+    stage_host(buf.data(), host, n * sizeof(U));
+    stage_copy(buf.data(), n * sizeof(U));
     return buf.data();
   }
 
   // CUDA graphs (schedule/step_graphs.hpp): a micro-step captured once and replayed. Before each
   // launch the host stages the micro-step's data with restage: into the pinned buffer, then the
   // copy on the stream (the graph reads the device buffer; the copies are not in it).
-  static void restage(DeviceBuffer<std::int32_t>& buf, const std::int32_t* host, std::size_t n) {
-    stage_host(buf.data(), host, n * sizeof(std::int32_t));
-    stage_copy(buf.data(), n * sizeof(std::int32_t));
+  template <class U>
+  static void restage(DeviceBuffer<U>& buf, const U* host, std::size_t n) {
+    stage_host(buf.data(), host, n * sizeof(U));
+    stage_copy(buf.data(), n * sizeof(U));
   }
   static bool graphs_usable() { return cuda::graphs_usable(); }
   static void begin_capture() { cuda::begin_capture(); }

@@ -37,8 +37,12 @@
 
 namespace mixln {
 
-// One parameter tensor of a block (or of a norm): its name after `model.layers.{i}.`, its
-// shape, its initialisation and whether weight decay applies.
+// What a normal-initialised weight is, for its init std and for `info`: a block's linear map,
+// an embedding (σ_embed: the token table, a ViT's class token and position embedding), or a head.
+enum class WeightRole { linear, embedding, head };
+
+// One parameter tensor of a block (or of a norm): its name after `model.layers.{i}.` (a model
+// end's: its full name), its shape, its initialisation and whether weight decay applies.
 struct WeightDecl {
   std::string name;
   std::vector<std::size_t> shape;
@@ -47,6 +51,7 @@ struct WeightDecl {
   bool residual_output = false;  // writes into the residual stream: σ/√(2L) under --scaled-init
   bool decay = true;             // matrices decay; biases and norm parameters do not
   bool norm = false;             // a norm's parameter
+  WeightRole role = WeightRole::linear;
 };
 
 class WeightList {
@@ -55,6 +60,17 @@ class WeightList {
   void linear(int index, std::string name, std::size_t rows, std::size_t cols, bool residual_output = false) {
     expect(index, name);
     items_.push_back({std::move(name), {rows, cols}, true, 0.0, residual_output, true, false});
+  }
+  // An embedding (normal init with the embedding's σ), decayed or not (timm does not decay a
+  // ViT's class token and position embedding).
+  void embedding(int index, std::string name, std::vector<std::size_t> shape, bool decay = true) {
+    expect(index, name);
+    items_.push_back({std::move(name), std::move(shape), true, 0.0, false, decay, false, WeightRole::embedding});
+  }
+  // A head's weight [rows, cols] (normal init with the linears' σ, decayed).
+  void head(int index, std::string name, std::size_t rows, std::size_t cols) {
+    expect(index, name);
+    items_.push_back({std::move(name), {rows, cols}, true, 0.0, false, true, false, WeightRole::head});
   }
   // A linear layer's bias [n], initialised to 0, without weight decay (as timm and Hugging Face
   // train them).

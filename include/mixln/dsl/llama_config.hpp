@@ -2,7 +2,8 @@
 //
 //   using Cfg = LlamaConfig<vocab<32000>, hidden<512>, intermediate<1368>, heads<8>>;
 //
-// The four named arguments may come in any order, each exactly once. Every dimension is a
+// The named arguments may come in any order, each exactly once; vocab<V> may be left out where
+// no end of the model has tokens (a Vision Transformer: vocab_size is then 0). Every dimension is a
 // Boost.Hana compile-time integer, so `Cfg::hidden_size` is usable in constant expressions.
 #pragma once
 
@@ -42,8 +43,7 @@ struct LlamaConfig : llama_config_tag {
                     sizeof...(Params),
                 "LlamaConfig: every argument must be one of vocab<V>, hidden<H>, "
                 "intermediate<I>, heads<N>");
-  static_assert(detail::tag_count<vocab, Params...> == 1,
-                "LlamaConfig: give vocab<V> exactly once");
+  static_assert(detail::tag_count<vocab, Params...> <= 1, "LlamaConfig: give vocab<V> at most once");
   static_assert(detail::tag_count<hidden, Params...> == 1,
                 "LlamaConfig: give hidden<H> exactly once");
   static_assert(detail::tag_count<intermediate, Params...> == 1,
@@ -56,7 +56,7 @@ struct LlamaConfig : llama_config_tag {
   static constexpr std::size_t intermediate_size = detail::tag_sum<intermediate, Params...>;
   static constexpr std::size_t num_heads = detail::tag_sum<heads, Params...>;
 
-  static_assert(vocab_size > 0, "LlamaConfig: vocab<V> must be positive");
+  static_assert(detail::tag_count<vocab, Params...> == 0 || vocab_size > 0, "LlamaConfig: vocab<V> must be positive");
   static_assert(hidden_size > 0, "LlamaConfig: hidden<H> must be positive");
   static_assert(intermediate_size > 0, "LlamaConfig: intermediate<I> must be positive");
   static_assert(num_heads > 0, "LlamaConfig: heads<N> must be positive");

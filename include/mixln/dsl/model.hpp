@@ -1,13 +1,17 @@
-// mixln/dsl/model.hpp — a whole language model as a type.
+// mixln/dsl/model.hpp — a whole model as a type.
 //
 //   using Net = Model<Cfg, Stack<PostLN<LlamaBlock<Cfg>>, 3, PreLN<LlamaBlock<Cfg>>, 9>>;
 //   using Dyt = Model<Cfg, Stack<PreLN<LlamaBlock<Cfg>, DyT<>>, 8>, DyT<>>;   // final norm DyT
 //
-// embed_tokens → (the embedding output's norms) → layers of the stack → final norm
-// (`model.norm`, for every stack; RMSNorm unless a third argument names another kind) →
-// lm_head. Embeddings and lm_head are untied; the embedding output enters layer 0 as it is
-// unless a fourth argument names norms for it:
+// input stage → (its output's norms) → layers of the stack → final norm (`model.norm`, for
+// every stack; RMSNorm unless a third argument names another kind) → head. The input stage
+// and the head are the fifth and sixth arguments (dsl/model_ends.hpp), by default a language
+// model's: embed_tokens and an untied lm_head with the token cross-entropy. The input stage's
+// output enters layer 0 as it is unless a fourth argument names norms for it:
 //   using Dyt = Model<Cfg, Stack<PreLN<B, DyT<>>, 8>, DyT<>, ScaledEmbedding>;   // × s, s₀ = √C
+// A Vision Transformer changes the two ends (dsl/vision_ends.hpp):
+//   using Vit = Model<Cfg, MixLN<VitBlock<Cfg>, 12, std::ratio<1, 4>, LayerNorm>, LayerNorm, PlainEmbedding,
+//                     PatchEmbedding<Cfg, image<28>, patch<4>, channels<1>>, ClassHead<Cfg, classes<10>>>;
 #pragma once
 
 #include <array>
@@ -16,6 +20,7 @@
 #include <utility>
 
 #include "concepts.hpp"
+#include "model_ends.hpp"
 #include "stack.hpp"
 
 namespace mixln {
@@ -69,17 +74,22 @@ struct check_embedding_output {
 };
 }  // namespace detail
 
-template <class Cfg, class S, class FinalNorm = RMSNorm, class EmbeddingOutput = PlainEmbedding>
+template <class Cfg, class S, class FinalNorm = RMSNorm, class EmbeddingOutput = PlainEmbedding,
+          class Input = TokenEmbedding<Cfg>, class Head = LmHead<Cfg>>
 struct Model : model_tag {
   static_assert(is_llama_config_v<Cfg>,
                 "Model: the first argument must be a LlamaConfig<vocab<V>, hidden<H>, "
-                "intermediate<I>, heads<N>>");
+                "intermediate<I>, heads<N>> (vocab<V> only where an end needs it)");
   static_assert(is_stack_v<S>,
                 "Model: the second argument must be a Stack<Placement, count, ...> (or MixLN)");
   static_assert(detail::check_final_norm<FinalNorm>::value);
   static_assert(detail::check_embedding_output<EmbeddingOutput>::value);
+  static_assert(check_input_stage<Input>::value);
+  static_assert(check_head<Head>::value);
 
   using config = Cfg;
+  using input = Input;
+  using head = Head;
   using stack = S;
   using final_norm = FinalNorm;
   using embedding_output = EmbeddingOutput;

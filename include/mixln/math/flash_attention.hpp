@@ -82,11 +82,11 @@ MIXLN_HD int flash_last_key_tile(int q0, int Br, int Bc, int seq, bool causal) {
 // k0; else the first.
 MIXLN_HD int flash_first_query_tile(int k0, int Br, bool causal) { return causal ? k0 / Br : 0; }
 
-// Whether any of the query rows r0 .. r1 sees a key from k0 on (k0 a key of the sequence): a
-// warp whose rows see none of a tile's keys skips the tile (the work would change nothing).
-// Rows from seq on are the padding of a partial tile.
+// Whether any of the query rows r0 .. r1 sees a key from k0 on: a warp whose rows see none of a
+// tile's keys (or whose keys are all padding) skips the tile (the work would change nothing).
+// Rows and keys from seq on are the padding of a partial tile.
 MIXLN_HD bool flash_rows_see_keys(int r0, int r1, int k0, int seq, bool causal) {
-  return r0 < seq && (!causal || k0 <= r1);
+  return r0 < seq && k0 < seq && (!causal || k0 <= r1);
 }
 
 // exp(s − m), 0 for a masked score (s = −∞; fast_exp would give 1.2e-38, not 0).

@@ -10,8 +10,11 @@
 //   boundary{k}.stats     [R, S]  every norm's per-row statistics
 // Per branch instance: its saved activations, `layer{l}.<name>`; one copy per model of the
 // shared ones (RoPE tables); the scratch of every branch's backward overlaid in one region,
-// `grad.branch_scratch`, sized by the largest. Then the logits [R, V] (turned into their
-// gradient in place), the row losses, and the backward buffers of the stream.
+// `grad.branch_scratch`, sized by the largest. The input stage's activations, `input.<name>`
+// (its scratch in the same region: it runs after every branch's backward). Then the head's: for
+// the language model's head the logits [R, V] (turned into their gradient in place) and the
+// row losses; another head's own, `head.<name>`, and a loss per label. Then the backward buffers
+// of the stream.
 // Slots marked `backward` are scratch: nothing in them outlives the op (or the backward pass)
 // that uses them.
 //
@@ -51,6 +54,7 @@ struct ArenaSlots {
   };
   std::array<Boundary, S::num_boundaries> boundary{};
   std::array<Branch, S::num_sublayers> branch{};
+  Branch input, head;  // the model ends' activations (head: unless it is LmHead)
   int branch_out = -1, logits = -1, row_loss = -1;
   int head_chunk = -1, head_chunk_rows = 0;  // bf16 logits: the fp32 logits of a chunk of rows
   int head_weight16 = -1;                    // and lm_head's weight in bf16, rounded once a step
@@ -81,17 +85,13 @@ void plan_boundary(ActivationPlan& p, typename ArenaSlots<Net>::Boundary& b, std
   if constexpr (Spec::ns > 0) b.norm_in[Spec::first_start] = b.y;
 }
 
-// Sub-layer k's branch activations: saved ones get slots `layer{l}.<name>`, shared ones one slot
-// per model (by name), scratch ones offsets in the backward scratch region. Returns the scratch
-// this branch needs (bytes, each activation aligned to 64 bytes).
+// Declared activations: saved ones get slots `<prefix><name>`, shared ones one slot per model
+// (by name), scratch ones offsets in the backward scratch region. Returns the scratch they need
+// (bytes, each activation aligned to 64 bytes).
 using SharedSlots = std::map<std::string, std::pair<int, std::vector<std::size_t>>>;  // name → slot, shape
-template <class Net, int k>
-std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br, SharedSlots& shared, int B, int Tn,
-                        SlotType gemm_type) {
-  using S = Schedule<Net>;
-  constexpr int l = S::template layer<k>;
-  ActivationList acts;
-  S::template branch<k>::activations(acts, std::size_t(B), std::size_t(Tn));
+template <class Branch>
+std::size_t plan_declared(ActivationPlan& p, Branch& br, SharedSlots& shared, const ActivationList& acts,
+                          const std::string& prefix, SlotType gemm_type) {
   std::size_t at = 0;
   for (const ActivationDecl& a : acts.items()) {
     const SlotType type = a.type == ActivationType::gemm ? gemm_type : SlotType::scalar;
@@ -101,7 +101,7 @@ std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br,
     br.scratch_at.push_back(0);
     switch (a.use) {
       case ActivationUse::saved:
-        br.slot.back() = p.add("layer" + std::to_string(l) + "." + a.name, a.shape, false, type);
+        br.slot.back() = p.add(prefix + a.name, a.shape, false, type);
         break;
       case ActivationUse::shared: {
         auto it = shared.find(a.name);
@@ -122,6 +122,15 @@ std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br,
     }
   }
   return at;
+}
+// Sub-layer k's branch activations, `layer{l}.<name>`.
+template <class Net, int k>
+std::size_t plan_branch(ActivationPlan& p, typename ArenaSlots<Net>::Branch& br, SharedSlots& shared, int B, int Tn,
+                        SlotType gemm_type) {
+  using S = Schedule<Net>;
+  ActivationList acts;
+  S::template branch<k>::activations(acts, std::size_t(B), std::size_t(Tn));
+  return plan_declared(p, br, shared, acts, "layer" + std::to_string(S::template layer<k>) + ".", gemm_type);
 }
 }  // namespace detail
 
@@ -170,16 +179,28 @@ ActivationPlan plan_activations(int B, int Tn, ArenaTypes types, ArenaSlots<Net>
       scratch_bytes =
           std::max(scratch_bytes, detail::plan_branch<Net, k>(p, sl.branch[k], shared, B, Tn, gemm_type));
   });
+  {
+    ActivationList acts;
+    Net::input::activations(acts, std::size_t(B), std::size_t(Tn));
+    scratch_bytes = std::max(scratch_bytes, detail::plan_declared(p, sl.input, shared, acts, "input.", gemm_type));
+  }
   sl.branch_out = p.add("branch_out", {R, C});
-  sl.logits = p.add("logits", {R, V}, false, gemm_type);
-  sl.row_loss = p.add("row_loss", {R});
-  if (gemm_type == SlotType::bf16) {
-    // bf16 logits hold the loss's gradient (and, without backward, the rounded logits): the loss
-    // itself is computed from fp32 logits, a chunk of rows at a time (≤ 4 MiB, in cache).
-    sl.head_chunk_rows = int(std::clamp<std::size_t>((std::size_t(4) << 20) / (p.scalar_bytes * V), 1, R));
-    sl.head_chunk = p.add("head.logits_chunk", {std::size_t(sl.head_chunk_rows), V}, true);
-    // lm_head's weight, rounded once for every chunk and the head's backward
-    sl.head_weight16 = p.add("head.weight_bf16", {V, C}, false, SlotType::bf16);
+  if constexpr (!is_lm_head_v<typename Net::head>) {
+    ActivationList acts;
+    Net::head::activations(acts, std::size_t(B), std::size_t(Tn));
+    scratch_bytes = std::max(scratch_bytes, detail::plan_declared(p, sl.head, shared, acts, "head.", gemm_type));
+    sl.row_loss = p.add("row_loss", {std::size_t(Net::head::label_count(B, Tn))});
+  } else {
+    sl.logits = p.add("logits", {R, V}, false, gemm_type);
+    sl.row_loss = p.add("row_loss", {R});
+    if (gemm_type == SlotType::bf16) {
+      // bf16 logits hold the loss's gradient (and, without backward, the rounded logits): the loss
+      // itself is computed from fp32 logits, a chunk of rows at a time (≤ 4 MiB, in cache).
+      sl.head_chunk_rows = int(std::clamp<std::size_t>((std::size_t(4) << 20) / (p.scalar_bytes * V), 1, R));
+      sl.head_chunk = p.add("head.logits_chunk", {std::size_t(sl.head_chunk_rows), V}, true);
+      // lm_head's weight, rounded once for every chunk and the head's backward
+      sl.head_weight16 = p.add("head.weight_bf16", {V, C}, false, SlotType::bf16);
+    }
   }
   sl.dstream = p.add("grad.stream", {R, C}, true);
   sl.dh = p.add("grad.h", {R, C}, true);

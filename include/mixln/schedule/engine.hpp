@@ -4,7 +4,11 @@
 //   schedule/schedule.hpp   what the type describes: sub-layers, boundaries, named norm slots
 //   schedule/arena.hpp      every activation of a [B, T] batch in one planned allocation
 //   schedule/walker.hpp     the forward and backward pass over them
-//   schedule/engine.hpp     ownership, the lm_head and the loss, sampling and analysis access
+//   schedule/engine.hpp     ownership, the head and the loss, sampling and analysis access
+//
+// The model's ends are its input stage and its head (dsl/model_ends.hpp): step() takes the input
+// stage's input (token ids for a language model, pixels for a ViT) and the head's labels (one
+// per token, or one per sample).
 //
 // Memory: parameters and gradients are one buffer each (schedule/param_layout.hpp); every
 // activation lives in the arena. Invariants: activations are written (=), parameter gradients
@@ -83,6 +87,10 @@ class Engine {
   using T = typename Backend::scalar;
   using model_type = Net;
   using Cfg = typename Net::config;
+  using Input = typename Net::input;
+  using Head = typename Net::head;
+  using In = typename Input::input_type;  // an element of step()'s input
+  static constexpr bool lm_head = is_lm_head_v<Head>;
   using S = Schedule<Net>;
   static constexpr int L = Net::num_layers;
   static constexpr int V = int(Cfg::vocab_size), C = int(Cfg::hidden_size);
@@ -135,13 +143,16 @@ class Engine {
   // Sizes the arena for [B, T] batches (no-op when unchanged).
   void reserve(int B, int Tn) {
     if (B == B_ && Tn == T_) return;
+    if (Input::fixed_seq > 0 && Tn != Input::fixed_seq)
+      throw std::invalid_argument("this model's input stage (" + std::string(Input::name) + ") makes " +
+                                  std::to_string(Input::fixed_seq) + " rows per sample, not " + std::to_string(Tn));
     plan_ = plan_activations<Net>(B, Tn, arena_types(precision_), &slots_);
     arena_.resize(0);
     arena_.resize(plan_.bytes());
-    tokens_buf_.resize(std::size_t(B) * Tn);
-    labels_buf_.resize(std::size_t(B) * Tn);
+    input_buf_.resize(Input::input_count(B, Tn));
+    labels_buf_.resize(std::size_t(Head::label_count(B, Tn)));
     B_ = B, T_ = Tn;
-    walker_.bind(slots_, plan_, arena_.data(), params_.device(), grads_.device(), B, Tn);
+    bind();
   }
   const ActivationPlan& activation_plan() const { return plan_; }
 
@@ -162,7 +173,7 @@ class Engine {
         }
       }
     Backend::copy_to_device(arena_.data(), fill.data(), fill.size());
-    walker_.bind(slots_, plan_, arena_.data(), params_.device(), grads_.device(), B, Tn);
+    bind();
   }
 
   // Removes layer l from forward passes (it becomes the identity), for layer-drop studies;
@@ -179,16 +190,18 @@ class Engine {
     walker_.set_grad_ready_hook(std::move(hook));
   }
 
-  // Forward pass over tokens/labels [B, T]: the sum of the token losses and the label count.
+  // Forward pass over a [B, T] batch — its input (tokens [B, T] for a language model) and its
+  // labels (Head::label_count(B, T): one per token, or one per sample): the sum of the losses
+  // and the label count.
   // With `backward`, also accumulates every parameter's gradient of (that sum) / grad_divisor
   // — by default the batch's own label count, i.e. the gradient of the mean; a trainer
   // accumulating micro-batches passes the label count of the whole global batch. Waits for the
   // backend to read the loss; a trainer calls micro_step instead.
-  StepResult step(const std::int32_t* tokens, const std::int32_t* labels, int B, int Tn, bool backward,
+  StepResult step(const In* input, const std::int32_t* labels, int B, int Tn, bool backward,
                   long long grad_divisor = 0) {
     reset_loss();
     StepResult res;
-    res.labels = micro_step(tokens, labels, B, Tn, backward, grad_divisor);
+    res.labels = micro_step(input, labels, B, Tn, backward, grad_divisor);
     Backend::copy_to_host(&res.loss_sum, scalars_.data(), 1);
     return res;
   }
@@ -197,34 +210,44 @@ class Engine {
   // backend's memory, where clipping and the optimizer find it (train/optimizer.hpp), and the
   // host reads it once per optimizer step. Returns the label count (counted on the host). On a
   // device backend this issues a fixed sequence of launches and never waits for the device.
-  long long micro_step(const std::int32_t* tokens, const std::int32_t* labels, int B, int Tn, bool backward,
+  long long micro_step(const In* input, const std::int32_t* labels, int B, int Tn, bool backward,
                        long long grad_divisor = 0) {
     if (backward && walker_.dropped_layer() >= 0) throw std::logic_error("no backward pass with a dropped layer");
     reserve(B, Tn);
-    const int R = B * Tn;
+    const int R = B * Tn, NL = Head::label_count(B, Tn);
+    const std::size_t NI = Input::input_count(B, Tn);
     long long n_labels = 0;
-    for (int r = 0; r < R; ++r) n_labels += labels[r] != kIgnoreIndex;
+    for (int r = 0; r < NL; ++r) n_labels += labels[r] != kIgnoreIndex;
     const int divisor = int(grad_divisor > 0 ? grad_divisor : n_labels);
     graphs_.run(
         {B, Tn, backward, backward ? divisor : 0}, !hooked_ && !walker_.has_phase_hook() && walker_.dropped_layer() < 0,
         [&] {
-          walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(R)));
+          walker_.forward(Backend::stage(input_buf_, input, NI));
           walker_.phase("head_loss", -1, false);
-          head_loss_forward<Backend, Net>(precision_, slots_, plan_, arena_.data(), R, walker_.final_input(),
-                                          P(layout_.head), Backend::stage(labels_buf_, labels, std::size_t(R)),
-                                          divisor, backward, at(slots_.row_loss), scalars_.data());
+          const std::int32_t* lab = Backend::stage(labels_buf_, labels, std::size_t(NL));
+          if constexpr (lm_head) {
+            head_loss_forward<Backend, Net>(precision_, slots_, plan_, arena_.data(), R, walker_.final_input(),
+                                            P(layout_.head), lab, divisor, backward, at(slots_.row_loss),
+                                            scalars_.data());
+          } else {
+            head_io_.labels = lab, head_io_.grad_divisor = divisor, head_io_.grad = backward;
+            Head::template forward<Backend>(head_io_);
+          }
           if (backward) {
-            // logits now hold d(loss)/d(logits); lm_head backward gives the grad of the final h.
+            // the head's backward gives the gradient of its input, the final norm's output
             walker_.phase("head_loss", -1, true);
-            head_loss_backward<Backend, Net>(precision_, slots_, plan_, arena_.data(), R, walker_.final_input(),
-                                             P(layout_.head), walker_.grad_h(), G(layout_.head));
+            if constexpr (lm_head)  // logits now hold d(loss)/d(logits)
+              head_loss_backward<Backend, Net>(precision_, slots_, plan_, arena_.data(), R, walker_.final_input(),
+                                               P(layout_.head), walker_.grad_h(), G(layout_.head));
+            else
+              Head::template backward<Backend>(head_io_);
             walker_.backward();
           }
         },
         [&] {
           if constexpr (GraphBackend<Backend>) {
-            Backend::restage(tokens_buf_, tokens, std::size_t(R));
-            Backend::restage(labels_buf_, labels, std::size_t(R));
+            Backend::restage(input_buf_, input, NI);
+            Backend::restage(labels_buf_, labels, std::size_t(NL));
           }
         });
     return n_labels;
@@ -249,10 +272,10 @@ class Engine {
   }
 
   // Forward pass without labels; returns the logits of the last position of each sequence,
-  // [B, V], on the host. For sampling.
-  std::vector<T> last_logits(const std::int32_t* tokens, int B, int Tn) {
+  // [B, V], on the host. For sampling (a language model's).
+  std::vector<T> last_logits(const In* tokens, int B, int Tn) requires lm_head {
     reserve(B, Tn);
-    walker_.forward(Backend::stage(tokens_buf_, tokens, std::size_t(B) * Tn));
+    walker_.forward(Backend::stage(input_buf_, tokens, Input::input_count(B, Tn)));
     const ActPtr<T> logits = logits_ptr();
     for (int b = 0; b < B; ++b)
       Backend::linear_forward(precision_, 1, V, C, walker_.final_input() + (std::size_t(b) * Tn + Tn - 1) * C, P(layout_.head),
@@ -265,7 +288,9 @@ class Engine {
   // Copies the logits [B·T, V] of the last forward-only step (a step with backward turns them
   // into their gradient) to the host, in T whatever they are stored in (under bf16 on a backend
   // that stores it, the logits rounded to bf16).
-  void copy_logits(T* host_out) const { copy_to_host_as_scalar(host_out, logits_ptr(), std::size_t(B_) * T_ * V); }
+  void copy_logits(T* host_out) const requires lm_head {
+    copy_to_host_as_scalar(host_out, logits_ptr(), std::size_t(B_) * T_ * V);
+  }
 
   // Copies the stream entering layer l (l = L: the last layer's output, before the final
   // norm) of the last forward pass to the host: [B·T, C].
@@ -275,6 +300,29 @@ class Engine {
   }
 
  private:
+  // The walk's pointers, and (for a head other than LmHead) the head's, at the arena.
+  void bind() {
+    walker_.bind(slots_, plan_, arena_.data(), params_.device(), grads_.device(), B_, T_);
+    if constexpr (!lm_head) {
+      head_w_.clear(), head_dw_.clear();
+      for (std::size_t off : layout_.head_weights) head_w_.push_back(P(off)), head_dw_.push_back(G(off));
+      head_act_.resize(slots_.head.slot.size());
+      for (std::size_t i = 0; i < head_act_.size(); ++i)
+        head_act_[i] = slots_.head.use[i] == ActivationUse::scratch
+                           ? typed_act<T>(arena_.data() + plan_.slots[std::size_t(slots_.scratch)].offset +
+                                              slots_.head.scratch_at[i],
+                                          slots_.head.type[i])
+                           : slot_act<T>(arena_.data(), plan_, slots_.head.slot[i]);
+      head_io_ = {};
+      head_io_.batch = B_, head_io_.seq = T_;
+      head_io_.x = walker_.final_input();
+      head_io_.dx = walker_.grad_h();
+      head_io_.row_loss = at(slots_.row_loss);
+      head_io_.loss_sum = scalars_.data();
+      head_io_.w = head_w_.data(), head_io_.dw = head_dw_.data(), head_io_.act = head_act_.data();
+      head_io_.precision = precision_;
+    }
+  }
   T* at(int slot) {
     return slot < 0 ? nullptr : reinterpret_cast<T*>(arena_.data() + plan_.slots[std::size_t(slot)].offset);
   }
@@ -298,7 +346,11 @@ class Engine {
   ActivationPlan plan_;
   ArenaSlots<Net> slots_;
   typename Backend::template buffer<unsigned char> arena_;  // the plan's slots, at their byte offsets
-  typename Backend::template buffer<std::int32_t> tokens_buf_, labels_buf_;
+  typename Backend::template buffer<In> input_buf_;
+  typename Backend::template buffer<std::int32_t> labels_buf_;
+  HeadIO<T> head_io_{};  // a head other than LmHead: its pointers
+  std::vector<T*> head_w_, head_dw_;
+  std::vector<ActPtr<T>> head_act_;
   typename Backend::template buffer<double> scalars_;  // [2] loss sum, squared gradient norm
   StepGraphs<Backend> graphs_;
   bool hooked_ = false;

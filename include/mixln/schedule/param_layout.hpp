@@ -2,6 +2,7 @@
 //
 // All parameters live in one contiguous buffer (and the gradients in a second of the same
 // layout), in this order:
+//   the input stage's weights (Model's fifth argument, dsl/model_ends.hpp): for tokens
 //   model.embed_tokens.weight                                  [V, C]
 //   the embedding output's norms (Model's fourth argument), e.g. model.embed_scale.scale [1]
 //   per layer i, prefix model.layers.{i}.:
@@ -12,6 +13,7 @@
 //     the placement's norms, sub-layer by sub-layer, pre, branch, post norms in order, each
 //     with its kind's parameters (.weight [C], .bias [C], .alpha [1], ...)
 //   model.norm.*                                               the final norm's parameters
+//   the head's weights (Model's sixth argument): for the language model
 //   lm_head.weight                                             [V, C]
 #pragma once
 
@@ -40,6 +42,7 @@ struct ParamInfo {
   bool scaled_init = false;  // writes into the residual stream: N(0, σ/√(2L)) under --scaled-init
   bool normal_init = true;   // N(0, σ·gain); otherwise every element is init_value
   double init_value = 0.0;
+  bool decay = true;         // AdamW's weight decay applies (not to norms, biases, a ViT's tokens)
 };
 
 struct ParamLayout {
@@ -48,7 +51,9 @@ struct ParamLayout {
   std::vector<std::vector<std::size_t>> branch_weights;
   // layer_begin[l]: offset of layer l's first parameter; layer_begin[L] = final_norm.
   std::vector<std::size_t> layer_begin;
-  std::size_t embed = 0, final_norm = 0, head = 0, total = 0;
+  // The input stage's and the head's weights, in declared order.
+  std::vector<std::size_t> input_weights, head_weights;
+  std::size_t embed = 0, final_norm = 0, head = 0, total = 0;  // embed: the input stage's first
 
   const ParamInfo* find(const std::string& name) const {
     const auto it = index_.find(name);
@@ -88,6 +93,7 @@ void add_norm_params(ParamLayout& lay, const std::string& name, std::size_t C, i
     info.kind = ParamKind::norm;
     info.layer = layer;
     info.normal_init = false;
+    info.decay = false;
     info.init_value = p.init_width_power == 0 ? p.init : p.init * std::pow(double(C), p.init_width_power);
     lay.add(std::move(info));
   }
@@ -98,6 +104,30 @@ void add_slot_params(ParamLayout& lay, const std::string& prefix, std::size_t C,
     (add_norm_params<typename Slots::template at<i>::kind>(lay, prefix + Slots::template at<i>::name, C, layer),
      ...);
   }(std::make_integer_sequence<int, Slots::size>{});
+}
+
+// A declared weight as the layout keeps it.
+inline ParamInfo weight_info(const WeightDecl& w, std::string name, int layer) {
+  ParamInfo info;
+  info.name = std::move(name);
+  info.shape = w.shape;
+  info.kind = w.norm ? ParamKind::norm
+              : w.role == WeightRole::embedding ? ParamKind::embedding
+              : w.role == WeightRole::head      ? ParamKind::head
+              : w.decay                         ? ParamKind::linear
+                                                : ParamKind::bias;
+  info.layer = layer;
+  info.normal_init = w.normal_init;
+  info.init_value = w.value;
+  info.scaled_init = w.residual_output;
+  info.decay = w.decay && !w.norm;
+  return info;
+}
+// A model end's weights (full names), appended in declared order; their offsets.
+inline std::vector<std::size_t> add_end_params(ParamLayout& lay, const WeightList& wl) {
+  std::vector<std::size_t> offsets;
+  for (const WeightDecl& w : wl.items()) offsets.push_back(lay.add(weight_info(w, w.name, -1)));
+  return offsets;
 }
 
 // Layer l's parameters: its block's branch weights, then its placement's norms.
@@ -115,12 +145,8 @@ void add_layer_params(ParamLayout& lay, std::integer_sequence<int, b...>) {
       ParamInfo info;
       info.name = prefix + w.name;
       info.shape = w.shape;
-      info.kind = w.norm ? ParamKind::norm : w.decay ? ParamKind::linear : ParamKind::bias;
-      info.layer = l;
-      info.normal_init = w.normal_init;
-      info.init_value = w.value;
+      info = weight_info(w, prefix + w.name, l);
       info.init_gain = w.normal_init ? P::init_gain(w.name, L) : 1.0;
-      info.scaled_init = w.residual_output;
       lay.branch_weights[std::size_t(k)].push_back(lay.add(std::move(info)));
     }
   };
@@ -141,17 +167,22 @@ template <class Net>
 ParamLayout make_param_layout() {
   using Cfg = typename Net::config;
   using S = Schedule<Net>;
-  constexpr std::size_t V = Cfg::vocab_size, C = Cfg::hidden_size;
+  constexpr std::size_t C = Cfg::hidden_size;
   constexpr int L = Net::num_layers;
   ParamLayout lay;
-  lay.embed = lay.add({.name = "model.embed_tokens.weight", .shape = {V, C}, .kind = ParamKind::embedding});
+  WeightList input, head;
+  Net::input::weights(input);
+  Net::head::weights(head);
+  lay.embed = lay.total;
+  lay.input_weights = detail::add_end_params(lay, input);
   detail::add_slot_params<typename Net::embedding_output::slots>(lay, "model.", C, -1);
   lay.branch_weights.resize(S::num_sublayers);
   lay.layer_begin.resize(L + 1);
   detail::add_layers_params<Net>(lay, std::make_integer_sequence<int, L>{});
   lay.final_norm = lay.layer_begin[L] = lay.total;
   detail::add_norm_params<typename Net::final_norm>(lay, "model.norm", C, -1);
-  lay.head = lay.add({.name = "lm_head.weight", .shape = {V, C}, .kind = ParamKind::head});
+  lay.head = lay.total;
+  lay.head_weights = detail::add_end_params(lay, head);
   return lay;
 }
 

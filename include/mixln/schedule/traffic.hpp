@@ -103,6 +103,9 @@ struct TrafficBackend {
                                           operand_copy(p, double(N) * K, W.is_bf16()) +
                                           operand_copy(p, double(M) * K, x.is_bf16()));
   }
+  static void patchify(int B, int height, int width, int channels, int, const float*, T*) {
+    add("patches", 2.0 * B * height * width * channels * sizeof(T));
+  }
   static void bias_forward(int rows, int n, const T*, T*) { add("bias", 2.0 * rows * n * sizeof(T) + n * sizeof(T)); }
   static void bias_backward(int rows, int n, const T*, T*) { add("bias", double(rows) * n * sizeof(T) + 2.0 * n * sizeof(T)); }
   static void round_to_bf16(std::size_t n, const T*, bf16_t*) { add("bf16 copies of GEMM inputs", 6.0 * double(n)); }
@@ -183,16 +186,28 @@ Traffic non_gemm_traffic(int B, int Tn, Precision p, TrafficDevice device, bool 
   Walker<Net, TrafficBackend> w(layout, p);
   w.bind(sl, plan, arena, params, grads, B, Tn);
   const int R = B * Tn;
-  const std::int32_t* tokens = nullptr;
-  w.forward(tokens);
+  w.forward(static_cast<const typename Net::input::input_type*>(nullptr));
   // the head and the loss, by the engine's own code (schedule/head_loss.hpp)
   const float* head = params + layout.head;
   float* row_loss = slot_act<float>(arena, plan, sl.row_loss).scalar();
   const auto* labels = reinterpret_cast<const std::int32_t*>(std::uintptr_t(1) << 46);
-  head_loss_forward<TrafficBackend, Net>(p, sl, plan, arena, R, w.final_input(), head, labels, 1, true, row_loss,
-                                         nullptr);
-  head_loss_backward<TrafficBackend, Net>(p, sl, plan, arena, R, w.final_input(), head, w.grad_h(),
-                                          grads + layout.head);
+  if constexpr (is_lm_head_v<typename Net::head>) {
+    head_loss_forward<TrafficBackend, Net>(p, sl, plan, arena, R, w.final_input(), head, labels, 1, true, row_loss,
+                                           nullptr);
+    head_loss_backward<TrafficBackend, Net>(p, sl, plan, arena, R, w.final_input(), head, w.grad_h(),
+                                            grads + layout.head);
+  } else {  // another head: its own passes, its activations at their slots (addresses only)
+    std::vector<float*> hw;
+    for (std::size_t off : layout.head_weights) hw.push_back(params + off);
+    std::vector<ActPtr<float>> act;
+    for (std::size_t i = 0; i < sl.head.slot.size(); ++i)
+      act.push_back(sl.head.slot[i] >= 0 ? slot_act<float>(arena, plan, sl.head.slot[i]) : ActPtr<float>(reinterpret_cast<float*>(arena)));
+    HeadIO<float> io;
+    io.batch = B, io.seq = Tn, io.x = w.final_input(), io.dx = w.grad_h(), io.labels = labels, io.grad_divisor = 1;
+    io.grad = true, io.row_loss = row_loss, io.w = hw.data(), io.dw = hw.data(), io.act = act.data(), io.precision = p;
+    Net::head::template forward<TrafficBackend>(io);
+    Net::head::template backward<TrafficBackend>(io);
+  }
   w.backward();
   // the optimizer step: gradients zeroed for the next, their squared norm, AdamW
   const double P = double(layout.total);

@@ -5,7 +5,7 @@
 // or backward (the block's code), or the fused boundary op of its BoundarySpec. For Mix-LN on
 // 4 layers (1 Post, 3 Pre) the forward is, written out:
 //
-//   embed → [embed]                                    boundary 0
+//   embed → [embed]                                    boundary 0 (embed: the input stage)
 //   attn₀ → [add → RMSNorm]                            boundary 1   (Post→Post)
 //   mlp₀  → [add → RMSNorm | RMSNorm → h]              boundary 2   (Post→Pre: two norms, one pass each)
 //   attn₁ → [add | RMSNorm → h]                        boundary 3   (Pre→Pre)
@@ -51,6 +51,8 @@ class Walker {
  public:
   using T = typename Backend::scalar;
   using S = Schedule<Net>;
+  using Input = typename Net::input;
+  using In = typename Input::input_type;
   static constexpr int K = S::num_sublayers, NB = S::num_boundaries;
   static constexpr int C = int(Net::config::hidden_size);
 
@@ -72,8 +74,14 @@ class Walker {
     B_ = B, T_ = Tn;
     dstream_ = at(sl.dstream), dh_ = at(sl.dh), df_ = at(sl.df), dskip_ = at(sl.dskip);
     partials_ = at(sl.partials);
-    embed_ = params + layout_->embed;
-    dembed_ = grads + layout_->embed;
+    in_w_.clear(), in_dw_.clear();
+    for (std::size_t off : layout_->input_weights) in_w_.push_back(params + off), in_dw_.push_back(grads + off);
+    bind_declared(in_act_, sl.input, plan, arena, at(sl.scratch));
+    in_io_ = {};
+    in_io_.batch = B, in_io_.seq = Tn;
+    in_io_.dout = df_;
+    in_io_.w = in_w_.data(), in_io_.dw = in_dw_.data(), in_io_.act = in_act_.data();
+    in_io_.precision = precision_;
     S::for_each_boundary([&]<int k>() {
       using Spec = typename S::template boundary<k>;
       const auto& b = sl.boundary[k];
@@ -84,8 +92,9 @@ class Walker {
       stream_[k] = a.y;
       input_[k] = b.h >= 0 ? a.h : a.y;
       if constexpr (k == 0) {
-        // the embedding is written straight into y, or, when norms follow it, where they read it
+        // the input stage writes straight into y, or, when norms follow it, where they read it
         a.f = Spec::num_norms > Spec::ns ? at(sl.branch_out) : a.y;
+        in_io_.out = const_cast<T*>(a.f);
       } else {
         a.x = stream_[k - 1];
         a.f = b.f >= 0 ? at(b.f) : at(sl.branch_out);
@@ -106,13 +115,8 @@ class Walker {
       g.partials = partials_;
     });
     S::for_each_sublayer([&]<int k>() {
-      const auto& br = sl.branch[k];
       auto& act = act_[k];
-      act.resize(br.slot.size());
-      for (std::size_t i = 0; i < br.slot.size(); ++i)
-        act[i] = br.use[i] == ActivationUse::scratch
-                     ? typed_act<T>(reinterpret_cast<unsigned char*>(at(sl.scratch)) + br.scratch_at[i], br.type[i])
-                     : slot_act<T>(arena, plan, br.slot[i]);
+      bind_declared(act, sl.branch[k], plan, arena, at(sl.scratch));
       auto& w = w_[k];
       auto& dw = dw_[k];
       w.clear(), dw.clear();
@@ -130,18 +134,19 @@ class Walker {
     });
   }
 
-  // embedding → every sub-layer and boundary; leaves the lm_head input in final_input().
-  void forward(const std::int32_t* tokens) {
-    tokens_ = tokens;
+  // The input stage → every sub-layer and boundary; leaves the head's input in final_input().
+  // `input`: Input::input_count(B, T) elements in the backend's memory.
+  void forward(const In* input) {
+    in_io_.input = input;
     phase("embedding", -1, false);
-    Backend::embedding_forward(rows(), C, tokens, embed_, const_cast<T*>(std::get<0>(args_).f));
+    Input::template forward<Backend>(in_io_);
     boundary_forward<0>();
     [&]<int... k>(std::integer_sequence<int, k...>) {
       (step_forward<k>(), ...);
     }(std::make_integer_sequence<int, K>{});
   }
 
-  // From the gradient of the lm_head input (in grad_h()) back to the embedding.
+  // From the gradient of the head's input (in grad_h()) back to the input stage.
   void backward() {
     if (dropped_ >= 0) throw std::logic_error("no backward pass with a dropped layer");
     Backend::zero(dstream_, std::size_t(rows()) * C);
@@ -153,13 +158,13 @@ class Walker {
     phase("embedding", -1, true);
     boundary_backward<0>();
     grads_ready_after<0>();
-    // boundary 0 has no residual: its branch gradient is the embedding output's gradient.
-    Backend::embedding_backward(rows(), C, tokens_, df_, dembed_);
-    // the embedding and its output's norms, which lie between it and layer 0
+    // boundary 0 has no residual: its branch gradient is the input stage output's gradient.
+    Input::template backward<Backend>(in_io_);
+    // the input stage and its output's norms, which lie between it and layer 0
     if (grad_ready_) grad_ready_(layout_->embed, layout_->layer_begin[0] - layout_->embed);
   }
 
-  T* final_input() const { return input_[K]; }  // [R, C] input of lm_head
+  T* final_input() const { return input_[K]; }  // [R, C] input of the head
   T* grad_h() const { return dh_; }              // [R, C] where backward() expects its gradient
   const T* stream(int k) const { return stream_[std::size_t(k)]; }
 
@@ -180,6 +185,16 @@ class Walker {
 
  private:
   int rows() const { return B_ * T_; }
+
+  // Declared activations (a branch's, the input stage's) at their slots or scratch offsets.
+  static void bind_declared(std::vector<ActPtr<T>>& act, const typename ArenaSlots<Net>::Branch& br,
+                            const ActivationPlan& plan, unsigned char* arena, T* scratch) {
+    act.resize(br.slot.size());
+    for (std::size_t i = 0; i < br.slot.size(); ++i)
+      act[i] = br.use[i] == ActivationUse::scratch
+                   ? typed_act<T>(reinterpret_cast<unsigned char*>(scratch) + br.scratch_at[i], br.type[i])
+                   : slot_act<T>(arena, plan, br.slot[i]);
+  }
 
   template <int k>
   void boundary_forward() {
@@ -255,10 +270,11 @@ class Walker {
   std::array<std::vector<ActPtr<T>>, K> act_;
   std::array<T*, NB> stream_{}, input_{};  // y and the next branch's input of each boundary
   T *dstream_ = nullptr, *dh_ = nullptr, *df_ = nullptr, *dskip_ = nullptr, *partials_ = nullptr;
-  T *embed_ = nullptr, *dembed_ = nullptr;
+  InputIO<T, In> in_io_{};
+  std::vector<T*> in_w_, in_dw_;
+  std::vector<ActPtr<T>> in_act_;
   int B_ = 0, T_ = 0;
   int dropped_ = -1;
-  const std::int32_t* tokens_ = nullptr;
   std::function<void(std::size_t, std::size_t)> grad_ready_;
   PhaseHook phase_;
 };

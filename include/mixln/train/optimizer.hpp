@@ -49,7 +49,7 @@ class AdamW {
     for (auto& p : layout.params) {
       const std::size_t lo = std::max(p.offset, begin_), hi = std::min(p.offset + p.count, end_);
       for (std::size_t c = lo; c < hi; c += kAdamChunk)
-        chunks.push_back({c, c - begin_, std::min(kAdamChunk, hi - c), p.kind != ParamKind::norm && p.kind != ParamKind::bias ? 1 : 0});
+        chunks.push_back({c, c - begin_, std::min(kAdamChunk, hi - c), p.decay ? 1 : 0});
     }
     num_chunks_ = int(chunks.size());
     chunks_.resize(chunks.size());

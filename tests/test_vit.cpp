@@ -1,0 +1,136 @@
+// Vision Transformers as types (dsl/vision_ends.hpp, dsl/vit_block.hpp): loss and every gradient
+// of whole ViTs — patches, class token, position embeddings, ViT blocks under Pre-LN, Post-LN,
+// Mix-LN (LayerNorm) and DyT, the class head — against the PyTorch reference
+// (tests/golden/make_golden.py, `vitc_*`) in fp32, fp64 and bf16 GEMMs; the patches against
+// nn.Conv2d's layout; finite differences in fp64; the ends' contract (labels per image, fixed rows).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <mixln/mixln.hpp>
+
+#include "fd.hpp"
+#include "golden.hpp"
+
+using namespace mixln;
+using namespace mixln::testing;
+
+namespace {
+
+// make_golden.py's VIT: hidden 32, MLP 80, 2 heads; 12×12 RGB images in 3×3 patches; 5 classes.
+using Cfg = LlamaConfig<hidden<32>, intermediate<80>, heads<2>>;
+using Vb = VitBlock<Cfg>;
+using Patches = PatchEmbedding<Cfg, image<12>, patch<3>, channels<3>>;
+using Head = ClassHead<Cfg, classes<5>>;
+template <class S, class Final = LayerNorm>
+using Vit = Model<Cfg, S, Final, PlainEmbedding, Patches, Head>;
+
+struct Images {
+  int B = 0;
+  std::vector<float> pixels;
+  std::vector<std::int32_t> labels;
+};
+Images load_images(const std::string& path) {
+  safetensors::File f(path);
+  Images im;
+  const auto& t = f.get("images");
+  im.B = int(t.shape[0]);
+  im.pixels.resize(t.numel());
+  f.read_float("images", t.shape, im.pixels.data());
+  std::vector<std::size_t> shape;
+  for (auto v : f.read_int("labels", &shape, 1)) im.labels.push_back(std::int32_t(v));
+  return im;
+}
+
+template <class Net, class T>
+double check_vit(const std::string& name, double tol, Precision precision = Precision::fp32) {
+  Engine<Net, cpu::Backend<T>> e(precision);
+  load_params(e.layout(), e.params(), golden(name, "weights.safetensors"));
+  const Images im = load_images(golden(name, "batch.safetensors"));
+  e.zero_grad();
+  const StepResult r = e.step(im.pixels.data(), im.labels.data(), im.B, Net::input::fixed_seq, true);
+  CHECK(r.labels == im.B - 1);  // the last image is unlabelled (−100)
+  safetensors::File ref(golden(name, "grads.safetensors"));
+  float ref_loss = 0;
+  ref.read_float("loss", {1}, &ref_loss);
+  INFO(name << " (" << (sizeof(T) == 8 ? "fp64" : precision_name(precision)) << ")");
+  const double loss_err = std::abs(r.mean() - ref_loss) / std::abs(ref_loss);
+  CHECK(loss_err <= tol);
+  const auto [worst, worst_name] = worst_gradient_error<T>(e.layout(), e.grads(), ref);
+  INFO("worst tensor " << worst_name << ": relative error " << worst);
+  CHECK(worst <= tol);
+  return std::max(worst, loss_err);
+}
+
+template <class Net>
+void check_case(const std::string& name) {
+  check_vit<Net, float>(name, 1e-3);
+  check_vit<Net, double>(name, 1e-5);
+  MESSAGE(name << ": bf16 GEMMs, worst relative error " << check_vit<Net, float>(name, 5e-2, Precision::bf16));
+}
+
+}  // namespace
+
+TEST_CASE("golden ViT: Pre-LN (LayerNorm)") { check_case<Vit<Stack<PreLN<Vb, LayerNorm>, 4>>>("vitc_preln"); }
+TEST_CASE("golden ViT: Post-LN (LayerNorm)") { check_case<Vit<Stack<PostLN<Vb, LayerNorm>, 4>>>("vitc_postln"); }
+TEST_CASE("golden ViT: Mix-LN (LayerNorm), the same line as a LLaMA's") {
+  check_case<Vit<MixLN<Vb, 4, std::ratio<1, 4>, LayerNorm>>>("vitc_mixln");
+}
+TEST_CASE("golden ViT: Pre-LN with DyT") { check_case<Vit<Stack<PreLN<Vb, DyT<>>, 4>, DyT<>>>("vitc_dyt"); }
+
+TEST_CASE("ViT ends: the parameters, in layout order, with timm's names; labels per image; rows fixed by the image") {
+  using Net = Vit<MixLN<Vb, 4, std::ratio<1, 4>, LayerNorm>>;
+  const ParamLayout lay = make_param_layout<Net>();
+  CHECK(lay.params.front().name == "model.patch_embed.proj.weight");
+  CHECK(lay.params.front().shape == std::vector<std::size_t>{32, 27});
+  CHECK(lay.find("model.pos_embed")->shape == std::vector<std::size_t>{17, 32});
+  CHECK(lay.find("model.cls_token")->kind == ParamKind::embedding);
+  CHECK(!lay.find("model.cls_token")->decay);
+  CHECK(!lay.find("model.pos_embed")->decay);
+  CHECK(lay.find("model.patch_embed.proj.weight")->decay);
+  CHECK(lay.params.back().name == "head.bias");
+  CHECK(lay.find("head.weight")->kind == ParamKind::head);
+  CHECK(Net::input::fixed_seq == 17);
+  Engine<Net, cpu::Backend<float>> e;
+  init_params(e.layout(), Net::num_layers, e.params(), {.seed = 1});
+  std::vector<float> px(2 * 12 * 12 * 3, 0.5f);
+  std::vector<std::int32_t> lab = {1, 4};
+  CHECK_THROWS_WITH_AS(e.step(px.data(), lab.data(), 2, 16, false), doctest::Contains("17 rows per sample, not 16"),
+                       std::invalid_argument);
+  const StepResult r = e.step(px.data(), lab.data(), 2, 17, false);
+  CHECK(r.labels == 2);
+  CHECK(std::abs(r.mean() - std::log(5.0)) < 0.5);  // near chance at init
+}
+
+TEST_CASE("patchify: each patch's columns in nn.Conv2d's (channel, ky, kx) order") {
+  const int B = 2, S = 4, c = 2, P = 2;
+  std::vector<float> img(std::size_t(B) * S * S * c);
+  std::vector<double> out(img.size());
+  for (std::size_t i = 0; i < img.size(); ++i) img[i] = float(i);
+  cpu::Backend<double>::patchify(B, S, S, c, P, img.data(), out.data());
+  // image 1, patch (py, px) = (1, 0): row 1·4 + 2; column (channel 1, ky 1, kx 0) = 1·4 + 2
+  const int row = 4 + 2, col = 4 + 2, y = 2 + 1, x = 0;
+  CHECK(out[std::size_t(row) * c * P * P + col] == img[((std::size_t(1) * S + y) * S + x) * c + 1]);
+  std::vector<double> sorted = out;
+  std::sort(sorted.begin(), sorted.end());
+  for (std::size_t i = 0; i < sorted.size(); ++i) CHECK(sorted[i] == double(i));  // every pixel once
+}
+
+TEST_CASE("fp64 ViT (Post-LN then Pre-LN): sampled gradients of every tensor match finite differences") {
+  using Net = Vit<Stack<PostLN<Vb, LayerNorm>, 1, PreLN<Vb, LayerNorm>, 1>>;
+  Engine<Net, cpu::Backend<double>> e;
+  init_params(e.layout(), Net::num_layers, e.params(), {.seed = 5, .std = 0.2, .embed_std = 0.2});
+  std::mt19937_64 g(4);
+  const int B = 2, T = Net::input::fixed_seq;
+  std::vector<float> px(std::size_t(B) * 12 * 12 * 3);
+  for (auto& v : px) v = float(g() % 1000) / 1000;
+  std::vector<std::int32_t> lab = {3, 1};
+  e.zero_grad();
+  e.step(px.data(), lab.data(), B, T, true);
+  const std::vector<double> grads(e.grads().begin(), e.grads().end());
+  check_sampled_finite_differences(e, grads, [&] { return e.step(px.data(), lab.data(), B, T, false).mean(); }, g, 3);
+}
