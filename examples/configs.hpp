@@ -85,4 +85,21 @@ struct llama7b : Placements<LlamaConfig<vocab<32000>, hidden<4096>, intermediate
   static constexpr TrainDefaults defaults{.steps = 13000, .batch = 4, .seq = 256, .accum = 128, .lr = 5e-4};
 };
 
+// Vision Transformers (docs/design.md §2.4). The paper's Table 6 compares Pre-LN and Mix-LN
+// (α = 1/4) on ViT-Tiny and ViT-Small; vit_tiny has ViT-Tiny's shape (hidden 192, 3 heads of
+// 64, MLP 768, 12 layers, LayerNorm) on Fashion-MNIST's 28×28 grey images in 4×4 patches
+// (49 patches + the class token), 10 classes. The norm placement is the same line as a LLaMA's.
+template <class Cfg, int L, class Input, class Head, class Alpha = std::ratio<1, 4>>
+struct VitPlacements {
+  using Block = VitBlock<Cfg>;
+  using preln = Model<Cfg, Stack<PreLN<Block, LayerNorm>, L>, LayerNorm, PlainEmbedding, Input, Head>;
+  using postln = Model<Cfg, Stack<PostLN<Block, LayerNorm>, L>, LayerNorm, PlainEmbedding, Input, Head>;
+  using mixln = Model<Cfg, MixLN<Block, L, Alpha, LayerNorm>, LayerNorm, PlainEmbedding, Input, Head>;
+};
+using VitTinyCfg = LlamaConfig<hidden<192>, intermediate<768>, heads<3>>;
+struct vit_tiny : VitPlacements<VitTinyCfg, 12, PatchEmbedding<VitTinyCfg, image<28>, patch<4>, channels<1>>,
+                                ClassHead<VitTinyCfg, classes<10>>> {
+  static constexpr TrainDefaults defaults{.steps = 0, .batch = 64, .seq = 50, .accum = 1, .lr = 1e-3};
+};
+
 }  // namespace mixln::examples

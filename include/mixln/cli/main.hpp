@@ -2,7 +2,8 @@
 //
 //   int main(int argc, char** argv) { return mixln::cli::main<Net>(argc, argv); }
 //
-// The 11 subcommands (docs/design.md §6.2) are listed in commands() below and defined in seven
+// A vision model (an image input stage) has `train` and `eval` (cmd_vision.hpp). A language
+// model's 11 subcommands (docs/design.md §6.2) are listed in commands() below and defined in seven
 // headers: cmd_info.hpp (info), cmd_grads.hpp (grads, grad-norms, logits), cmd_train.hpp (train,
 // eval), cmd_generate.hpp (generate), cmd_export.hpp (export-hf), cmd_analysis.hpp (angular,
 // layer-drop, residual-rms) and cmd_bench.hpp (bench). Any error — a mixln::Error, a bad flag, out of memory,
@@ -26,6 +27,7 @@
 #include "cmd_grads.hpp"
 #include "cmd_info.hpp"
 #include "cmd_train.hpp"
+#include "cmd_vision.hpp"
 
 namespace mixln::cli {
 
@@ -38,6 +40,13 @@ struct Command {
 
 template <class Net, class Backend>
 std::vector<Command> commands() {
+  if constexpr (is_vision_model_v<Net>)
+    return {
+        {"train", "train on image splits from mixln-prepare-images", vision_train_options,
+         run_vision_train<Net, Backend>},
+        {"eval", "validation loss and top-1 accuracy", vision_eval_options, run_vision_eval<Net, Backend>},
+    };
+  else
   return {
       {"info", "layer plan, parameter count and memory plan", info_options, run_info<Net, Backend>},
       {"grads", "one forward/backward on a batch; writes the loss and every gradient",
@@ -72,6 +81,7 @@ inline void print_options(const std::vector<Option>& opts) {
 template <class Net, class Backend = cpu::Backend<float>>
 int main(int argc, char** argv, TrainDefaults defaults = {}) {
   cpu::prefer_avx512_blas(argv);
+  if constexpr (Net::input::fixed_seq > 0) defaults.seq = Net::input::fixed_seq;  // the image fixes the rows
   train_defaults() = defaults;
   const std::string prog = argc > 0 ? argv[0] : "trainer";
   const auto cmds = commands<Net, Backend>();

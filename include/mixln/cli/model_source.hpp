@@ -63,8 +63,12 @@ nlohmann::json load_model(Engine& e, const Args& a, bool allow_seed = true) {
   if (a.has("weights") || a.has("ckpt")) {
     const std::string source = a.has("weights") ? a.required("weights") : a.required("ckpt");
     if (a.has("weights") && std::filesystem::is_directory(source)) {
-      check_hf_config<Net>(read_hf_config(source), source);
-      load_hf_params(e.layout(), e.params(), HfWeights(source));
+      if constexpr (is_token_embedding_v<typename Net::input>) {
+        check_hf_config<Net>(read_hf_config(source), source);
+        load_hf_params(e.layout(), e.params(), HfWeights(source));
+      } else {
+        throw Error("--weights " + source + ": a Hugging Face folder holds a language model; give a FILE.safetensors");
+      }
     } else if (a.has("weights")) {
       load_params(e.layout(), e.params(), source);
     } else {

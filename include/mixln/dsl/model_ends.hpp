@@ -102,6 +102,11 @@ struct LmHead : head_tag {
   static void weights(WeightList& w) { w.head(0, "lm_head.weight", V, C); }
 };
 
+template <class I>
+inline constexpr bool is_token_embedding_v = false;
+template <class Cfg>
+inline constexpr bool is_token_embedding_v<TokenEmbedding<Cfg>> = true;
+
 template <class H>
 inline constexpr bool is_lm_head_v = false;
 template <class Cfg>

@@ -117,6 +117,18 @@ nlohmann::json model_signature() {
                         {"final_norm", Net::final_norm::name}};
   // only where there are any: the signatures of every other model stay as they were
   if (const auto emb = describe_embedding_norms<Net>(); !emb.empty()) sig["embedding_norms"] = emb;
+  // the ends, where they are not a language model's
+  using Input = typename Net::input;
+  using Head = typename Net::head;
+  if constexpr (!is_token_embedding_v<Input>) {
+    sig["input"] = Input::name;
+    if constexpr (requires { Input::S, Input::Pz, Input::Cin; })
+      sig["image"] = Input::S, sig["patch"] = Input::Pz, sig["channels"] = Input::Cin;
+  }
+  if constexpr (!is_lm_head_v<Head>) {
+    sig["head"] = Head::name;
+    if constexpr (requires { Head::K; }) sig["classes"] = Head::K;
+  }
   return sig;
 }
 

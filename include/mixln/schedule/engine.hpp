@@ -292,6 +292,18 @@ class Engine {
     copy_to_host_as_scalar(host_out, logits_ptr(), std::size_t(B_) * T_ * V);
   }
 
+  // Copies the first n elements of activation i of a head other than LmHead (a saved one, stored
+  // in T: ClassHead's logits after a forward-only step) to the host.
+  void copy_head_activation(int i, T* host_out, std::size_t n) const requires(!lm_head) {
+    if (i < 0 || std::size_t(i) >= slots_.head.slot.size() || slots_.head.slot[std::size_t(i)] < 0)
+      throw std::out_of_range("copy_head_activation: the head has no saved activation " + std::to_string(i));
+    const auto& s = plan_.slots[std::size_t(slots_.head.slot[std::size_t(i)])];
+    if (s.type != SlotType::scalar || n > s.count)
+      throw std::out_of_range("copy_head_activation: activation " + s.name + " is not " + std::to_string(n) +
+                              " scalars");
+    Backend::copy_to_host(host_out, reinterpret_cast<const T*>(arena_.data() + s.offset), n);
+  }
+
   // Copies the stream entering layer l (l = L: the last layer's output, before the final
   // norm) of the last forward pass to the host: [B·T, C].
   void layer_input(int l, T* host_out) const {

@@ -40,9 +40,15 @@ struct TrainOptions {
   int world = 1;                           // data-parallel ranks (set from the communicator)
   int zero = 0;  // 1: ZeRO-1, the Adam moments sharded over the ranks (the same run, less memory)
   OptimizerOptions opt;
+  // A vision model's run (train/train_data.hpp's ImageData): its augmentation, part of the run's
+  // settings, and how many validation images an evaluation reads (0: all).
+  bool images = false;
+  int crop_pad = 0;
+  bool flip = false;
+  long long eval_images = 0;
 
   // The settings that define a run; a resumed run must repeat them.
-  nlohmann::json run_settings() const {
+  nlohmann::json common_settings() const {
     return {{"steps", steps},         {"batch", batch},
             {"seq", seq},             {"accum", accum},
             {"lr", lr},               {"warmup_frac", warmup_frac},
@@ -53,6 +59,11 @@ struct TrainOptions {
             {"scaled_init", init.scaled_init}, {"world", world},
             {"init", init_recipe},    {"init_std", init.std},
             {"embed_std", init.embed_std}};
+  }
+  nlohmann::json run_settings() const {
+    nlohmann::json s = common_settings();
+    if (images) s["crop_pad"] = crop_pad, s["flip"] = flip;
+    return s;
   }
 
   // The value a setting added after a run was started had in that run (the run's config.json
@@ -76,6 +87,8 @@ struct TrainOptions {
     if (min_lr_frac < 0 || min_lr_frac > 1) throw Error("--min-lr-frac must lie in [0, 1]");
     if (clip < 0) throw Error("--clip must be >= 0 (0: off)");
     if (eval_tokens <= 0) throw Error("--eval-tokens must be positive");
+    if (crop_pad < 0) throw Error("--crop-pad must be >= 0");
+    if (eval_images < 0) throw Error("--eval-images must be >= 0 (0: all)");
     if ((long long)batch * seq * accum > 2147483647ll) throw Error("--batch × --seq × --accum is too large");
   }
 };

@@ -67,14 +67,16 @@ inline std::string format_duration(double s) {
 // One status line: redrawn in place on a terminal, printed every `every` steps otherwise.
 class Progress {
  public:
-  Progress(long long total, bool quiet) : total_(total), quiet_(quiet), tty_(::isatty(2)) {
+  // rate_unit: what the rate counts per second ("tok", or "img" for a vision model).
+  Progress(long long total, bool quiet, const char* rate_unit = "tok")
+      : total_(total), quiet_(quiet), tty_(::isatty(2)), unit_(rate_unit) {
     every_ = std::max(1ll, total / 20);
   }
-  void step(long long s, double loss, double lr, double tok_s, double eta_s) {
+  void step(long long s, double loss, double lr, double rate, double eta_s) {
     if (quiet_) return;
     char buf[160];
-    std::snprintf(buf, sizeof buf, "step %lld/%lld | loss %.4f | lr %.2e | %.0f tok/s | ETA %s", s,
-                  total_, loss, lr, tok_s, format_duration(eta_s).c_str());
+    std::snprintf(buf, sizeof buf, "step %lld/%lld | loss %.4f | lr %.2e | %.0f %s/s | ETA %s", s,
+                  total_, loss, lr, rate, unit_, format_duration(eta_s).c_str());
     if (tty_) {
       std::fprintf(stderr, "\r%-100s", buf);
       std::fflush(stderr);
@@ -96,6 +98,7 @@ class Progress {
  private:
   long long total_, every_;
   bool quiet_, tty_;
+  const char* unit_;
 };
 
 }  // namespace mixln

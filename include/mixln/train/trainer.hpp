@@ -1,7 +1,8 @@
 // mixln/train/trainer.hpp — the training loop, evaluation, and checkpoint save/restore.
 //
-// One optimizer step: `accum` micro-batches of `batch` sequences of `seq` tokens, gradients
-// summed as the gradient of the mean loss over the whole global batch; optional clipping by
+// One optimizer step: `accum` micro-batches of `batch` sequences of `seq` tokens (or of `batch`
+// images: what the model reads is train/train_data.hpp's), gradients summed as the gradient of
+// the mean loss over the whole global batch; optional clipping by
 // global norm; AdamW with the warm-up + cosine schedule. The run is a pure function of its
 // settings and seed: the same command on the same machine and thread count gives the same
 // losses bit for bit, and so does a run killed and resumed from a checkpoint. With several
@@ -23,8 +24,6 @@
 #include <vector>
 
 #include "../analysis/grad_norms.hpp"
-#include "../data/loader.hpp"
-#include "../data/shards.hpp"
 #include "../dist/communicator.hpp"
 #include "../error.hpp"
 #include "../init.hpp"
@@ -44,6 +43,7 @@
 #include "optimizer.hpp"
 #include "options.hpp"
 #include "run_log.hpp"
+#include "train_data.hpp"
 
 namespace mixln {
 
@@ -57,16 +57,21 @@ class Trainer {
  public:
   using E = Engine<Net, Backend>;
   using T = typename E::T;
+  using Data = TrainData<Net>;
 
   // comm: the ranks training together (LocalComm for one process). Each step takes a global
   // batch of batch × accum × ranks sequences; rank r runs micro-batches r, r + W, ... of it.
   explicit Trainer(TrainOptions o, Communicator* comm = nullptr)
       : o_(std::move(o)), comm_(comm ? comm : &local_) {
     o_.world = comm_->size();
+    o_.images = std::is_same_v<Data, ImageData<Net>>;
     o_.check();
+    if (Net::input::fixed_seq > 0 && o_.seq != Net::input::fixed_seq)
+      throw Error("--seq: the model's input makes " + std::to_string(Net::input::fixed_seq) + " rows per sample, not " +
+                  std::to_string(o_.seq));
     sched_ = {o_.lr, o_.steps, o_.warmup_frac, o_.min_lr_frac};
-    tok_.resize(std::size_t(o_.batch) * o_.seq);
-    lab_.resize(std::size_t(o_.batch) * o_.seq);
+    tok_.resize(Net::input::input_count(o_.batch, o_.seq));
+    lab_.resize(std::size_t(Net::head::label_count(o_.batch, o_.seq)));
   }
 
   // Runs (or resumes) the training; returns the final validation result (tokens = 0 if none).
@@ -89,19 +94,21 @@ class Trainer {
     EvalResult final_eval;
     while (at.step < last) {
       const auto t0 = std::chrono::steady_clock::now();
-      const StepStats s = train_step(e, adam, dp, data.loader, at, reports);
+      const StepStats s = train_step(e, adam, dp, data, at, reports);
       if (!e.graphs().failure().empty() && !graph_note_) {  // once: the run goes on without graphs
         graph_note_ = true;
         reports.progress.message("note: micro-steps run without CUDA graphs: " + e.graphs().failure());
       }
       const auto now = std::chrono::steady_clock::now();
-      const double tok_s = double(tokens_per_step()) / std::chrono::duration<double>(now - t0).count();
+      const double tok_s = double(labels_per_step()) / std::chrono::duration<double>(now - t0).count();
       const double elapsed = std::chrono::duration<double>(now - t_start).count();
-      if (lead()) reports.log->write({{"step", at.step}, {"loss", s.loss}, {"lr", s.lr}, {"tok_s", tok_s}, {"grad_norm", s.grad_norm}});
+      if (lead())
+        reports.log->write({{"step", at.step}, {"loss", s.loss}, {"lr", s.lr}, {o_.images ? "img_s" : "tok_s", tok_s},
+                            {"grad_norm", s.grad_norm}});
       reports.progress.step(at.step, s.loss, s.lr, tok_s, elapsed / double(at.step - first) * double(last - at.step));
       const bool at_end = at.step == last;
       if ((o_.eval_every > 0 && at.step % o_.eval_every == 0) || (at_end && at.step == o_.steps))
-        final_eval = evaluate_and_report(e, data.val, at.step, reports);
+        final_eval = evaluate_and_report(e, data, at.step, reports);
       if ((o_.ckpt_every > 0 && at.step % o_.ckpt_every == 0) || at_end) checkpoint(e, adam, dp, at);
     }
     reports.progress.done();
@@ -109,25 +116,6 @@ class Trainer {
   }
 
  private:
-  // The token streams, checked: every id within the model's vocabulary, both splits long enough
-  // for one window of --seq tokens.
-  struct Data {
-    TokenStream train, val;
-    WindowLoader loader;
-    explicit Data(const TrainOptions& o)
-        : train(find_shards(o.data, "train"), Net::config::vocab_size),
-          val(find_shards(o.data, "val"), Net::config::vocab_size),
-          loader((check_vocab(o.data, train, "train"), train), o.seq, o.seed, /*shuffle=*/true, "training split") {
-      WindowLoader(val, o.seq, 0, /*shuffle=*/false, "validation split");  // throws if too short
-    }
-    static void check_vocab(const std::string& dir, const TokenStream& s, const char* split) {
-      const int v = s.info(0).vocab_size;
-      if (v > 0 && std::size_t(v) != Net::config::vocab_size)
-        throw file_error(dir, std::string(split) + " shards were made with vocab " + std::to_string(v) +
-                                  ", but the model's vocab is " + std::to_string(Net::config::vocab_size));
-    }
-  };
-
   // Where the run stands: optimizer steps done, sequences of the training stream consumed, the
   // last checkpoint written (or resumed from).
   struct Position {
@@ -142,7 +130,8 @@ class Trainer {
     std::string grad_norms_csv;
     Progress progress;
     Reports(const TrainOptions& o, bool lead, long long step)
-        : grad_norms_csv((std::filesystem::path(o.out) / "grad_norms.csv").string()), progress(o.steps, o.quiet || !lead) {
+        : grad_norms_csv((std::filesystem::path(o.out) / "grad_norms.csv").string()),
+          progress(o.steps, o.quiet || !lead, o.images ? "img" : "tok") {
       if (lead) log.emplace((std::filesystem::path(o.out) / "log.jsonl").string(), o.resume ? step : -1);
       if (lead && !o.grad_norm_steps.empty()) keep_csv_rows(grad_norms_csv, "step,layer,grad_norm", o.resume ? step : -1);
       if (o.resume) progress.message("resuming " + o.out + " at step " + std::to_string(step));
@@ -154,7 +143,10 @@ class Trainer {
   };
 
   bool lead() const { return comm_->rank() == 0; }  // logs and writes checkpoints
-  long long tokens_per_step() const { return (long long)o_.batch * o_.seq * o_.accum * comm_->size(); }
+  // The labels of one optimizer step's global batch (tokens, or images): the gradient's divisor.
+  long long labels_per_step() const {
+    return (long long)o_.batch * Data::labels_per_sample(o_) * o_.accum * comm_->size();
+  }
 
   void check_output_folder() const {
     check_folder_apart({"--out", o_.out}, {{"--data", o_.data}, {"--init-from", o_.init_from}});
@@ -167,7 +159,12 @@ class Trainer {
   std::optional<HfWeights> open_init_from() const {
     std::optional<HfWeights> start;
     if (o_.init_from.empty() || o_.resume) return start;
-    if (std::filesystem::is_directory(o_.init_from)) check_hf_dimensions<Net>(read_hf_config(o_.init_from), o_.init_from);
+    if (std::filesystem::is_directory(o_.init_from)) {
+      if constexpr (is_token_embedding_v<typename Net::input>)
+        check_hf_dimensions<Net>(read_hf_config(o_.init_from), o_.init_from);
+      else
+        throw file_error(o_.init_from, "is a Hugging Face folder, which holds a language model; give a FILE.safetensors");
+    }
     start.emplace(o_.init_from);
     if (const auto bad = first_nonfinite_shared_tensor(make_param_layout<Net>(), *start))
       throw file_error(o_.init_from, "tensor '" + *bad + "' holds NaN or infinite values");
@@ -228,8 +225,8 @@ class Trainer {
 
   // One optimizer step over the global batch: forward/backward of this rank's micro-batches,
   // the reduction over ranks, clipping, the update. Advances `at`.
-  StepStats train_step(E& e, AdamW<Backend>& adam, DataParallel<Backend>& dp, WindowLoader& loader,
-                       Position& at, Reports& reports) {
+  StepStats train_step(E& e, AdamW<Backend>& adam, DataParallel<Backend>& dp, Data& data, Position& at,
+                       Reports& reports) {
     const int B = o_.batch, Tn = o_.seq, rank = comm_->rank(), world = comm_->size();
     // per-layer gradient norms need the whole summed gradient on the lead rank
     const bool norms_now =
@@ -238,9 +235,9 @@ class Trainer {
     e.reset_loss();
     for (int a = 0; a < o_.accum; ++a) {
       const std::uint64_t micro = std::uint64_t(a) * std::uint64_t(world) + std::uint64_t(rank);
-      loader.fill(at.sequence + micro * std::uint64_t(B), B, tok_.data(), lab_.data());
+      data.fill(at.sequence + micro * std::uint64_t(B), B, tok_.data(), lab_.data());
       dp.before_micro_batch(e, a == o_.accum - 1);
-      e.micro_step(tok_.data(), lab_.data(), B, Tn, true, tokens_per_step());
+      e.micro_step(tok_.data(), lab_.data(), B, Tn, true, labels_per_step());
       dp.after_micro_batch(e);
     }
     at.sequence += std::uint64_t(B) * std::uint64_t(o_.accum) * std::uint64_t(world);
@@ -254,7 +251,7 @@ class Trainer {
     // The update is skipped on the device unless the loss and the gradient norm are finite.
     adam.step(e.device_params(), e.device_grads(), float(s.lr), at.step + 1, scalars);
     const auto [loss_sum, sum_squares] = e.read_step_scalars();  // the step's one wait for the device
-    s.loss = loss_sum / double(tokens_per_step());
+    s.loss = loss_sum / double(labels_per_step());
     s.grad_norm = std::sqrt(sum_squares);
     if (!std::isfinite(s.loss) || !std::isfinite(s.grad_norm)) {
       const std::string what = !std::isfinite(s.loss) ? "the loss is " + std::to_string(s.loss)
@@ -268,12 +265,19 @@ class Trainer {
     return s;
   }
 
-  EvalResult evaluate_and_report(E& e, const TokenStream& val, long long step, Reports& reports) {
-    const EvalResult r = evaluate(e, val, o_.eval_tokens, o_.batch, o_.seq, comm_);
-    if (lead()) reports.log->write({{"step", step}, {"val_loss", r.loss}, {"val_ppl", r.ppl}, {"tokens", r.tokens}});
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "step %lld: val_loss %.4f, val_ppl %.2f (%llu tokens)", step, r.loss, r.ppl,
-                  (unsigned long long)r.tokens);
+  EvalResult evaluate_and_report(E& e, const Data& data, long long step, Reports& reports) {
+    const EvalResult r = data.evaluate(e, o_, comm_);
+    char buf[160];
+    if (r.accuracy < 0) {
+      if (lead()) reports.log->write({{"step", step}, {"val_loss", r.loss}, {"val_ppl", r.ppl}, {"tokens", r.tokens}});
+      std::snprintf(buf, sizeof buf, "step %lld: val_loss %.4f, val_ppl %.2f (%llu tokens)", step, r.loss, r.ppl,
+                    (unsigned long long)r.tokens);
+    } else {
+      if (lead())
+        reports.log->write({{"step", step}, {"val_loss", r.loss}, {"val_acc", r.accuracy}, {"images", r.tokens}});
+      std::snprintf(buf, sizeof buf, "step %lld: val_loss %.4f, val_acc %.4f (%llu images)", step, r.loss, r.accuracy,
+                    (unsigned long long)r.tokens);
+    }
     reports.progress.message(buf);
     return r;
   }
@@ -346,7 +350,7 @@ class Trainer {
     const auto* v = full.v.empty() ? adam.exp_avg_sq().data() : reinterpret_cast<const T*>(full.v.data());
     nlohmann::json st = {{"format", "mixln-checkpoint-1"},
                          {"data_sequence", at.sequence},
-                         {"tokens", (long long)at.sequence * o_.seq},
+                         {Data::unit, (long long)at.sequence * Data::labels_per_sample(o_)},
                          {"model", model_signature<Net>()},
                          {"train", o_.run_settings()}};
     return save_checkpoint(
@@ -405,7 +409,8 @@ class Trainer {
   Communicator* comm_;
   LrSchedule sched_;
   InjectedFault fault_ = InjectedFault::from_environment();
-  std::vector<std::int32_t> tok_, lab_;  // [B, T] a micro-batch's tokens and labels
+  std::vector<typename Net::input::input_type> tok_;  // a micro-batch's input: tokens [B, T], or pixels
+  std::vector<std::int32_t> lab_;                      // and its labels: [B, T], or [B]
   bool graph_note_ = false;
 };
 
