@@ -16,6 +16,7 @@
 
 #include <mixln/data/image_shards.hpp>
 #include <mixln/mixln.hpp>
+#include <mixln/schedule/traffic.hpp>
 #include <mixln/train/trainer.hpp>
 
 #include "fd.hpp"
@@ -206,4 +207,12 @@ TEST_CASE("training a ViT on an image split: the loss falls, accuracy is measure
   d.seq = 10;
   CHECK_THROWS_WITH(Trainer<Net>(d).run(), doctest::Contains("17 rows per sample, not 10"));
   fs::remove_all(dir);
+}
+
+TEST_CASE("the traffic model of a ViT's step counts its ends: patches, biases, the class head") {
+  using Net = Vit<MixLN<Vb, 4, std::ratio<1, 4>, LayerNorm>>;
+  const Traffic t = non_gemm_traffic<Net>(8, Net::input::fixed_seq, Precision::fp32, TrafficDevice::cpu, false);
+  CHECK(t.bytes.at("patches") == 2.0 * 8 * 12 * 12 * 3 * 4);
+  CHECK(t.bytes.at("bias") > 0);
+  CHECK(t.total() > t.bytes.at("optimizer"));
 }

@@ -123,11 +123,10 @@ inline TrainOptions train_options_from(const Args& a, std::size_t hidden) {
   return o;
 }
 
-// Under mpirun, every rank runs this; an error on any rank ends the whole job.
+// Trains with the ranks of the launch (one without mpirun). Under mpirun every rank runs this;
+// an error on any rank ends the whole job.
 template <class Net, class Backend>
-int run_train(const Args& a) {
-  TrainOptions o = train_options_from(a, Net::C);
-  o.precision = precision_arg<Backend>(a);
+int train_on_ranks(const TrainOptions& o, const Args& a) {
   const double timeout = a.real("comm-timeout", 600, 0.0, 1e9, /*open_lo=*/true);
   const std::unique_ptr<Communicator> comm = BackendCli<Backend>::communicator(timeout);
   if (comm->size() == 1) {
@@ -143,6 +142,13 @@ int run_train(const Args& a) {
   }
   comm->barrier();
   return 0;
+}
+
+template <class Net, class Backend>
+int run_train(const Args& a) {
+  TrainOptions o = train_options_from(a, Net::C);
+  o.precision = precision_arg<Backend>(a);
+  return train_on_ranks<Net, Backend>(o, a);
 }
 
 inline std::vector<Option> eval_options() {

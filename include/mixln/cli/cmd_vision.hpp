@@ -51,8 +51,7 @@ int run_vision_train(const Args& a) {
   o.crop_pad = a.int32("crop-pad", 0, 0);
   o.flip = a.flag("flip");
   o.eval_images = a.integer("eval-images", 0, 0);
-  Trainer<Net, Backend>(o).run();
-  return 0;
+  return train_on_ranks<Net, Backend>(o, a);  // under mpirun, every rank
 }
 
 inline std::vector<Option> vision_eval_options() {
