@@ -32,11 +32,11 @@ COLUMNS = ["run", "trainer", "config", "placement", "layers", "seed", "lr", "ste
            "status", "diverged_step", "eval_tokens", "val_loss", "val_ppl", "train_loss_end", "train_s", "tok_s", "machine",
            "commit", "date", "init", "data"]
 
-# The example trainers (examples/models.txt): a plan names only these; each placement's name in
-# the report is its label there.
+# The example language-model trainers (examples/models.txt, less those tagged vision): a plan
+# names only these; each placement's name in the report is its label there.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples"))
 import example_models  # noqa: E402
-MODELS = example_models.read()
+MODELS = [r for r in example_models.read() if "vision" not in r["tags"]]
 TRAINERS = {r["trainer"] for r in MODELS}
 LABELS = {r["placement"]: r["label"] for r in MODELS}
 ALPHA = {"preln": 0.0, "mixln_a1_8": 0.125, "mixln": 0.25, "mixln_a3_8": 0.375, "mixln_a1_2": 0.5, "postln": 1.0}
