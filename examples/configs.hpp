@@ -101,5 +101,12 @@ struct vit_tiny : VitPlacements<VitTinyCfg, 12, PatchEmbedding<VitTinyCfg, image
                                 ClassHead<VitTinyCfg, classes<10>>> {
   static constexpr TrainDefaults defaults{.steps = 0, .batch = 64, .seq = 50, .accum = 1, .lr = 1e-3};
 };
+// vit_mini: the same depth (12 layers: Mix-LN's 3 Post-LN + 9 Pre-LN) at a width and patch size
+// the CPU affords (hidden 96, 3 heads of 32, MLP 384; 7×7 patches: 16 + 1 rows).
+using VitMiniCfg = LlamaConfig<hidden<96>, intermediate<384>, heads<3>>;
+struct vit_mini : VitPlacements<VitMiniCfg, 12, PatchEmbedding<VitMiniCfg, image<28>, patch<7>, channels<1>>,
+                                ClassHead<VitMiniCfg, classes<10>>> {
+  static constexpr TrainDefaults defaults{.steps = 0, .batch = 64, .seq = 17, .accum = 1, .lr = 1e-3};
+};
 
 }  // namespace mixln::examples
