@@ -147,6 +147,17 @@ ActPtr<T> slot_act(unsigned char* arena, const ActivationPlan& plan, int slot) {
   return typed_act<T>(arena + s.offset, s.type);
 }
 
+// Declared activations (a branch's, a model end's) as the ops take them: at their slots, or at
+// their offsets in the backward scratch region `scratch` (null when the plan has none).
+template <class T, class Declared>
+void bind_declared(std::vector<ActPtr<T>>& act, const Declared& br, const ActivationPlan& plan, unsigned char* arena,
+                   unsigned char* scratch) {
+  act.resize(br.slot.size());
+  for (std::size_t i = 0; i < br.slot.size(); ++i)
+    act[i] = br.use[i] == ActivationUse::scratch ? typed_act<T>(scratch + br.scratch_at[i], br.type[i])
+                                                 : slot_act<T>(arena, plan, br.slot[i]);
+}
+
 // The element types of a plan: the size of the engine's scalar, and whether the activations
 // declared ActivationType::gemm (and the logits) are stored in bf16 — under --precision bf16 on a
 // backend that stores bf16 activations.

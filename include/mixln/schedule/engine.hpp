@@ -318,13 +318,7 @@ class Engine {
     if constexpr (!lm_head) {
       head_w_.clear(), head_dw_.clear();
       for (std::size_t off : layout_.head_weights) head_w_.push_back(P(off)), head_dw_.push_back(G(off));
-      head_act_.resize(slots_.head.slot.size());
-      for (std::size_t i = 0; i < head_act_.size(); ++i)
-        head_act_[i] = slots_.head.use[i] == ActivationUse::scratch
-                           ? typed_act<T>(arena_.data() + plan_.slots[std::size_t(slots_.scratch)].offset +
-                                              slots_.head.scratch_at[i],
-                                          slots_.head.type[i])
-                           : slot_act<T>(arena_.data(), plan_, slots_.head.slot[i]);
+      bind_declared(head_act_, slots_.head, plan_, arena_.data(), reinterpret_cast<unsigned char*>(at(slots_.scratch)));
       head_io_ = {};
       head_io_.batch = B_, head_io_.seq = T_;
       head_io_.x = walker_.final_input();

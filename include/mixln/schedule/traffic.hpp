@@ -200,8 +200,7 @@ Traffic non_gemm_traffic(int B, int Tn, Precision p, TrafficDevice device, bool 
     std::vector<float*> hw;
     for (std::size_t off : layout.head_weights) hw.push_back(params + off);
     std::vector<ActPtr<float>> act;
-    for (std::size_t i = 0; i < sl.head.slot.size(); ++i)
-      act.push_back(sl.head.slot[i] >= 0 ? slot_act<float>(arena, plan, sl.head.slot[i]) : ActPtr<float>(reinterpret_cast<float*>(arena)));
+    bind_declared(act, sl.head, plan, arena, sl.scratch >= 0 ? arena + plan.slots[std::size_t(sl.scratch)].offset : nullptr);
     HeadIO<float> io;
     io.batch = B, io.seq = Tn, io.x = w.final_input(), io.dx = w.grad_h(), io.labels = labels, io.grad_divisor = 1;
     io.grad = true, io.row_loss = row_loss, io.w = hw.data(), io.dw = hw.data(), io.act = act.data(), io.precision = p;

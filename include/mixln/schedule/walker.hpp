@@ -76,7 +76,8 @@ class Walker {
     partials_ = at(sl.partials);
     in_w_.clear(), in_dw_.clear();
     for (std::size_t off : layout_->input_weights) in_w_.push_back(params + off), in_dw_.push_back(grads + off);
-    bind_declared(in_act_, sl.input, plan, arena, at(sl.scratch));
+    auto* scratch = reinterpret_cast<unsigned char*>(at(sl.scratch));
+    bind_declared(in_act_, sl.input, plan, arena, scratch);
     in_io_ = {};
     in_io_.batch = B, in_io_.seq = Tn;
     in_io_.dout = df_;
@@ -116,7 +117,7 @@ class Walker {
     });
     S::for_each_sublayer([&]<int k>() {
       auto& act = act_[k];
-      bind_declared(act, sl.branch[k], plan, arena, at(sl.scratch));
+      bind_declared(act, sl.branch[k], plan, arena, scratch);
       auto& w = w_[k];
       auto& dw = dw_[k];
       w.clear(), dw.clear();
@@ -186,15 +187,6 @@ class Walker {
  private:
   int rows() const { return B_ * T_; }
 
-  // Declared activations (a branch's, the input stage's) at their slots or scratch offsets.
-  static void bind_declared(std::vector<ActPtr<T>>& act, const typename ArenaSlots<Net>::Branch& br,
-                            const ActivationPlan& plan, unsigned char* arena, T* scratch) {
-    act.resize(br.slot.size());
-    for (std::size_t i = 0; i < br.slot.size(); ++i)
-      act[i] = br.use[i] == ActivationUse::scratch
-                   ? typed_act<T>(reinterpret_cast<unsigned char*>(scratch) + br.scratch_at[i], br.type[i])
-                   : slot_act<T>(arena, plan, br.slot[i]);
-  }
 
   template <int k>
   void boundary_forward() {
