@@ -5,7 +5,9 @@
                                                 copy its curve, gradient norms and analyses
   study.py refill --run RUN_DIR --key KEY ...   a recorded run trained again: check that it reproduces
                                                 its row, keep the measurements the row predates
-  study.py data-id DIR                          the token shards' identity, as results.csv records it
+  study.py record-vision --run RUN_DIR ...       append one finished run of the vision study
+                                                (scripts/study/vision.sh) to STUDY/vision.csv
+  study.py data-id DIR [--images]               the shards' identity, as results.csv (vision.csv) records it
   study.py report --study STUDY --plan PLAN --out docs/reproduction.md --img docs/img
                                                 the report, every figure computed from the data
   study.py demo-table --study STUDY --plan PLAN --runs runs/demo --config C --tokens N --lr X
@@ -55,6 +57,9 @@ def fail(msg):
 
 
 def split_trainer(trainer):
+    for r in example_models.read():
+        if r["trainer"] == trainer:
+            return r["config"], r["placement"]
     config, _, placement = trainer.partition("_")
     if not placement:
         fail("trainer '%s' is not <config>_<placement>" % trainer)
@@ -63,13 +68,16 @@ def split_trainer(trainer):
 
 # ---------------------------------------------------------------- record
 
-def data_id(data_dir):
-    """the token shards' identity: the first 12 hex digits of sha256(train.bin, then val.bin)"""
+def data_id(data_dir, images=False):
+    """the shards' identity: the first 12 hex digits of sha256(train.bin, then val.bin), or of the
+    image splits' four files (train images, train labels, val images, val labels)"""
     h = hashlib.sha256()
-    for split in ("train", "val"):
-        path = os.path.join(data_dir, split + ".bin")
+    names = (["%s.%s.bin" % (s, k) for s in ("train", "val") for k in ("images", "labels")] if images
+             else ["train.bin", "val.bin"])
+    for name in names:
+        path = os.path.join(data_dir, name)
         if not os.path.exists(path):
-            fail("no %s in %s (mixln-prepare makes it)" % (split + ".bin", data_dir))
+            fail("no %s in %s (%s makes it)" % (name, data_dir, "mixln-prepare-images" if images else "mixln-prepare"))
         with open(path, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
@@ -78,12 +86,14 @@ def data_id(data_dir):
 
 def data_id_cmd(a):
     """prints DIR's data id; with --study, fails unless every recorded run of the study used it"""
-    mine = data_id(a.dir)
+    mine = data_id(a.dir, a.images)
     if a.study:
-        recorded = sorted({r["data"] or "unrecorded" for r in read_results(os.path.join(a.study, "results.csv"))})
+        results = os.path.join(a.study, "vision.csv" if a.images else "results.csv")
+        recorded = sorted({r["data"] or "unrecorded" for r in read_results(results)})
         if recorded and recorded != [mine]:
-            fail("%s (data %s) is not the token shards of the runs in %s/results.csv (data %s); remake them with "
-                 "the same mixln-prepare flags, or start another study folder" % (a.dir, mine, a.study, ", ".join(recorded)))
+            fail("%s (data %s) is not the shards of the runs in %s (data %s); remake them with "
+                 "the same %s flags, or start another study folder" %
+                 (a.dir, mine, results, ", ".join(recorded), "mixln-prepare-images" if a.images else "mixln-prepare"))
     print(mine)
 
 
@@ -110,7 +120,7 @@ def read_log(path):
                 j = json.loads(line)
             except ValueError:
                 fail("%s:%d is not a JSON line" % (path, n))
-            if "val_ppl" in j:
+            if "val_ppl" in j or "val_acc" in j:
                 evals.append(j)
             elif "loss" in j:
                 steps[j["step"]] = j  # a resumed run repeats steps after its checkpoint: keep the last
@@ -176,6 +186,64 @@ def record(a):
         w.writerows(rows + [row])
     os.replace(tmp, results)
     print("%s: %s, val ppl %s, %s s" % (a.key, a.status, val_ppl or "-", row["train_s"]))
+
+
+VISION_COLUMNS = ["run", "trainer", "config", "placement", "layers", "seed", "lr", "steps", "batch", "images",
+                  "crop_pad", "flip", "status", "diverged_step", "eval_images", "val_loss", "val_acc",
+                  "train_loss_end", "train_s", "img_s", "machine", "commit", "date", "data"]
+
+
+def record_vision(a):
+    """one finished run of the vision study (scripts/study/vision.sh): its row in STUDY/vision.csv,
+    its loss curve and gradient norms in STUDY/vision/<run>/"""
+    steps, evals = read_log(os.path.join(a.run, "log.jsonl"))
+    config, placement = split_trainer(a.trainer)
+    diverged_step, val_loss, val_acc, eval_images = "", "", "", ""
+    if a.status == "diverged":
+        m = re.search(r"(at|after) step (\d+)", open(a.err).read())
+        diverged_step = m.group(2) if m else ""
+    else:
+        if not evals:
+            fail("%s: the run finished without a validation evaluation" % a.run)
+        e = evals[-1]
+        val_loss, val_acc, eval_images = "%.5f" % e["val_loss"], "%.5f" % e["val_acc"], e["images"]
+    layers = ""
+    gn = os.path.join(a.run, "grad_norms.csv")
+    if os.path.exists(gn):
+        with open(gn) as f:
+            layers = 1 + max(int(r["layer"]) for r in csv.DictReader(f))
+    img_s = statistics.median(s["img_s"] for s in steps) if steps else None
+    tail = [s["loss"] for s in steps[-10:]]
+    row = {
+        "run": a.key, "trainer": a.trainer, "config": config, "placement": placement, "layers": layers,
+        "seed": a.seed, "lr": a.lr, "steps": a.steps, "batch": a.batch, "images": a.steps * a.batch,
+        "crop_pad": a.crop_pad, "flip": a.flip, "status": a.status, "diverged_step": diverged_step,
+        "eval_images": eval_images, "val_loss": val_loss, "val_acc": val_acc,
+        "train_loss_end": "%.5f" % statistics.fmean(tail) if tail else "",
+        "train_s": "%.1f" % (len(steps) * a.batch / img_s) if img_s else "",
+        "img_s": "%.0f" % img_s if img_s else "",
+        "machine": a.machine, "commit": a.commit,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"), "data": a.data_id,
+    }
+    dest = os.path.join(a.study, "vision", a.key)
+    os.makedirs(dest, exist_ok=True)
+    with open(os.path.join(dest, "curve.csv"), "w") as f:
+        f.write("step,loss,grad_norm\n")
+        for s in steps:
+            f.write("%d,%.5f,%.5g\n" % (s["step"], s["loss"], s.get("grad_norm", float("nan"))))
+    if os.path.exists(gn):
+        shutil.copy(gn, os.path.join(dest, "grad_norms.csv"))
+    if a.status == "diverged":
+        shutil.copy(a.err, os.path.join(dest, "error.txt"))
+    results = os.path.join(a.study, "vision.csv")
+    rows = list(csv.DictReader(open(results))) if os.path.exists(results) else []
+    tmp = results + ".tmp-%d" % os.getpid()  # replaced whole, never half-written
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, VISION_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows + [row])
+    os.replace(tmp, results)
+    print("   %s: %s, val acc %s, %s s" % (a.key, a.status, val_acc or "-", row["train_s"]))
 
 
 def refill(a):
@@ -1285,6 +1353,12 @@ def main():
     r.add_argument("--data-id", dest="data_id", required=True, help="the shards' identity (study.py data-id DIR)")
     for k in ("seed", "steps", "batch", "seq", "eval_tokens"):
         r.add_argument("--" + k.replace("_", "-"), dest=k, type=int, required=True)
+    v = sub.add_parser("record-vision")
+    for k in ("run", "err", "key", "trainer", "lr", "status", "machine", "commit", "study", "flip"):
+        v.add_argument("--" + k, required=True)
+    v.add_argument("--data-id", dest="data_id", required=True, help="the image shards' identity (data-id --images)")
+    for k in ("seed", "steps", "batch", "crop_pad"):
+        v.add_argument("--" + k.replace("_", "-"), dest=k, type=int, required=True)
     f = sub.add_parser("refill")
     for k in ("run", "key", "study", "machine", "commit"):
         f.add_argument("--" + k, required=True)
@@ -1295,13 +1369,14 @@ def main():
     i = sub.add_parser("data-id")
     i.add_argument("dir")
     i.add_argument("--study", help="refuse shards other than those of this study's recorded runs")
+    i.add_argument("--images", action="store_true", help="image shards (mixln-prepare-images; the vision study)")
     d = sub.add_parser("demo-table")
     for k in ("study", "plan", "runs", "config", "placements"):
         d.add_argument("--" + k, required=True)
     d.add_argument("--tokens", type=int, required=True)
     d.add_argument("--lr", type=float, required=True)
     a = ap.parse_args()
-    {"record": record, "refill": refill, "report": report, "demo-table": demo_table,
+    {"record": record, "record-vision": record_vision, "refill": refill, "report": report, "demo-table": demo_table,
      "data-id": data_id_cmd}[a.cmd](a)
 
 
