@@ -10,10 +10,14 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
+#include <mixln/cli/main.hpp>
+#include <mixln/data/image_loader.hpp>
 #include <mixln/data/image_shards.hpp>
 #include <mixln/mixln.hpp>
 #include <mixln/schedule/traffic.hpp>
@@ -206,6 +210,117 @@ TEST_CASE("training a ViT on an image split: the loss falls, accuracy is measure
   d.out = (dir / "run3").string();
   d.seq = 10;
   CHECK_THROWS_WITH(Trainer<Net>(d).run(), doctest::Contains("17 rows per sample, not 10"));
+  fs::remove_all(dir);
+}
+
+namespace {
+// Runs a vision trainer's command line in-process: mixln::cli::main<Net> with these arguments.
+template <class Net>
+int vit_cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "vit");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  return cli::main<Net>(int(argv.size()), argv.data());
+}
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream f(p);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+}  // namespace
+
+TEST_CASE("a vision trainer's grads, grad-norms, layer-drop and angular read images; export-hf refuses") {
+  namespace fs = std::filesystem;
+  using Net = Vit<MixLN<Vb, 4, std::ratio<1, 4>, LayerNorm>>;
+  const fs::path dir = fs::temp_directory_path() / ("mixln_vit_cli_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "data");
+  const std::string data = (dir / "data").string(), run = (dir / "run").string();
+  write_image_split(data, "train", synthetic_split(128, 1));
+  write_image_split(data, "val", synthetic_split(48, 2));
+  REQUIRE(vit_cli<Net>({"train", "--data", data, "--out", run, "--steps", "6", "--batch", "16", "--lr", "3e-3",
+                        "--quiet"}) == 0);
+
+  // the reference: the checkpoint's model on the first 40 validation images, normalised as training does
+  Engine<Net, cpu::Backend<float>> e;
+  load_params(e.layout(), e.params(), (fs::path(run) / "ckpt-00000006" / "model.safetensors").string());
+  const ImageSplit train(data, "train"), val(data, "val");
+  ImageLoader loader(val, pixel_statistics(train), 0, false);
+  const int B = 40, T = Net::input::fixed_seq;
+  std::vector<float> px(Net::input::input_count(B, T));
+  std::vector<std::int32_t> lab(B);
+  loader.fill(0, B, px.data(), lab.data());
+  e.zero_grad();
+  const StepResult r = e.step(px.data(), lab.data(), B, T, true);
+  const std::vector<float> grads(e.grads().begin(), e.grads().end());
+
+  SUBCASE("grads on --data is one forward/backward on its first validation images; on a batch file the same") {
+    const std::string g1 = (dir / "g1.safetensors").string(), g2 = (dir / "g2.safetensors").string(),
+                      bf = (dir / "batch.safetensors").string();
+    REQUIRE(vit_cli<Net>({"grads", "--ckpt", run, "--data", data, "--eval-images", "40", "--out", g1}) == 0);
+    safetensors::Writer w;
+    w.add("pixels", {std::size_t(B), 12, 12, 3}, px.data());
+    std::vector<std::int64_t> lab_file(lab.begin(), lab.end());
+    lab_file[3] = -100;  // an unlabelled image
+    w.add_int("labels", {std::size_t(B)}, lab_file.data());
+    w.write(bf);
+    REQUIRE(vit_cli<Net>({"grads", "--ckpt", run, "--batch", bf, "--out", g2}) == 0);
+    safetensors::File f1(g1), f2(g2);
+    float loss1 = 0;
+    f1.read_float("loss", {1}, &loss1);
+    CHECK(loss1 == doctest::Approx(r.mean()).epsilon(1e-6));
+    std::vector<float> got(grads.size());
+    for (const auto& p : e.layout().params) f1.read_float(p.name, p.shape, got.data() + p.offset);
+    CHECK(got == grads);
+    // the file's unlabelled image changes the loss: its labels were read
+    float loss2 = 0;
+    f2.read_float("loss", {1}, &loss2);
+    CHECK(loss2 != loss1);
+    // a batch file of another image size is refused, naming the shapes
+    safetensors::Writer bad;
+    bad.add("pixels", {std::size_t(B), 12, 12, 1}, px.data());
+    bad.add_int("labels", {std::size_t(B)}, lab_file.data());
+    bad.write((dir / "bad.safetensors").string());
+    CHECK(vit_cli<Net>({"grads", "--ckpt", run, "--batch", (dir / "bad.safetensors").string(), "--out", g2}) == 1);
+  }
+  SUBCASE("grad-norms: each layer's gradient norm of the same batch") {
+    const fs::path out = dir / "gn.csv";
+    REQUIRE(vit_cli<Net>({"grad-norms", "--ckpt", run, "--data", data, "--eval-images", "40", "--out", out.string()}) == 0);
+    const auto norms = layer_grad_norms(e.layout(), Net::num_layers, std::span<const float>(grads));
+    std::string want = "layer,grad_norm\n";
+    char line[64];
+    for (int l = 0; l < Net::num_layers; ++l) {
+      std::snprintf(line, sizeof line, "%d,%.9g\n", l, norms[std::size_t(l)]);
+      want += line;
+    }
+    CHECK(read_text(out) == want);
+  }
+  SUBCASE("layer-drop: the loss and top-1 accuracy without each layer") {
+    const fs::path out = dir / "ld.csv";
+    REQUIRE(vit_cli<Net>({"layer-drop", "--ckpt", run, "--data", data, "--eval-images", "40", "--out", out.string()}) == 0);
+    const std::string csv = read_text(out);
+    CHECK(csv.rfind("layer,loss,accuracy,loss_delta,accuracy_delta\n", 0) == 0);
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + Net::num_layers);
+    e.drop_layer(2);
+    const StepResult d = e.step(px.data(), lab.data(), B, T, false);
+    e.drop_layer(-1);
+    char loss2[32];
+    std::snprintf(loss2, sizeof loss2, "\n2,%.9g,", d.mean());
+    CHECK(csv.find(loss2) != std::string::npos);
+  }
+  SUBCASE("angular and residual-rms: one row per pair of layers, one per layer input") {
+    REQUIRE(vit_cli<Net>({"angular", "--ckpt", run, "--data", data, "--out", (dir / "a.csv").string()}) == 0);
+    const std::string csv = read_text(dir / "a.csv");
+    CHECK(std::count(csv.begin(), csv.end(), '\n') == 1 + Net::num_layers * (Net::num_layers + 1) / 2);
+    REQUIRE(vit_cli<Net>({"residual-rms", "--ckpt", run, "--data", data, "--out", (dir / "r.csv").string()}) == 0);
+    const std::string rms = read_text(dir / "r.csv");
+    CHECK(std::count(rms.begin(), rms.end(), '\n') == 2 + Net::num_layers);
+  }
+  SUBCASE("export-hf refuses in one line; a token flag is unknown") {
+    CHECK(vit_cli<Net>({"export-hf", "--out", (dir / "hf").string()}) == 1);
+    CHECK(!fs::exists(dir / "hf"));
+    CHECK(vit_cli<Net>({"angular", "--ckpt", run, "--data", data, "--eval-tokens", "64", "--out",
+                        (dir / "a.csv").string()}) == 1);
+  }
   fs::remove_all(dir);
 }
 

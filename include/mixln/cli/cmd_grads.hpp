@@ -2,6 +2,7 @@
 // `logits` (one forward pass on a batch file).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -12,13 +13,23 @@
 #include "../io/model_io.hpp"
 #include "args.hpp"
 #include "engine_select.hpp"
+#include "model_batches.hpp"
 #include "model_source.hpp"
 
 namespace mixln::cli {
 
-inline std::vector<Option> grads_options() {
+// A language model's grads and grad-norms read a batch file; a vision model's read one too, or
+// the first --eval-images validation images (64) as one batch.
+inline constexpr long long kGradImages = 64;
+template <class Net>
+std::vector<Option> grad_batch_options() {
+  if constexpr (is_vision_model_v<Net>) return batch_source_options<Net>(kGradImages);
+  else return {{"batch", true, "B.safetensors: input_ids and labels, [B, T]"}};
+}
+template <class Net>
+std::vector<Option> grads_options() {
   auto o = model_options();
-  o.push_back({"batch", true, "B.safetensors: input_ids and labels, [B, T]"});
+  for (Option& x : grad_batch_options<Net>()) o.push_back(std::move(x));
   o.push_back({"out", true, "G.safetensors: the loss and every parameter's gradient"});
   return o;
 }
@@ -28,35 +39,44 @@ inline std::vector<Option> logits_options() {
   o.push_back({"out", true, "F.safetensors: logits [B, T, V] (F32) and the loss"});
   return o;
 }
-inline std::vector<Option> grad_norms_options() {
+template <class Net>
+std::vector<Option> grad_norms_options() {
   auto o = model_options();
-  o.push_back({"batch", true, "B.safetensors: input_ids and labels, [B, T]"});
+  for (Option& x : grad_batch_options<Net>()) o.push_back(std::move(x));
   o.push_back({"out", true, "F.csv: layer,grad_norm"});
   return o;
 }
 
 // Loads the model and the batch, runs forward/backward; returns the loss.
 template <class E>
-double forward_backward_on_file(E& e, const Args& a) {
-  const std::string batch_path = a.required("batch");
+double forward_backward_on_batch(E& e, const Args& a) {
+  using Net = typename E::model_type;
   check_output_file(a, a.required("out"));
-  load_model<typename E::model_type>(e, a);
-  const Batch b = load_batch(batch_path, E::V);
+  const nlohmann::json st = load_model<Net>(e, a);
+  std::vector<ModelBatch<Net>> batches;
+  if constexpr (is_vision_model_v<Net>)
+    batches = model_batches<Net>(a, st, int(std::min<long long>(a.integer("eval-images", kGradImages, 1), 1 << 20)),
+                                 kGradImages);  // one batch
+  else
+    batches.push_back(load_batch(a.required("batch"), E::V));
+  const auto& b = batches.front();
   e.zero_grad();
-  const StepResult r = e.step(b.input_ids.data(), b.labels.data(), b.B, b.T, /*backward=*/true);
+  const StepResult r = e.step(batch_input(b), b.labels.data(), b.B, b.T, /*backward=*/true);
   const long long n_labels = r.labels;
   const double loss = r.mean();
   e.sync_to_host();
-  if (n_labels == 0) throw file_error(batch_path, "every label is -100: there is no loss to differentiate");
+  if (n_labels == 0)
+    throw Error(std::string(a.has("batch") ? a.required("batch") + ": " : "") +
+                "every label is -100: there is no loss to differentiate");
   if (!std::isfinite(loss)) throw Error("the loss is " + std::to_string(loss) + " (not finite)");
-  std::printf("{\"loss\": %.8g, \"tokens\": %lld}\n", loss, n_labels);
+  std::printf("{\"loss\": %.8g, \"%s\": %lld}\n", loss, is_vision_model_v<Net> ? "images" : "tokens", n_labels);
   return loss;
 }
 
 template <class Net, class Backend>
 int run_grads(const Args& a) {
   Engine<Net, Backend> e(precision_arg<Backend>(a));
-  const double loss = forward_backward_on_file(e, a);
+  const double loss = forward_backward_on_batch(e, a);
   save_params(e.layout(), std::span<const typename Backend::scalar>(e.grads()), a.required("out"),
               {{"loss", float(loss)}});
   return 0;
@@ -86,7 +106,7 @@ int run_logits(const Args& a) {
 template <class Net, class Backend>
 int run_grad_norms(const Args& a) {
   Engine<Net, Backend> e(precision_arg<Backend>(a));
-  forward_backward_on_file(e, a);
+  forward_backward_on_batch(e, a);
   std::string csv = "layer,grad_norm\n";
   const auto norms = layer_grad_norms(e.layout(), Net::num_layers, std::span<const typename Backend::scalar>(e.grads()));
   char line[64];

@@ -1,7 +1,7 @@
-// mixln/cli/cmd_vision.hpp — the command line of a vision model (a Model whose input stage
-// takes images, dsl/vision_ends.hpp): `train` on image splits from mixln-prepare-images, and
-// `eval` (validation loss and top-1 accuracy). The language models' other subcommands (grads,
-// generate, export-hf, the analyses, bench) read tokens; a vision trainer does not offer them.
+// mixln/cli/cmd_vision.hpp — the subcommands of a vision model (a Model whose input stage takes
+// images, dsl/vision_ends.hpp) of its own: `train` on image splits from mixln-prepare-images,
+// `eval` (validation loss and top-1 accuracy), and `export-hf`, which refuses in one line. grads, grad-norms
+// and the analyses are the language models' (cmd_grads.hpp, cmd_analysis.hpp) reading images.
 #pragma once
 
 #include <cmath>
@@ -16,12 +16,10 @@
 #include "backend_cli.hpp"
 #include "cmd_train.hpp"
 #include "engine_select.hpp"
+#include "model_batches.hpp"
 #include "model_source.hpp"
 
 namespace mixln::cli {
-
-template <class Net>
-inline constexpr bool is_vision_model_v = !is_token_embedding_v<typename Net::input>;
 
 // train's flags, less those of tokens (--seq: the image fixes the rows; --eval-tokens), with the
 // augmentation and the evaluation's image count.
@@ -80,6 +78,16 @@ int run_vision_eval(const Args& a) {
   std::printf("{\"val_loss\": %.6f, \"val_acc\": %.6f, \"images\": %llu}\n", r.loss, r.accuracy,
               (unsigned long long)r.tokens);
   return 0;
+}
+
+// transformers' ViT (ViTForImageClassification) holds Pre-LN blocks only, so no Hugging Face folder
+// computes a Post-LN or Mix-LN ViT; writing its layout for the Pre-LN one is not implemented.
+// export-hf refuses in one line rather than write a folder that computes another network.
+inline std::vector<Option> vision_export_options() { return {{"out", true, "DIR (refused: see the error)"}}; }
+template <class Net, class Backend>
+int run_vision_export_hf(const Args&) {
+  throw Error("export-hf: not available for a vision model (transformers' ViT holds Pre-LN blocks only, and mixln "
+              "does not write its layout); the weights are the checkpoint's model.safetensors");
 }
 
 }  // namespace mixln::cli

@@ -2,7 +2,8 @@
 //
 //   int main(int argc, char** argv) { return mixln::cli::main<Net>(argc, argv); }
 //
-// A vision model (an image input stage) has `train` and `eval` (cmd_vision.hpp). A language
+// A vision model (an image input stage) has train, eval, grads, grad-norms, angular, layer-drop,
+// residual-rms and a refusing export-hf (cmd_vision.hpp reads images; the others are shared). A language
 // model's 11 subcommands (docs/design.md §6.2) are listed in commands() below and defined in seven
 // headers: cmd_info.hpp (info), cmd_grads.hpp (grads, grad-norms, logits), cmd_train.hpp (train,
 // eval), cmd_generate.hpp (generate), cmd_export.hpp (export-hf), cmd_analysis.hpp (angular,
@@ -45,13 +46,25 @@ std::vector<Command> commands() {
         {"train", "train on image splits from mixln-prepare-images", vision_train_options,
          run_vision_train<Net, Backend>},
         {"eval", "validation loss and top-1 accuracy", vision_eval_options, run_vision_eval<Net, Backend>},
+        {"grads", "one forward/backward on a batch of images; writes the loss and every gradient",
+         grads_options<Net>, run_grads<Net, Backend>},
+        {"grad-norms", "per-layer gradient L2 norms of one batch of images, as CSV", grad_norms_options<Net>,
+         run_grad_norms<Net, Backend>},
+        {"angular", "angular distance between layer inputs, averaged over rows, as CSV", angular_options<Net>,
+         run_angular<Net, Backend>},
+        {"layer-drop", "loss and top-1 accuracy with each single layer removed, as CSV", layer_drop_options<Net>,
+         run_layer_drop<Net, Backend>},
+        {"residual-rms", "the residual stream's RMS entering each layer, as CSV", residual_rms_options<Net>,
+         run_residual_rms<Net, Backend>},
+        {"export-hf", "refused: no Hugging Face model computes this network", vision_export_options,
+         run_vision_export_hf<Net, Backend>},
     };
   else
   return {
       {"info", "layer plan, parameter count and memory plan", info_options, run_info<Net, Backend>},
       {"grads", "one forward/backward on a batch; writes the loss and every gradient",
-       grads_options, run_grads<Net, Backend>},
-      {"grad-norms", "per-layer gradient L2 norms of one batch, as CSV", grad_norms_options,
+       grads_options<Net>, run_grads<Net, Backend>},
+      {"grad-norms", "per-layer gradient L2 norms of one batch, as CSV", grad_norms_options<Net>,
        run_grad_norms<Net, Backend>},
       {"logits", "one forward pass on a batch; writes its logits and loss", logits_options,
        run_logits<Net, Backend>},
@@ -60,11 +73,11 @@ std::vector<Command> commands() {
       {"generate", "sample text from a model", generate_options, run_generate<Net, Backend>},
       {"export-hf", "write a Hugging Face folder that transformers loads",
        export_options, run_export_hf<Net, Backend>},
-      {"angular", "angular distance between layer inputs, averaged over tokens, as CSV", angular_options,
+      {"angular", "angular distance between layer inputs, averaged over tokens, as CSV", angular_options<Net>,
        run_angular<Net, Backend>},
-      {"layer-drop", "perplexity with each single layer removed, as CSV", layer_drop_options,
+      {"layer-drop", "perplexity with each single layer removed, as CSV", layer_drop_options<Net>,
        run_layer_drop<Net, Backend>},
-      {"residual-rms", "the residual stream's RMS entering each layer, as CSV", residual_rms_options,
+      {"residual-rms", "the residual stream's RMS entering each layer, as CSV", residual_rms_options<Net>,
        run_residual_rms<Net, Backend>},
       {"bench", "time training steps on synthetic tokens; one JSON line", bench_options, run_bench<Net, Backend>},
   };
