@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The depth study's script on a tiny plan (two placements, two seeds, a few steps, and a run
 # that diverges): every run lands in results.csv with its files, a rerun skips them, a killed
-# run resumes, and the report computes its tables from the data. The study itself never runs here.
+# run resumes, and the report computes its tables from the data; the vision study's script on
+# two two-step ViT runs. The studies themselves never run here.
 # usage: cli_study.sh BIN_DIR WORK_DIR
 set -euo pipefail
 bin=$1
@@ -149,7 +150,7 @@ demo_table --tokens 384 > /dev/null 2> "$work/err.txt" || rc=$?
 rc=0
 env PLAN="$work/plan.txt" STUDY_DIR="$work/study" RUNS="$work/runs" DATA="$work/data2" BIN="$bin" REPORT= \
   "$root/scripts/study/study.sh" > /dev/null 2> "$work/err.txt" || rc=$?
-[[ $rc -ne 0 ]] && grep -q "is not the token shards of the runs in" "$work/err.txt" ||
+[[ $rc -ne 0 ]] && grep -q "is not the shards of the runs in" "$work/err.txt" ||
   fail "other token shards were not refused: $(cat "$work/err.txt")"
 
 # a bad plan line is refused with one line
@@ -157,4 +158,48 @@ echo "tiny_preln zero 1e-3 6 2 32 yes" > "$work/bad.txt"
 rc=0
 env PLAN="$work/bad.txt" STUDY_DIR="$work/study" BIN="$bin" DATA="$work/data" "$root/scripts/study/study.sh" 2> "$work/err.txt" || rc=$?
 [[ $rc -ne 0 ]] && grep -q "must be whole numbers" "$work/err.txt" || fail "a bad plan line was not refused: $(cat "$work/err.txt")"
-echo "all study checks passed ($(grep -c . "$csv") lines in results.csv; report $(wc -l < "$work/report.md") lines)"
+
+# --- the vision study (scripts/study/vision.sh): rows in vision.csv, a rerun skips them, the report's section ---
+python3 - "$work/idx" <<'PY'
+import gzip, os, random, struct, sys
+d = sys.argv[1]
+os.makedirs(d, exist_ok=True)
+rng = random.Random(0)
+def idx(path, dims, data):
+    gzip.open(path, "wb").write(bytes([0, 0, 8, len(dims)]) + b"".join(struct.pack(">I", x) for x in dims) + bytes(data))
+for split, n in (("train", 24), ("val", 12)):
+    idx("%s/%s-images.gz" % (d, split), [n, 28, 28], [rng.randrange(256) for _ in range(n * 784)])
+    idx("%s/%s-labels.gz" % (d, split), [n], [i % 10 for i in range(n)])
+PY
+"$bin/mixln-prepare-images" --train-images "$work/idx/train-images.gz" --train-labels "$work/idx/train-labels.gz" \
+  --val-images "$work/idx/val-images.gz" --val-labels "$work/idx/val-labels.gz" --out "$work/images" > /dev/null
+cat > "$work/vision_plan.txt" <<'EOF2'
+# trainer seed lr steps batch crop-pad flip
+vit_tiny_mixln 0 1e-3 2 4 2 yes
+vit_tiny_mixln 1 1e-3 2 4 2 yes
+vit_tiny_mixln 0 1e-3 2 4 0 no
+EOF2
+vision() {
+  env PLAN="$work/vision_plan.txt" STUDY_DIR="$work/study" RUNS="$work/vision_runs" DATA="$work/images" BIN="$bin" \
+    REPORT="$work/report.md" STUDY_PLAN="$work/plan.txt" TOKEN_DATA="$work/data" IMG="$work/img" \
+    "$root/scripts/study/vision.sh" "$@"
+}
+vision > "$work/vision1.txt"
+vcsv=$work/study/vision.csv
+[[ $(wc -l < "$vcsv") -eq 4 ]] || fail "vision.csv should hold a header and 3 runs: $(cat "$vcsv")"
+grep -q '^vit_tiny_mixln_s0_lr1e-3_2x4_pad2_flip,vit_tiny_mixln,vit_tiny,mixln,12,0,1e-3,2,4,8,2,yes,ok,,12,' "$vcsv" ||
+  fail "the row of vit_tiny_mixln seed 0: $(cat "$vcsv")"
+[[ -f $work/study/vision/vit_tiny_mixln_s0_lr1e-3_2x4_pad0/grad_norms.csv ]] || fail "the run's gradient norms were not kept"
+vision > "$work/vision2.txt"
+grep -q "vit_tiny_mixln_s0_lr1e-3_2x4_pad0: done" "$work/vision2.txt" || fail "a rerun did not skip a recorded run: $(cat "$work/vision2.txt")"
+grep -q "^## Vision Transformers: Table 6" "$work/report.md" || fail "the report has no vision section"
+grep -qE '^\| here, `vit_tiny` on Fashion-MNIST .* \| – \| – \| [0-9.]+ ± [0-9.]+ \(2\) \|$' "$work/report.md" ||
+  fail "the report's vision row: $(grep 'here, ' "$work/report.md")"
+grep -q "Mix-LN reaches a higher top-1 accuracy than Pre-LN (ViT) | vit_tiny, Fashion-MNIST | .* | not judged (0 paired seeds)" \
+  "$work/report.md" || fail "the vision claim is not in the claims table"
+rc=0
+vision_bad() { env PLAN="$work/vision_plan.txt" STUDY_DIR="$work/study" BIN="$bin" DATA="$work/data" "$root/scripts/study/vision.sh"; }
+vision_bad 2> "$work/err.txt" || rc=$?
+[[ $rc -ne 0 ]] && grep -q "no image shards in $work/data" "$work/err.txt" || fail "token shards were taken for images: $(cat "$work/err.txt")"
+
+echo "all study checks passed ($(grep -c . "$csv") lines in results.csv, $(grep -c . "$vcsv") in vision.csv; report $(wc -l < "$work/report.md") lines)"

@@ -19,7 +19,8 @@
 #
 # Environment: PLAN, STUDY_DIR (docs/study), RUNS (runs/vision: checkpoints, not committed), DATA
 # (data/fashion-mnist), BIN (prebuilt trainers: skips setup and build), REPORT (docs/reproduction.md;
-# empty: no report). Shares docs/study's lock with study.sh: both may run side by side.
+# empty: no report) and the report's inputs from the depth study: STUDY_PLAN, TOKEN_DATA, IMG.
+# Shares docs/study's lock with study.sh: both may run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PLAN=${PLAN:-scripts/study/vision_plan.txt}
@@ -30,6 +31,9 @@ BIN=${BIN:-}
 COMMIT=${COMMIT:-0}
 ONLY=${ONLY:-}
 REPORT=${REPORT-docs/reproduction.md}
+STUDY_PLAN=${STUDY_PLAN:-scripts/study/study_plan.txt}  # the report's other inputs: the depth study's
+TOKEN_DATA=${TOKEN_DATA:-data/brown-4096}                # plan, token shards and plots
+IMG=${IMG:-docs/img}
 
 die() { echo "vision: $*" >&2; exit 1; }
 [[ -f $PLAN ]] || die "no plan file $PLAN"
@@ -103,7 +107,8 @@ n=0
 for p in "${plan[@]}"; do
   read -r trainer seed lr steps batch pad flip <<<"$p"
   n=$((n + 1))
-  key="${trainer}_s${seed}_lr${lr}_${steps}x${batch}_pad${pad}$([[ $flip == yes ]] && echo _flip)"
+  suffix=; [[ $flip == yes ]] && suffix=_flip
+  key="${trainer}_s${seed}_lr${lr}_${steps}x${batch}_pad${pad}${suffix}"
   if [[ -f $results ]] && grep -q "^$key," "$results"; then
     echo "== [$n/${#plan[@]}] $key: done (in $results)"
     continue
@@ -133,6 +138,6 @@ for p in "${plan[@]}"; do
 done
 
 if [[ -n $REPORT ]]; then
-  python3 scripts/study/study.py report --study "$STUDY_DIR" --plan scripts/study/study_plan.txt --out "$REPORT" \
-    --img docs/img --data data/brown-4096
+  python3 scripts/study/study.py report --study "$STUDY_DIR" --plan "$STUDY_PLAN" --out "$REPORT" --img "$IMG" \
+    --data "$TOKEN_DATA" --vision-plan "$PLAN"
 fi
