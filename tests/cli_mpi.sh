@@ -5,7 +5,10 @@
 #      gradients are summed in another order);
 #   2. a rank killed mid-run ends the job with a clear error, the last checkpoint intact;
 #   3. a rank that hangs makes the others time out with a clear error instead of hanging;
-#   4. --zero 1 (Adam moments sharded over the ranks) is the same run as without.
+#   4. --zero 1 (Adam moments sharded over the ranks) is the same run as without;
+#   5. elastic resume: a run goes on with another split of the same global batch (2 ranks ->
+#      1 process with --accum 2, 1 -> 2, ZeRO-1 on 2 -> unsharded on 1); another global batch
+#      is refused.
 # usage: cli_mpi.sh BIN_DIR WORK_DIR
 set -euo pipefail
 bin=$1
@@ -55,6 +58,38 @@ echo ckpt-00000010 > "$work/zero_resume/latest"
 "$bin/golden_check" compare "$work/mpi/ckpt-00000020/model.safetensors" "$work/zero_resume/ckpt-00000020/model.safetensors" 1e-7 ||
   fail "a ZeRO-1 checkpoint resumed without --zero does not continue the same run"
 echo "ZeRO-1 on 2 ranks = the unsharded run (losses, weights, optimizer state; with clipping; resumed)"
+
+# elastic resume: FROM's checkpoint of step 10 resumed as TO with --accum ACCUM by the command
+# that follows (one process or mpirun)
+resume_from_10() {
+  local from=$1 to=$2 accum=$3
+  shift 3
+  rm -rf "$work/$to" && cp -r "$work/$from" "$work/$to" && rm -rf "$work/$to/ckpt-00000020"
+  echo ckpt-00000010 > "$work/$to/latest"
+  "$@" train "${run[@]}" --steps 20 --accum "$accum" --resume --out "$work/$to"
+}
+same_run() {  # the losses of steps 11-20 within 1e-6 relative, the final weights within 1e-4
+  paste -d' ' <(grep '"loss"' "$work/$1/log.jsonl" | sed -E 's/.*"loss":([^,]*),.*/\1/') \
+              <(grep '"loss"' "$work/$2/log.jsonl" | sed -E 's/.*"loss":([^,]*),.*/\1/') |
+    awk '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6 * $2) { print "step " NR ": " $1 " vs " $2; bad = 1 } } END { exit bad || NR != 20 }' ||
+    fail "$2 does not continue $1's run (losses)"
+  "$bin/golden_check" compare "$work/$1/ckpt-00000020/$3.safetensors" "$work/$2/ckpt-00000020/$3.safetensors" 1e-4 ||
+    fail "$2 does not continue $1's run ($3.safetensors)"
+}
+resume_from_10 mpi mpi_to_1 2 env OMP_NUM_THREADS=1 "$bin/tiny_mixln"
+same_run mpi mpi_to_1 model
+grep -q '"resplit"' "$work/mpi_to_1/config.json" || fail "config.json does not record the new split"
+resume_from_10 single single_to_2 1 "${mpi[@]}" "$bin/tiny_mixln"
+same_run single single_to_2 model
+resume_from_10 zero zero_to_1 2 env OMP_NUM_THREADS=1 "$bin/tiny_mixln"
+same_run zero zero_to_1 model
+same_run zero zero_to_1 optimizer
+rc=0
+resume_from_10 mpi mpi_to_1_bad 1 env OMP_NUM_THREADS=1 "$bin/tiny_mixln" > /dev/null 2> "$work/err.txt" || rc=$?
+[[ $rc -ne 0 && $(wc -l < "$work/err.txt") -eq 1 ]] &&
+  grep -q "the global batch (--batch x --accum x ranks) is 2 x 1 x 1 = 2 but the run in $work/mpi_to_1_bad was started with 2 x 1 x 2 = 4" "$work/err.txt" ||
+  fail "another global batch was not refused in one line: $(cat "$work/err.txt")"
+echo "elastic resume: 2 ranks -> 1 process x accum 2, 1 -> 2 ranks, ZeRO-1 on 2 -> 1 continue the run; another global batch is refused"
 
 # a rank dies at step 15: the job ends, with an error line, and ckpt 10 is intact
 set +e

@@ -3,6 +3,7 @@
 // /usr/share/common-licenses (real English, present on every Debian machine).
 #include <doctest/doctest.h>
 
+#include <cmath>
 #include <limits>
 #include <filesystem>
 #include <fstream>
@@ -313,6 +314,66 @@ TEST_CASE("resume: a run stopped at k and resumed to 2k logs the same losses bit
   // and a fresh run must not overwrite an existing one
   TrainOptions fresh = tiny_run(a.string(), 16);
   CHECK_THROWS_WITH(Trainer<Tiny>(fresh).run(), doctest::Contains("already holds a run"));
+}
+
+// The losses of log.jsonl's step lines, in order.
+std::vector<double> step_losses(const std::string& run) {
+  std::ifstream in(fs::path(run) / "log.jsonl");
+  std::vector<double> out;
+  std::string line;
+  while (std::getline(in, line))
+    if (line.find("\"loss\"") != std::string::npos) out.push_back(nlohmann::json::parse(line)["loss"].get<double>());
+  return out;
+}
+
+TEST_CASE("elastic resume: another split of the same global batch continues the run; another global batch is refused") {
+  const fs::path a = tmp_dir("split_straight"), b = tmp_dir("split_resumed");
+  TrainOptions oa = tiny_run(a.string(), 12);
+  oa.batch = 4;
+  oa.accum = 2;
+  oa.ckpt_every = 6;
+  Trainer<Tiny>(oa).run();
+
+  TrainOptions ob = oa;
+  ob.out = b.string();
+  ob.stop_at = 6;
+  Trainer<Tiny>(ob).run();
+  ob.stop_at = 0;
+  ob.resume = true;
+  ob.batch = 8;  // 8 x 1 = 4 x 2: the same sequences in each step, summed in another order
+  ob.accum = 1;
+  Trainer<Tiny>(ob).run();
+
+  const auto la = step_losses(a.string()), lb = step_losses(b.string());
+  REQUIRE(la.size() == 12);
+  REQUIRE(lb.size() == 12);
+  for (std::size_t i = 0; i < 6; ++i) CHECK(la[i] == lb[i]);  // before the resume: the same run
+  for (std::size_t i = 6; i < 12; ++i) CHECK(lb[i] == doctest::Approx(la[i]).epsilon(1e-5));
+  {  // the weights after the last step: relative L2 distance of all of them together
+    const safetensors::File wa((a / "ckpt-00000012" / "model.safetensors").string()),
+        wb((b / "ckpt-00000012" / "model.safetensors").string());
+    double diff = 0, norm = 0;
+    for (const auto& t : wa.tensors()) {
+      std::vector<float> x(t.numel()), y(t.numel());
+      wa.read_float(t.name, t.shape, x.data());
+      wb.read_float(t.name, t.shape, y.data());
+      for (std::size_t i = 0; i < x.size(); ++i) diff += double(x[i] - y[i]) * (x[i] - y[i]), norm += double(x[i]) * x[i];
+    }
+    CHECK(std::sqrt(diff / norm) < 1e-4);
+  }
+
+  // config.json says how the run went on
+  const auto config = nlohmann::json::parse(slurp(b / "config.json"));
+  CHECK(config["train"]["batch"] == 8);
+  CHECK(config["train"]["accum"] == 1);
+  REQUIRE(config["resplit"].size() == 1);
+  CHECK(config["resplit"][0] == nlohmann::json({{"step", 6}, {"batch", 4}, {"accum", 2}, {"world", 1}}));
+
+  // a different global batch is refused, naming both splits
+  ob.accum = 2;
+  const std::string refusal = "--resume: the global batch (--batch x --accum x ranks) is 8 x 2 x 1 = 16 but the run in " +
+                              b.string() + " was started with 8 x 1 x 1 = 8";
+  CHECK_THROWS_WITH(Trainer<Tiny>(ob).run(), doctest::Contains(refusal.c_str()));
 }
 
 TEST_CASE("a corrupt or truncated checkpoint is refused and the last good one is kept") {

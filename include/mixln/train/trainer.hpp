@@ -6,7 +6,9 @@
 // global norm; AdamW with the warm-up + cosine schedule. The run is a pure function of its
 // settings and seed: the same command on the same machine and thread count gives the same
 // losses bit for bit, and so does a run killed and resumed from a checkpoint. With several
-// ranks the gradients combine as train/data_parallel.hpp says.
+// ranks the gradients combine as train/data_parallel.hpp says. A run may be resumed with
+// another split of the same global batch (ranks × batch × accum): the same sequences in each
+// step, summed in another order (docs/distributed.md, "Elastic resume").
 #pragma once
 
 #include <algorithm>
@@ -220,6 +222,7 @@ class Trainer {
     const nlohmann::json st = restore(at.last_ckpt, e, adam);
     at.step = st.at("step").get<long long>();
     at.sequence = st.at("data_sequence").get<std::uint64_t>();
+    record_resplit(st.value("train", nlohmann::json::object()), at.step);
     return at;
   }
 
@@ -367,6 +370,56 @@ class Trainer {
         o_.keep);
   }
 
+  // How a step's global batch is split: sequences (or images) per micro-batch, micro-batches
+  // per rank, ranks. A resumed run may split it otherwise (elastic resume: another allocation);
+  // the global batch, their product, must stay.
+  static bool is_batch_split(const std::string& key) { return key == "batch" || key == "accum" || key == "world"; }
+  struct BatchSplit {
+    long long batch = 0, accum = 1, world = 1;
+    static BatchSplit of(const nlohmann::json& settings) {
+      auto get = [&](const char* key, long long fallback) {
+        const auto it = settings.find(key);
+        return it != settings.end() && it->is_number_integer() ? it->get<long long>() : fallback;
+      };
+      return {get("batch", 0), get("accum", 1), get("world", 1)};
+    }
+    long long global() const { return batch * accum * world; }
+    bool operator==(const BatchSplit&) const = default;
+    std::string text() const {
+      return std::to_string(batch) + " x " + std::to_string(accum) + " x " + std::to_string(world) + " = " +
+             std::to_string(global());
+    }
+  };
+
+  void check_global_batch(const nlohmann::json& had) const {
+    const BatchSplit now = BatchSplit::of(o_.run_settings()), then = BatchSplit::of(had);
+    if (now.global() != then.global())
+      throw Error("--resume: the global batch (--batch x --accum x ranks) is " + now.text() + " but the run in " +
+                  o_.out + " was started with " + then.text() + "; another split must keep the product");
+  }
+
+  // After an elastic resume, config.json says how the run goes on: its settings are the new
+  // split's, and "resplit" lists each change (the step it took effect after, the split before).
+  void record_resplit(const nlohmann::json& had, long long step) const {
+    const BatchSplit now = BatchSplit::of(o_.run_settings()), then = BatchSplit::of(had);
+    if (now == then || !lead()) return;
+    const std::string path = (std::filesystem::path(o_.out) / "config.json").string();
+    nlohmann::json config = run_config(), old;
+    if (std::filesystem::exists(path)) {
+      try {
+        std::ifstream in(path);
+        old = nlohmann::json::parse(in);
+      } catch (const std::exception&) {
+        old = nlohmann::json();  // unreadable: written afresh below
+      }
+    }
+    nlohmann::json resplits = old.is_object() && old.contains("resplit") && old["resplit"].is_array()
+                                  ? old["resplit"] : nlohmann::json::array();
+    resplits.push_back({{"step", step}, {"batch", then.batch}, {"accum", then.accum}, {"world", then.world}});
+    config["resplit"] = resplits;
+    write_file_atomic(path, config.dump(2) + "\n");
+  }
+
   // Loads a checkpoint into the engine and the optimizer (its slice of the moments), after
   // checking that it is of this model and of a run with these settings.
   nlohmann::json restore(const std::string& dir, E& e, AdamW<Backend>& adam) {
@@ -374,9 +427,10 @@ class Trainer {
     if (!signature_matches<Net>(st.value("model", nlohmann::json())))
       throw file_error(dir, "is a checkpoint of another model: " + st.value("model", nlohmann::json()).dump());
     const nlohmann::json want = o_.run_settings(), have = st.value("train", nlohmann::json::object());
+    check_global_batch(have);
     std::vector<std::string> keys = {"init"};  // a recipe's name first: it explains its stds
     for (auto it = want.begin(); it != want.end(); ++it)
-      if (it.key() != "init") keys.push_back(it.key());
+      if (it.key() != "init" && !is_batch_split(it.key())) keys.push_back(it.key());
     for (const std::string& key : keys) {
       const nlohmann::json had = have.value(key, TrainOptions::setting_default(key));
       if (had != want.at(key)) {
