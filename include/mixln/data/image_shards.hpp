@@ -55,7 +55,7 @@ inline nlohmann::json read_json_object(const std::string& p) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range (406)
     throw file_error(p, std::string("not valid JSON (") + e.what() + ")");
   }
   if (!j.is_object()) throw file_error(p, "malformed sidecar: not a JSON object");

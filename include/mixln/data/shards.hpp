@@ -68,7 +68,7 @@ inline ShardInfo read_sidecar(const std::string& bin_path) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range (406)
     throw file_error(p, std::string("not valid JSON (") + e.what() + ")");
   }
   ShardInfo s;

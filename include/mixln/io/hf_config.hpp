@@ -122,6 +122,8 @@ void check_hf_dimensions(const nlohmann::json& j, const std::string& where) {
   need("num_attention_heads", Cfg::num_heads);
   if (j.contains("num_key_value_heads")) need("num_key_value_heads", Cfg::num_heads);
   need("num_hidden_layers", std::size_t(Net::num_layers));
+  if (j.contains("tie_word_embeddings") && !j["tie_word_embeddings"].is_boolean())
+    throw file_error(where, "config.json's tie_word_embeddings is neither true nor false");
   if (j.value("tie_word_embeddings", false))
     throw file_error(where, "config.json ties the embeddings to lm_head; mixln's models are untied");
 }
@@ -130,7 +132,7 @@ void check_hf_dimensions(const nlohmann::json& j, const std::string& where) {
 // a dimension, the number of layers, or (for a mixln export) a layer's placement, block or
 // norms; a `llama` config must describe a model Net computes as Llama.
 template <class Net>
-void check_hf_config(const nlohmann::json& j, const std::string& where) {
+void check_hf_config_fields(const nlohmann::json& j, const std::string& where) {
   check_hf_dimensions<Net>(j, where);
   const nlohmann::ordered_json mine = describe_layers<Net>();
   const std::string model_type = j.value("model_type", std::string());
@@ -161,6 +163,14 @@ void check_hf_config(const nlohmann::json& j, const std::string& where) {
   if (emb_theirs != emb_mine)
     throw file_error(where, "config.json's embedding output norms are " + emb_theirs.dump() + ", this model's are " +
                                 emb_mine.dump());
+}
+template <class Net>
+void check_hf_config(const nlohmann::json& j, const std::string& where) {
+  try {
+    check_hf_config_fields<Net>(j, where);
+  } catch (const nlohmann::json::exception& e) {  // a field of another type than transformers writes
+    throw file_error(where, std::string("config.json is malformed (") + e.what() + ")");
+  }
 }
 
 }  // namespace mixln

@@ -176,7 +176,7 @@ class File {
     nlohmann::json j;
     try {
       j = nlohmann::json::parse(hdr, hdr + n);
-    } catch (const nlohmann::json::parse_error& e) {
+    } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range (406)
       fail(std::string("header is not valid JSON (") + e.what() + ")");
     }
     if (!j.is_object()) fail("header is not a JSON object");

@@ -72,19 +72,37 @@ inline nlohmann::json verify_checkpoint(const std::string& dir) {
   nlohmann::json st;
   try {
     st = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // a syntax error, or a number out of range (406)
     throw file_error(sp, std::string("corrupt (") + e.what() + ")");
   }
-  if (!st.contains("files") || !st.contains("step") || !st["files"].is_object())
+  // What the readers of a checkpoint take from state.json, checked here once: a step, the data
+  // position, the model's signature and the run's settings, and each file with its size and hash.
+  if (!st.is_object() || !st.contains("files") || !st.contains("step") || !st["files"].is_object())
     throw file_error(sp, "not a mixln checkpoint state (no step or files)");
+  if (!st["step"].is_number_integer() || st["step"].get<long long>() < 0)
+    throw file_error(sp, "corrupt: step is not a non-negative integer");
+  if (st.contains("data_sequence") && !st["data_sequence"].is_number_unsigned())
+    throw file_error(sp, "corrupt: data_sequence is not a non-negative integer");
+  for (const char* key : {"model", "train"})
+    if (st.contains(key) && !st[key].is_object()) throw file_error(sp, std::string("corrupt: ") + key + " is not an object");
+  if (st.contains("train") && st["train"].contains("seq") &&
+      !(st["train"]["seq"].is_number_unsigned() && st["train"]["seq"].get<std::uint64_t>() - 1 < (1ull << 31) - 1))
+    throw file_error(sp, "corrupt: train.seq is not a positive integer below 2^31");
   for (auto it = st["files"].begin(); it != st["files"].end(); ++it) {
-    const std::string f = (fs::path(dir) / it.key()).string();
-    if (!fs::exists(f)) throw file_error(f, "missing from the checkpoint");
-    const auto bytes = it.value().at("bytes").get<std::uint64_t>();
+    const std::string& name = it.key();
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos)
+      throw file_error(sp, "corrupt: lists '" + name + "', not a file of the checkpoint's folder");
+    const nlohmann::json& rec = it.value();
+    if (!rec.is_object() || !rec.contains("bytes") || !rec["bytes"].is_number_unsigned() || !rec.contains("fnv1a64") ||
+        !rec["fnv1a64"].is_string())
+      throw file_error(sp, "corrupt: the record of " + name + " lacks its bytes or fnv1a64");
+    const std::string f = (fs::path(dir) / name).string();
+    if (!fs::is_regular_file(f)) throw file_error(f, "missing from the checkpoint");
+    const auto bytes = rec["bytes"].get<std::uint64_t>();
     if (fs::file_size(f) != bytes)
       throw file_error(f, "truncated or corrupt: " + std::to_string(fs::file_size(f)) +
                               " bytes, the checkpoint recorded " + std::to_string(bytes));
-    if (fnv1a64_file(f) != it.value().at("fnv1a64").get<std::string>())
+    if (fnv1a64_file(f) != rec["fnv1a64"].get<std::string>())
       throw file_error(f, "corrupt: its hash differs from the one the checkpoint recorded");
   }
   return st;

@@ -220,7 +220,9 @@ class Trainer {
     at.last_ckpt = std::filesystem::exists(o_.out) ? latest_checkpoint(o_.out) : "";
     if (at.last_ckpt.empty()) throw file_error(o_.out, "has no checkpoint to --resume from");
     const nlohmann::json st = restore(at.last_ckpt, e, adam);
-    at.step = st.at("step").get<long long>();
+    if (!st.contains("data_sequence"))
+      throw file_error(at.last_ckpt, "is not a training checkpoint: its state.json has no data_sequence");
+    at.step = st.at("step").get<long long>();  // both checked by verify_checkpoint
     at.sequence = st.at("data_sequence").get<std::uint64_t>();
     record_resplit(st.value("train", nlohmann::json::object()), at.step);
     return at;
