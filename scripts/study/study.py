@@ -10,7 +10,7 @@
   study.py data-id DIR [--images]               the shards' identity, as results.csv (vision.csv) records it
   study.py report --study STUDY --plan PLAN --out docs/reproduction.md --img docs/img
                                                 the report, every figure computed from the data
-  study.py demo-table --study STUDY --plan PLAN --runs runs/demo --config C --tokens N --lr X
+  study.py demo-table --study STUDY --plan PLAN --runs runs/demo --config C --tokens N --lr X [--data DIR]
                       --placements "preln postln mixln"
                                                 the demo's table, against the study's seed spread
 
@@ -1408,6 +1408,9 @@ def demo_table(a):
             fail("%s/%s has no validation evaluation" % (a.runs, p))
         val[p] = evals[-1]
     base = val.get("mixln")
+    # The study's runs are comparable only on the same token shards (its rows record their data id).
+    mine = data_id(a.data) if a.data else None
+    other_corpus = bool(st and mine and st.rows and not any(r.get("data") == mine for r in st.rows))
     print("| model | val ppl | − Mix-LN | the study's %s, %s tokens: mean ± std (seeds) |" % (a.config, "{:,}".format(a.tokens)))
     print("|---|---|---|---|")
     spreads = {}
@@ -1416,15 +1419,24 @@ def demo_table(a):
         if st:
             study = {int(r["seed"]): float(r["val_ppl"]) for r in st.rows
                      if r["config"] == a.config and r["placement"] == p and float(r["lr"]) == a.lr
-                     and r["init"] == "default"
+                     and r["init"] == "default" and (mine is None or r.get("data") == mine)
                      and int(r["tokens"]) == a.tokens and r["status"] == "ok"}
         xs = list(study.values())
         spreads[p] = std(xs)
         print("| %s | %.2f | %s | %s |" % (LABELS.get(p, p), e["val_ppl"],
                                            "" if p == "mixln" or base is None else "%+.2f" % (e["val_ppl"] - base["val_ppl"]),
-                                           pm(xs) if xs else "not in the study"))
+                                           pm(xs) if xs else ("– (another corpus)" if other_corpus else "not in the study")))
     print()
     if base is None:
+        return
+    if other_corpus:
+        ids = sorted({r.get("data", "") for r in st.rows})
+        for p in val:
+            if p != "mixln":
+                print("%s − Mix-LN = %+.2f perplexity. The study's seed spread was measured on other token shards (data %s; "
+                      "these are %s), so it does not say whether this difference is beyond what a change of seed alone "
+                      "would do; SEED=1 and SEED=2 runs of the demo on this corpus would." %
+                      (LABELS[p], val[p]["val_ppl"] - base["val_ppl"], ", ".join(ids), mine))
         return
     for p in val:
         if p == "mixln":
@@ -1472,6 +1484,7 @@ def main():
         d.add_argument("--" + k, required=True)
     d.add_argument("--tokens", type=int, required=True)
     d.add_argument("--lr", type=float, required=True)
+    d.add_argument("--data", help="the demo's token shards: the study's spread is shown only for runs on the same ones")
     a = ap.parse_args()
     {"record": record, "record-vision": record_vision, "refill": refill, "report": report, "demo-table": demo_table,
      "data-id": data_id_cmd}[a.cmd](a)
