@@ -68,6 +68,15 @@ def split_trainer(trainer):
 
 # ---------------------------------------------------------------- record
 
+def vision_run_key(fields):
+    """a vision plan line's run name, as scripts/study/vision.sh gives it (None for a blank line):
+    fields are trainer seed lr steps batch crop-pad flip"""
+    if not fields:
+        return None
+    trainer, seed, lr, steps, batch, pad, flip = fields[:7]
+    return "%s_s%s_lr%s_%sx%s_pad%s%s" % (trainer, seed, lr, steps, batch, pad, "_flip" if flip == "yes" else "")
+
+
 def data_id(data_dir, images=False):
     """the shards' identity: the first 12 hex digits of sha256(train.bin, then val.bin), or of the
     image splits' four files (train images, train labels, val images, val labels)"""
@@ -1326,16 +1335,14 @@ plot %s
                    "%.2f" % (100 * float(r["val_acc"])) if r["val_acc"] else "–", r["val_loss"] or "–",
                    r["train_s"], r["img_s"], r["machine"], r["commit"], r["date"]))
             w("")
-        planned = self.a.vision_plan
-        if os.path.exists(planned):
-            keys = []
-            for line in open(planned):
-                f = line.split("#")[0].split()
-                if f:
-                    keys.append("%s_s%s_lr%s_%sx%s_pad%s%s" % (f[0], f[1], f[2], f[3], f[4], f[5], "_flip" if f[6] == "yes" else ""))
-            todo = [k for k in keys if k not in {r["run"] for r in rows}]
-            if todo:
-                w("Not yet run (%d): %s; `scripts/study/vision.sh` continues them.\n" % (len(todo), ", ".join("`%s`" % k for k in todo)))
+        # the plan's runs without a row yet (named as vision.sh names them)
+        if os.path.exists(self.a.vision_plan):
+            recorded = {r["run"] for r in rows}
+            pending = [k for k in (vision_run_key(line.split("#")[0].split()) for line in open(self.a.vision_plan))
+                       if k and k not in recorded]
+            if pending:
+                w("Not yet run (%d): %s; `scripts/study/vision.sh` continues them.\n" %
+                  (len(pending), ", ".join("`%s`" % k for k in pending)))
 
     def closing(self, pending):
         st, w = self.st, self.w
