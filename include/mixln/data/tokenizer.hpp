@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -32,8 +33,16 @@ class Tokenizer {
   Tokenizer() = default;
   explicit Tokenizer(const std::string& model_path) { load(model_path); }
 
+  // A malformed model is refused with an Error naming the file. SentencePiece reports most
+  // defects in its status, but some only by an exception of its own (a piece that begins with a
+  // NUL byte makes its trie builder throw): those become the same Error.
   void load(const std::string& model_path) {
-    const auto st = sp_.Load(model_path);
+    sentencepiece::util::Status st;
+    try {
+      st = sp_.Load(model_path);
+    } catch (const std::exception& e) {
+      throw file_error(model_path, std::string("cannot load the SentencePiece model: ") + e.what());
+    }
     if (!st.ok()) throw file_error(model_path, "cannot load the SentencePiece model: " + st.ToString());
     path_ = model_path;
   }
@@ -68,13 +77,13 @@ class Tokenizer {
 
   std::vector<int> encode(const std::string& text) const {
     std::vector<int> ids;
-    const auto st = sp_.Encode(text, &ids);
+    const auto st = guarded("encoding", [&] { return sp_.Encode(text, &ids); });
     if (!st.ok()) throw Error("tokenizer: encoding failed: " + st.ToString());
     return ids;
   }
   std::string decode(const std::vector<int>& ids) const {
     std::string text;
-    const auto st = sp_.Decode(ids, &text);
+    const auto st = guarded("decoding", [&] { return sp_.Decode(ids, &text); });
     if (!st.ok()) throw Error("tokenizer: decoding failed: " + st.ToString());
     return text;
   }
@@ -84,6 +93,16 @@ class Tokenizer {
   const std::string& path() const { return path_; }
 
  private:
+  // Runs a SentencePiece call; an exception of its own becomes an Error naming the model.
+  template <class Call>
+  sentencepiece::util::Status guarded(const char* what, Call&& call) const {
+    try {
+      return call();
+    } catch (const std::exception& e) {
+      throw Error("tokenizer " + path_ + ": " + what + " failed: " + e.what());
+    }
+  }
+
   sentencepiece::SentencePieceProcessor sp_;
   std::string path_;
 };
