@@ -13,6 +13,9 @@ scripts/setup.sh build
 # every template is still compiled.
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-$(nproc)}
+# each pass ends with a line of its duration (CI's budget is minutes: this says where they go)
+took() { echo "test.sh: $1 took $((SECONDS / 60)) min $((SECONDS % 60)) s"; SECONDS=0; }
+SECONDS=0
 if (($# == 0)); then
   cmake --workflow --preset ci
 else
@@ -21,9 +24,12 @@ else
   cmake --build "$build"
   ctest --test-dir "$build" --output-on-failure
 fi
+took "the build and the suite"
 # Then the unit tests under AddressSanitizer + UBSan, and each parser fuzzed with coverage
 # guidance for FUZZ_SECONDS (MIXLN_SANITIZE=0 skips both).
 if [[ ${MIXLN_SANITIZE:-1} != 0 ]]; then
   scripts/sanitize.sh
+  took "the sanitizer pass"
   scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  took "fuzzing"
 fi
