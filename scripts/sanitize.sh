@@ -16,12 +16,15 @@ export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-cmake --preset sanitize > /dev/null
-cmake --build build-asan --target "${tests[@]}"
+# one target for all of them (sanitize_tests, tests/CMakeLists.txt): built in parallel
+cmake --preset sanitize -DMIXLN_SANITIZE_TESTS="$(IFS=';'; echo "${tests[*]}")" > /dev/null
+cmake --build build-asan --target sanitize_tests
 failed=()
 for t in "${tests[@]}"; do
   echo "== $t under ASan + UBSan${skip[$t]:+ (without: ${skip[$t]})}"
+  SECONDS=0
   if ! (cd build-asan/tests && ../bin/"$t" ${skip[$t]:+--test-case-exclude="${skip[$t]}"}); then failed+=("$t"); fi
+  echo "== $t: $SECONDS s"
 done
 if ((${#failed[@]})); then
   echo "sanitize: failed: ${failed[*]}" >&2
