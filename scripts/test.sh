@@ -9,8 +9,8 @@ scripts/setup.sh build
 # CUDA code is compiled when nvcc is present (no GPU needed). To keep CI within its time
 # budget the preset builds of the small and paper configurations only the trainers the tests
 # run, of the _cuda trainers only the tiny ones (MIXLN_EXAMPLES=tested, examples/models.txt),
-# and the host side of CUDA translation units (compiled, not run here) at -O1 — every kernel and
-# every template is still compiled.
+# and CUDA translation units (compiled, not run here) for sm_90 alone with their host side at -O1
+# — every kernel and every template is still compiled.
 export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}
 export CTEST_PARALLEL_LEVEL=${CTEST_PARALLEL_LEVEL:-$(nproc)}
 # each pass ends with a line of its duration (CI's budget is minutes: this says where they go)
