@@ -63,6 +63,10 @@ struct deep24 : Placements<DeepCfg, 24> {
   using mixln_a1_2 = Model<DeepCfg, MixLN<Block, 24, std::ratio<1, 2>>>;
 };
 using deep48 = Placements<DeepCfg, 48>;
+// deep24's depth and vocabulary at llama71m's width (hidden 512, 8 heads of 64, intermediate 1368):
+// the width a CPU cannot afford for the study's 1M tokens a run; its runs are made on a GPU
+// (scripts/gpu/gpu_wide24.sh, the plan scripts/study/wide24_plan.txt).
+using wide24 = Placements<LlamaConfig<vocab<4096>, hidden<512>, intermediate<1368>, heads<8>>, 24>;
 
 // The paper's configurations (docs/design.md §5: Table 9 and the authors' scripts), with
 // their hyper-parameters as the trainers' defaults: sequence 256, a global batch of 512

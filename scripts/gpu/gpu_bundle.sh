@@ -4,14 +4,17 @@
 # PyTorch and transformers but none of our Debian packages and no network, and packs it into DIR
 # (gpu-bundle/):
 #   payload.tar.xz   bin/  test_cuda, {tiny,small,llama71m,llama250m,llama1b}_mixln_cuda (sm_$ARCH), tiny_mixln
-#                          (the CPU reference for logits); host code generic x86-64, stripped
+#                          (the CPU reference for logits), wide24_{preln,postln,mixln}_cuda (the depth
+#                          study's GPU runs, scripts/gpu/gpu_wide24.sh); host code generic x86-64, stripped
 #                    lib/  the shared libraries they load that such a machine lacks (OpenBLAS,
 #                          libgomp, libgfortran, SentencePiece, ...; not glibc, libstdc++, CUDA)
-#                    data/ token shards: tiny (vocab 512, Debian's licence texts), brown-4096
+#                    data/ token shards: tiny (vocab 512, Debian's licence texts), brown-4096 (the
+#                          depth study's own shards, data/brown-4096, where they are here)
 #                    ref/  the CPU trainers' runs of tiny_mixln and small_mixln (log.jsonl), the
 #                          losses the GPU runs are compared with: $STEPS steps (gpu_check.sh) and
 #                          tiny_mixln_100.jsonl, 100 steps (gpu_perf.sh; the LR schedule follows
 #                          --steps, so a shorter run is not the start of a longer one)
+#                    commit  the commit the programs were built from (study.sh records it)
 #   manifest.txt     what was built, from which commit, on which machine, and the sizes
 # The repository's tracked files and DIR travel together (device tool: carry DIR), at most 64 MiB.
 # Environment: ARCH (90: H100/H200; 80 for A100), STEPS (200), BUILD (build-gpu).
@@ -28,7 +31,8 @@ scripts/setup.sh demo
 [[ -x /usr/local/cuda/bin/nvcc ]] || command -v nvcc >/dev/null || die "no nvcc: the bundle's CUDA programs cannot be built here"
 scripts/fetch_brown.sh data/brown
 cmake --preset cuda -B "$BUILD" -DCMAKE_CUDA_ARCHITECTURES="$ARCH" >/dev/null
-programs=(test_cuda tiny_mixln_cuda small_mixln_cuda llama71m_mixln_cuda llama250m_mixln_cuda llama1b_mixln_cuda tiny_mixln)
+programs=(test_cuda tiny_mixln_cuda small_mixln_cuda llama71m_mixln_cuda llama250m_mixln_cuda llama1b_mixln_cuda tiny_mixln
+          wide24_preln_cuda wide24_postln_cuda wide24_mixln_cuda)
 cmake --build "$BUILD" -j "$(nproc)" --target "${programs[@]}" small_mixln mixln-prepare golden_check
 
 stage=$(mktemp -d)
@@ -48,7 +52,17 @@ done | sort -u | while read -r name path; do
 done
 
 "$BUILD/bin/mixln-prepare" --text /usr/share/common-licenses/* --vocab 512 --out "$stage/data/tiny" --val-frac 0.2 --seed 0 >/dev/null
-"$BUILD/bin/mixln-prepare" --text data/brown/*.txt --vocab 4096 --out "$stage/data/brown-4096" --seed 0 >/dev/null
+# the depth study's shards where they are here (its runs on a GPU are compared with those on them),
+# else the same command study.sh makes them with
+if [[ -f data/brown-4096/val.bin ]]; then
+  mkdir -p "$stage/data/brown-4096"
+  cp data/brown-4096/* "$stage/data/brown-4096/"
+else
+  "$BUILD/bin/mixln-prepare" --text data/brown/*.txt --vocab 4096 --out "$stage/data/brown-4096" --seed 0 >/dev/null
+fi
+commit=$(git rev-parse --short=12 HEAD)
+[[ -z $(git status --porcelain -- include examples CMakeLists.txt cmake) ]] || commit+="+local"
+echo "$commit" > "$stage/commit"
 # The CPU references: the same runs gpu_check.sh makes on the GPU (flags in gpu_check.sh's
 # run_flags), full fp32.
 runs=$(mktemp -d)
@@ -66,7 +80,7 @@ rm -rf "$runs"
 
 mkdir -p "$out"
 rm -f "$out/payload.tar.xz" "$out/manifest.txt"
-tar -C "$stage" -cJf "$out/payload.tar.xz" bin lib data ref
+tar -C "$stage" -cJf "$out/payload.tar.xz" bin lib data ref commit
 tree_bytes=$(git ls-files -z | xargs -0 stat -c %s 2>/dev/null | awk '{ s += $1 } END { print s }')
 bundle_bytes=$(du -sb "$out" | cut -f1)
 {

@@ -8,6 +8,8 @@
   study.py record-vision --run RUN_DIR ...       append one finished run of the vision study
                                                 (scripts/study/vision.sh) to STUDY/vision.csv
   study.py data-id DIR [--images]               the shards' identity, as results.csv (vision.csv) records it
+  study.py merge --source DIR --study STUDY     the runs another machine recorded in DIR (results.csv,
+                                                runs/) join STUDY (scripts/gpu/gpu_wide24.sh's, from a GPU)
   study.py report --study STUDY --plan PLAN --out docs/reproduction.md --img docs/img
                                                 the report, every figure computed from the data
   study.py demo-table --study STUDY --plan PLAN --runs runs/demo --config C --tokens N --lr X [--data DIR]
@@ -56,7 +58,14 @@ def fail(msg):
     sys.exit(1)
 
 
+def model_trainer(trainer):
+    """the row of examples/models.txt a plan's trainer is: a `_cuda` twin (the same model type on the
+    CUDA backend, e.g. wide24's runs on a GPU) is its trainer's"""
+    return trainer[:-len("_cuda")] if trainer.endswith("_cuda") else trainer
+
+
 def split_trainer(trainer):
+    trainer = model_trainer(trainer)
     for r in example_models.read():
         if r["trainer"] == trainer:
             return r["config"], r["placement"]
@@ -302,6 +311,40 @@ def refill(a):
     print("%s: reproduced (val loss %s); refilled %s" % (a.key, now, ", ".join(name for _, name in copies)))
 
 
+def merge(a):
+    """The runs another machine recorded (a.source: a study folder with results.csv and runs/<run>/,
+    e.g. what scripts/gpu/gpu_wide24.sh brings back) join this study: only on the same token shards,
+    a run already recorded here is left as it is, and results.csv is replaced whole."""
+    src_rows = read_results(os.path.join(a.source, "results.csv"))
+    if not src_rows:
+        fail("%s/results.csv holds no run" % a.source)
+    results = os.path.join(a.study, "results.csv")
+    rows = read_results(results)
+    mine = {r["data"] for r in rows} | {r["data"] for r in src_rows}
+    if len(mine) > 1:
+        fail("%s's runs and %s's were trained on different token shards (data %s); a study compares runs "
+             "on one dataset" % (a.source, a.study, ", ".join(sorted(i or "not recorded" for i in mine))))
+    have = {r["run"] for r in rows}
+    new = [r for r in src_rows if r["run"] not in have]
+    for r in new:
+        src = os.path.join(a.source, "runs", r["run"])
+        if not os.path.isdir(src):
+            fail("%s has no runs/%s/ for its row %s" % (a.source, r["run"], r["run"]))
+    for r in new:
+        dest = os.path.join(a.study, "runs", r["run"])
+        if os.path.exists(dest):
+            shutil.rmtree(dest)  # the files of a run whose row was never written here
+        shutil.copytree(os.path.join(a.source, "runs", r["run"]), dest)
+    tmp = results + ".tmp-%d" % os.getpid()
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, COLUMNS, lineterminator="\n", extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows + new)
+    os.replace(tmp, results)
+    print("merged %d run%s of %s into %s (%d already there)" % (len(new), "" if len(new) == 1 else "s", a.source,
+                                                                 results, len(src_rows) - len(new)))
+
+
 # ---------------------------------------------------------------- statistics
 
 def mean(xs):
@@ -467,7 +510,7 @@ class Study:
             if line:
                 trainer, seed, lr, steps, batch, seq, _ = line[:7]
                 init = line[7] if len(line) > 7 else "default"
-                if trainer not in TRAINERS:
+                if model_trainer(trainer) not in TRAINERS:
                     fail("%s: %s is not a trainer of examples/models.txt" % (plan, trainer))
                 self.plan.append("%s_s%s_lr%s_%sx%sx%s%s" % (trainer, seed, lr, steps, batch, seq,
                                                              "" if init == "default" else "_init-" + init))
@@ -510,7 +553,7 @@ class Study:
         return sorted(counts, key=lambda t: (t != self.tokens[config], -int(t)))
 
     def configs(self):
-        order = {"tiny": 0, "small": 1, "deep24": 2, "deep48": 3}
+        order = {"tiny": 0, "small": 1, "deep24": 2, "deep48": 3, "wide24": 4}
         return sorted({r["config"] for r in self.rows}, key=lambda c: (order.get(c, 9), c))
 
     def layers(self, config):
@@ -1477,6 +1520,9 @@ def main():
     f = sub.add_parser("refill")
     for k in ("run", "key", "study", "machine", "commit"):
         f.add_argument("--" + k, required=True)
+    m = sub.add_parser("merge")
+    for k in ("source", "study"):
+        m.add_argument("--" + k, required=True)
     p = sub.add_parser("report")
     for k in ("study", "plan", "out", "img"):
         p.add_argument("--" + k, required=True)
@@ -1494,7 +1540,7 @@ def main():
     d.add_argument("--data", help="the demo's token shards: the study's spread is shown only for runs on the same ones")
     a = ap.parse_args()
     {"record": record, "record-vision": record_vision, "refill": refill, "report": report, "demo-table": demo_table,
-     "data-id": data_id_cmd}[a.cmd](a)
+     "data-id": data_id_cmd, "merge": merge}[a.cmd](a)
 
 
 if __name__ == "__main__":

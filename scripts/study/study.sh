@@ -26,7 +26,9 @@
 #
 # Environment: PLAN, STUDY_DIR (docs/study), RUNS (runs/study: checkpoints, not committed),
 # DATA (data/brown-4096), BIN (prebuilt trainers: skips setup and build), EVAL_TOKENS (65536),
-# ANALYSIS_TOKENS (32768), REPORT (docs/reproduction.md; empty: no report), IMG (docs/img).
+# ANALYSIS_TOKENS (32768), REPORT (docs/reproduction.md; empty: no report), IMG (docs/img),
+# CKPT_EVERY (a quarter of the run: where an interrupted run resumes), MACHINE (what a row records
+# of the machine; the CPU's model, cores, threads and vector units when unset).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PLAN=${PLAN:-scripts/study/study_plan.txt}
@@ -46,7 +48,8 @@ die() { echo "study: $*" >&2; exit 1; }
 [[ -f $PLAN ]] || die "no plan file $PLAN"
 
 # The plan: "trainer seed lr steps batch seq analyses [init]" per line; # starts a comment. A
-# trainer is a row of examples/models.txt, <config>_<placement>.
+# trainer is a row of examples/models.txt, <config>_<placement>, or its `_cuda` twin (the same model
+# on the CUDA backend: wide24's runs, scripts/gpu/gpu_wide24.sh, with the twins prebuilt in BIN).
 trainers=" $(awk '!/^#/ && NF { printf "%s_%s ", $1, $2 }' examples/models.txt)"
 plan=()
 while read -r line; do
@@ -59,7 +62,9 @@ while read -r line; do
   [[ $seed =~ ^[0-9]+$ && $steps =~ ^[0-9]+$ && $batch =~ ^[0-9]+$ && $seq =~ ^[0-9]+$ ]] ||
     die "$PLAN: '$line': seed, steps, batch and seq must be whole numbers"
   [[ $analyses == yes || $analyses == no ]] || die "$PLAN: '$line': analyses must be yes or no"
-  [[ $trainers == *" $trainer "* ]] || die "$PLAN: '$line': $trainer is not a trainer of examples/models.txt"
+  [[ $trainers == *" ${trainer%_cuda} "* ]] || die "$PLAN: '$line': $trainer is not a trainer of examples/models.txt"
+  [[ $trainer != *_cuda || -n $BIN ]] ||
+    die "$PLAN: '$line': a _cuda trainer runs from a prebuilt BIN (scripts/gpu/gpu_wide24.sh), not from this build"
   if [[ -n $ONLY ]] && ! [[ "$line " =~ $ONLY ]]; then continue; fi
   plan+=("$trainer $seed $lr $steps $batch $seq $analyses $init")
 done <"$PLAN"
@@ -89,6 +94,7 @@ machine="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | t
 machine+=", ${OMP_NUM_THREADS:-$(nproc --all)} threads"
 grep -qw avx512f /proc/cpuinfo && machine+=", AVX-512" || machine+=", AVX2"
 grep -qw avx512_bf16 /proc/cpuinfo && machine+=" + BF16"
+machine=${MACHINE:-$machine}
 machine=${machine//,/;}
 
 mkdir -p "$STUDY_DIR/runs" "$RUNS"
@@ -137,7 +143,7 @@ last_step() { [[ -f $1/latest ]] && sed -E 's/ckpt-0*([0-9]+)/\1/' "$1/latest" |
 train_run() {  # OUT WHAT [optional]: trains the loop's run into OUT (resuming from its last checkpoint);
   local out=$1 done_steps  # sets status: ok, diverged, or (optional runs only) failed
   local flags=(--data "$DATA" --out "$out" --steps "$steps" --batch "$batch" --seq "$seq" --lr "$lr" --seed "$seed"
-         --eval-every 0 --eval-tokens "$EVAL_TOKENS" --ckpt-every $(((steps + 3) / 4)) --quiet --init "$init"
+         --eval-every 0 --eval-tokens "$EVAL_TOKENS" --ckpt-every "${CKPT_EVERY:-$(((steps + 3) / 4))}" --quiet --init "$init"
          --grad-norms-at "$(printf '%s\n' 1 10 50 100 "$steps" | awk -v n="$steps" '$1 <= n' | sort -nu | paste -sd,)")
   done_steps=$(last_step "$out")
   # a checkpoint resumes only on the shards it was trained on
