@@ -153,6 +153,35 @@ env PLAN="$work/plan.txt" STUDY_DIR="$work/study" RUNS="$work/runs" DATA="$work/
 [[ $rc -ne 0 ]] && grep -q "is not the shards of the runs in" "$work/err.txt" ||
   fail "other token shards were not refused: $(cat "$work/err.txt")"
 
+# runs recorded on another machine (as scripts/gpu/gpu_wide24.sh records wide24's on a GPU): a plan
+# of `_cuda` twins from a prebuilt BIN (a CPU trainer stands in here), the row naming the machine it
+# is given; `study.py merge` adds them to the study once, and refuses runs on other shards
+mkdir -p "$work/gpubin"
+ln -sf "$(realpath "$bin")/tiny_mixln" "$work/gpubin/tiny_mixln_cuda"
+echo "tiny_mixln_cuda 2 1e-3 6 2 32 no" > "$work/gpu_plan.txt"
+env PLAN="$work/gpu_plan.txt" STUDY_DIR="$work/gpu_study" RUNS="$work/gpu_runs" DATA="$work/data" BIN="$work/gpubin"   EVAL_TOKENS=2048 REPORT= MACHINE="Test GPU, CUDA" CKPT_EVERY=6 "$root/scripts/study/study.sh" > "$work/gpu_out.txt"
+grep -q '^tiny_mixln_cuda_s2_lr1e-3_6x2x32,tiny_mixln_cuda,tiny,mixln,8,2,.*,Test GPU; CUDA,' "$work/gpu_study/results.csv" ||
+  fail "the _cuda run's row: $(cat "$work/gpu_study/results.csv")"
+rows=$(wc -l < "$csv")
+python3 "$root/scripts/study/study.py" merge --source "$work/gpu_study" --study "$work/study" > "$work/merge.txt"
+[[ $(wc -l < "$csv") -eq $((rows + 1)) ]] && grep -q '^tiny_mixln_cuda_s2_lr1e-3_6x2x32,' "$csv" &&
+  [[ -s $work/study/runs/tiny_mixln_cuda_s2_lr1e-3_6x2x32/curve.csv ]] || fail "merge did not add the run: $(cat "$work/merge.txt")"
+python3 "$root/scripts/study/study.py" merge --source "$work/gpu_study" --study "$work/study" > "$work/merge.txt"
+[[ $(wc -l < "$csv") -eq $((rows + 1)) ]] && grep -q "merged 0 runs .* (1 already there)" "$work/merge.txt" ||
+  fail "a second merge added the run again: $(cat "$work/merge.txt")"
+sed -i "2s/,$id\$/,0123456789ab/" "$work/gpu_study/results.csv"
+sed -i "2s/^tiny_mixln_cuda_s2/tiny_mixln_cuda_s3/" "$work/gpu_study/results.csv"
+mv "$work/gpu_study/runs/tiny_mixln_cuda_s2_lr1e-3_6x2x32" "$work/gpu_study/runs/tiny_mixln_cuda_s3_lr1e-3_6x2x32"
+cp "$csv" "$work/results_before_merge.csv"
+rc=0
+python3 "$root/scripts/study/study.py" merge --source "$work/gpu_study" --study "$work/study" 2> "$work/err.txt" || rc=$?
+[[ $rc -ne 0 && $(wc -l < "$work/err.txt") -eq 1 ]] && grep -q "trained on different token shards" "$work/err.txt" &&
+  cmp -s "$csv" "$work/results_before_merge.csv" || fail "runs on other shards were merged: $(cat "$work/err.txt")"
+# a _cuda trainer is never built by study.sh: without BIN it is refused before anything runs
+rc=0
+env PLAN="$work/gpu_plan.txt" STUDY_DIR="$work/gpu_study" BIN= DATA="$work/data" "$root/scripts/study/study.sh" 2> "$work/err.txt" || rc=$?
+[[ $rc -ne 0 ]] && grep -q "a _cuda trainer runs from a prebuilt BIN" "$work/err.txt" || fail "a _cuda plan without BIN: $(cat "$work/err.txt")"
+
 # a bad plan line is refused with one line
 echo "tiny_preln zero 1e-3 6 2 32 yes" > "$work/bad.txt"
 rc=0
