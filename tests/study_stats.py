@@ -88,6 +88,9 @@ for s_ in range(2):  # the sweep: two seeds a rate
     run("postln", s_, "3e-3", [110.0, 600.0][s_])  # one seed on the plateau
     run("mixln", s_, "3e-3", 98 * jitter[s_])
 run("mixln", 2, "3e-3", 99.0)  # the further seed at Mix-LN's best rate
+for s_ in range(3):
+    run("sandwich", s_, "1e-3", [450.0, 440.0, 445.0][s_])
+run("periln", 0, "1e-3", 450.0)  # the same network as Sandwich-LN, one seed: identical where both ran
 with open(os.path.join(work, "results.csv"), "w", newline="") as f:
     import csv  # noqa: E402
     wr = csv.DictWriter(f, study.COLUMNS, lineterminator="\n")
@@ -108,6 +111,10 @@ check("a collapsed seed makes the higher rate worse for Post-LN",
       "| Post-LN | 130.22 ± 0.99 (3) | 355.00 ± 346.48 (2) — 1 of 2 on the plateau | 0.001 |" in text)
 check("three seeds at every rate: all choose, none held out, the line that would add one named",
       "| 0.003 | 0, 1, 2 | none yet; not in the plan: `deep24_mixln 3 3e-3 ...` |" in text)
+check("a second name of one network is shown once, on the seeds both ran",
+      "| Peri-LN | 450.00 (1) | the same runs as Sandwich-LN's on the seeds both ran (the same network): not a second "
+      "result | |" in text)
+check("... and is no claim", "Mix-LN reaches a lower perplexity than Peri-LN |" not in text)
 findings = text.split("## What this study finds that the paper does not say")[-1].split("\n## ")[0]
 check("the findings section is there", "## What this study finds" in text)
 check("a planted init effect is stated with its interval",

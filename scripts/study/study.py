@@ -768,11 +768,14 @@ plot '%s' using 2:3:xtic(1) lc rgb '#1f77b4' title 'Pre-LN', '' using 4:5 lc rgb
             if m == "mixln":
                 w("| %s | %s | | |" % (LABELS[m], ppl_cell(pm_)))
                 continue
-            twin = next((x for x, p_ in seen.items() if p_ == pm_), None)
+            # the same perplexity to the last digit on every seed both ran: the same network under
+            # two names (Sandwich-LN and Peri-LN without its embedding norm), one result
+            twin = next((x for x, p_ in seen.items() if set(p_) & set(pm_) and
+                         all(p_[k] == pm_[k] for k in set(p_) & set(pm_))), None)
             seen[m] = pm_
-            if twin:  # every seed to the last digit: the same network under two names, one result
-                w("| %s | %s | the same runs as %s's (the same network): not a second result | |" %
-                  (LABELS[m], ppl_cell(pm_), LABELS[twin]))
+            if twin:
+                w("| %s | %s | the same runs as %s's on the seeds both ran (the same network): not a second "
+                  "result | |" % (LABELS[m], ppl_cell(pm_), LABELS[twin]))
                 continue
             where = dc if m not in recipe else "%s (%s in `--init %s`)" % (dc, LABELS[m], recipe[m])
             claim = mix_lower_claim(mix, pm_, m, where, self.plateau) if mix else ("", "", "–", "–")
