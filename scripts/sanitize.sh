@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/sanitize.sh — the unit tests of the kernels, models, DSL, files, fuzzing, training and
-# images under AddressSanitizer + UndefinedBehaviorSanitizer (the `sanitize` preset: -O1, asserts
+# images under AddressSanitizer + UndefinedBehaviorSanitizer (the `sanitize` preset: -O0, asserts
 # on, build-asan/). The first report of either ends the test that made it, which then fails;
 # leaks are reported at exit. scripts/test.sh runs it after the main suite.
 # usage: scripts/sanitize.sh [TEST ...]   (default: the list below)
