@@ -20,6 +20,8 @@
 # Environment: ARCH (90: H100/H200; 80 for A100), STEPS (200), BUILD (build-gpu).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/build_commit.sh
+source scripts/lib/build_commit.sh
 out=${1:-gpu-bundle}
 ARCH=${ARCH:-90}
 STEPS=${STEPS:-200}
@@ -60,9 +62,7 @@ if [[ -f data/brown-4096/val.bin ]]; then
 else
   "$BUILD/bin/mixln-prepare" --text data/brown/*.txt --vocab 4096 --out "$stage/data/brown-4096" --seed 0 >/dev/null
 fi
-commit=$(git rev-parse --short=12 HEAD)
-[[ -z $(git status --porcelain -- include examples CMakeLists.txt cmake) ]] || commit+="+local"
-echo "$commit" > "$stage/commit"
+build_commit > "$stage/commit"
 # The CPU references: the same runs gpu_check.sh makes on the GPU (flags in gpu_check.sh's
 # run_flags), full fp32.
 runs=$(mktemp -d)

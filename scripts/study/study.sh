@@ -31,6 +31,8 @@
 # of the machine; the CPU's model, cores, threads and vector units when unset).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/build_commit.sh
+source scripts/lib/build_commit.sh
 PLAN=${PLAN:-scripts/study/study_plan.txt}
 STUDY_DIR=${STUDY_DIR:-docs/study}
 RUNS=${RUNS:-runs/study}
@@ -79,9 +81,7 @@ if [[ -z $BIN ]]; then
   for p in "${plan[@]}"; do targets+=("${p%% *}"); done
   cmake --preset study >/dev/null  # build-study/: a test build never rebuilds a running study's trainers
   cmake --build build-study -j "$(nproc)" --target $(printf '%s\n' "${targets[@]}" | sort -u)
-  commit=$(git rev-parse --short=12 HEAD)
-  [[ -z $(git status --porcelain -- include examples CMakeLists.txt cmake) ]] || commit+="+local"
-  echo "$commit" >build-study/commit
+  build_commit >build-study/commit
   if [[ ! -f $DATA/val.bin && $DATA == data/brown-4096 ]]; then
     "$BIN/mixln-prepare" --text data/brown/*.txt --vocab 4096 --out "$DATA" --seed 0
   fi

@@ -23,6 +23,8 @@
 # Shares docs/study's lock with study.sh: both may run side by side.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/build_commit.sh
+source scripts/lib/build_commit.sh
 PLAN=${PLAN:-scripts/study/vision_plan.txt}
 STUDY_DIR=${STUDY_DIR:-docs/study}
 RUNS=${RUNS:-runs/vision}
@@ -63,9 +65,7 @@ if [[ -z $BIN ]]; then
   for p in "${plan[@]}"; do targets+=("${p%% *}"); done
   cmake --preset study >/dev/null
   cmake --build build-study -j "$(nproc)" --target $(printf '%s\n' "${targets[@]}" | sort -u)
-  commit=$(git rev-parse --short=12 HEAD)
-  [[ -z $(git status --porcelain -- include examples CMakeLists.txt cmake) ]] || commit+="+local"
-  echo "$commit" >build-study/commit
+  build_commit >build-study/commit
   [[ -f $DATA/val.labels.bin ]] || BIN=$BIN scripts/fetch_fashion_mnist.sh "$DATA"
 fi
 commit=$(cat "$BIN/../commit" 2>/dev/null || git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
