@@ -1,6 +1,7 @@
 # scripts/lib/build_commit.sh — sourced by the scripts that record which code built their programs
-# (study.sh, vision.sh, gpu/gpu_bundle.sh). `build_commit` prints HEAD's 12-digit commit, with
-# "+local" when the tree's model code (include/, examples/, the CMake files) has changes not in it.
+# (scripts/study/study.sh, scripts/study/vision.sh, scripts/gpu/gpu_bundle.sh). `build_commit`
+# prints HEAD's 12-digit commit, with "+local" when the tree's model code (include/, examples/,
+# the CMake files) has changes not in it.
 build_commit() {
   local commit
   commit=$(git rev-parse --short=12 HEAD)
