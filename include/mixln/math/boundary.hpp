@@ -202,7 +202,7 @@ MIXLN_HD void boundary_backward_row(const Row& row, const BoundaryArgs<Spec, T>&
   for (int p = 0; p < Spec::num_params; ++p) dw[p] = part + std::size_t(p) * n;
   const T* in[Spec::num_norms + 1];
   for (int i = 0; i < Spec::num_norms; ++i) in[i] = b.in[i] + o;
-  T st[Spec::num_stats + 1];
+  T st[Spec::num_stats + 1] = {};  // zeroed: norms without statistics are handed the spare slot
   for (int i = 0; i < Spec::num_stats; ++i) st[i] = b.stats[r * Spec::num_stats + i];
   const T* dy_ext = g.dy_ext + o;
   const T* dh = g.dh + o;
