@@ -14,10 +14,14 @@ run(${CMAKE_COMMAND} --install ${BINARY_DIR} --prefix ${prefix})
 if(NOT EXISTS ${prefix}/include/mixln/mixln.hpp)
   message(FATAL_ERROR "headers were not installed")
 endif()
-# CONSUMER_FLAGS (the build's MIXLN_TRAINER_FLAGS): extra options for the consumer's programs,
-# after Release's, as for the example trainers
+# CONSUMER_FLAGS (the build's MIXLN_TRAINER_FLAGS, e.g. CI's -O1): extra options for the
+# consumer's programs, after Release's, as for the example trainers
+set(consumer_flags "")
+if(CONSUMER_FLAGS)
+  set(consumer_flags "-DCMAKE_CXX_FLAGS_RELEASE=-O3 -DNDEBUG ${CONSUMER_FLAGS}")
+endif()
 run(${CMAKE_COMMAND} -S ${CONSUMER_DIR} -B ${WORK_DIR}/build -DCMAKE_PREFIX_PATH=${prefix}
-    -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O3 -DNDEBUG ${CONSUMER_FLAGS}")
+    -DCMAKE_BUILD_TYPE=Release ${consumer_flags})
 run(${CMAKE_COMMAND} --build ${WORK_DIR}/build)
 run(${WORK_DIR}/build/my_trainer info)
 if(NOT last_output MATCHES "PreScale x2, SandwichLN x1, PostLN x2, LNS x1" OR
